@@ -1,0 +1,16 @@
+//! kbatch's object model: the batch/v1 and core/v1 types from k8s-openapi, with Kubernetes'
+//! strict decoding, defaulting and validation, and the meta/v1 Status errors they turn into.
+//!
+//! Pure: no IO and no clock. Callers pass `now` and generated identifiers in.
+
+pub mod admission;
+pub mod decode;
+pub mod defaults;
+pub mod field;
+pub mod hints;
+pub mod object;
+pub mod status;
+pub mod table;
+pub mod validation;
+
+pub use k8s_openapi;
