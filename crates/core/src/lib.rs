@@ -7,7 +7,6 @@ pub mod admission;
 pub mod decode;
 pub mod defaults;
 pub mod field;
-pub mod hints;
 pub mod object;
 pub mod status;
 pub mod table;
