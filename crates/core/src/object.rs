@@ -1,1 +1,136 @@
-//! (being written)
+//! The kinds kbatch admits, and the one place that maps apiVersion/kind to a Rust type.
+
+use k8s_openapi::api::batch::v1::{CronJob, Job};
+use k8s_openapi::api::core::v1::{Namespace, Pod};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use serde::Serialize;
+
+/// A kind kbatch serves and admits: its group, version, kind and REST names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Kind {
+    /// API group; "" for the core group.
+    pub group: &'static str,
+    pub version: &'static str,
+    pub kind: &'static str,
+    /// Lower-case plural resource name, as in URLs.
+    pub plural: &'static str,
+    pub namespaced: bool,
+}
+
+impl Kind {
+    /// `batch/v1` or `v1`.
+    pub fn api_version(&self) -> String {
+        if self.group.is_empty() {
+            self.version.to_owned()
+        } else {
+            format!("{}/{}", self.group, self.version)
+        }
+    }
+
+    /// `Job.batch` or `Pod`: how apimachinery names a kind in error messages (`Job.batch "pi" is invalid`).
+    pub fn qualified(&self) -> String {
+        if self.group.is_empty() {
+            self.kind.to_owned()
+        } else {
+            format!("{}.{}", self.kind, self.group)
+        }
+    }
+}
+
+pub const JOB: Kind = Kind {
+    group: "batch",
+    version: "v1",
+    kind: "Job",
+    plural: "jobs",
+    namespaced: true,
+};
+pub const CRONJOB: Kind = Kind {
+    group: "batch",
+    version: "v1",
+    kind: "CronJob",
+    plural: "cronjobs",
+    namespaced: true,
+};
+pub const POD: Kind = Kind {
+    group: "",
+    version: "v1",
+    kind: "Pod",
+    plural: "pods",
+    namespaced: true,
+};
+pub const NAMESPACE: Kind = Kind {
+    group: "",
+    version: "v1",
+    kind: "Namespace",
+    plural: "namespaces",
+    namespaced: false,
+};
+
+/// Every kind that admission (defaulting + validation) knows.
+pub const ADMITTED_KINDS: &[Kind] = &[JOB, CRONJOB, POD, NAMESPACE];
+
+/// Finds the kind for an apiVersion and kind pair, exactly (kinds are case-sensitive, as in Kubernetes).
+pub fn lookup(api_version: &str, kind: &str) -> Option<Kind> {
+    ADMITTED_KINDS
+        .iter()
+        .copied()
+        .find(|k| k.kind == kind && k.api_version() == api_version)
+}
+
+/// One admitted object of a known kind.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Object {
+    Job(Job),
+    CronJob(CronJob),
+    Pod(Pod),
+    Namespace(Namespace),
+}
+
+impl Object {
+    pub fn kind(&self) -> Kind {
+        match self {
+            Object::Job(_) => JOB,
+            Object::CronJob(_) => CRONJOB,
+            Object::Pod(_) => POD,
+            Object::Namespace(_) => NAMESPACE,
+        }
+    }
+
+    pub fn metadata(&self) -> &ObjectMeta {
+        match self {
+            Object::Job(o) => &o.metadata,
+            Object::CronJob(o) => &o.metadata,
+            Object::Pod(o) => &o.metadata,
+            Object::Namespace(o) => &o.metadata,
+        }
+    }
+
+    pub fn metadata_mut(&mut self) -> &mut ObjectMeta {
+        match self {
+            Object::Job(o) => &mut o.metadata,
+            Object::CronJob(o) => &mut o.metadata,
+            Object::Pod(o) => &mut o.metadata,
+            Object::Namespace(o) => &mut o.metadata,
+        }
+    }
+
+    /// `metadata.name`, or "" when unset.
+    pub fn name(&self) -> &str {
+        self.metadata().name.as_deref().unwrap_or("")
+    }
+
+    /// The object as JSON, with `apiVersion` and `kind` first, as the apiserver writes it.
+    pub fn to_json(&self) -> serde_json::Value {
+        fn ser<T: Serialize>(o: &T) -> serde_json::Value {
+            // k8s-openapi's Serialize impls write apiVersion and kind themselves and cannot fail
+            // for these plain data types.
+            serde_json::to_value(o).unwrap_or(serde_json::Value::Null)
+        }
+        match self {
+            Object::Job(o) => ser(o),
+            Object::CronJob(o) => ser(o),
+            Object::Pod(o) => ser(o),
+            Object::Namespace(o) => ser(o),
+        }
+    }
+}

@@ -25,3 +25,8 @@ pub fn validate_job_update(_new: &Job, _old: &Job) -> ErrorList {
 pub fn validate_job_spec(_spec: &JobSpec, _path: &Path, _opts: JobSpecOpts) -> ErrorList {
     Vec::new()
 }
+
+/// `WarningsOnCreate` in pkg/registry/batch/job/strategy.go (J-2).
+pub fn warnings_on_create(_job: &Job) -> Vec<String> {
+    Vec::new()
+}
