@@ -164,7 +164,13 @@ pub struct FieldError {
 
 impl FieldError {
     fn new(kind: ErrorType, field: &Path, value: BadValue, detail: impl Into<String>) -> Self {
-        FieldError { kind, field: field.clone(), value, detail: detail.into(), hint: None }
+        FieldError {
+            kind,
+            field: field.clone(),
+            value,
+            detail: detail.into(),
+            hint: None,
+        }
     }
 
     /// `field.Required(path, detail)`.
@@ -237,7 +243,13 @@ impl FieldError {
     /// Go's `ErrorBody()`: everything after `field: `, without the hint.
     pub fn body(&self) -> String {
         let mut s = match (&self.kind, &self.value) {
-            (ErrorType::Required | ErrorType::Forbidden | ErrorType::TooLong | ErrorType::Internal, _)
+            (
+                ErrorType::Required
+                | ErrorType::Forbidden
+                | ErrorType::TooLong
+                | ErrorType::Internal,
+                _,
+            )
             | (_, BadValue::Omit) => self.kind.text().to_owned(),
             (_, value) => format!("{}: {}", self.kind.text(), render_value(value)),
         };
@@ -327,7 +339,10 @@ mod tests {
 
     #[test]
     fn bodies_match_apimachinery() {
-        let p = Path::new("spec").child("template").child("spec").child("restartPolicy");
+        let p = Path::new("spec")
+            .child("template")
+            .child("spec")
+            .child("restartPolicy");
         let e = FieldError::required(&p, r#"valid values: "OnFailure", "Never""#);
         assert_eq!(
             e.to_string(),
@@ -338,8 +353,15 @@ mod tests {
             e.body(),
             r#"Unsupported value: "Always": supported values: "OnFailure", "Never""#
         );
-        let e = FieldError::invalid(&Path::new("spec").child("backoffLimit"), -1, "must be greater than or equal to 0");
-        assert_eq!(e.to_string(), "spec.backoffLimit: Invalid value: -1: must be greater than or equal to 0");
+        let e = FieldError::invalid(
+            &Path::new("spec").child("backoffLimit"),
+            -1,
+            "must be greater than or equal to 0",
+        );
+        assert_eq!(
+            e.to_string(),
+            "spec.backoffLimit: Invalid value: -1: must be greater than or equal to 0"
+        );
         let e = FieldError::too_many(&Path::new("spec").child("rules"), 21, 20);
         assert_eq!(e.body(), "Too many: 21: must have at most 20 items");
         let e = FieldError::too_long(&Path::new("metadata").child("annotations"), 262144);
@@ -349,9 +371,16 @@ mod tests {
 
     #[test]
     fn paths_render_indexes_and_keys() {
-        let p = Path::new("spec").child("containers").index(0).child("env").index(2);
+        let p = Path::new("spec")
+            .child("containers")
+            .index(0)
+            .child("env")
+            .index(2);
         assert_eq!(p.as_str(), "spec.containers[0].env[2]");
-        assert_eq!(Path::new("metadata").child("labels").key("a/b").as_str(), "metadata.labels[a/b]");
+        assert_eq!(
+            Path::new("metadata").child("labels").key("a/b").as_str(),
+            "metadata.labels[a/b]"
+        );
     }
 
     #[test]
