@@ -131,8 +131,18 @@ fn parse_json(text: &str) -> Result<Vec<Document>, SyntaxError> {
     Ok(docs)
 }
 
+/// The parser's first line without its own `error: line L column C:` prefix: the location is
+/// reported separately.
 fn first_line(s: &str) -> String {
-    s.lines().next().unwrap_or("").trim().to_owned()
+    let line = s.lines().next().unwrap_or("").trim();
+    let line = line.strip_prefix("error: ").unwrap_or(line);
+    match line
+        .strip_prefix("line ")
+        .and_then(|rest| rest.split_once(": "))
+    {
+        Some((location, message)) if location.contains("column") => message.to_owned(),
+        _ => line.to_owned(),
+    }
 }
 
 /// Expands `kind: List` (and `*List`) documents into their items, as kubectl does.

@@ -1,1 +1,38 @@
-fn main() {}
+//! The kbatch command line: wiring only; the behaviour lives in the library crates.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cmd;
+
+/// Kubernetes Jobs and CronJobs without the cluster.
+#[derive(Parser, Debug)]
+#[command(name = "kbatch", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Default and validate manifests offline, with Kubernetes' rules and messages.
+    Validate(cmd::validate::ValidateArgs),
+    /// Print version information: kbatch, the Kubernetes API it serves, the tz database.
+    Version,
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    match cli.command {
+        Command::Validate(args) => cmd::validate::run(&args),
+        Command::Version => cmd::version::run(),
+    }
+}
