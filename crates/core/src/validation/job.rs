@@ -1,8 +1,22 @@
-//! Job validation: `pkg/apis/batch/validation/validation.go` (job.md §1).
+//! Job validation: `pkg/apis/batch/validation/validation.go` (job.md §1, §2, §7, §8) and the
+//! parts of `pkg/registry/batch/job/strategy.go` that choose what runs (`Validate`,
+//! `ValidateUpdate`, `WarningsOnCreate`, `WarningsOnUpdate`).
 
-use k8s_openapi::api::batch::v1::{Job, JobSpec};
+use std::collections::{BTreeMap, BTreeSet};
 
-use crate::field::{ErrorList, Path};
+use k8s_openapi::api::batch::v1::{
+    Job, JobSpec, PodFailurePolicy, PodFailurePolicyOnExitCodesRequirement,
+    PodFailurePolicyOnPodConditionsPattern, PodFailurePolicyRule, SuccessPolicy, SuccessPolicyRule,
+};
+use k8s_openapi::api::core::v1::{Affinity, PodSpec, PodTemplateSpec};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use serde::Serialize;
+
+use crate::defaults::job::{
+    CONTROLLER_UID_LABEL, JOB_NAME_LABEL, LEGACY_CONTROLLER_UID_LABEL, LEGACY_JOB_NAME_LABEL,
+};
+use crate::field::{BadValue, ErrorList, FieldError, Path};
+use crate::validation::{meta, names, pod};
 
 /// Options that differ between a Job and a CronJob's job template.
 #[derive(Clone, Copy, Debug, Default)]
@@ -11,22 +25,1142 @@ pub struct JobSpecOpts {
     pub in_cronjob_template: bool,
 }
 
-/// `ValidateJob` (create), after defaulting and selector generation.
-pub fn validate_job(_job: &Job) -> ErrorList {
-    Vec::new()
+/// `maxParallelismForIndexedJob`: caps the length of `status.completedIndexes`.
+const MAX_PARALLELISM_FOR_INDEXED_JOB: i32 = 100_000;
+/// `maxFailedIndexesForIndexedJob`.
+const MAX_FAILED_INDEXES_FOR_INDEXED_JOB: i32 = 100_000;
+/// `completionsSoftLimit`: above it, per-index backoff needs tighter limits.
+const COMPLETIONS_SOFT_LIMIT: i32 = 100_000;
+/// `parallelismLimitForHighCompletions`.
+const PARALLELISM_LIMIT_FOR_HIGH_COMPLETIONS: i32 = 10_000;
+/// `maxFailedIndexesLimitForHighCompletions`.
+const MAX_FAILED_INDEXES_LIMIT_FOR_HIGH_COMPLETIONS: i32 = 10_000;
+/// `parallelismSoftLimitForUnlimitedCompletions` of `WarningsForJobSpec`.
+const PARALLELISM_SOFT_LIMIT_FOR_WARNING: i32 = 10_000;
+/// J-60: at most 20 pod failure policy rules.
+const MAX_POD_FAILURE_POLICY_RULES: usize = 20;
+/// J-61: at most 255 exit codes per rule.
+const MAX_ON_EXIT_CODES_VALUES: usize = 255;
+/// J-62: at most 20 condition patterns per rule.
+const MAX_ON_POD_CONDITIONS_PATTERNS: usize = 20;
+/// `maxManagedByLength`.
+const MAX_MANAGED_BY_LENGTH: usize = 63;
+/// J-70: `succeededIndexes` is at most 64 KiB.
+const MAX_SUCCEEDED_INDEXES_LENGTH: usize = 64 * 1024;
+/// J-70: at most 20 success policy rules.
+const MAX_SUCCESS_POLICY_RULES: usize = 20;
+
+/// apimachinery's `FieldImmutableErrorMsg`.
+pub(crate) const FIELD_IMMUTABLE: &str = "field is immutable";
+/// apimachinery's `IsNegativeErrorMsg` (V-30).
+pub(crate) const IS_NEGATIVE: &str = "must be greater than or equal to 0";
+
+const NON_INDEXED: &str = "NonIndexed";
+const INDEXED: &str = "Indexed";
+const RESTART_NEVER: &str = "Never";
+const RESTART_ON_FAILURE: &str = "OnFailure";
+/// `sets.List(supportedPodFailurePolicyActions)`: sorted.
+const POD_FAILURE_POLICY_ACTIONS: [&str; 4] = ["Count", "FailIndex", "FailJob", "Ignore"];
+/// `sets.List(supportedPodFailurePolicyOnExitCodesOperator)`.
+const ON_EXIT_CODES_OPERATORS: [&str; 2] = ["In", "NotIn"];
+/// `sets.List(supportedPodFailurePolicyOnPodConditionsStatus)`.
+const CONDITION_STATUSES: [&str; 3] = ["False", "True", "Unknown"];
+/// `sets.List(supportedPodReplacementPolicy)`.
+const POD_REPLACEMENT_POLICIES: [&str; 2] = ["Failed", "TerminatingOrFailed"];
+
+/// Kubernetes' warning when a Job or CronJob name is not a DNS label (J-2).
+pub(crate) fn name_warning(name: &str) -> Option<String> {
+    let msgs = names::is_dns1123_label(name);
+    (!msgs.is_empty()).then(|| {
+        // Go prints the []string with %v: `[msg1 msg2]`.
+        format!(
+            "metadata.name: this is used in Pod names and hostnames, which can result in \
+             surprising behavior; a DNS label is recommended: [{}]",
+            msgs.join(" ")
+        )
+    })
 }
 
-/// `ValidateJobUpdate`.
-pub fn validate_job_update(_new: &Job, _old: &Job) -> ErrorList {
-    Vec::new()
+/// The Job strategy's `Validate`: `ValidateJob` with the prefixed-label check on (J-2, J-10,
+/// job.md §1). Call after defaulting and `generate_selector`.
+pub fn validate_job(job: &Job) -> ErrorList {
+    validate_job_with(job, true)
 }
 
-/// `ValidateJobSpec`.
-pub fn validate_job_spec(_spec: &JobSpec, _path: &Path, _opts: JobSpecOpts) -> ErrorList {
-    Vec::new()
+/// `ValidateJob(job, opts)`; `require_prefixed_labels` is `opts.RequirePrefixedLabels`.
+fn validate_job_with(job: &Job, require_prefixed_labels: bool) -> ErrorList {
+    let empty = JobSpec::default();
+    let spec = job.spec.as_ref().unwrap_or(&empty);
+    let meta_path = Path::new("metadata");
+    let mut errs =
+        meta::validate_object_meta(&job.metadata, true, name_is_dns_subdomain, &meta_path);
+    errs.extend(validate_generated_selector(
+        job,
+        spec,
+        require_prefixed_labels,
+    ));
+    errs.extend(validate_job_spec(
+        spec,
+        &Path::new("spec"),
+        JobSpecOpts::default(),
+    ));
+
+    // J-2: Indexed pods get the hostname `<name>-<index>`, which must be a DNS label.
+    if spec.completion_mode.as_deref() == Some(INDEXED)
+        && let Some(completions) = spec.completions.filter(|c| *c > 0)
+    {
+        let name = job.metadata.name.as_deref().unwrap_or("");
+        let hostname = format!("{name}-{}", completions - 1);
+        if !names::is_dns1123_label(&hostname).is_empty() {
+            errs.push(FieldError::invalid(
+                &meta_path.child("name"),
+                name,
+                format!("will not able to create pod with invalid DNS label: {hostname}"),
+            ));
+        }
+    }
+    errs
 }
 
-/// `WarningsOnCreate` in pkg/registry/batch/job/strategy.go (J-2).
-pub fn warnings_on_create(_job: &Job) -> Vec<String> {
-    Vec::new()
+/// The Job strategy's `ValidateUpdate`: `ValidateJob` on the new object followed by
+/// `ValidateJobUpdate` (metadata update rules and the "Mutable after create" column of
+/// job.md §1).
+///
+/// Like Kubernetes, the spec rules run in both halves, so a spec error is reported twice
+/// among the causes; Kubernetes' Status message removes the duplicates (V-43).
+pub fn validate_job_update(new: &Job, old: &Job) -> ErrorList {
+    let empty = JobSpec::default();
+    let new_spec = new.spec.as_ref().unwrap_or(&empty);
+    let old_spec = old.spec.as_ref().unwrap_or(&empty);
+
+    // validationOptionsForJob: Jobs created before the prefixed labels existed are not
+    // required to have them.
+    let old_labels = template_labels(&old_spec.template);
+    let require_prefixed_labels = old_labels
+        .is_some_and(|l| l.contains_key(JOB_NAME_LABEL) && l.contains_key(CONTROLLER_UID_LABEL));
+    // Scheduling directives of the template may change only while the Job is suspended and
+    // has never started.
+    let allow_mutable_scheduling = old_spec.suspend == Some(true)
+        && old.status.as_ref().is_none_or(|s| s.start_time.is_none());
+
+    let spec_path = Path::new("spec");
+    let mut errs = validate_job_with(new, require_prefixed_labels);
+    errs.extend(meta::validate_object_meta_update(
+        &new.metadata,
+        &old.metadata,
+        &Path::new("metadata"),
+    ));
+    // ValidateJobSpecUpdate.
+    errs.extend(validate_job_spec(
+        new_spec,
+        &spec_path,
+        JobSpecOpts::default(),
+    ));
+    errs.extend(validate_completions_update(new_spec, old_spec, &spec_path));
+    errs.extend(immutable(
+        &new_spec.selector,
+        &old_spec.selector,
+        &spec_path.child("selector"),
+    ));
+    errs.extend(validate_pod_template_update(
+        new_spec,
+        old_spec,
+        &spec_path,
+        allow_mutable_scheduling,
+    ));
+    errs.extend(immutable(
+        &new_spec.completion_mode,
+        &old_spec.completion_mode,
+        &spec_path.child("completionMode"),
+    ));
+    errs.extend(immutable(
+        &new_spec.pod_failure_policy,
+        &old_spec.pod_failure_policy,
+        &spec_path.child("podFailurePolicy"),
+    ));
+    errs.extend(immutable(
+        &new_spec.backoff_limit_per_index,
+        &old_spec.backoff_limit_per_index,
+        &spec_path.child("backoffLimitPerIndex"),
+    ));
+    errs.extend(immutable(
+        &new_spec.managed_by,
+        &old_spec.managed_by,
+        &spec_path.child("managedBy"),
+    ));
+    errs.extend(immutable(
+        &new_spec.success_policy,
+        &old_spec.success_policy,
+        &spec_path.child("successPolicy"),
+    ));
+    errs
+}
+
+/// `ValidateJobSpec` for a Job (selector required and matching the template labels), or
+/// `ValidateJobTemplateSpec`'s spec part for a CronJob's `jobTemplate.spec` (J-6, C-6).
+pub fn validate_job_spec(spec: &JobSpec, path: &Path, opts: JobSpecOpts) -> ErrorList {
+    let mut errs = validate_job_spec_fields(spec, path);
+    let selector_path = path.child("selector");
+    if opts.in_cronjob_template {
+        // J-6: the Job created from the template gets a generated selector.
+        if let Some(selector) = &spec.selector {
+            errs.push(FieldError::invalid(
+                &selector_path,
+                json(selector),
+                "`selector` will be auto-generated",
+            ));
+        }
+        if spec.manual_selector == Some(true) {
+            errs.push(FieldError::not_supported(
+                &path.child("manualSelector"),
+                true,
+                &["nil", "false"],
+            ));
+        }
+        return errs;
+    }
+
+    match &spec.selector {
+        None => errs.push(FieldError::required(&selector_path, "")),
+        Some(selector) => errs.extend(validate_label_selector(selector, &selector_path)),
+    }
+    // Whether generated or manual, the selector must select the pods the Job creates.
+    let labels = template_labels(&spec.template);
+    let empty = BTreeMap::new();
+    if label_selector_matches(spec.selector.as_ref(), labels.unwrap_or(&empty)) == Some(false) {
+        errs.push(FieldError::invalid(
+            &path.child("template").child("metadata").child("labels"),
+            json(&labels),
+            "`selector` does not match template `labels`",
+        ));
+    }
+    errs
+}
+
+/// The Job strategy's `WarningsOnCreate`: the DNS-label warning of J-2, then
+/// `WarningsForJobSpec`.
+pub fn warnings_on_create(job: &Job) -> Vec<String> {
+    let mut warnings: Vec<String> = name_warning(job.metadata.name.as_deref().unwrap_or(""))
+        .into_iter()
+        .collect();
+    if let Some(spec) = &job.spec {
+        warnings.extend(warnings_for_job_spec(spec, &Path::new("spec")));
+    }
+    warnings
+}
+
+/// The Job strategy's `WarningsOnUpdate`: the spec warnings, only when the generation moved
+/// (call after admission bumped it).
+pub fn warnings_on_update(new: &Job, old: &Job) -> Vec<String> {
+    match &new.spec {
+        Some(spec) if new.metadata.generation != old.metadata.generation => {
+            warnings_for_job_spec(spec, &Path::new("spec"))
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// `WarningsForJobSpec` (pkg/api/job): Indexed Jobs with very many completions and a high
+/// parallelism may lose track of failed indexes.
+pub(crate) fn warnings_for_job_spec(spec: &JobSpec, path: &Path) -> Vec<String> {
+    let mut warnings = Vec::new();
+    if spec.completion_mode.as_deref() == Some(INDEXED)
+        && spec.completions.unwrap_or(0) > COMPLETIONS_SOFT_LIMIT
+        && spec.parallelism.unwrap_or(0) > PARALLELISM_SOFT_LIMIT_FOR_WARNING
+    {
+        warnings.push(format!(
+            "{path}: In Indexed Jobs with a number of completions higher than 10^5 and a \
+             parallelism higher than 10^4, Kubernetes might not be able to track \
+             completedIndexes when a big number of indexes fail"
+        ));
+    }
+    warnings
+}
+
+/// `ValidateReplicationControllerName` (= `NameIsDNSSubdomain`), used for Jobs and CronJobs
+/// (V-1): a generateName prefix may end in '-'.
+pub(crate) fn name_is_dns_subdomain(name: &str, prefix: bool) -> Vec<String> {
+    let name = match name.strip_suffix('-') {
+        Some(masked) if prefix => format!("{masked}a"),
+        _ => name.to_owned(),
+    };
+    names::is_dns1123_subdomain(&name)
+}
+
+/// `validateGeneratedSelector` (J-10): with a generated selector, the template carries the
+/// generated labels with the Job's name and uid, and the selector selects them.
+fn validate_generated_selector(
+    job: &Job,
+    spec: &JobSpec,
+    validate_batch_labels: bool,
+) -> ErrorList {
+    let mut errs = ErrorList::new();
+    if spec.manual_selector == Some(true) {
+        return errs;
+    }
+    // A missing selector is reported by validate_job_spec.
+    let Some(selector) = &spec.selector else {
+        return errs;
+    };
+    let uid = job.metadata.uid.as_deref().unwrap_or("");
+    let name = job.metadata.name.as_deref().unwrap_or("");
+    // An empty uid would give the selector `controller-uid=`.
+    if uid.is_empty() {
+        errs.push(FieldError::required(
+            &Path::new("metadata").child("uid"),
+            "",
+        ));
+    }
+
+    let template_meta = spec.template.metadata.clone().unwrap_or_default();
+    let template_meta_path = Path::new("spec").child("template").child("metadata");
+    let mut expected = BTreeMap::new();
+    let mut required_labels = vec![
+        (LEGACY_CONTROLLER_UID_LABEL, uid),
+        (LEGACY_JOB_NAME_LABEL, name),
+    ];
+    if validate_batch_labels {
+        required_labels.extend([(CONTROLLER_UID_LABEL, uid), (JOB_NAME_LABEL, name)]);
+    }
+    for (key, value) in required_labels {
+        errs.extend(validate_has_label(
+            &template_meta,
+            &template_meta_path,
+            key,
+            value,
+        ));
+        expected.insert(key.to_owned(), value.to_owned());
+    }
+    if label_selector_matches(Some(selector), &expected) == Some(false) {
+        errs.push(FieldError::invalid(
+            &Path::new("spec").child("selector"),
+            json(selector),
+            "`selector` not auto-generated",
+        ));
+    }
+    errs
+}
+
+/// core validation's `ValidateHasLabel`.
+fn validate_has_label(
+    meta: &ObjectMeta,
+    path: &Path,
+    key: &str,
+    expected: &str,
+) -> Option<FieldError> {
+    let label_path = path.child("labels").key(key);
+    let detail = format!("must be '{expected}'");
+    match meta.labels.as_ref().and_then(|l| l.get(key)) {
+        None => Some(FieldError::required(&label_path, detail)),
+        Some(actual) if actual != expected => {
+            Some(FieldError::invalid(&label_path, json(&meta.labels), detail))
+        }
+        Some(_) => None,
+    }
+}
+
+/// `validateJobSpec`: the rules shared by Jobs and CronJob job templates (job.md §1).
+fn validate_job_spec_fields(spec: &JobSpec, path: &Path) -> ErrorList {
+    let mut errs = ErrorList::new();
+    let non_negative = [
+        ("parallelism", spec.parallelism.map(i64::from)),
+        ("completions", spec.completions.map(i64::from)),
+        ("activeDeadlineSeconds", spec.active_deadline_seconds),
+        ("backoffLimit", spec.backoff_limit.map(i64::from)),
+        (
+            "ttlSecondsAfterFinished",
+            spec.ttl_seconds_after_finished.map(i64::from),
+        ),
+        (
+            "backoffLimitPerIndex",
+            spec.backoff_limit_per_index.map(i64::from),
+        ),
+    ];
+    for (name, value) in non_negative {
+        if let Some(value) = value {
+            errs.extend(validate_non_negative(value, &path.child(name)));
+        }
+    }
+    if let Some(max_failed) = spec.max_failed_indexes {
+        errs.extend(validate_non_negative(
+            max_failed.into(),
+            &path.child("maxFailedIndexes"),
+        ));
+        if spec.backoff_limit_per_index.is_none() {
+            errs.push(FieldError::required(
+                &path.child("backoffLimitPerIndex"),
+                "when maxFailedIndexes is specified",
+            ));
+        }
+    }
+    if let Some(managed_by) = &spec.managed_by {
+        let managed_by_path = path.child("managedBy");
+        errs.extend(is_domain_prefixed_path(&managed_by_path, managed_by));
+        if managed_by.len() > MAX_MANAGED_BY_LENGTH {
+            errs.push(FieldError::too_long(
+                &managed_by_path,
+                MAX_MANAGED_BY_LENGTH,
+            ));
+        }
+    }
+
+    let mode = spec.completion_mode.as_deref();
+    if let Some(mode) = mode {
+        if mode != NON_INDEXED && mode != INDEXED {
+            errs.push(FieldError::not_supported(
+                &path.child("completionMode"),
+                mode,
+                &[NON_INDEXED, INDEXED],
+            ));
+        }
+        if mode == INDEXED {
+            errs.extend(validate_indexed_limits(spec, path));
+        }
+    }
+    if mode.is_none_or(|m| m == NON_INDEXED) {
+        if let Some(v) = spec.backoff_limit_per_index {
+            errs.push(FieldError::invalid(
+                &path.child("backoffLimitPerIndex"),
+                v,
+                "requires indexed completion mode",
+            ));
+        }
+        if let Some(v) = spec.max_failed_indexes {
+            errs.push(FieldError::invalid(
+                &path.child("maxFailedIndexes"),
+                v,
+                "requires indexed completion mode",
+            ));
+        }
+    }
+
+    if let Some(policy) = &spec.pod_failure_policy {
+        errs.extend(validate_pod_failure_policy(
+            spec,
+            policy,
+            &path.child("podFailurePolicy"),
+        ));
+    }
+    if let Some(policy) = &spec.success_policy {
+        let success_path = path.child("successPolicy");
+        if mode != Some(INDEXED) {
+            errs.push(FieldError::invalid(
+                &success_path,
+                json(policy),
+                "requires indexed completion mode",
+            ));
+        } else {
+            errs.extend(validate_success_policy(spec, policy, &success_path));
+        }
+    }
+    errs.extend(validate_pod_replacement_policy(
+        spec,
+        &path.child("podReplacementPolicy"),
+    ));
+
+    let template_path = path.child("template");
+    errs.extend(pod::validate_pod_template_spec(
+        &spec.template,
+        &template_path,
+    ));
+    errs.extend(validate_restart_policy(spec, &template_path));
+    errs
+}
+
+/// The Indexed-only limits of `validateJobSpec` (job.md §1: parallelism, maxFailedIndexes,
+/// completions above 10^5 with backoffLimitPerIndex).
+fn validate_indexed_limits(spec: &JobSpec, path: &Path) -> ErrorList {
+    let mut errs = ErrorList::new();
+    if spec.completions.is_none() {
+        errs.push(FieldError::required(
+            &path.child("completions"),
+            format!("when completion mode is {INDEXED}"),
+        ));
+    }
+    if let Some(p) = spec
+        .parallelism
+        .filter(|p| *p > MAX_PARALLELISM_FOR_INDEXED_JOB)
+    {
+        errs.push(FieldError::invalid(
+            &path.child("parallelism"),
+            p,
+            format!(
+                "must be less than or equal to {MAX_PARALLELISM_FOR_INDEXED_JOB} when completion mode is {INDEXED}"
+            ),
+        ));
+    }
+    if let (Some(c), Some(m)) = (spec.completions, spec.max_failed_indexes)
+        && m > c
+    {
+        errs.push(FieldError::invalid(
+            &path.child("maxFailedIndexes"),
+            m,
+            "must be less than or equal to completions",
+        ));
+    }
+    if let Some(m) = spec
+        .max_failed_indexes
+        .filter(|m| *m > MAX_FAILED_INDEXES_FOR_INDEXED_JOB)
+    {
+        errs.push(FieldError::invalid(
+            &path.child("maxFailedIndexes"),
+            m,
+            format!("must be less than or equal to {MAX_FAILED_INDEXES_FOR_INDEXED_JOB}"),
+        ));
+    }
+    if spec.completions.is_some_and(|c| c > COMPLETIONS_SOFT_LIMIT)
+        && spec.backoff_limit_per_index.is_some()
+    {
+        let suffix = format!(
+            "when completions are above {COMPLETIONS_SOFT_LIMIT} and used with backoff limit per index"
+        );
+        if spec.max_failed_indexes.is_none() {
+            errs.push(FieldError::required(
+                &path.child("maxFailedIndexes"),
+                format!("must be specified when completions is above {COMPLETIONS_SOFT_LIMIT}"),
+            ));
+        }
+        if let Some(p) = spec
+            .parallelism
+            .filter(|p| *p > PARALLELISM_LIMIT_FOR_HIGH_COMPLETIONS)
+        {
+            errs.push(FieldError::invalid(
+                &path.child("parallelism"),
+                p,
+                format!("must be less than or equal to {PARALLELISM_LIMIT_FOR_HIGH_COMPLETIONS} {suffix}"),
+            ));
+        }
+        if let Some(m) = spec
+            .max_failed_indexes
+            .filter(|m| *m > MAX_FAILED_INDEXES_LIMIT_FOR_HIGH_COMPLETIONS)
+        {
+            errs.push(FieldError::invalid(
+                &path.child("maxFailedIndexes"),
+                m,
+                format!(
+                    "must be less than or equal to {MAX_FAILED_INDEXES_LIMIT_FOR_HIGH_COMPLETIONS} {suffix}"
+                ),
+            ));
+        }
+    }
+    errs
+}
+
+/// J-5: Jobs restart failed pods themselves, so the template's restartPolicy must be
+/// OnFailure or Never, and Never when a pod failure policy decides on failures.
+fn validate_restart_policy(spec: &JobSpec, template_path: &Path) -> Option<FieldError> {
+    let path = template_path.child("spec").child("restartPolicy");
+    let policy = spec
+        .template
+        .spec
+        .as_ref()
+        .and_then(|s| s.restart_policy.as_deref())
+        .unwrap_or("");
+    // Pod defaulting turns an unset restartPolicy into Always, so both mean "not set".
+    if policy.is_empty() || policy == "Always" {
+        Some(
+            FieldError::required(
+                &path,
+                format!(r#"valid values: "{RESTART_ON_FAILURE}", "{RESTART_NEVER}""#),
+            )
+            .with_hint(
+                "add `restartPolicy: Never` (or OnFailure) under spec.template.spec: \
+                 Jobs must not restart pods with Always",
+            ),
+        )
+    } else if policy != RESTART_ON_FAILURE && policy != RESTART_NEVER {
+        Some(FieldError::not_supported(
+            &path,
+            policy,
+            &[RESTART_ON_FAILURE, RESTART_NEVER],
+        ))
+    } else if spec.pod_failure_policy.is_some() && policy != RESTART_NEVER {
+        Some(FieldError::invalid(
+            &path,
+            policy,
+            format!(r#"only "{RESTART_NEVER}" is supported when podFailurePolicy is specified"#),
+        ))
+    } else {
+        None
+    }
+}
+
+/// `validatePodFailurePolicy` (J-60…J-62).
+fn validate_pod_failure_policy(
+    spec: &JobSpec,
+    policy: &PodFailurePolicy,
+    path: &Path,
+) -> ErrorList {
+    let mut errs = ErrorList::new();
+    let rules_path = path.child("rules");
+    if policy.rules.len() > MAX_POD_FAILURE_POLICY_RULES {
+        errs.push(FieldError::too_many(
+            &rules_path,
+            policy.rules.len(),
+            MAX_POD_FAILURE_POLICY_RULES,
+        ));
+    }
+    let pod_spec = spec.template.spec.as_ref();
+    let container_names: BTreeSet<&str> = pod_spec
+        .into_iter()
+        .flat_map(|s| {
+            s.containers
+                .iter()
+                .chain(s.init_containers.iter().flatten())
+        })
+        .map(|c| c.name.as_str())
+        .collect();
+    for (i, rule) in policy.rules.iter().enumerate() {
+        errs.extend(validate_pod_failure_policy_rule(
+            spec,
+            rule,
+            &rules_path.index(i),
+            &container_names,
+        ));
+    }
+    errs
+}
+
+/// `validatePodFailurePolicyRule` (J-60).
+fn validate_pod_failure_policy_rule(
+    spec: &JobSpec,
+    rule: &PodFailurePolicyRule,
+    path: &Path,
+    container_names: &BTreeSet<&str>,
+) -> ErrorList {
+    let mut errs = ErrorList::new();
+    let action_path = path.child("action");
+    let action = rule.action.as_str();
+    if action.is_empty() {
+        errs.push(FieldError::required(
+            &action_path,
+            format!(
+                "valid values: {}",
+                go_string_list(&POD_FAILURE_POLICY_ACTIONS)
+            ),
+        ));
+    } else if action == "FailIndex" {
+        // E6: failing an index only exists with per-index backoff.
+        if spec.backoff_limit_per_index.is_none() {
+            errs.push(FieldError::invalid(
+                &action_path,
+                action,
+                "requires the backoffLimitPerIndex to be set",
+            ));
+        }
+    } else if !POD_FAILURE_POLICY_ACTIONS.contains(&action) {
+        errs.push(FieldError::not_supported(
+            &action_path,
+            action,
+            &POD_FAILURE_POLICY_ACTIONS,
+        ));
+    }
+
+    let patterns = rule.on_pod_conditions.as_deref().unwrap_or(&[]);
+    if let Some(on_exit_codes) = &rule.on_exit_codes {
+        errs.extend(validate_on_exit_codes(
+            on_exit_codes,
+            &path.child("onExitCodes"),
+            container_names,
+        ));
+    }
+    if !patterns.is_empty() {
+        errs.extend(validate_on_pod_conditions(
+            patterns,
+            &path.child("onPodConditions"),
+        ));
+    }
+    match (rule.on_exit_codes.is_some(), !patterns.is_empty()) {
+        (true, true) => errs.push(FieldError::invalid(
+            path,
+            BadValue::Omit,
+            "specifying both OnExitCodes and OnPodConditions is not supported",
+        )),
+        (false, false) => errs.push(FieldError::invalid(
+            path,
+            BadValue::Omit,
+            "specifying one of OnExitCodes and OnPodConditions is required",
+        )),
+        _ => {}
+    }
+    errs
+}
+
+/// `validatePodFailurePolicyRuleOnPodConditions` (J-62).
+fn validate_on_pod_conditions(
+    patterns: &[PodFailurePolicyOnPodConditionsPattern],
+    path: &Path,
+) -> ErrorList {
+    let mut errs = ErrorList::new();
+    if patterns.len() > MAX_ON_POD_CONDITIONS_PATTERNS {
+        errs.push(FieldError::too_many(
+            path,
+            patterns.len(),
+            MAX_ON_POD_CONDITIONS_PATTERNS,
+        ));
+    }
+    for (j, pattern) in patterns.iter().enumerate() {
+        let pattern_path = path.index(j);
+        let status_path = pattern_path.child("status");
+        let status = pattern.status.as_deref().unwrap_or("");
+        if status.is_empty() {
+            errs.push(FieldError::required(
+                &status_path,
+                format!("valid values: {}", go_string_list(&CONDITION_STATUSES)),
+            ));
+        } else if !CONDITION_STATUSES.contains(&status) {
+            errs.push(FieldError::not_supported(
+                &status_path,
+                status,
+                &CONDITION_STATUSES,
+            ));
+        }
+    }
+    errs
+}
+
+/// `validatePodFailurePolicyRuleOnExitCodes` (J-61, E4, E5).
+fn validate_on_exit_codes(
+    req: &PodFailurePolicyOnExitCodesRequirement,
+    path: &Path,
+    container_names: &BTreeSet<&str>,
+) -> ErrorList {
+    let mut errs = ErrorList::new();
+    let operator_path = path.child("operator");
+    let operator = req.operator.as_str();
+    if operator.is_empty() {
+        errs.push(FieldError::required(
+            &operator_path,
+            format!("valid values: {}", go_string_list(&ON_EXIT_CODES_OPERATORS)),
+        ));
+    } else if !ON_EXIT_CODES_OPERATORS.contains(&operator) {
+        errs.push(FieldError::not_supported(
+            &operator_path,
+            operator,
+            &ON_EXIT_CODES_OPERATORS,
+        ));
+    }
+    if let Some(name) = &req.container_name
+        && !container_names.contains(name.as_str())
+    {
+        errs.push(FieldError::invalid(
+            &path.child("containerName"),
+            name,
+            "must be one of the container or initContainer names in the pod template",
+        ));
+    }
+
+    let values_path = path.child("values");
+    if req.values.is_empty() {
+        errs.push(FieldError::invalid(
+            &values_path,
+            json(&req.values),
+            "at least one value is required",
+        ));
+    } else if req.values.len() > MAX_ON_EXIT_CODES_VALUES {
+        errs.push(FieldError::too_many(
+            &values_path,
+            req.values.len(),
+            MAX_ON_EXIT_CODES_VALUES,
+        ));
+    }
+    let mut seen = BTreeSet::new();
+    for (j, &value) in req.values.iter().enumerate() {
+        let value_path = values_path.index(j);
+        // Exit code 0 is success: it can never be a failure to match.
+        if operator == "In" && value == 0 {
+            errs.push(FieldError::invalid(
+                &value_path,
+                value,
+                "must not be 0 for the In operator",
+            ));
+        }
+        if !seen.insert(value) {
+            errs.push(FieldError::duplicate(&value_path, value));
+        }
+    }
+    if req.values.windows(2).any(|w| w[0] > w[1]) {
+        errs.push(FieldError::invalid(
+            &values_path,
+            json(&req.values),
+            "must be ordered",
+        ));
+    }
+    errs
+}
+
+/// `validatePodReplacementPolicy` (job.md §1): with a pod failure policy only `Failed`.
+fn validate_pod_replacement_policy(spec: &JobSpec, path: &Path) -> Option<FieldError> {
+    let policy = spec.pod_replacement_policy.as_deref()?;
+    if spec.pod_failure_policy.is_some() {
+        (policy != "Failed").then(|| FieldError::not_supported(path, policy, &["Failed"]))
+    } else {
+        (!POD_REPLACEMENT_POLICIES.contains(&policy))
+            .then(|| FieldError::not_supported(path, policy, &POD_REPLACEMENT_POLICIES))
+    }
+}
+
+/// `validateSuccessPolicy` (J-70); only reached for Indexed Jobs.
+fn validate_success_policy(spec: &JobSpec, policy: &SuccessPolicy, path: &Path) -> ErrorList {
+    let mut errs = ErrorList::new();
+    let rules_path = path.child("rules");
+    if policy.rules.is_empty() {
+        errs.push(FieldError::required(
+            &rules_path,
+            "at least one rules must be specified when the successPolicy is specified",
+        ));
+    }
+    if policy.rules.len() > MAX_SUCCESS_POLICY_RULES {
+        errs.push(FieldError::too_many(
+            &rules_path,
+            policy.rules.len(),
+            MAX_SUCCESS_POLICY_RULES,
+        ));
+    }
+    for (i, rule) in policy.rules.iter().enumerate() {
+        errs.extend(validate_success_policy_rule(
+            spec,
+            rule,
+            &rules_path.index(i),
+        ));
+    }
+    errs
+}
+
+/// `validateSuccessPolicyRule` (J-70). Kubernetes dereferences `completions` here (it is
+/// required for Indexed Jobs); without it the comparisons against completions are skipped.
+fn validate_success_policy_rule(
+    spec: &JobSpec,
+    rule: &SuccessPolicyRule,
+    path: &Path,
+) -> ErrorList {
+    let mut errs = ErrorList::new();
+    if rule.succeeded_count.is_none() && rule.succeeded_indexes.is_none() {
+        errs.push(FieldError::required(
+            path,
+            "at least one of succeededCount or succeededIndexes must be specified",
+        ));
+    }
+    let mut total_indexes = 0i64;
+    if let Some(indexes) = &rule.succeeded_indexes {
+        let indexes_path = path.child("succeededIndexes");
+        if indexes.len() > MAX_SUCCEEDED_INDEXES_LENGTH {
+            errs.push(FieldError::too_long(
+                &indexes_path,
+                MAX_SUCCEEDED_INDEXES_LENGTH,
+            ));
+        }
+        if let Some(completions) = spec.completions {
+            // Go keeps the zero total when parsing fails.
+            match validate_indexes_format(indexes, completions.into()) {
+                Ok(total) => total_indexes = total,
+                Err(err) => errs.push(FieldError::invalid(
+                    &indexes_path,
+                    indexes,
+                    format!("error parsing succeededIndexes: {err}"),
+                )),
+            }
+        }
+    }
+    if let Some(count) = rule.succeeded_count {
+        let count_path = path.child("succeededCount");
+        errs.extend(validate_non_negative(count.into(), &count_path));
+        if let Some(completions) = spec.completions {
+            if count > completions {
+                errs.push(FieldError::invalid(
+                    &count_path,
+                    count,
+                    format!(
+                        "must be less than or equal to {completions} (the number of specified completions)"
+                    ),
+                ));
+            }
+            if rule.succeeded_indexes.is_some() && i64::from(count) > total_indexes {
+                errs.push(FieldError::invalid(
+                    &count_path,
+                    count,
+                    format!(
+                        "must be less than or equal to {total_indexes} (the number of indexes in the specified succeededIndexes field)"
+                    ),
+                ));
+            }
+        }
+    }
+    errs
+}
+
+/// `validateIndexesFormat` (J-70, J-81): comma-separated, strictly increasing indexes and
+/// `a-b` intervals below `completions`; returns how many indexes the string names.
+pub(crate) fn validate_indexes_format(indexes: &str, completions: i64) -> Result<i64, String> {
+    if indexes.is_empty() {
+        return Ok(0);
+    }
+    let mut last: Option<i64> = None;
+    let mut total = 0i64;
+    for interval in indexes.split(',') {
+        let (x, y) = parse_index_interval(interval, completions)?;
+        if let Some(last) = last
+            && last >= x
+        {
+            return Err(format!(
+                "non-increasing order, previous: {last}, current: {x}"
+            ));
+        }
+        total += y - x + 1;
+        last = Some(y);
+    }
+    Ok(total)
+}
+
+/// `parseIndexInterval`: `n` or `a-b` with both ends below `completions` and a < b.
+fn parse_index_interval(interval: &str, completions: i64) -> Result<(i64, i64), String> {
+    let limits: Vec<&str> = interval.split('-').collect();
+    if limits.len() > 2 {
+        return Err(format!(
+            "the fragment {} violates the requirement that an index interval can have at most two parts separated by '-'",
+            crate::field::go_quote(interval)
+        ));
+    }
+    let parse = |s: &str| -> Result<i64, String> {
+        // Go's strconv.Atoi: optional sign, decimal digits, 64-bit range.
+        let n: i64 = s.parse().map_err(|_| {
+            format!(
+                "cannot convert string to integer for index: {}",
+                crate::field::go_quote(s)
+            )
+        })?;
+        if n >= completions {
+            return Err(format!("too large index: {}", crate::field::go_quote(s)));
+        }
+        Ok(n)
+    };
+    let x = parse(limits[0])?;
+    match limits.get(1) {
+        None => Ok((x, x)),
+        Some(end) => {
+            let y = parse(end)?;
+            if x >= y {
+                return Err(format!("non-increasing order, previous: {x}, current: {y}"));
+            }
+            Ok((x, y))
+        }
+    }
+}
+
+/// `validateCompletions` with ElasticIndexedJob on (GA): NonIndexed completions are
+/// immutable; Indexed ones may change together with parallelism (new completions equal to
+/// new parallelism).
+fn validate_completions_update(
+    spec: &JobSpec,
+    old: &JobSpec,
+    spec_path: &Path,
+) -> Option<FieldError> {
+    let path = spec_path.child("completions");
+    if spec.completion_mode.as_deref() != Some(INDEXED) {
+        return immutable(&spec.completions, &old.completions, &path);
+    }
+    // Unchanged, or removed (the missing completions of an Indexed Job are reported by
+    // validate_job_spec).
+    let completions = spec
+        .completions
+        .filter(|_| spec.completions != old.completions)?;
+    (spec.parallelism != Some(completions)).then(|| {
+        FieldError::invalid(
+            &path,
+            completions,
+            format!(
+                "can only be modified in tandem with {}",
+                spec_path.child("parallelism")
+            ),
+        )
+    })
+}
+
+/// `validatePodTemplateUpdate`: the template is immutable, except that a suspended Job that
+/// never started may change its scheduling directives (node affinity, node selector,
+/// tolerations, scheduling gates) and the template's labels and annotations.
+fn validate_pod_template_update(
+    spec: &JobSpec,
+    old: &JobSpec,
+    spec_path: &Path,
+    allow_mutable_scheduling: bool,
+) -> Option<FieldError> {
+    let template = &spec.template;
+    let mut old_template = old.template.clone();
+    if allow_mutable_scheduling {
+        let empty = PodSpec::default();
+        let new_pod = template.spec.as_ref().unwrap_or(&empty);
+        let old_pod = old_template.spec.get_or_insert_with(PodSpec::default);
+        match (&new_pod.affinity, &mut old_pod.affinity) {
+            // Clearing the affinity is allowed when node affinity was all it held.
+            (None, Some(old_affinity)) => {
+                old_affinity.node_affinity = None;
+                if *old_affinity == Affinity::default() {
+                    old_pod.affinity = None;
+                }
+            }
+            (Some(new_affinity), None) => {
+                old_pod.affinity = Some(Affinity {
+                    node_affinity: new_affinity.node_affinity.clone(),
+                    ..Affinity::default()
+                });
+            }
+            (Some(new_affinity), Some(old_affinity)) => {
+                old_affinity.node_affinity = new_affinity.node_affinity.clone();
+            }
+            (None, None) => {}
+        }
+        old_pod.node_selector = new_pod.node_selector.clone();
+        old_pod.tolerations = new_pod.tolerations.clone();
+        old_pod.scheduling_gates = new_pod.scheduling_gates.clone();
+        let new_meta = template.metadata.clone().unwrap_or_default();
+        let old_meta = old_template
+            .metadata
+            .get_or_insert_with(ObjectMeta::default);
+        old_meta.annotations = new_meta.annotations;
+        old_meta.labels = new_meta.labels;
+    }
+    immutable(template, &old_template, &spec_path.child("template"))
+}
+
+/// `ValidateImmutableField`: "field is immutable" with the new value, unless semantically
+/// equal to the old one.
+pub(crate) fn immutable<T: Serialize>(new: &T, old: &T, path: &Path) -> Option<FieldError> {
+    let new_value = json(new);
+    (semantic(new_value.clone()) != semantic(json(old)))
+        .then(|| FieldError::invalid(path, new_value, FIELD_IMMUTABLE))
+}
+
+/// `ValidateNonnegativeField` (V-30).
+pub(crate) fn validate_non_negative(value: i64, path: &Path) -> Option<FieldError> {
+    (value < 0).then(|| FieldError::invalid(path, value, IS_NEGATIVE))
+}
+
+/// apimachinery's `IsDomainPrefixedPath` (managedBy: `acme.io/foo`).
+fn is_domain_prefixed_path(path: &Path, value: &str) -> ErrorList {
+    if value.is_empty() {
+        return vec![FieldError::required(path, "")];
+    }
+    let Some((host, rest)) = value
+        .split_once('/')
+        .filter(|(h, r)| !h.is_empty() && !r.is_empty())
+    else {
+        return vec![FieldError::invalid(
+            path,
+            value,
+            r#"must be a domain-prefixed path (such as "acme.io/foo")"#,
+        )];
+    };
+    let mut errs: ErrorList = names::is_dns1123_subdomain(host)
+        .into_iter()
+        .map(|msg| FieldError::invalid(path, host, msg))
+        .collect();
+    // httpPathFmt: `[A-Za-z0-9/\-._~%!$&'()*+,;=:]+`.
+    let valid_path = rest
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/-._~%!$&'()*+,;=:".contains(c));
+    if !valid_path {
+        errs.push(FieldError::invalid(
+            path,
+            rest,
+            r"must be a valid path (regex used for validation is '[A-Za-z0-9/\-._~%!$&'()*+,;=:]+')",
+        ));
+    }
+    errs
+}
+
+/// apimachinery's `ValidateLabelSelector` (matchLabels, then each matchExpression).
+fn validate_label_selector(selector: &LabelSelector, path: &Path) -> ErrorList {
+    let mut errs = ErrorList::new();
+    for (i, req) in selector.match_expressions.iter().flatten().enumerate() {
+        let req_path = path.child("matchExpressions").index(i);
+        let values = req.values.as_deref().unwrap_or(&[]);
+        match req.operator.as_str() {
+            "In" | "NotIn" if values.is_empty() => errs.push(FieldError::required(
+                &req_path.child("values"),
+                "must be specified when `operator` is 'In' or 'NotIn'",
+            )),
+            "Exists" | "DoesNotExist" if !values.is_empty() => errs.push(FieldError::forbidden(
+                &req_path.child("values"),
+                "may not be specified when `operator` is 'Exists' or 'DoesNotExist'",
+            )),
+            "In" | "NotIn" | "Exists" | "DoesNotExist" => {}
+            other => errs.push(FieldError::invalid(
+                &req_path.child("operator"),
+                other,
+                "not a valid selector operator",
+            )),
+        }
+    }
+    errs
+}
+
+/// `metav1.LabelSelectorAsSelector(selector).Matches(labels)`: `None` when the selector does
+/// not convert (Kubernetes then skips the match check), a nil selector matches nothing and an
+/// empty one everything.
+fn label_selector_matches(
+    selector: Option<&LabelSelector>,
+    labels: &BTreeMap<String, String>,
+) -> Option<bool> {
+    let Some(selector) = selector else {
+        return Some(false);
+    };
+    let mut matches = true;
+    for (key, value) in selector.match_labels.iter().flatten() {
+        matches &= labels.get(key) == Some(value);
+    }
+    for req in selector.match_expressions.iter().flatten() {
+        let values = req.values.as_deref().unwrap_or(&[]);
+        let actual = labels.get(&req.key);
+        matches &= match req.operator.as_str() {
+            "In" if !values.is_empty() => actual.is_some_and(|a| values.contains(a)),
+            "NotIn" if !values.is_empty() => actual.is_none_or(|a| !values.contains(a)),
+            "Exists" if values.is_empty() => actual.is_some(),
+            "DoesNotExist" if values.is_empty() => actual.is_none(),
+            _ => return None,
+        };
+    }
+    Some(matches)
+}
+
+/// The template's labels, if any.
+fn template_labels(template: &PodTemplateSpec) -> Option<&BTreeMap<String, String>> {
+    template.metadata.as_ref().and_then(|m| m.labels.as_ref())
+}
+
+/// Go's `%q` of a `[]string`: `["A" "B"]`.
+fn go_string_list(items: &[&str]) -> String {
+    let quoted: Vec<String> = items.iter().map(|s| crate::field::go_quote(s)).collect();
+    format!("[{}]", quoted.join(" "))
+}
+
+/// A value as JSON, the way composite bad values are printed (V-41); `null` for nil.
+pub(crate) fn json<T: Serialize + ?Sized>(value: &T) -> serde_json::Value {
+    // Serializing these plain API types cannot fail; a failure would only print `null`.
+    serde_json::to_value(value).unwrap_or(serde_json::Value::Null)
+}
+
+/// apimachinery's `Semantic.DeepEqual` treats nil and empty slices and maps alike; comparing
+/// JSON with nulls, empty arrays and empty objects removed gives the same answer for API types.
+fn semantic(value: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (k, semantic(v)))
+                .filter(|(_, v)| !is_empty_json(v))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.into_iter().map(semantic).collect()),
+        other => other,
+    }
+}
+
+fn is_empty_json(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::Null => true,
+        serde_json::Value::Array(a) => a.is_empty(),
+        serde_json::Value::Object(o) => o.is_empty(),
+        _ => false,
+    }
 }
