@@ -1,0 +1,143 @@
+//! Watches: replay of the kept log, then live events pushed by the writer.
+//!
+//! The writer publishes each committed batch of events on a broadcast channel right after the
+//! commit (no polling, unlike kine's 1 s poll loop). A watcher subscribes *before* it replays the
+//! log, so every event is either already committed when the replay reads (and found there) or
+//! published after the subscription (and received live); duplicates are dropped by revision.
+//! A watcher too slow for the channel's buffer is not cut off: it re-reads the log from the last
+//! revision it delivered, which fails with Compacted only if compaction overtook it — the
+//! behaviour etcd gives a slow watcher.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use futures::StreamExt;
+use tokio::sync::broadcast;
+
+use crate::{Event, Result, Revision, WatchStream};
+
+/// How many events one replay read returns at most.
+const REPLAY_PAGE: usize = 1000;
+
+/// Default number of committed batches a live watcher may fall behind before it re-reads the log.
+pub(crate) const DEFAULT_BUFFER: usize = 1024;
+
+/// Reads the kept log for watchers.
+#[async_trait]
+pub(crate) trait History: Send + Sync + 'static {
+    /// Up to `limit` events for keys under `prefix` with revision > `after`, in revision order;
+    /// [`crate::Error::Compacted`] if `after` is older than the kept history.
+    async fn events_after(&self, prefix: &str, after: Revision, limit: usize)
+    -> Result<Vec<Event>>;
+}
+
+/// The writer's side: publishes committed events to every live watcher.
+#[derive(Debug, Clone)]
+pub(crate) struct Hub {
+    sender: broadcast::Sender<Arc<[Event]>>,
+}
+
+impl Hub {
+    pub fn new(buffer: usize) -> Self {
+        let (sender, _) = broadcast::channel(buffer.max(1));
+        Hub { sender }
+    }
+
+    /// Whether anyone listens, so the writer can skip cloning events for nobody.
+    pub fn has_watchers(&self) -> bool {
+        self.sender.receiver_count() > 0
+    }
+
+    /// Publishes one committed batch, in revision order.
+    pub fn publish(&self, events: Vec<Event>) {
+        if !events.is_empty() {
+            // An error only means that nobody listens right now.
+            let _ = self.sender.send(events.into());
+        }
+    }
+
+    /// Starts a watch of `prefix` after revision `after`. The first replay page is read here so
+    /// that a compacted start revision fails the call itself (the API server answers 410 before
+    /// it starts streaming).
+    pub async fn watch(
+        &self,
+        history: Arc<dyn History>,
+        prefix: &str,
+        after: Revision,
+    ) -> Result<WatchStream> {
+        let live = self.sender.subscribe();
+        let first = history.events_after(prefix, after, REPLAY_PAGE).await?;
+        let mut watcher = Watcher {
+            history,
+            live,
+            prefix: prefix.to_owned(),
+            last: after,
+            pending: VecDeque::new(),
+            replaying: true,
+            failed: false,
+        };
+        watcher.take_replay(first);
+        Ok(futures::stream::unfold(watcher, |mut w| async move {
+            w.next().await.map(|item| (item, w))
+        })
+        .boxed())
+    }
+}
+
+struct Watcher {
+    history: Arc<dyn History>,
+    live: broadcast::Receiver<Arc<[Event]>>,
+    prefix: String,
+    /// The revision of the last event delivered (or the start revision).
+    last: Revision,
+    pending: VecDeque<Event>,
+    /// True while the log holds events the watcher has not read yet.
+    replaying: bool,
+    failed: bool,
+}
+
+impl Watcher {
+    async fn next(&mut self) -> Option<Result<Event>> {
+        loop {
+            if let Some(event) = self.pending.pop_front() {
+                self.last = event.revision();
+                return Some(Ok(event));
+            }
+            if self.failed {
+                return None;
+            }
+            if self.replaying {
+                match self
+                    .history
+                    .events_after(&self.prefix, self.last, REPLAY_PAGE)
+                    .await
+                {
+                    Ok(page) => self.take_replay(page),
+                    Err(error) => {
+                        self.failed = true;
+                        return Some(Err(error));
+                    }
+                }
+                continue;
+            }
+            match self.live.recv().await {
+                Ok(batch) => {
+                    let newer = batch
+                        .iter()
+                        .filter(|e| e.revision() > self.last && e.kv.key.starts_with(&self.prefix));
+                    self.pending.extend(newer.cloned());
+                }
+                Err(broadcast::error::RecvError::Lagged(_)) => self.replaying = true,
+                Err(broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    }
+
+    fn take_replay(&mut self, page: Vec<Event>) {
+        // A short page means the log is read up to what had been committed when it was read;
+        // everything later arrives on the live channel, subscribed before that read.
+        self.replaying = page.len() >= REPLAY_PAGE;
+        self.pending.extend(page);
+    }
+}
