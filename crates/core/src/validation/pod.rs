@@ -19,3 +19,6 @@ pub fn validate_pod(_pod: &Pod) -> ErrorList {
 pub fn validate_pod_update(_new: &Pod, _old: &Pod) -> ErrorList {
     Vec::new()
 }
+
+pub mod quantity;
+pub use quantity::{Quantity, parse_quantity};
