@@ -102,7 +102,8 @@ pub(crate) fn default_pod_failure_policy(policy: &mut PodFailurePolicy) {
     }
 }
 
-/// The Job strategy's selector generation on create (J-10), then the label copy of J-1 again.
+/// The Job strategy's selector generation on create (J-10), with the Job labels of J-1
+/// following the template labels.
 ///
 /// With `manualSelector` not true (`generateSelectorIfNeeded`), the template gets `job-name`,
 /// `batch.kubernetes.io/job-name`, `controller-uid` and `batch.kubernetes.io/controller-uid`
@@ -110,14 +111,26 @@ pub(crate) fn default_pod_failure_policy(policy: &mut PodFailurePolicy) {
 /// `batch.kubernetes.io/controller-uid` unless present. Conflicting user values are kept and
 /// rejected by validation. Admission sets `metadata.uid` before calling this.
 ///
-/// The apiserver re-applies `SetDefaults_Job` when it decodes the stored object for its
-/// response, so a Job that had no labels ends up with the template's labels including the
-/// generated ones (`kubectl describe job` shows `controller-uid=…`, `job-name=…`); that
-/// second J-1 pass happens here, whether or not the selector was generated.
+/// In Kubernetes a Job without labels ends up with the final template labels, generated ones
+/// included (`kubectl describe job` shows `controller-uid=…`, `job-name=…`): when J-1 copied
+/// the template labels, both fields share one Go map, so the generated labels land in both;
+/// when the template had none, decoding the stored object re-applies `SetDefaults_Job`. Here,
+/// Job labels that are empty or equal to the template labels before generation follow them.
+/// (A Job whose own labels the user wrote identical to the template's keeps them unchanged in
+/// Kubernetes; that coincidence is not told apart.)
 pub fn generate_selector(job: &mut Job) {
     let name = job.metadata.name.clone().unwrap_or_default();
     let uid = job.metadata.uid.clone().unwrap_or_default();
     let spec = job.spec.get_or_insert_with(JobSpec::default);
+    let template_labels = spec
+        .template
+        .metadata
+        .as_ref()
+        .and_then(|m| m.labels.as_ref());
+    let follows_template = match &job.metadata.labels {
+        None => true,
+        Some(labels) => labels.is_empty() || Some(labels) == template_labels,
+    };
 
     if spec.manual_selector != Some(true) {
         let labels = spec
@@ -139,5 +152,13 @@ pub fn generate_selector(job: &mut Job) {
             .entry(CONTROLLER_UID_LABEL.to_owned())
             .or_insert(uid);
     }
-    inherit_template_labels(job);
+    if follows_template
+        && let Some(labels) = spec
+            .template
+            .metadata
+            .as_ref()
+            .and_then(|m| m.labels.clone())
+    {
+        job.metadata.labels = Some(labels);
+    }
 }
