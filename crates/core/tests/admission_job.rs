@@ -525,7 +525,7 @@ fn validation_on_create() {
             "J-§1 managedBy path part with a space",
             json!({"spec": {"managedBy": "acme.io/foo bar"}}),
             vec![
-                r#"spec.managedBy: Invalid value: "foo bar": must be a valid path (regex used for validation is '[A-Za-z0-9/\-._~%!$&'()*+,;=:]+')"#,
+                r#"spec.managedBy: Invalid value: "foo bar": Invalid path (regex used for validation is '[A-Za-z0-9/\-._~%!$&'()*+,;=:]+')"#,
             ],
         ),
         (
@@ -898,6 +898,50 @@ fn validation_on_create() {
                    "template": {"metadata": {"labels": {"app": "x"}}}}}),
             vec![
                 "spec.selector.matchExpressions[0].values: Forbidden: may not be specified when `operator` is 'Exists' or 'DoesNotExist'",
+            ],
+        ),
+        (
+            "J-§2 selector key not a qualified name",
+            json!({"spec": {"manualSelector": true, "selector": {"matchExpressions": [{"key": "a b", "operator": "Exists"}]}}}),
+            vec![
+                "spec.selector.matchExpressions[0].key: Invalid value: \"a b\": name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')",
+            ],
+        ),
+        (
+            "J-§2 selector matchLabels value not a label value",
+            json!({"spec": {"manualSelector": true, "selector": {"matchLabels": {"app": "-x"}}, "template": {"metadata": {"labels": {"app": "x"}}}}}),
+            vec![
+                "spec.selector.matchLabels: Invalid value: \"-x\": a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')",
+            ],
+        ),
+        (
+            "J-62 condition type not a qualified name",
+            rules(
+                json!([{"action": "Ignore", "onPodConditions": [{"type": "Disruption Target"}]}]),
+            ),
+            vec![
+                "spec.podFailurePolicy.rules[0].onPodConditions[0].type: Invalid value: \"Disruption Target\": name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')",
+            ],
+        ),
+        (
+            "J-62 a prefixed condition type is valid",
+            rules(
+                json!([{"action": "Ignore", "onPodConditions": [{"type": "example.com/Evicted"}]}]),
+            ),
+            vec![],
+        ),
+        (
+            "J-§1 managedBy host not a DNS subdomain",
+            json!({"spec": {"managedBy": "Acme.io/foo"}}),
+            vec![
+                "spec.managedBy: Invalid value: \"Acme.io\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')",
+            ],
+        ),
+        (
+            "V-1 Job name must be a DNS subdomain",
+            json!({"metadata": {"name": "Pi"}}),
+            vec![
+                "metadata.name: Invalid value: \"Pi\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')",
             ],
         ),
         (

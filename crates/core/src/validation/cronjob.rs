@@ -5,10 +5,9 @@ use k8s_openapi::api::batch::v1::{CronJob, CronJobSpec, JobSpec};
 
 use crate::field::{ErrorList, FieldError, Path};
 use crate::validation::job::{
-    JobSpecOpts, name_is_dns_subdomain, name_warning, validate_job_spec, validate_non_negative,
-    warnings_for_job_spec,
+    JobSpecOpts, name_warning, validate_job_spec, validate_non_negative, warnings_for_job_spec,
 };
-use crate::validation::meta;
+use crate::validation::{meta, names};
 
 /// C-3: job names are `<cronjob>-<minutes since epoch>`; the 11-character suffix must fit in
 /// a 63-character DNS label (`DNS1035LabelMaxLength - 11`).
@@ -18,7 +17,7 @@ const MAX_CRONJOB_NAME_LENGTH: usize = 52;
 pub fn validate_cronjob(cj: &CronJob) -> ErrorList {
     let meta_path = Path::new("metadata");
     let mut errs =
-        meta::validate_object_meta(&cj.metadata, true, name_is_dns_subdomain, &meta_path);
+        meta::validate_object_meta(&cj.metadata, true, names::name_is_dns_subdomain, &meta_path);
     let empty = CronJobSpec::default();
     errs.extend(validate_cronjob_spec(
         cj.spec.as_ref().unwrap_or(&empty),

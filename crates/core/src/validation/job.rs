@@ -92,8 +92,13 @@ fn validate_job_with(job: &Job, require_prefixed_labels: bool) -> ErrorList {
     let empty = JobSpec::default();
     let spec = job.spec.as_ref().unwrap_or(&empty);
     let meta_path = Path::new("metadata");
-    let mut errs =
-        meta::validate_object_meta(&job.metadata, true, name_is_dns_subdomain, &meta_path);
+    // `ValidateReplicationControllerName` is `NameIsDNSSubdomain` (V-1).
+    let mut errs = meta::validate_object_meta(
+        &job.metadata,
+        true,
+        names::name_is_dns_subdomain,
+        &meta_path,
+    );
     errs.extend(validate_generated_selector(
         job,
         spec,
@@ -277,16 +282,6 @@ pub(crate) fn warnings_for_job_spec(spec: &JobSpec, path: &Path) -> Vec<String> 
     warnings
 }
 
-/// `ValidateReplicationControllerName` (= `NameIsDNSSubdomain`), used for Jobs and CronJobs
-/// (V-1): a generateName prefix may end in '-'.
-pub(crate) fn name_is_dns_subdomain(name: &str, prefix: bool) -> Vec<String> {
-    let name = match name.strip_suffix('-') {
-        Some(masked) if prefix => format!("{masked}a"),
-        _ => name.to_owned(),
-    };
-    names::is_dns1123_subdomain(&name)
-}
-
 /// `validateGeneratedSelector` (J-10): with a generated selector, the template carries the
 /// generated labels with the Job's name and uid, and the selector selects them.
 fn validate_generated_selector(
@@ -395,7 +390,7 @@ fn validate_job_spec_fields(spec: &JobSpec, path: &Path) -> ErrorList {
     }
     if let Some(managed_by) = &spec.managed_by {
         let managed_by_path = path.child("managedBy");
-        errs.extend(is_domain_prefixed_path(&managed_by_path, managed_by));
+        errs.extend(names::is_domain_prefixed_path(&managed_by_path, managed_by));
         if managed_by.len() > MAX_MANAGED_BY_LENGTH {
             errs.push(FieldError::too_long(
                 &managed_by_path,
@@ -701,6 +696,10 @@ fn validate_on_pod_conditions(
     }
     for (j, pattern) in patterns.iter().enumerate() {
         let pattern_path = path.index(j);
+        errs.extend(validate_qualified_name(
+            &pattern.type_,
+            &pattern_path.child("type"),
+        ));
         let status_path = pattern_path.child("status");
         let status = pattern.status.as_deref().unwrap_or("");
         if status.is_empty() {
@@ -1036,42 +1035,18 @@ pub(crate) fn validate_non_negative(value: i64, path: &Path) -> Option<FieldErro
     (value < 0).then(|| FieldError::invalid(path, value, IS_NEGATIVE))
 }
 
-/// apimachinery's `IsDomainPrefixedPath` (managedBy: `acme.io/foo`).
-fn is_domain_prefixed_path(path: &Path, value: &str) -> ErrorList {
-    if value.is_empty() {
-        return vec![FieldError::required(path, "")];
-    }
-    let Some((host, rest)) = value
-        .split_once('/')
-        .filter(|(h, r)| !h.is_empty() && !r.is_empty())
-    else {
-        return vec![FieldError::invalid(
-            path,
-            value,
-            r#"must be a domain-prefixed path (such as "acme.io/foo")"#,
-        )];
-    };
-    let mut errs: ErrorList = names::is_dns1123_subdomain(host)
+/// `ValidateQualifiedName`: one Invalid error per problem `IsQualifiedName` finds.
+fn validate_qualified_name(value: &str, path: &Path) -> ErrorList {
+    names::is_qualified_name(value)
         .into_iter()
-        .map(|msg| FieldError::invalid(path, host, msg))
-        .collect();
-    // httpPathFmt: `[A-Za-z0-9/\-._~%!$&'()*+,;=:]+`.
-    let valid_path = rest
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || "/-._~%!$&'()*+,;=:".contains(c));
-    if !valid_path {
-        errs.push(FieldError::invalid(
-            path,
-            rest,
-            r"must be a valid path (regex used for validation is '[A-Za-z0-9/\-._~%!$&'()*+,;=:]+')",
-        ));
-    }
-    errs
+        .map(|msg| FieldError::invalid(path, value, msg))
+        .collect()
 }
 
 /// apimachinery's `ValidateLabelSelector` (matchLabels, then each matchExpression).
 fn validate_label_selector(selector: &LabelSelector, path: &Path) -> ErrorList {
-    let mut errs = ErrorList::new();
+    let mut errs =
+        meta::validate_labels(selector.match_labels.as_ref(), &path.child("matchLabels"));
     for (i, req) in selector.match_expressions.iter().flatten().enumerate() {
         let req_path = path.child("matchExpressions").index(i);
         let values = req.values.as_deref().unwrap_or(&[]);
@@ -1091,6 +1066,15 @@ fn validate_label_selector(selector: &LabelSelector, path: &Path) -> ErrorList {
                 "not a valid selector operator",
             )),
         }
+        errs.extend(meta::validate_label_name(&req.key, &req_path.child("key")));
+        for (j, value) in values.iter().enumerate() {
+            let value_path = req_path.child("values").index(j);
+            errs.extend(
+                names::is_valid_label_value(value)
+                    .into_iter()
+                    .map(|msg| FieldError::invalid(&value_path, value, msg)),
+            );
+        }
     }
     errs
 }
@@ -1106,11 +1090,20 @@ fn label_selector_matches(
         return Some(false);
     };
     let mut matches = true;
+    // labels.NewRequirement rejects keys that are not qualified names and bad values.
+    let valid_key = |key: &str| names::is_qualified_name(key).is_empty();
+    let valid_value = |value: &str| names::is_valid_label_value(value).is_empty();
     for (key, value) in selector.match_labels.iter().flatten() {
+        if !valid_key(key) || !valid_value(value) {
+            return None;
+        }
         matches &= labels.get(key) == Some(value);
     }
     for req in selector.match_expressions.iter().flatten() {
         let values = req.values.as_deref().unwrap_or(&[]);
+        if !valid_key(&req.key) || !values.iter().all(|v| valid_value(v)) {
+            return None;
+        }
         let actual = labels.get(&req.key);
         matches &= match req.operator.as_str() {
             "In" if !values.is_empty() => actual.is_some_and(|a| values.contains(a)),
