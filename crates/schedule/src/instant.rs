@@ -7,6 +7,7 @@
 //! behaves as it does in Go.
 
 use std::fmt;
+use std::str::FromStr;
 
 use crate::gotime;
 use crate::zone::Zone;
@@ -124,6 +125,30 @@ impl From<jiff::Timestamp> for Instant {
             sec,
             nsec: nsec as u32,
         }
+    }
+}
+
+/// Why a time text did not parse as an RFC 3339 instant.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid RFC 3339 time {input:?}: {reason}")]
+pub struct InstantParseError {
+    input: String,
+    reason: String,
+}
+
+impl FromStr for Instant {
+    type Err = InstantParseError;
+
+    /// Parses an RFC 3339 time with an offset (`2025-01-01T00:00:00Z`,
+    /// `2025-01-01T09:30:00.5+05:30`), as Go's `time.Parse(time.RFC3339, …)`
+    /// accepts it.
+    fn from_str(s: &str) -> Result<Instant, InstantParseError> {
+        s.parse::<jiff::Timestamp>()
+            .map(Instant::from)
+            .map_err(|e| InstantParseError {
+                input: s.to_owned(),
+                reason: e.to_string(),
+            })
     }
 }
 

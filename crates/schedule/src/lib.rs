@@ -27,7 +27,7 @@ mod zone;
 
 pub use duration::DurationError;
 pub use every::Every;
-pub use instant::{Instant, Rfc3339};
+pub use instant::{Instant, InstantParseError, Rfc3339};
 pub use parser::{ParseError, parse};
 pub use schedule::Schedule;
 pub use spec::{Bits, STAR_BIT, SpecSchedule};
