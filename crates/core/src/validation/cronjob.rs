@@ -169,6 +169,10 @@ fn validate_schedule_format(
     path: &Path,
 ) -> ErrorList {
     let mut errs = ErrorList::new();
+    // C-2: robfig/cron's ParseStandard, with its error text as the detail.
+    if let Err(err) = kbatch_schedule::parse(schedule) {
+        errs.push(FieldError::invalid(path, schedule, err.to_string()));
+    }
     let has_tz = schedule.contains("TZ");
     if allow_tz_in_schedule && has_tz && time_zone.is_some() {
         errs.push(FieldError::invalid(
@@ -187,7 +191,7 @@ fn validate_schedule_format(
 }
 
 /// `validateTimeZone` (C-7): syntax per IANA naming rules (digits and '+' tolerated for
-/// legacy names), no implicit `Local`, and the zone must exist.
+/// legacy names), no implicit `Local`, and the zone must exist in the tz database.
 fn validate_time_zone(time_zone: Option<&str>, path: &Path) -> ErrorList {
     let Some(tz) = time_zone else {
         return ErrorList::new();
@@ -224,6 +228,10 @@ fn validate_time_zone(time_zone: Option<&str>, path: &Path) -> ErrorList {
             tz,
             "timeZone must be an explicit time zone as defined in https://www.iana.org/time-zones",
         ));
+    }
+    // Go's time.LoadLocation: `Local` itself loads; `local` and unknown names do not.
+    if let Err(err) = kbatch_schedule::zone(tz) {
+        errs.push(FieldError::invalid(path, tz, err.to_string()));
     }
     errs
 }
