@@ -99,9 +99,12 @@ fn assert_no_failures(failures: Vec<String>) {
     );
 }
 
+/// (rule, patch, [(JSON pointer, expected value; null = absent)]).
+type DefaultCase = (&'static str, Value, Vec<(&'static str, Value)>);
+
 #[test]
 fn defaults() {
-    let cases: Vec<(&str, Value, Vec<(&str, Value)>)> = vec![
+    let cases: Vec<DefaultCase> = vec![
         (
             "C-1 concurrencyPolicy, suspend and history limits",
             json!({}),

@@ -118,11 +118,14 @@ fn matches_pattern(actual: &str, pattern: &str) -> bool {
 // Defaults: (rule, patch, [(JSON pointer, expected value; null = absent)])
 // ---------------------------------------------------------------------------------------
 
+/// (rule, patch, [(JSON pointer, expected value; null = absent)]).
+type DefaultCase = (&'static str, Value, Vec<(&'static str, Value)>);
+
 #[test]
 fn defaults() {
     let pfp =
         json!({"rules": [{"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget"}]}]});
-    let cases: Vec<(&str, Value, Vec<(&str, Value)>)> = vec![
+    let cases: Vec<DefaultCase> = vec![
         (
             "J-§1 completions and parallelism both unset: both 1",
             json!({}),
