@@ -288,9 +288,7 @@ pub fn parse_quantity(s: &str) -> Result<Quantity, String> {
         Format::DecimalExponent | Format::DecimalSI => {
             18 - (sc.num.len() as i64 + denom_len) >= 0 && exponent - denom_len >= -9
         }
-        Format::BinarySI => {
-            sc.denom.is_empty() && 15 - sc.num.len() as i64 - exponent * 3 / 10 - 1 >= 0
-        }
+        Format::BinarySI => sc.denom.is_empty() && 15 - sc.num.len() as i64 - exponent * 3 / 10 > 0,
     };
     let cached = fast_path
         .then(|| match format {
