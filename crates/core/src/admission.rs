@@ -58,7 +58,10 @@ pub fn admit_create(mut obj: Object, ctx: &AdmitContext) -> Result<Admitted, Rej
         Object::CronJob(cj) => {
             cj.status = Some(CronJobStatus::default());
             cj.metadata.generation = Some(1);
-            (validation::cronjob::validate_cronjob(cj), Vec::new())
+            (
+                validation::cronjob::validate_cronjob(cj),
+                validation::cronjob::warnings_on_create(cj),
+            )
         }
         Object::Pod(pod) => {
             // pkg/registry/core/pod/strategy.go PrepareForCreate: phase Pending, QoS class set.
@@ -151,6 +154,25 @@ fn fill_system_fields(meta: &mut ObjectMeta, kind: Kind, ctx: &AdmitContext) {
     meta.deletion_grace_period_seconds = None;
     meta.resource_version = None;
     meta.self_link = None;
+}
+
+/// `rest.BeforeUpdate`: an update keeps the stored uid (when it names none), creation time and
+/// deletion state; the request namespace fills an empty one. Validation then rejects what
+/// still differs (V-6).
+fn keep_system_fields(meta: &mut ObjectMeta, old: &ObjectMeta, kind: Kind, ctx: &AdmitContext) {
+    if kind.namespaced && meta.namespace.as_deref().unwrap_or("").is_empty() {
+        meta.namespace = Some(ctx.namespace.clone());
+    }
+    if meta.uid.as_deref().unwrap_or("").is_empty() {
+        meta.uid = old.uid.clone();
+    }
+    if old.creation_timestamp.is_some() {
+        meta.creation_timestamp = old.creation_timestamp.clone();
+    }
+    if old.deletion_timestamp.is_some() {
+        meta.deletion_timestamp = old.deletion_timestamp.clone();
+        meta.deletion_grace_period_seconds = old.deletion_grace_period_seconds;
+    }
 }
 
 fn next_generation<T: PartialEq>(new: &T, old: &T, old_generation: Option<i64>) -> Option<i64> {

@@ -77,7 +77,9 @@ pub fn lookup(api_version: &str, kind: &str) -> Option<Kind> {
         .find(|k| k.kind == kind && k.api_version() == api_version)
 }
 
-/// One admitted object of a known kind.
+/// One admitted object of a known kind. Not boxed: an object is moved a handful of times per
+/// request, and callers match on it everywhere.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq)]
 pub enum Object {
     Job(Job),
