@@ -130,26 +130,84 @@ impl From<jiff::Timestamp> for Instant {
 
 /// Why a time text did not parse as an RFC 3339 instant.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid RFC 3339 time {input:?}: {reason}")]
+#[error("parsing time {input:?} as RFC 3339 (2006-01-02T15:04:05Z07:00) failed")]
 pub struct InstantParseError {
     input: String,
-    reason: String,
 }
 
 impl FromStr for Instant {
     type Err = InstantParseError;
 
-    /// Parses an RFC 3339 time with an offset (`2025-01-01T00:00:00Z`,
-    /// `2025-01-01T09:30:00.5+05:30`), as Go's `time.Parse(time.RFC3339, …)`
-    /// accepts it.
+    /// Parses `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±hh:mm)`, as Go's
+    /// `time.Parse(time.RFC3339, …)` accepts it: four-digit years 0000-9999,
+    /// fields in range for their month, an offset below 24 hours.
     fn from_str(s: &str) -> Result<Instant, InstantParseError> {
-        s.parse::<jiff::Timestamp>()
-            .map(Instant::from)
-            .map_err(|e| InstantParseError {
-                input: s.to_owned(),
-                reason: e.to_string(),
-            })
+        parse_rfc3339(s).ok_or_else(|| InstantParseError {
+            input: s.to_owned(),
+        })
     }
+}
+
+fn parse_rfc3339(s: &str) -> Option<Instant> {
+    let b = s.as_bytes();
+    let num = |from: usize, len: usize| -> Option<i64> {
+        let digits = b.get(from..from + len)?;
+        digits.iter().try_fold(0i64, |acc, &d| {
+            d.is_ascii_digit().then(|| acc * 10 + i64::from(d - b'0'))
+        })
+    };
+    let sep = |at: usize, c: u8| b.get(at) == Some(&c);
+    if !(sep(4, b'-') && sep(7, b'-') && sep(10, b'T') && sep(13, b':') && sep(16, b':')) {
+        return None;
+    }
+    let (year, month, day) = (num(0, 4)?, num(5, 2)?, num(8, 2)?);
+    let (hour, minute, second) = (num(11, 2)?, num(14, 2)?, num(17, 2)?);
+    let mut at = 19;
+    let mut nanos = 0i64;
+    if matches!(b.get(at), Some(b'.' | b',')) {
+        let digits = b[at + 1..]
+            .iter()
+            .take_while(|d| d.is_ascii_digit())
+            .count();
+        if digits == 0 {
+            return None;
+        }
+        // Go keeps nanosecond precision and drops further digits.
+        for i in 0..9 {
+            nanos = nanos * 10 + if i < digits { num(at + 1 + i, 1)? } else { 0 };
+        }
+        at += 1 + digits;
+    }
+    let offset = match b.get(at..)? {
+        b"Z" => 0,
+        [sign @ (b'+' | b'-'), _, _, b':', _, _] => {
+            let (h, m) = (num(at + 1, 2)?, num(at + 4, 2)?);
+            if h >= 24 || m >= 60 {
+                return None;
+            }
+            let magnitude = h * 3_600 + m * 60;
+            if *sign == b'-' { -magnitude } else { magnitude }
+        }
+        _ => return None,
+    };
+    let month_ok = (1..=12).contains(&month);
+    if !month_ok || day < 1 || day > days_in_month(year, month) {
+        return None;
+    }
+    if hour > 23 || minute > 59 || second > 59 {
+        return None;
+    }
+    let local = gotime::local_from_fields(year, month, day, hour, minute, second);
+    Some(Instant {
+        sec: local - offset,
+        nsec: nanos as u32,
+    })
+}
+
+fn days_in_month(year: i64, month: i64) -> i64 {
+    let next = gotime::local_from_fields(year, month + 1, 1, 0, 0, 0);
+    let this = gotime::local_from_fields(year, month, 1, 0, 0, 0);
+    (next - this) / gotime::SECONDS_PER_DAY
 }
 
 /// Display adapter for [`Instant::rfc3339`].
@@ -226,6 +284,33 @@ mod tests {
         let i = Instant::from(ts);
         assert_eq!((i.unix_seconds(), i.subsec_nanos()), (-6, 750_000_000));
         assert_eq!(i.to_jiff(), Some(ts));
+    }
+
+    #[test]
+    fn parses_rfc3339_like_go() {
+        let p = |s: &str| {
+            s.parse::<Instant>()
+                .map(|i| (i.unix_seconds(), i.subsec_nanos()))
+        };
+        assert_eq!(p("1970-01-01T00:00:00Z"), Ok((0, 0)));
+        assert_eq!(p("1970-01-01T01:00:00+01:00"), Ok((0, 0)));
+        assert_eq!(p("1970-01-01T00:00:00.5-00:30"), Ok((1_800, 500_000_000)));
+        assert_eq!(p("1970-01-01T00:00:00.1234567891Z"), Ok((0, 123_456_789)));
+        assert_eq!(p("9999-12-31T23:59:59Z"), Ok((253_402_300_799, 0)));
+        assert_eq!(p("0001-01-01T00:00:00Z").map(|x| x.0), Ok(-62_135_596_800));
+        assert_eq!(p("2024-02-29T00:00:00Z").map(|x| x.0), Ok(1_709_164_800));
+        for bad in [
+            "2025-02-29T00:00:00Z",
+            "2025-01-01 00:00:00Z",
+            "2025-01-01T24:00:00Z",
+            "2025-01-01T00:00:00",
+            "2025-01-01T00:00:00+24:00",
+            "2025-01-01T00:00:00+0100",
+            "2025-01-01T00:00:00.Z",
+            "25-01-01T00:00:00Z",
+        ] {
+            assert!(p(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
