@@ -199,6 +199,7 @@ pub fn decode(doc: &Document) -> Result<Decoded, ObjectError> {
         "Pod" => Object::Pod(typed(kind, &doc.value)?),
         _ => Object::Namespace(typed(kind, &doc.value)?),
     };
+    check_quantities(kind, &doc.value)?;
     let mut strict_problems: Vec<String> = doc
         .duplicates
         .iter()
@@ -242,6 +243,76 @@ fn typed<T: de::DeserializeOwned>(kind: Kind, value: &Value) -> Result<T, Object
             message: e.into_inner().to_string(),
         }
     })
+}
+
+/// Quantities are strings to k8s-openapi but parsed at decode time by the apiserver, which rejects
+/// the whole body when one does not parse (V-24). kbatch adds the field path to Go's text.
+fn check_quantities(kind: Kind, value: &Value) -> Result<(), ObjectError> {
+    let mut path = String::new();
+    match first_bad_quantity(value, false, &mut path) {
+        Some(message) => Err(ObjectError::Type {
+            kind,
+            path,
+            message,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Walks the document; `quantities` is true inside a map whose values are all quantities
+/// (`resources.requests`, `resources.limits`, `overhead`).
+fn first_bad_quantity(value: &Value, quantities: bool, path: &mut String) -> Option<String> {
+    match value {
+        Value::Object(map) => {
+            for (key, item) in map {
+                let len = path.len();
+                if quantities {
+                    path.push_str(&format!("[{key}]"));
+                } else {
+                    if !path.is_empty() {
+                        path.push('.');
+                    }
+                    path.push_str(key);
+                }
+                let parent_is_resources = path[..len].ends_with("resources");
+                let holds_quantities = !quantities
+                    && ((parent_is_resources && (key == "requests" || key == "limits"))
+                        || key == "overhead");
+                let problem =
+                    if quantities || (key == "sizeLimit" && path[..len].ends_with("emptyDir")) {
+                        quantity_problem(item)
+                    } else {
+                        first_bad_quantity(item, holds_quantities, path)
+                    };
+                if problem.is_some() {
+                    return problem;
+                }
+                path.truncate(len);
+            }
+            None
+        }
+        Value::Array(items) if !quantities => {
+            for (i, item) in items.iter().enumerate() {
+                let len = path.len();
+                path.push_str(&format!("[{i}]"));
+                if let Some(problem) = first_bad_quantity(item, false, path) {
+                    return Some(problem);
+                }
+                path.truncate(len);
+            }
+            None
+        }
+        _ => None,
+    }
+}
+
+fn quantity_problem(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => crate::validation::pod::quantity::parse_quantity(s).err(),
+        Value::Number(n) => crate::validation::pod::quantity::parse_quantity(&n.to_string()).err(),
+        Value::Null => None,
+        _ => Some("quantities must be strings or numbers".to_owned()),
+    }
 }
 
 /// Collects paths present in `input` but dropped by the typed round trip. Explicit nulls are
@@ -542,6 +613,26 @@ mod tests {
     fn syntax_errors_have_a_location() {
         let err = parse_documents("a: b\n  c: d\n").unwrap_err();
         assert!(err.line.is_some(), "{err:?}");
+    }
+
+    #[test]
+    fn unparsable_quantities_fail_decoding_with_their_path() {
+        let text = JOB.replace(
+            "image: perl\n",
+            "image: perl\n        resources:\n          limits:\n            cpu: 1ki\n            memory: 1Gi\n",
+        );
+        match decode(&one(&text)).unwrap_err() {
+            ObjectError::Type { path, message, .. } => {
+                assert_eq!(
+                    path,
+                    "spec.template.spec.containers[0].resources.limits[cpu]"
+                );
+                assert_eq!(message, "unable to parse quantity's suffix");
+            }
+            other => panic!("{other:?}"),
+        }
+        let ok = JOB.replace("image: perl\n", "image: perl\n        resources:\n          requests:\n            cpu: 500m\n            memory: 2\n");
+        assert!(decode(&one(&ok)).is_ok());
     }
 
     #[test]
