@@ -17,6 +17,7 @@
 
 mod duration;
 mod every;
+pub mod explain;
 mod gotime;
 mod instant;
 mod parser;

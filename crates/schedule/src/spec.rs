@@ -38,7 +38,7 @@ impl SpecSchedule {
     }
 
     /// Mirrors spec.go `dayMatches`.
-    fn day_matches(&self, c: &Civil) -> bool {
+    pub(crate) fn day_matches(&self, c: &Civil) -> bool {
         let dom = self.dom & (1 << c.day) != 0;
         let dow = self.dow & (1 << c.weekday) != 0;
         if self.days_combine_with_or() {

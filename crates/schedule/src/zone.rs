@@ -85,6 +85,29 @@ impl Zone {
         self.name
     }
 
+    /// Local seconds of an instant given in Go's internal seconds.
+    pub(crate) fn local(&self, sec: i64) -> i64 {
+        sec.wrapping_add(self.offset_at(sec))
+    }
+
+    /// Instants (Go internal seconds) in `[from, until)` where the offset
+    /// changes.
+    pub(crate) fn transitions(&self, from: i64, until: i64) -> Vec<i64> {
+        let mut found = Vec::new();
+        let mut at = from;
+        while at < until {
+            let period = self.period(at);
+            if period.end >= until || period.end <= at {
+                break;
+            }
+            if self.offset_at(period.end) != period.offset {
+                found.push(period.end);
+            }
+            at = period.end;
+        }
+        found
+    }
+
     /// The UTC offset in seconds at an instant given in Go's internal seconds.
     pub(crate) fn offset_at(&self, sec: i64) -> i64 {
         self.period(sec).offset
