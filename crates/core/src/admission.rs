@@ -83,6 +83,12 @@ pub fn admit_create(mut obj: Object, ctx: &AdmitContext) -> Result<Admitted, Rej
             if !finalizers.iter().any(|f| f == "kubernetes") {
                 finalizers.push("kubernetes".to_owned());
             }
+            // The apiserver labels every namespace with its own name, so that selectors can
+            // pick namespaces by name (kubernetes.io/metadata.name, GA since 1.22).
+            if let Some(name) = ns.metadata.name.clone() {
+                let labels = ns.metadata.labels.get_or_insert_with(Default::default);
+                labels.insert("kubernetes.io/metadata.name".to_owned(), name);
+            }
             (validation::namespace::validate_namespace(ns), Vec::new())
         }
     };
@@ -93,40 +99,52 @@ pub fn admit_create(mut obj: Object, ctx: &AdmitContext) -> Result<Admitted, Rej
 pub fn admit_update(
     mut new: Object,
     old: &Object,
-    _ctx: &AdmitContext,
+    ctx: &AdmitContext,
 ) -> Result<Admitted, Rejected> {
     apply_defaults(&mut new);
-    let errors = match (&mut new, old) {
+    let kind = new.kind();
+    keep_system_fields(new.metadata_mut(), old.metadata(), kind, ctx);
+    let (errors, warnings) = match (&mut new, old) {
         (Object::Job(n), Object::Job(o)) => {
             // PrepareForUpdate: status comes from the stored object; generation moves on a
             // spec change (J-3).
             n.status = o.status.clone();
             n.metadata.generation = next_generation(&n.spec, &o.spec, o.metadata.generation);
-            validation::job::validate_job_update(n, o)
+            (
+                validation::job::validate_job_update(n, o),
+                validation::job::warnings_on_update(n, o),
+            )
         }
         (Object::CronJob(n), Object::CronJob(o)) => {
             n.status = o.status.clone();
             n.metadata.generation = next_generation(&n.spec, &o.spec, o.metadata.generation);
-            validation::cronjob::validate_cronjob_update(n, o)
+            (
+                validation::cronjob::validate_cronjob_update(n, o),
+                validation::cronjob::warnings_on_update(n, o),
+            )
         }
         (Object::Pod(n), Object::Pod(o)) => {
             n.status = o.status.clone();
-            validation::pod::validate_pod_update(n, o)
+            (validation::pod::validate_pod_update(n, o), Vec::new())
         }
         (Object::Namespace(n), Object::Namespace(o)) => {
             n.status = o.status.clone();
-            validation::namespace::validate_namespace_update(n, o)
+            (
+                validation::namespace::validate_namespace_update(n, o),
+                Vec::new(),
+            )
         }
         (n, o) => {
             let path = crate::field::Path::new("kind");
-            vec![crate::field::FieldError::invalid(
+            let error = crate::field::FieldError::invalid(
                 &path,
                 n.kind().kind,
                 format!("cannot change kind from {}", o.kind().kind),
-            )]
+            );
+            (vec![error], Vec::new())
         }
     };
-    finish(new, errors, Vec::new())
+    finish(new, errors, warnings)
 }
 
 /// The defaults of `SetObjectDefaults_<Kind>`, applied on every decode of a request body.
@@ -192,5 +210,93 @@ fn finish(obj: Object, errors: ErrorList, warnings: Vec<String>) -> Result<Admit
             name: obj.name().to_owned(),
             errors,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::batch::v1::Job;
+    use k8s_openapi::api::core::v1::Namespace;
+
+    fn ctx() -> AdmitContext {
+        AdmitContext {
+            uid: "u-1".to_owned(),
+            now: "2026-01-02T03:04:05Z".parse().unwrap(),
+            namespace: "default".to_owned(),
+        }
+    }
+
+    fn job(parallelism: i32) -> Object {
+        Object::Job(
+            serde_json::from_value::<Job>(serde_json::json!({
+                "apiVersion": "batch/v1", "kind": "Job",
+                "metadata": {"name": "pi"},
+                "spec": {"parallelism": parallelism, "template": {"spec": {
+                    "restartPolicy": "Never",
+                    "containers": [{"name": "pi", "image": "perl"}]}}}
+            }))
+            .unwrap(),
+        )
+    }
+
+    #[test]
+    fn create_fills_system_fields() {
+        let admitted = admit_create(job(1), &ctx()).unwrap().object;
+        let meta = admitted.metadata();
+        assert_eq!(meta.uid.as_deref(), Some("u-1"));
+        assert_eq!(meta.namespace.as_deref(), Some("default"));
+        assert_eq!(meta.generation, Some(1), "J-3");
+        assert_eq!(
+            meta.creation_timestamp.as_ref().unwrap().0.to_string(),
+            "2026-01-02T03:04:05Z"
+        );
+    }
+
+    #[test]
+    fn update_keeps_system_fields_and_bumps_generation_on_spec_change() {
+        let stored = admit_create(job(1), &ctx()).unwrap().object;
+        let mut later = ctx();
+        later.uid = "u-2".to_owned();
+        later.now = "2026-02-01T00:00:00Z".parse().unwrap();
+        // A client that sends back only name and spec, as `kubectl replace` of a trimmed file does.
+        let mut update = job(2);
+        let Object::Job(j) = &mut update else {
+            unreachable!()
+        };
+        let Object::Job(s) = &stored else {
+            unreachable!()
+        };
+        j.spec.as_mut().unwrap().selector = s.spec.as_ref().unwrap().selector.clone();
+        j.spec.as_mut().unwrap().template.metadata =
+            s.spec.as_ref().unwrap().template.metadata.clone();
+        j.metadata.resource_version = Some("5".to_owned());
+        let admitted = admit_update(update, &stored, &later).unwrap().object;
+        assert_eq!(admitted.metadata().uid.as_deref(), Some("u-1"));
+        assert_eq!(
+            admitted.metadata().creation_timestamp,
+            stored.metadata().creation_timestamp
+        );
+        assert_eq!(
+            admitted.metadata().generation,
+            Some(2),
+            "J-3: a spec change moves generation"
+        );
+        let unchanged = admit_update(admitted.clone(), &admitted, &later)
+            .unwrap()
+            .object;
+        assert_eq!(unchanged.metadata().generation, Some(2));
+    }
+
+    #[test]
+    fn namespaces_are_labelled_with_their_name() {
+        let ns: Namespace = serde_json::from_value(serde_json::json!({
+            "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-a"}
+        }))
+        .unwrap();
+        let admitted = admit_create(Object::Namespace(ns), &ctx()).unwrap().object;
+        let labels = admitted.metadata().labels.clone().unwrap();
+        assert_eq!(labels["kubernetes.io/metadata.name"], "team-a");
+        assert_eq!(admitted.metadata().namespace, None);
     }
 }
