@@ -18,6 +18,8 @@ struct Cli {
 enum Command {
     /// Default and validate manifests offline, with Kubernetes' rules and messages.
     Validate(cmd::validate::ValidateArgs),
+    /// Cron schedules exactly as a Kubernetes CronJob reads them: next fire times, explanations.
+    Cron(cmd::cron::CronArgs),
     /// Print version information: kbatch, the Kubernetes API it serves, the tz database.
     Version,
 }
@@ -33,6 +35,7 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::Validate(args) => cmd::validate::run(&args),
+        Command::Cron(args) => cmd::cron::run(args),
         Command::Version => cmd::version::run(),
     }
 }
