@@ -47,21 +47,35 @@ pub fn describe(schedule: &Schedule) -> String {
     let mut text = String::new();
     let minutes = values(spec.minute, 0, 59);
     let hours = values(spec.hour, 0, 23);
-    match minutes.as_slice() {
-        all if all.len() == 60 => text.push_str("every minute"),
-        [m] => {
+    match (minutes.as_slice(), regular_step(&minutes)) {
+        (all, _) if all.len() == 60 => text.push_str("every minute"),
+        ([m], _) => {
             let _ = write!(text, "at minute {m}");
         }
-        list => {
+        (list, Some(step)) => {
+            let (first, last) = (list[0], list[list.len() - 1]);
+            let _ = write!(
+                text,
+                "every {step} minutes from minute {first} through {last}"
+            );
+        }
+        (list, None) => {
             let _ = write!(text, "at minutes {}", list_text(list, |v| v.to_string()));
         }
     }
-    match hours.as_slice() {
-        all if all.len() == 24 => text.push_str(" past every hour"),
-        [h] => {
+    match (hours.as_slice(), regular_step(&hours)) {
+        (all, _) if all.len() == 24 => text.push_str(" past every hour"),
+        ([h], _) => {
             let _ = write!(text, " past hour {h}");
         }
-        list => {
+        (list, Some(step)) => {
+            let (first, last) = (list[0], list[list.len() - 1]);
+            let _ = write!(
+                text,
+                " past every {step} hours from hour {first} through {last}"
+            );
+        }
+        (list, None) => {
             let _ = write!(text, " past hours {}", list_text(list, |v| v.to_string()));
         }
     }
@@ -214,21 +228,17 @@ fn values(bits: Bits, min: u32, max: u32) -> Vec<u32> {
     (min..=max).filter(|v| bits & (1 << v) != 0).collect()
 }
 
-/// "1-5, 10 and 15": runs of consecutive values become ranges; a regular
-/// step becomes "every Nth from A through B".
+/// The step of three or more values spaced evenly by more than one.
+fn regular_step(values: &[u32]) -> Option<u32> {
+    let step = values.get(1)? - values.first()?;
+    (values.len() >= 3 && step > 1 && values.windows(2).all(|w| w[1] - w[0] == step))
+        .then_some(step)
+}
+
+/// "1 through 5, 10 and 15": runs of consecutive values become ranges.
 fn list_text(values: &[u32], name: impl Fn(u32) -> String) -> String {
     if values.is_empty() {
         return "nothing (an empty list never matches)".to_owned();
-    }
-    if values.len() >= 3 {
-        let step = values[1] - values[0];
-        if step > 1 && values.windows(2).all(|w| w[1] - w[0] == step) {
-            return format!(
-                "every {step} from {} through {}",
-                name(values[0]),
-                name(values[values.len() - 1])
-            );
-        }
     }
     let mut parts: Vec<String> = Vec::new();
     let mut i = 0;
@@ -280,7 +290,7 @@ mod tests {
         );
         assert_eq!(
             describe_text("*/15 9-17 * * 1-5"),
-            "at minutes every 15 from 0 through 45 past hours 9 through 17, on Monday through Friday"
+            "every 15 minutes from minute 0 through 45 past hours 9 through 17, on Monday through Friday"
         );
         assert_eq!(
             describe_text("0 0 13 * 5"),
@@ -289,6 +299,10 @@ mod tests {
         assert_eq!(
             describe_text("30 2 1,15 jan,jul *"),
             "at minute 30 past hour 2, on day-of-month 1 and 15, in January and July"
+        );
+        assert_eq!(
+            describe_text("5 6-16/4 */2 * *"),
+            "at minute 5 past every 4 hours from hour 6 through 14, on day-of-month 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29 and 31"
         );
         assert_eq!(
             describe_text("@every 1h30m"),

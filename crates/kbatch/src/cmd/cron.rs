@@ -253,7 +253,11 @@ fn run_explain(args: &ExplainArgs) -> Result<(), CliError> {
         }
         writeln!(out, "  {}  (UTC {})", Shown(t, effective), Shown(t, &utc))?;
     }
-    for effect in explain::dst_effects(&schedule, &zone, now) {
+    // Frequent schedules can lose or repeat dozens of runs per change; the
+    // first few tell the story.
+    const SHOWN_EFFECTS: usize = 6;
+    let effects = explain::dst_effects(&schedule, &zone, now);
+    for effect in effects.iter().take(SHOWN_EFFECTS) {
         let line = match effect {
             DstEffect::Skipped { wall } => {
                 format!("the run at {wall} (local) is skipped: that time does not exist")
@@ -266,6 +270,14 @@ fn run_explain(args: &ExplainArgs) -> Result<(), CliError> {
             ),
         };
         writeln!(out, "warning: DST in {}: {line}", effective.name())?;
+    }
+    if effects.len() > SHOWN_EFFECTS {
+        writeln!(
+            out,
+            "warning: DST in {}: … and {} more runs skipped, doubled or moved in the coming year",
+            effective.name(),
+            effects.len() - SHOWN_EFFECTS
+        )?;
     }
     out.flush()?;
     Ok(())
