@@ -40,7 +40,8 @@ pub(crate) struct Hub {
 
 impl Hub {
     pub fn new(buffer: usize) -> Self {
-        let (sender, _) = broadcast::channel(buffer.max(1));
+        // tokio refuses a capacity of 0 or beyond usize::MAX / 2; any setting must still open.
+        let (sender, _) = broadcast::channel(buffer.clamp(1, 1 << 20));
         Hub { sender }
     }
 
