@@ -229,3 +229,131 @@ fn minute_of(local: i64) -> u64 {
 fn second_of(local: i64) -> u64 {
     Unit::SECOND.value(local)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{parse, zone};
+    use proptest::prelude::*;
+
+    /// spec.go `Next` transcribed with single steps only, to check that the
+    /// jumps in `step_until` visit the same instants.
+    fn next_stepwise(s: &SpecSchedule, after: Instant, zone: &Zone) -> Option<Instant> {
+        let mut clock = Clock::new(zone);
+        let mut t = after
+            .add_nanos(1_000_000_000 - i64::from(after.subsec_nanos()))
+            .internal_seconds();
+        let mut added = false;
+        let year_limit = clock.civil(t).year + 5;
+        'wrap: loop {
+            if clock.civil(t).year > year_limit {
+                return None;
+            }
+            while s.month & (1 << clock.civil(t).month) == 0 {
+                if !added {
+                    added = true;
+                    let c = clock.civil(t);
+                    t = clock.date(c.year, c.month.into(), 1, 0, 0, 0);
+                }
+                t = clock.add_date(t, 1, 0);
+                if clock.civil(t).month == 1 {
+                    continue 'wrap;
+                }
+            }
+            while !s.day_matches(&clock.civil(t)) {
+                if !added {
+                    added = true;
+                    let c = clock.civil(t);
+                    t = clock.date(c.year, c.month.into(), c.day.into(), 0, 0, 0);
+                }
+                t = clock.add_date(t, 0, 1);
+                let hour = i64::from(clock.civil(t).hour);
+                if hour != 0 {
+                    t += if hour > 12 { 24 - hour } else { -hour } * SECONDS_PER_HOUR;
+                }
+                if clock.civil(t).day == 1 {
+                    continue 'wrap;
+                }
+            }
+            while s.hour & (1 << clock.civil(t).hour) == 0 {
+                if !added {
+                    added = true;
+                    let c = clock.civil(t);
+                    t = clock.date(c.year, c.month.into(), c.day.into(), c.hour.into(), 0, 0);
+                }
+                t += SECONDS_PER_HOUR;
+                if clock.civil(t).hour == 0 {
+                    continue 'wrap;
+                }
+            }
+            while s.minute & (1 << clock.civil(t).minute) == 0 {
+                if !added {
+                    added = true;
+                    t = gotime::truncate(t, SECONDS_PER_MINUTE);
+                }
+                t += SECONDS_PER_MINUTE;
+                if clock.civil(t).minute == 0 {
+                    continue 'wrap;
+                }
+            }
+            while s.second & (1 << clock.civil(t).second) == 0 {
+                if !added {
+                    added = true;
+                    t = gotime::truncate(t, 1);
+                }
+                t += 1;
+                if clock.civil(t).second == 0 {
+                    continue 'wrap;
+                }
+            }
+            return Some(Instant::from_internal(t));
+        }
+    }
+
+    const ZONES: [&str; 9] = [
+        "UTC",
+        "America/New_York",
+        "Europe/Berlin",
+        "Australia/Lord_Howe",
+        "Pacific/Chatham",
+        "Asia/Kathmandu",
+        "America/Sao_Paulo",
+        "Africa/Monrovia",
+        "Europe/Amsterdam",
+    ];
+
+    fn field(max: u32) -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("*".to_owned()),
+            (1..=max).prop_map(|s| format!("*/{s}")),
+            (0..=max).prop_map(|v| v.to_string()),
+            (0..=max, 0..=max).prop_map(|(a, b)| format!("{}-{}", a.min(b), a.max(b))),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3_000))]
+
+        #[test]
+        fn jumps_equal_single_steps(
+            minute in field(59),
+            hour in field(23),
+            dom in prop_oneof![Just("*".to_owned()), (1u32..=31).prop_map(|d| d.to_string())],
+            dow in prop_oneof![Just("*".to_owned()), (0u32..=6).prop_map(|d| d.to_string())],
+            z in 0..ZONES.len(),
+            // 1890 to 2060: LMT offsets with seconds, old and new DST rules.
+            secs in -2_524_521_600i64..2_840_140_800,
+        ) {
+            let text = format!("{minute} {hour} {dom} * {dow}");
+            let schedule = parse(&text).unwrap();
+            let spec = schedule.spec().unwrap();
+            let zone = zone(ZONES[z]).unwrap();
+            let after = Instant::from_unix(secs, 0).unwrap();
+            prop_assert_eq!(
+                spec.next(after, &zone),
+                next_stepwise(spec, after, &zone),
+                "{} in {} after {}", text, ZONES[z], secs
+            );
+        }
+    }
+}
