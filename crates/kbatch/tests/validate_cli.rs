@@ -14,7 +14,12 @@ fn kbatch(args: &[&str], stdin: Option<&str>) -> Output {
         .spawn()
         .expect("run kbatch");
     if let Some(text) = stdin {
-        child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
     }
     drop(child.stdin.take());
     child.wait_with_output().unwrap()
@@ -32,7 +37,15 @@ const JOB: &str = "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: pi\nspec:
 
 #[test]
 fn the_readme_examples_are_valid() {
-    let o = kbatch(&["validate", "-f", "examples/job.yaml", "examples/cronjob.yaml"], None);
+    let o = kbatch(
+        &[
+            "validate",
+            "-f",
+            "examples/job.yaml",
+            "examples/cronjob.yaml",
+        ],
+        None,
+    );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(stdout(&o).contains("examples/job.yaml: document 1 (Job/data-processing-job): valid"));
     assert!(stdout(&o).contains("(CronJob/backup-cronjob): valid"));
@@ -64,12 +77,19 @@ fn unknown_and_duplicate_fields_are_errors() {
     let text = JOB.replace("  name: pi\n", "  name: pi\n  name: pi\n");
     let o = kbatch(&["validate", "-f", "-"], Some(&text));
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("duplicate field \"metadata.name\""), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("duplicate field \"metadata.name\""),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
 fn syntax_errors_and_unreadable_files_exit_2() {
-    let o = kbatch(&["validate", "-f", "-"], Some("apiVersion: batch/v1\nkind: [Job\n"));
+    let o = kbatch(
+        &["validate", "-f", "-"],
+        Some("apiVersion: batch/v1\nkind: [Job\n"),
+    );
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).starts_with("<stdin>: line "), "{}", stderr(&o));
     let o = kbatch(&["validate", "-f", "does/not/exist.yaml"], None);
@@ -91,7 +111,9 @@ fn a_syntax_error_outranks_an_invalid_document() {
     assert_eq!(o.status.code(), Some(2));
     let err = stderr(&o);
     assert!(
-        err.contains("a.yaml: document 1 (Job/pi): spec.template.spec.restartPolicy: Required value"),
+        err.contains(
+            "a.yaml: document 1 (Job/pi): spec.template.spec.restartPolicy: Required value"
+        ),
         "{err}"
     );
     assert!(err.contains("sub/b.yml: line 1"), "{err}");
@@ -100,7 +122,9 @@ fn a_syntax_error_outranks_an_invalid_document() {
 
 #[test]
 fn multi_document_yaml_json_and_lists() {
-    let second = JOB.replace("name: pi\n", "name: pi-2\n").replace("image: perl", "image: \"\"");
+    let second = JOB
+        .replace("name: pi\n", "name: pi-2\n")
+        .replace("image: perl", "image: \"\"");
     let text = format!("{JOB}---\n{second}");
     let o = kbatch(&["validate", "-f", "-"], Some(&text));
     assert_eq!(o.status.code(), Some(1));
@@ -140,9 +164,16 @@ fn unknown_kinds_name_what_kbatch_serves() {
         "{}",
         stderr(&o)
     );
-    let o = kbatch(&["validate", "-f", "-"], Some("kind: Job\nmetadata:\n  name: x\n"));
+    let o = kbatch(
+        &["validate", "-f", "-"],
+        Some("kind: Job\nmetadata:\n  name: x\n"),
+    );
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("(Job/x): apiVersion: Required value"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("(Job/x): apiVersion: Required value"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -159,7 +190,10 @@ fn type_errors_name_the_field() {
 
 #[test]
 fn output_json_shows_the_defaults() {
-    let o = kbatch(&["validate", "-f", "-", "-o", "json", "-n", "team-a"], Some(JOB));
+    let o = kbatch(
+        &["validate", "-f", "-", "-o", "json", "-n", "team-a"],
+        Some(JOB),
+    );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let job: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(job["metadata"]["namespace"], "team-a");
@@ -168,8 +202,14 @@ fn output_json_shows_the_defaults() {
     assert_eq!(job["spec"]["parallelism"], 1);
     assert_eq!(job["spec"]["completionMode"], "NonIndexed");
     let uid = job["metadata"]["uid"].as_str().unwrap();
-    assert_eq!(job["spec"]["selector"]["matchLabels"]["batch.kubernetes.io/controller-uid"], uid);
-    assert_eq!(job["spec"]["template"]["metadata"]["labels"]["job-name"], "pi");
+    assert_eq!(
+        job["spec"]["selector"]["matchLabels"]["batch.kubernetes.io/controller-uid"],
+        uid
+    );
+    assert_eq!(
+        job["spec"]["template"]["metadata"]["labels"]["job-name"],
+        "pi"
+    );
 
     let two = format!("{JOB}---\n{}", JOB.replace("name: pi\n", "name: pi-2\n"));
     let o = kbatch(&["validate", "-f", "-", "-o", "json"], Some(&two));
