@@ -3,25 +3,19 @@
 //! and updates. Each case names the rule it pins (C-n in cronjob.md, J-n in job.md, V-n in
 //! validation.md, E-n in test-cases.md).
 
-use kbatch_core::admission::{AdmitContext, admit_create, admit_update};
+mod common;
+
+use common::{UID, assert_no_failures, check_errors, ctx, patched};
+use kbatch_core::admission::{admit_create, admit_update};
 use kbatch_core::k8s_openapi::api::batch::v1::CronJob;
 use kbatch_core::object::Object;
+use kbatch_core::patch::json_merge_patch;
 use kbatch_core::validation::cronjob::{warnings_on_create, warnings_on_update};
 use serde_json::{Value, json};
 
-const UID: &str = "uid-1";
-
-fn ctx() -> AdmitContext {
-    AdmitContext {
-        uid: UID.to_owned(),
-        now: "2016-05-19T10:00:00Z".parse().unwrap(),
-        namespace: "default".to_owned(),
-    }
-}
-
 /// A valid hourly CronJob named `hello`, with `patch` applied as a JSON merge patch.
 fn cronjob_json(patch: Value) -> Value {
-    let mut base = json!({
+    let base = json!({
         "apiVersion": "batch/v1",
         "kind": "CronJob",
         "metadata": {"name": "hello"},
@@ -39,27 +33,7 @@ fn cronjob_json(patch: Value) -> Value {
             }
         }
     });
-    merge(&mut base, patch);
-    base
-}
-
-fn merge(target: &mut Value, patch: Value) {
-    match patch {
-        Value::Object(patch) => {
-            if !target.is_object() {
-                *target = json!({});
-            }
-            let map = target.as_object_mut().unwrap();
-            for (k, v) in patch {
-                if v.is_null() {
-                    map.remove(&k);
-                } else {
-                    merge(map.entry(k).or_insert(Value::Null), v);
-                }
-            }
-        }
-        other => *target = other,
-    }
+    patched(base, patch)
 }
 
 fn cronjob(patch: Value) -> CronJob {
@@ -79,24 +53,6 @@ fn create(patch: Value) -> Result<CronJob, Vec<String>> {
 /// A patch of the job template's spec.
 fn template(spec: Value) -> Value {
     json!({"spec": {"jobTemplate": {"spec": spec}}})
-}
-
-fn check_errors(failures: &mut Vec<String>, id: &str, actual: &[String], expected: &[&str]) {
-    if actual != expected {
-        failures.push(format!(
-            "{id}\n  expected: {expected:#?}\n  actual:   {actual:#?}"
-        ));
-    }
-}
-
-/// Fails with every failed case of a table, not only the first.
-fn assert_no_failures(failures: Vec<String>) {
-    assert!(
-        failures.is_empty(),
-        "{} failed case(s):\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
 }
 
 /// (rule, patch, [(JSON pointer, expected value; null = absent)]).
@@ -504,7 +460,7 @@ fn validation_on_create() {
 /// be stored) with `update_patch` applied.
 fn update(stored_patch: Value, update_patch: Value) -> Result<CronJob, Vec<String>> {
     let mut stored = cronjob_json(stored_patch);
-    merge(
+    json_merge_patch(
         &mut stored,
         json!({"metadata": {"uid": UID, "resourceVersion": "1", "namespace": "default",
                              "creationTimestamp": "2016-05-19T09:00:00Z", "generation": 1}}),
@@ -515,7 +471,7 @@ fn update(stored_patch: Value, update_patch: Value) -> Result<CronJob, Vec<Strin
         Object::CronJob(cj) => serde_json::to_value(cj).unwrap(),
         _ => unreachable!(),
     };
-    merge(&mut new, update_patch);
+    json_merge_patch(&mut new, update_patch);
     let new: CronJob = serde_json::from_value(new).unwrap();
     match admit_update(Object::CronJob(new), &old, &ctx()) {
         Ok(admitted) => match admitted.object {

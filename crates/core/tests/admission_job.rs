@@ -2,25 +2,19 @@
 //! exact field path and message, through the public admission entry points. Each case names
 //! the rule it pins (J-n in job.md, V-n in validation.md, E-n in test-cases.md).
 
-use kbatch_core::admission::{AdmitContext, admit_create, admit_update};
+mod common;
+
+use common::{UID, assert_no_failures, check_errors, ctx, patched};
+use kbatch_core::admission::{admit_create, admit_update};
 use kbatch_core::k8s_openapi::api::batch::v1::Job;
 use kbatch_core::object::Object;
+use kbatch_core::patch::json_merge_patch;
 use serde_json::{Value, json};
-
-const UID: &str = "uid-1";
-
-fn ctx() -> AdmitContext {
-    AdmitContext {
-        uid: UID.to_owned(),
-        now: "2016-05-19T10:00:00Z".parse().unwrap(),
-        namespace: "default".to_owned(),
-    }
-}
 
 /// A valid Job named `pi`, with `patch` applied as a JSON merge patch (RFC 7396: `null`
 /// removes a field).
 fn job_json(patch: Value) -> Value {
-    let mut base = json!({
+    let base = json!({
         "apiVersion": "batch/v1",
         "kind": "Job",
         "metadata": {"name": "pi"},
@@ -33,27 +27,7 @@ fn job_json(patch: Value) -> Value {
             }
         }
     });
-    merge(&mut base, patch);
-    base
-}
-
-fn merge(target: &mut Value, patch: Value) {
-    match patch {
-        Value::Object(patch) => {
-            if !target.is_object() {
-                *target = json!({});
-            }
-            let map = target.as_object_mut().unwrap();
-            for (k, v) in patch {
-                if v.is_null() {
-                    map.remove(&k);
-                } else {
-                    merge(map.entry(k).or_insert(Value::Null), v);
-                }
-            }
-        }
-        other => *target = other,
-    }
+    patched(base, patch)
 }
 
 fn job(patch: Value) -> Job {
@@ -68,50 +42,6 @@ fn create(patch: Value) -> Result<Job, Vec<String>> {
         },
         Err(rejected) => Err(rejected.errors.iter().map(|e| e.to_string()).collect()),
     }
-}
-
-/// Compares errors with expectations; an expectation may hold `…` for a stretch of text
-/// (long JSON bad values).
-fn check_errors(failures: &mut Vec<String>, id: &str, actual: &[String], expected: &[&str]) {
-    let ok = actual.len() == expected.len()
-        && actual
-            .iter()
-            .zip(expected)
-            .all(|(a, e)| matches_pattern(a, e));
-    if !ok {
-        failures.push(format!(
-            "{id}\n  expected: {expected:#?}\n  actual:   {actual:#?}"
-        ));
-    }
-}
-
-/// Fails with every failed case of a table, not only the first.
-fn assert_no_failures(failures: Vec<String>) {
-    assert!(
-        failures.is_empty(),
-        "{} failed case(s):\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
-}
-
-fn matches_pattern(actual: &str, pattern: &str) -> bool {
-    let mut parts = pattern.split('…');
-    let first = parts.next().unwrap_or("");
-    let Some(mut rest) = actual.strip_prefix(first) else {
-        return false;
-    };
-    let parts: Vec<&str> = parts.collect();
-    for (i, part) in parts.iter().enumerate() {
-        if i + 1 == parts.len() {
-            return rest.ends_with(part);
-        }
-        match rest.find(part) {
-            Some(pos) => rest = &rest[pos + part.len()..],
-            None => return false,
-        }
-    }
-    rest.is_empty()
 }
 
 // ---------------------------------------------------------------------------------------
@@ -334,7 +264,7 @@ fn exit_codes(operator: &str, values: Value) -> Value {
 
 fn indexed(extra: Value) -> Value {
     let mut patch = json!({"spec": {"completionMode": "Indexed", "completions": 5}});
-    merge(&mut patch, json!({"spec": extra}));
+    json_merge_patch(&mut patch, json!({"spec": extra}));
     patch
 }
 
@@ -616,7 +546,7 @@ fn validation_on_create() {
             "J-60 FailIndex with backoffLimitPerIndex is valid",
             {
                 let mut p = indexed(json!({"backoffLimitPerIndex": 1}));
-                merge(
+                json_merge_patch(
                     &mut p,
                     rules(
                         json!([{"action": "FailIndex", "onExitCodes": {"operator": "In", "values": [1]}}]),
@@ -701,7 +631,7 @@ fn validation_on_create() {
                 let mut p = rules(
                     json!([{"action": "FailJob", "onExitCodes": {"containerName": "init", "operator": "In", "values": [1]}}]),
                 );
-                merge(
+                json_merge_patch(
                     &mut p,
                     json!({"spec": {"template": {"spec": {"initContainers": [{"name": "init", "image": "busybox"}]}}}}),
                 );
@@ -1048,11 +978,11 @@ fn update(
     let created = create(create_patch).unwrap_or_else(|e| panic!("create rejected: {e:#?}"));
     let mut stored = serde_json::to_value(&created).unwrap();
     // The store gives every stored object a resourceVersion (V-6 requires one on update).
-    merge(&mut stored, json!({"metadata": {"resourceVersion": "1"}}));
-    merge(&mut stored, stored_patch);
+    json_merge_patch(&mut stored, json!({"metadata": {"resourceVersion": "1"}}));
+    json_merge_patch(&mut stored, stored_patch);
     let old: Job = serde_json::from_value(stored.clone()).unwrap();
     let mut new = stored;
-    merge(&mut new, update_patch);
+    json_merge_patch(&mut new, update_patch);
     let new: Job = serde_json::from_value(new).unwrap();
     match admit_update(Object::Job(new), &Object::Job(old), &ctx()) {
         Ok(admitted) => match admitted.object {
