@@ -595,3 +595,29 @@ fn warnings() {
         ]
     );
 }
+
+#[test]
+fn restart_policy_hint_names_the_job_template_path() {
+    // J-5 inside a CronJob: the hint points at the field where the line goes.
+    let err = admit_create(
+        Object::CronJob(cronjob(template(
+            json!({"template": {"spec": {"restartPolicy": null}}}),
+        ))),
+        &ctx(),
+    )
+    .unwrap_err();
+    let e = &err.errors[0];
+    assert_eq!(
+        e.to_string(),
+        r#"spec.jobTemplate.spec.template.spec.restartPolicy: Required value: valid values: "OnFailure", "Never""#
+    );
+    assert!(
+        e.message()
+            .lines()
+            .nth(1)
+            .unwrap()
+            .contains("under spec.jobTemplate.spec.template.spec:"),
+        "{}",
+        e.message()
+    );
+}

@@ -928,7 +928,12 @@ fn restart_policy_error_carries_a_hint() {
         lines.next(),
         Some(r#"Required value: valid values: "OnFailure", "Never""#)
     );
-    assert!(lines.next().unwrap().contains("restartPolicy: Never"));
+    assert!(
+        lines
+            .next()
+            .unwrap()
+            .contains("`restartPolicy: Never` (or `OnFailure`) under spec.template.spec:")
+    );
 }
 
 #[test]

@@ -558,10 +558,11 @@ fn validate_restart_policy(spec: &JobSpec, template_path: &Path) -> Option<Field
                 &path,
                 format!(r#"valid values: "{RESTART_ON_FAILURE}", "{RESTART_NEVER}""#),
             )
-            .with_hint(
-                "add `restartPolicy: Never` (or OnFailure) under spec.template.spec: \
-                 Jobs must not restart pods with Always",
-            ),
+            .with_hint(format!(
+                "add `restartPolicy: Never` (or `OnFailure`) under {}: a Job retries failed \
+                 pods itself, so the pod default `Always` is not allowed",
+                template_path.child("spec")
+            )),
         )
     } else if policy != RESTART_ON_FAILURE && policy != RESTART_NEVER {
         Some(FieldError::not_supported(
