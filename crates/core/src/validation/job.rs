@@ -697,7 +697,7 @@ fn validate_on_pod_conditions(
     }
     for (j, pattern) in patterns.iter().enumerate() {
         let pattern_path = path.index(j);
-        errs.extend(validate_qualified_name(
+        errs.extend(meta::validate_qualified_name(
             &pattern.type_,
             &pattern_path.child("type"),
         ));
@@ -1037,13 +1037,6 @@ pub(crate) fn validate_non_negative(value: i64, path: &Path) -> Option<FieldErro
 }
 
 /// `ValidateQualifiedName`: one Invalid error per problem `IsQualifiedName` finds.
-fn validate_qualified_name(value: &str, path: &Path) -> ErrorList {
-    names::is_qualified_name(value)
-        .into_iter()
-        .map(|msg| FieldError::invalid(path, value, msg))
-        .collect()
-}
-
 /// apimachinery's `ValidateLabelSelector` (matchLabels, then each matchExpression).
 fn validate_label_selector(selector: &LabelSelector, path: &Path) -> ErrorList {
     let mut errs =

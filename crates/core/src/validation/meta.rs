@@ -243,12 +243,17 @@ pub fn validate_labels(labels: Option<&BTreeMap<String, String>>, path: &Path) -
     errs
 }
 
+/// apimachinery's `ValidateQualifiedName`: one Invalid error per problem of `value`.
+pub fn validate_qualified_name(value: &str, path: &Path) -> ErrorList {
+    is_qualified_name(value)
+        .into_iter()
+        .map(|m| FieldError::invalid(path, value, m))
+        .collect()
+}
+
 /// `ValidateLabelName`: a label key (qualified name) at `path`.
 pub fn validate_label_name(key: &str, path: &Path) -> ErrorList {
-    is_qualified_name(key)
-        .into_iter()
-        .map(|m| FieldError::invalid(path, key, m))
-        .collect()
+    validate_qualified_name(key, path)
 }
 
 /// `ValidateAnnotations`: keys are qualified names compared case-insensitively, and the total
@@ -356,10 +361,7 @@ pub fn validate_owner_references(refs: &[OwnerReference], path: &Path) -> ErrorL
 
 /// `ValidateFinalizerName`: a finalizer is a qualified name; errors on the list path (V-7).
 pub fn validate_finalizer_name(name: &str, path: &Path) -> ErrorList {
-    is_qualified_name(name)
-        .into_iter()
-        .map(|m| FieldError::invalid(path, name, m))
-        .collect()
+    validate_qualified_name(name, path)
 }
 
 /// `ValidateFinalizers`: each name, and not both `orphan` and `foregroundDeletion`.

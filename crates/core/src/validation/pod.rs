@@ -9,11 +9,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use crate::field::{ErrorList, FieldError, Path};
 use crate::validation::meta::{
     name_is_dns_subdomain, validate_annotations, validate_labels, validate_object_meta,
-    validate_object_meta_update,
+    validate_object_meta_update, validate_qualified_name,
 };
-use crate::validation::names::{
-    inclusive_range_error, is_qualified_name, is_valid_group_id, is_valid_user_id,
-};
+use crate::validation::names::{inclusive_range_error, is_valid_group_id, is_valid_user_id};
 
 pub mod container;
 pub mod quantity;
@@ -508,12 +506,12 @@ pub fn validate_pod_spec(
     }
     for (i, gate) in spec.readiness_gates.iter().flatten().enumerate() {
         let p = path.child("readinessGates").index(i).child("conditionType");
-        errs.extend(qualified(&gate.condition_type, &p));
+        errs.extend(validate_qualified_name(&gate.condition_type, &p));
     }
     let mut seen_gates = BTreeSet::new();
     for (i, gate) in spec.scheduling_gates.iter().flatten().enumerate() {
         let p = path.child("schedulingGates").index(i);
-        errs.extend(qualified(&gate.name, &p));
+        errs.extend(validate_qualified_name(&gate.name, &p));
         if !seen_gates.insert(gate.name.as_str()) {
             errs.push(FieldError::duplicate(&p, gate.name.as_str()));
         }
@@ -607,13 +605,6 @@ pub fn validate_pod_spec(
         }
     }
     errs
-}
-
-fn qualified(value: &str, path: &Path) -> ErrorList {
-    is_qualified_name(value)
-        .into_iter()
-        .map(|m| FieldError::invalid(path, value, m))
-        .collect()
 }
 
 fn subdomain(value: &str, path: &Path) -> ErrorList {

@@ -13,7 +13,7 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity as ApiQuantity;
 
 use super::quantity::{Quantity, parse_quantity};
 use crate::field::{ErrorList, FieldError, Path};
-use crate::validation::meta::validate_label_name;
+use crate::validation::meta::{validate_label_name, validate_qualified_name};
 use crate::validation::names::{
     is_config_map_key, is_dns1123_label, is_qualified_name, is_relaxed_env_var_name,
     is_valid_group_id, is_valid_port_name, is_valid_port_num, is_valid_user_id,
@@ -453,8 +453,8 @@ fn validate_object_field_selector(fs: &ObjectFieldSelector, path: &Path) -> Erro
         fs.field_path.as_str()
     };
     match split_subscripted(internal) {
-        Some(("metadata.annotations", sub)) => qualified_name(&sub.to_lowercase(), path),
-        Some(("metadata.labels", sub)) => qualified_name(sub, path),
+        Some(("metadata.annotations", sub)) => validate_qualified_name(&sub.to_lowercase(), path),
+        Some(("metadata.labels", sub)) => validate_qualified_name(sub, path),
         Some((head, _)) => vec![FieldError::invalid(
             path,
             head,
@@ -469,13 +469,6 @@ fn validate_object_field_selector(fs: &ObjectFieldSelector, path: &Path) -> Erro
         }
         None => Vec::new(),
     }
-}
-
-fn qualified_name(value: &str, path: &Path) -> ErrorList {
-    is_qualified_name(value)
-        .into_iter()
-        .map(|m| FieldError::invalid(path, value, m))
-        .collect()
 }
 
 /// `validateContainerResourceFieldSelector` for env vars (`volume == false`).
@@ -827,7 +820,7 @@ fn is_overcommit_allowed(name: &str) -> bool {
 
 /// `validateContainerResourceName` (after `validateResourceName`).
 fn validate_container_resource_name(name: &str, path: &Path) -> ErrorList {
-    let mut errs = qualified_name(name, path);
+    let mut errs = validate_qualified_name(name, path);
     if errs.is_empty()
         && !name.contains('/')
         && !(STANDARD_RESOURCES.contains(&name)
