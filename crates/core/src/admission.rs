@@ -91,6 +91,9 @@ pub fn admit_create(mut obj: Object, ctx: &AdmitContext) -> Result<Admitted, Rej
             }
             (validation::namespace::validate_namespace(ns), Vec::new())
         }
+        Object::Event(event) => (validation::event::validate_event(event), Vec::new()),
+        Object::Node(node) => (validation::node::validate_node(node), Vec::new()),
+        Object::Lease(lease) => (validation::lease::validate_lease(lease), Vec::new()),
     };
     finish(obj, errors, warnings)
 }
@@ -134,6 +137,17 @@ pub fn admit_update(
                 Vec::new(),
             )
         }
+        (Object::Event(n), Object::Event(o)) => {
+            (validation::event::validate_event_update(n, o), Vec::new())
+        }
+        (Object::Node(n), Object::Node(o)) => {
+            // Like Pods, a Node's status is written through /status only.
+            n.status = o.status.clone();
+            (validation::node::validate_node_update(n, o), Vec::new())
+        }
+        (Object::Lease(n), Object::Lease(o)) => {
+            (validation::lease::validate_lease_update(n, o), Vec::new())
+        }
         (n, o) => {
             let path = crate::field::Path::new("kind");
             let error = crate::field::FieldError::invalid(
@@ -153,7 +167,7 @@ pub fn apply_defaults(obj: &mut Object) {
         Object::Job(job) => defaults::job::default_job(job),
         Object::CronJob(cj) => defaults::cronjob::default_cronjob(cj),
         Object::Pod(pod) => defaults::pod::default_pod(pod),
-        Object::Namespace(_) => {}
+        Object::Namespace(_) | Object::Event(_) | Object::Node(_) | Object::Lease(_) => {}
     }
 }
 

@@ -197,6 +197,9 @@ pub fn decode(doc: &Document) -> Result<Decoded, ObjectError> {
         "Job" => Object::Job(typed(kind, &doc.value)?),
         "CronJob" => Object::CronJob(typed(kind, &doc.value)?),
         "Pod" => Object::Pod(typed(kind, &doc.value)?),
+        "Event" => Object::Event(typed(kind, &doc.value)?),
+        "Node" => Object::Node(typed(kind, &doc.value)?),
+        "Lease" => Object::Lease(typed(kind, &doc.value)?),
         _ => Object::Namespace(typed(kind, &doc.value)?),
     };
     check_quantities(kind, &doc.value)?;
@@ -591,7 +594,7 @@ mod tests {
             .to_string();
         assert_eq!(
             err,
-            r#"no kind "Deployment" is registered for version "apps/v1": kbatch serves batch/v1 Job, batch/v1 CronJob, v1 Pod, v1 Namespace"#
+            r#"no kind "Deployment" is registered for version "apps/v1": kbatch serves batch/v1 Job, batch/v1 CronJob, v1 Pod, v1 Namespace, v1 Event, v1 Node, coordination.k8s.io/v1 Lease"#
         );
         assert_eq!(
             decode(&one("kind: Job\n")).unwrap_err(),

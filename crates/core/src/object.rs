@@ -1,7 +1,8 @@
 //! The kinds kbatch admits, and the one place that maps apiVersion/kind to a Rust type.
 
 use k8s_openapi::api::batch::v1::{CronJob, Job};
-use k8s_openapi::api::core::v1::{Namespace, Pod};
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::{Event, Namespace, Node, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
 
@@ -66,8 +67,30 @@ pub const NAMESPACE: Kind = Kind {
     namespaced: false,
 };
 
+pub const EVENT: Kind = Kind {
+    group: "",
+    version: "v1",
+    kind: "Event",
+    plural: "events",
+    namespaced: true,
+};
+pub const NODE: Kind = Kind {
+    group: "",
+    version: "v1",
+    kind: "Node",
+    plural: "nodes",
+    namespaced: false,
+};
+pub const LEASE: Kind = Kind {
+    group: "coordination.k8s.io",
+    version: "v1",
+    kind: "Lease",
+    plural: "leases",
+    namespaced: true,
+};
+
 /// Every kind that admission (defaulting + validation) knows.
-pub const ADMITTED_KINDS: &[Kind] = &[JOB, CRONJOB, POD, NAMESPACE];
+pub const ADMITTED_KINDS: &[Kind] = &[JOB, CRONJOB, POD, NAMESPACE, EVENT, NODE, LEASE];
 
 /// Finds the kind for an apiVersion and kind pair, exactly (kinds are case-sensitive, as in Kubernetes).
 pub fn lookup(api_version: &str, kind: &str) -> Option<Kind> {
@@ -86,6 +109,9 @@ pub enum Object {
     CronJob(CronJob),
     Pod(Pod),
     Namespace(Namespace),
+    Event(Event),
+    Node(Node),
+    Lease(Lease),
 }
 
 impl Object {
@@ -95,6 +121,9 @@ impl Object {
             Object::CronJob(_) => CRONJOB,
             Object::Pod(_) => POD,
             Object::Namespace(_) => NAMESPACE,
+            Object::Event(_) => EVENT,
+            Object::Node(_) => NODE,
+            Object::Lease(_) => LEASE,
         }
     }
 
@@ -104,6 +133,9 @@ impl Object {
             Object::CronJob(o) => &o.metadata,
             Object::Pod(o) => &o.metadata,
             Object::Namespace(o) => &o.metadata,
+            Object::Event(o) => &o.metadata,
+            Object::Node(o) => &o.metadata,
+            Object::Lease(o) => &o.metadata,
         }
     }
 
@@ -113,6 +145,9 @@ impl Object {
             Object::CronJob(o) => &mut o.metadata,
             Object::Pod(o) => &mut o.metadata,
             Object::Namespace(o) => &mut o.metadata,
+            Object::Event(o) => &mut o.metadata,
+            Object::Node(o) => &mut o.metadata,
+            Object::Lease(o) => &mut o.metadata,
         }
     }
 
@@ -133,6 +168,9 @@ impl Object {
             Object::CronJob(o) => ser(o),
             Object::Pod(o) => ser(o),
             Object::Namespace(o) => ser(o),
+            Object::Event(o) => ser(o),
+            Object::Node(o) => ser(o),
+            Object::Lease(o) => ser(o),
         }
     }
 }
