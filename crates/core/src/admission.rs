@@ -161,6 +161,53 @@ pub fn admit_update(
     finish(new, errors, warnings)
 }
 
+/// Admits a write to the `/status` subresource: the stored spec is kept whatever the request
+/// says (the status strategies' `PrepareForUpdate`: `newJob.Spec = oldJob.Spec`), metadata
+/// follows the usual update rules, and the status is validated.
+pub fn admit_update_status(
+    mut new: Object,
+    old: &Object,
+    ctx: &AdmitContext,
+) -> Result<Admitted, Rejected> {
+    apply_defaults(&mut new);
+    let kind = new.kind();
+    keep_system_fields(new.metadata_mut(), old.metadata(), kind, ctx);
+    let meta_path = crate::field::Path::new("metadata");
+    let mut errors = validation::meta::validate_object_meta_update(
+        new.metadata(),
+        old.metadata(),
+        &meta_path,
+    );
+    match (&mut new, old) {
+        (Object::Job(n), Object::Job(o)) => {
+            n.spec = o.spec.clone();
+            n.metadata.generation = o.metadata.generation;
+            errors.extend(validation::job::validate_job_status(n));
+        }
+        (Object::CronJob(n), Object::CronJob(o)) => {
+            n.spec = o.spec.clone();
+            n.metadata.generation = o.metadata.generation;
+        }
+        (Object::Pod(n), Object::Pod(o)) => {
+            // pkg/registry/core/pod podStatusStrategy: spec, deletion and owners stay.
+            n.spec = o.spec.clone();
+            n.metadata.owner_references = o.metadata.owner_references.clone();
+        }
+        (Object::Namespace(n), Object::Namespace(o)) => n.spec = o.spec.clone(),
+        (Object::Node(n), Object::Node(o)) => n.spec = o.spec.clone(),
+        (n, o) if n.kind() == o.kind() => {}
+        (n, o) => {
+            let path = crate::field::Path::new("kind");
+            errors.push(crate::field::FieldError::invalid(
+                &path,
+                n.kind().kind,
+                format!("cannot change kind from {}", o.kind().kind),
+            ));
+        }
+    }
+    finish(new, errors, Vec::new())
+}
+
 /// The defaults of `SetObjectDefaults_<Kind>`, applied on every decode of a request body.
 pub fn apply_defaults(obj: &mut Object) {
     match obj {

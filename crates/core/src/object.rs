@@ -156,6 +156,33 @@ impl Object {
         self.metadata().name.as_deref().unwrap_or("")
     }
 
+    /// Reads an object of `kind` from JSON written by [`Object::to_json`] (stored objects):
+    /// no strict checks, unknown fields ignored.
+    pub fn from_json_slice(kind: &Kind, bytes: &[u8]) -> Result<Object, serde_json::Error> {
+        Ok(match kind.kind {
+            "Job" => Object::Job(serde_json::from_slice(bytes)?),
+            "CronJob" => Object::CronJob(serde_json::from_slice(bytes)?),
+            "Pod" => Object::Pod(serde_json::from_slice(bytes)?),
+            "Event" => Object::Event(serde_json::from_slice(bytes)?),
+            "Node" => Object::Node(serde_json::from_slice(bytes)?),
+            "Lease" => Object::Lease(serde_json::from_slice(bytes)?),
+            _ => Object::Namespace(serde_json::from_slice(bytes)?),
+        })
+    }
+
+    /// Like [`Object::from_json_slice`], from a JSON value.
+    pub fn from_value(kind: &Kind, value: serde_json::Value) -> Result<Object, serde_json::Error> {
+        Ok(match kind.kind {
+            "Job" => Object::Job(serde_json::from_value(value)?),
+            "CronJob" => Object::CronJob(serde_json::from_value(value)?),
+            "Pod" => Object::Pod(serde_json::from_value(value)?),
+            "Event" => Object::Event(serde_json::from_value(value)?),
+            "Node" => Object::Node(serde_json::from_value(value)?),
+            "Lease" => Object::Lease(serde_json::from_value(value)?),
+            _ => Object::Namespace(serde_json::from_value(value)?),
+        })
+    }
+
     /// The object as JSON, with `apiVersion` and `kind` first, as the apiserver writes it.
     pub fn to_json(&self) -> serde_json::Value {
         fn ser<T: Serialize>(o: &T) -> serde_json::Value {

@@ -124,6 +124,99 @@ pub fn conflict(kind: &Kind, name: &str) -> Status {
     )
 }
 
+/// `NewConflict` with a reason of its own (`Precondition failed: ...`, apply conflicts).
+pub fn conflict_with(kind: &Kind, name: &str, reason: impl std::fmt::Display) -> Status {
+    failure(
+        409,
+        "Conflict",
+        format!(
+            "Operation cannot be fulfilled on {} \"{}\": {}",
+            resource(kind),
+            name,
+            reason
+        ),
+        Some(details(kind, name)),
+    )
+}
+
+/// `NewForbidden`: 403 `jobs.batch "pi" is forbidden: <reason>`.
+pub fn forbidden(kind: &Kind, name: &str, reason: impl std::fmt::Display) -> Status {
+    failure(
+        403,
+        "Forbidden",
+        format!("{} \"{}\" is forbidden: {}", resource(kind), name, reason),
+        Some(details(kind, name)),
+    )
+}
+
+/// `NewMethodNotSupported`: 405 `the server does not allow this method on the requested resource`.
+pub fn method_not_supported(kind: Option<&Kind>, action: &str) -> Status {
+    let message = match kind {
+        Some(k) => format!("{action} is not supported on resources of kind \"{}\"", resource(k)),
+        None => "the server does not allow this method on the requested resource".to_owned(),
+    };
+    failure(405, "MethodNotAllowed", message, None)
+}
+
+/// 404 for a path that names no resource: `the server could not find the requested resource`.
+pub fn no_route() -> Status {
+    failure(
+        404,
+        "NotFound",
+        "the server could not find the requested resource".to_owned(),
+        None,
+    )
+}
+
+/// `NewUnsupportedMediaType`: 415.
+pub fn unsupported_media_type(content_type: &str) -> Status {
+    failure(
+        415,
+        "UnsupportedMediaType",
+        format!("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf (got {content_type:?})"),
+        None,
+    )
+}
+
+/// `NewNotAcceptable`: 406.
+pub fn not_acceptable(message: impl Into<String>) -> Status {
+    failure(406, "NotAcceptable", message.into(), None)
+}
+
+/// `NewRequestEntityTooLargeError`: 413.
+pub fn request_entity_too_large(message: impl Into<String>) -> Status {
+    failure(
+        413,
+        "RequestEntityTooLarge",
+        format!("Request entity too large: {}", message.into()),
+        None,
+    )
+}
+
+/// `storage.NewTooLargeResourceVersionError`: 504 Timeout, retry after a second, for a read
+/// at a resourceVersion the server has not reached.
+pub fn timeout_resource_version(requested: i64, current: i64) -> Status {
+    failure(
+        504,
+        "Timeout",
+        format!("Too large resource version: {requested}, current: {current}"),
+        Some(StatusDetails {
+            retry_after_seconds: Some(1),
+            causes: Some(vec![StatusCause {
+                reason: Some("ResourceVersionTooLarge".to_owned()),
+                message: Some("Too large resource version".to_owned()),
+                field: None,
+            }]),
+            ..Default::default()
+        }),
+    )
+}
+
+/// `NewServiceUnavailable`: 503.
+pub fn service_unavailable(message: impl Into<String>) -> Status {
+    failure(503, "ServiceUnavailable", message.into(), None)
+}
+
 /// `NewResourceExpired`: 410 for a watch or list from a compacted resourceVersion.
 pub fn gone(message: impl Into<String>) -> Status {
     failure(410, "Expired", message.into(), None)

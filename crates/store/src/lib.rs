@@ -141,3 +141,14 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Compacting to a revision at or below the current compaction point does nothing.
     async fn compact(&self, revision: Revision) -> Result<()>;
 }
+
+/// A continue token that resumes a list of `prefix` at `revision` right after `last_key`: for
+/// callers that filter a page and stop in the middle of it (the API server's selectors), as
+/// Kubernetes' etcd3 storage does when a predicate fills the limit mid-page.
+pub fn continue_after(revision: Revision, last_key: &str) -> String {
+    continuation::Continuation {
+        revision,
+        last_key: last_key.to_owned(),
+    }
+    .encode()
+}

@@ -127,6 +127,34 @@ fn validate_job_with(job: &Job, require_prefixed_labels: bool) -> ErrorList {
     errs
 }
 
+/// `validateJobStatus`: the counters a status write sets are never negative.
+pub fn validate_job_status(job: &Job) -> ErrorList {
+    let mut errs = ErrorList::new();
+    let Some(status) = &job.status else {
+        return errs;
+    };
+    let path = Path::new("status");
+    let counters = [
+        ("active", status.active),
+        ("succeeded", status.succeeded),
+        ("failed", status.failed),
+        ("ready", status.ready),
+        ("terminating", status.terminating),
+    ];
+    for (name, value) in counters {
+        if let Some(v) = value
+            && v < 0
+        {
+            errs.push(FieldError::invalid(
+                &path.child(name),
+                i64::from(v),
+                "must be greater than or equal to 0",
+            ));
+        }
+    }
+    errs
+}
+
 /// The Job strategy's `ValidateUpdate`: `ValidateJob` on the new object followed by
 /// `ValidateJobUpdate` (metadata update rules and the "Mutable after create" column of
 /// job.md §1).
