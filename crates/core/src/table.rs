@@ -9,10 +9,10 @@ use serde_json::Value;
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Table {
-    /// Always `meta.k8s.io/v1`.
-    pub api_version: String,
     /// Always `Table`.
     pub kind: String,
+    /// Always `meta.k8s.io/v1`.
+    pub api_version: String,
     pub metadata: ListMeta,
     pub column_definitions: Vec<TableColumnDefinition>,
     pub rows: Vec<TableRow>,
@@ -21,8 +21,8 @@ pub struct Table {
 impl Table {
     pub fn new(column_definitions: Vec<TableColumnDefinition>, rows: Vec<TableRow>) -> Self {
         Table {
-            api_version: "meta.k8s.io/v1".to_owned(),
             kind: "Table".to_owned(),
+            api_version: "meta.k8s.io/v1".to_owned(),
             metadata: ListMeta::default(),
             column_definitions,
             rows,
@@ -52,7 +52,9 @@ pub struct TableRow {
     pub cells: Vec<Value>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<TableRowCondition>,
-    #[serde(default, skip_serializing_if = "Value::is_null")]
+    /// Go's `omitempty` never drops a `RawExtension`: with `includeObject=None` it is written as
+    /// `"object": null`.
+    #[serde(default)]
     pub object: Value,
 }
 
