@@ -173,11 +173,8 @@ pub fn admit_update_status(
     let kind = new.kind();
     keep_system_fields(new.metadata_mut(), old.metadata(), kind, ctx);
     let meta_path = crate::field::Path::new("metadata");
-    let mut errors = validation::meta::validate_object_meta_update(
-        new.metadata(),
-        old.metadata(),
-        &meta_path,
-    );
+    let mut errors =
+        validation::meta::validate_object_meta_update(new.metadata(), old.metadata(), &meta_path);
     match (&mut new, old) {
         (Object::Job(n), Object::Job(o)) => {
             n.spec = o.spec.clone();

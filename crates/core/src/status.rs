@@ -152,7 +152,10 @@ pub fn forbidden(kind: &Kind, name: &str, reason: impl std::fmt::Display) -> Sta
 /// `NewMethodNotSupported`: 405 `the server does not allow this method on the requested resource`.
 pub fn method_not_supported(kind: Option<&Kind>, action: &str) -> Status {
     let message = match kind {
-        Some(k) => format!("{action} is not supported on resources of kind \"{}\"", resource(k)),
+        Some(k) => format!(
+            "{action} is not supported on resources of kind \"{}\"",
+            resource(k)
+        ),
         None => "the server does not allow this method on the requested resource".to_owned(),
     };
     failure(405, "MethodNotAllowed", message, None)
@@ -173,7 +176,9 @@ pub fn unsupported_media_type(content_type: &str) -> Status {
     failure(
         415,
         "UnsupportedMediaType",
-        format!("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf (got {content_type:?})"),
+        format!(
+            "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf (got {content_type:?})"
+        ),
         None,
     )
 }

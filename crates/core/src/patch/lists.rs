@@ -58,7 +58,10 @@ pub fn list_type(kind: &Kind, path: &[&str]) -> ListType {
     // Metadata of the templates inside Jobs and CronJobs.
     let template_meta: &[&[&str]] = match kind.kind {
         "Job" => &[&["spec", "template"]],
-        "CronJob" => &[&["spec", "jobTemplate"], &["spec", "jobTemplate", "spec", "template"]],
+        "CronJob" => &[
+            &["spec", "jobTemplate"],
+            &["spec", "jobTemplate", "spec", "template"],
+        ],
         _ => &[],
     };
     for prefix in template_meta {
@@ -142,7 +145,14 @@ mod tests {
         assert_eq!(
             list_type(
                 &CRONJOB,
-                &["spec", "jobTemplate", "spec", "template", "spec", "initContainers"]
+                &[
+                    "spec",
+                    "jobTemplate",
+                    "spec",
+                    "template",
+                    "spec",
+                    "initContainers"
+                ]
             ),
             by_name
         );
@@ -168,7 +178,10 @@ mod tests {
     fn metadata_lists_everywhere() {
         assert_eq!(list_type(&JOB, &["metadata", "finalizers"]), ListType::Set);
         assert_eq!(
-            list_type(&CRONJOB, &["spec", "jobTemplate", "metadata", "ownerReferences"]),
+            list_type(
+                &CRONJOB,
+                &["spec", "jobTemplate", "metadata", "ownerReferences"]
+            ),
             map("uid", &["uid"])
         );
     }

@@ -68,7 +68,10 @@ mod tests {
                 ..Default::default()
             }),
         };
-        let texts: Vec<String> = validate_lease(&lease).iter().map(|e| e.to_string()).collect();
+        let texts: Vec<String> = validate_lease(&lease)
+            .iter()
+            .map(|e| e.to_string())
+            .collect();
         assert_eq!(
             texts,
             [
