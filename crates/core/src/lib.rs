@@ -9,6 +9,7 @@ pub mod defaults;
 pub mod field;
 pub mod object;
 pub mod patch;
+pub mod protobuf;
 pub mod status;
 pub mod table;
 pub mod validation;
