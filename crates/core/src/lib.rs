@@ -10,6 +10,7 @@ pub mod field;
 pub mod object;
 pub mod patch;
 pub mod printers;
+pub mod protobuf;
 pub mod selector;
 pub mod status;
 pub mod table;
