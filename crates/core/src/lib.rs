@@ -8,6 +8,7 @@ pub mod decode;
 pub mod defaults;
 pub mod field;
 pub mod object;
+pub mod openapi;
 pub mod patch;
 pub mod printers;
 pub mod protobuf;
