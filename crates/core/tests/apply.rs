@@ -602,3 +602,101 @@ fn writes_that_change_nothing_keep_the_stored_times() {
     ignore_managed_fields_timestamps(&old, &mut changed);
     assert_eq!(changed, before);
 }
+
+#[test]
+fn owner_references_are_atomic_items_and_finalizers_a_set() {
+    let mut job = json!({
+        "apiVersion": "batch/v1", "kind": "Job",
+        "metadata": {
+            "name": "hello-29000000",
+            "ownerReferences": [{"apiVersion": "batch/v1", "kind": "CronJob", "name": "hello", "uid": "u1", "controller": true, "blockOwnerDeletion": true}],
+            "finalizers": ["batch.kubernetes.io/job-tracking"]
+        },
+        "spec": {"template": {"spec": {"containers": [{"name": "c", "image": "i"}]}}}
+    });
+    record_update(None, &mut job, &req(&JOB, "kube-controller-manager", at(0)));
+    assert_eq!(
+        fields(&job, "kube-controller-manager", "Update"),
+        concat!(
+            r#"{"f:metadata":{"f:finalizers":{".":{},"v:\"batch.kubernetes.io/job-tracking\"":{}},"#,
+            r#""f:ownerReferences":{".":{},"k:{\"uid\":\"u1\"}":{}}},"#,
+            r#""f:spec":{"f:template":{"f:spec":{"f:containers":{"k:{\"name\":\"c\"}":{".":{},"f:image":{},"f:name":{},"f:resources":{}}}}}}}"#
+        )
+    );
+}
+
+#[test]
+fn appliers_share_fields_they_set_alike_and_conflict_on_the_rest() {
+    let first = stored(
+        apply(
+            None,
+            &pi_manifest(2, false),
+            &req(&JOB, "first", at(0)),
+            false,
+        )
+        .unwrap(),
+    );
+    // The same value is no conflict: both own the field.
+    let shared = json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "pi"}, "spec": {"parallelism": 2}});
+    let both = apply(Some(&first), &shared, &req(&JOB, "second", at(1)), false).unwrap();
+    assert_eq!(
+        fields(&both, "second", "Apply"),
+        r#"{"f:spec":{"f:parallelism":{}}}"#
+    );
+    assert!(fields(&both, "first", "Apply").contains("f:parallelism"));
+    // An applier's entry names no API version in a conflict.
+    let changed = json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "pi"}, "spec": {"parallelism": 7}});
+    let err = apply(Some(&first), &changed, &req(&JOB, "second", at(1)), false).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        r#"Apply failed with 1 conflict: conflict with "first": .spec.parallelism"#
+    );
+}
+
+#[test]
+fn conflicts_with_several_managers_are_listed_per_manager() {
+    let live = client_side_create(&pi_manifest(1, true));
+    let live = apply(
+        Some(&live),
+        &json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "pi", "labels": {"a": "1"}}}),
+        &req(&JOB, "labeler", at(1)),
+        false,
+    )
+    .unwrap();
+    let mut config = pi_manifest(1, false);
+    config["metadata"]["labels"] = json!({"a": "2"});
+    let err = apply(Some(&live), &config, &req(&JOB, "ci", at(2)), false).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "Apply failed with 2 conflicts: conflicts with \"kubectl-client-side-apply\" using batch/v1:\n- .spec.suspend\nconflicts with \"labeler\":\n- .metadata.labels.a"
+    );
+}
+
+#[test]
+fn dropping_a_container_from_the_applied_list_removes_it() {
+    let mut two = pi_manifest(1, false);
+    two["spec"]["template"]["spec"]["containers"] = json!([
+        {"name": "a", "image": "1"},
+        {"name": "b", "image": "2"}
+    ]);
+    let live = stored(apply(None, &two, &req(&JOB, "kubectl", at(0)), false).unwrap());
+    let mut one = two.clone();
+    one["spec"]["template"]["spec"]["containers"] = json!([{"name": "a", "image": "1"}]);
+    let out = apply(Some(&live), &one, &req(&JOB, "kubectl", at(1)), false).unwrap();
+    assert_eq!(
+        out["spec"]["template"]["spec"]["containers"],
+        json!([{"name": "a", "image": "1"}])
+    );
+    assert!(!fields(&out, "kubectl", "Apply").contains(r#"\"b\""#));
+}
+
+#[test]
+fn undeclared_fields_fail_the_typed_conversion() {
+    let mut config = pi_manifest(1, false);
+    config["spec"]["parallelsim"] = json!(2);
+    let err = apply(None, &config, &req(&JOB, "kubectl", at(0)), false).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "failed to create typed patch object (default/pi; batch/v1, Kind=Job): .spec.parallelsim: field not declared in schema"
+    );
+}

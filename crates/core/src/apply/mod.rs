@@ -14,12 +14,11 @@
 //! undefaulted and goes through defaulting, the strategy, admission and validation like any
 //! other write.
 //!
-//! Not done here: unknown fields and wrongly typed scalars in an applied configuration are
-//! left to the caller's strict decoding (Kubernetes reports them from its typed conversion as
-//! `failed to create typed patch object (...): .spec.x: field not declared in schema`);
-//! managedFields entries at an API version other than the kind's are dropped rather than
-//! converted (kbatch serves one version per kind); subresources other than `status` reset no
-//! fields.
+//! Not done here: a value of the wrong type in an applied configuration fails Kubernetes'
+//! typed conversion (`.spec.parallelism: expected numeric (int or float), got string`); here it
+//! is left to the caller's decoding of the result. managedFields entries at an API version other
+//! than the kind's are dropped rather than converted (kbatch serves one version per kind).
+//! Subresources other than `status` reset no fields.
 
 mod fieldset;
 mod gojson;
@@ -27,6 +26,7 @@ mod managed;
 mod merge;
 mod schema;
 mod typed;
+mod validate;
 
 use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Status, StatusCause, StatusDetails};
@@ -35,6 +35,7 @@ use serde_json::{Map, Value};
 pub use fieldset::{FieldSet, Path, PathElement, path_string};
 use managed::{APPLY, Managed, UPDATE};
 use merge::{ManagedFields, UpdateError, Updater};
+pub use validate::{validate_field_manager, validate_managed_fields};
 
 use crate::field::go_quote;
 use crate::object::Kind;

@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 
 use super::fieldset::{FieldSet, Path, PathElement, path_string, values_equal};
 use super::schema::{self, ListKind};
+use crate::decode::{Document, decode};
 use crate::field::go_quote;
 use crate::object::Kind;
 
@@ -541,16 +542,24 @@ impl<'k> Walker<'k> {
 
     // --- Validate ---
 
-    /// The checks a configuration's conversion to a typed value makes that JSON decoding does
-    /// not: list items must have their keys (or a set scalar values), and no key twice.
-    fn validate(&mut self, v: &Value, item: bool) {
+    /// The checks converting a configuration to a typed value makes: every field declared by
+    /// its type (`declared` is the configuration as the type keeps it, when it decodes at all),
+    /// list items with their keys (or, in a set, scalar values), no key twice.
+    fn validate(&mut self, v: &Value, declared: Option<&Value>, item: bool) {
         match self.shape(item, Some(v), None) {
-            Shape::Scalar | Shape::Map { atomic: true } | Shape::List(ListKind::Atomic) => {}
-            Shape::Map { atomic: false } => {
+            Shape::Scalar => {}
+            Shape::Map { .. } => {
                 let Value::Object(map) = v else { return };
                 for (k, child) in map {
+                    let known = declared.map(|d| d.get(k));
                     self.enter_field(k);
-                    self.validate(child, false);
+                    if known == Some(None) && !child.is_null() {
+                        // The walk of a map stops at its first undeclared field.
+                        self.error("field not declared in schema".to_owned());
+                        self.leave_field();
+                        return;
+                    }
+                    self.validate(child, known.flatten(), false);
                     self.leave_field();
                 }
             }
@@ -558,18 +567,22 @@ impl<'k> Walker<'k> {
                 let Value::Array(items) = v else { return };
                 let mut seen = BTreeSet::new();
                 for (i, child) in items.iter().enumerate() {
-                    let pe = match self.item_element(list, child) {
-                        Ok(pe) => pe,
-                        Err(e) => {
-                            self.error(format!("element {i}: {e}"));
-                            return;
+                    let pe = if list == ListKind::Atomic {
+                        PathElement::Index(i)
+                    } else {
+                        match self.item_element(list, child) {
+                            Ok(pe) => pe,
+                            Err(e) => {
+                                self.error(format!("element {i}: {e}"));
+                                return;
+                            }
                         }
                     };
-                    if !seen.insert(pe.clone()) {
+                    if list != ListKind::Atomic && !seen.insert(pe.clone()) {
                         self.error(format!("duplicate entries for key {pe}"));
                     }
                     self.path.push(pe);
-                    self.validate(child, true);
+                    self.validate(child, declared.and_then(|d| d.get(i)), true);
                     self.path.pop();
                 }
             }
@@ -631,10 +644,19 @@ pub(crate) fn remove_items(kind: &Kind, v: &Value, set: &FieldSet) -> Value {
         .unwrap_or(Value::Null)
 }
 
-/// The errors converting a configuration to a typed value reports about its lists.
+/// The errors converting a configuration to a typed value reports. Which fields the type
+/// declares is learnt from the configuration decoded and written back; a configuration that
+/// does not decode (a value of the wrong type) is checked for its list keys only, and its
+/// decoding error left to the caller.
 pub(crate) fn validate(kind: &Kind, v: &Value) -> Vec<TypedError> {
+    let declared = decode(&Document {
+        value: v.clone(),
+        duplicates: Vec::new(),
+    })
+    .ok()
+    .map(|d| d.object.to_json());
     let mut w = Walker::new(kind);
-    w.validate(v, false);
+    w.validate(v, declared.as_ref(), false);
     w.errors
 }
 
@@ -727,6 +749,27 @@ mod tests {
         assert_eq!(
             errors_text(&validate(&JOB, &missing)),
             r#".spec.template.spec.containers: element 0: associative list with keys has an element that omits all key fields ["name"] (and doesn't have default values for any key fields)"#
+        );
+    }
+
+    #[test]
+    fn undeclared_fields_are_reported_at_their_path() {
+        let config = json!({
+            "apiVersion": "batch/v1",
+            "kind": "Job",
+            "metadata": {"name": "pi"},
+            "spec": {
+                "template": {"spec": {"containers": [{"name": "pi", "colour": "red"}]}},
+                "podFailurePolicy": {"rules": [{"action": "Ignore", "onExitCodes": {"operator": "In", "values": [1]}, "when": "x"}]}
+            }
+        });
+        assert_eq!(
+            errors_text(&validate(&JOB, &config)),
+            concat!(
+                "errors:\n",
+                "  .spec.template.spec.containers[name=\"pi\"].colour: field not declared in schema\n",
+                "  .spec.podFailurePolicy.rules[0].when: field not declared in schema"
+            )
         );
     }
 
