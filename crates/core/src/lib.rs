@@ -4,6 +4,7 @@
 //! Pure: no IO and no clock. Callers pass `now` and generated identifiers in.
 
 pub mod admission;
+pub mod apply;
 pub mod decode;
 pub mod defaults;
 pub mod field;
