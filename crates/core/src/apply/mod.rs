@@ -32,7 +32,7 @@ use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Status, StatusCause, StatusDetails};
 use serde_json::{Map, Value};
 
-pub use fieldset::{FieldSet, Path, PathElement, path_string};
+pub use fieldset::{FieldPath, FieldSet, PathElement, path_string};
 use managed::{APPLY, Managed, UPDATE};
 use merge::{ManagedFields, UpdateError, Updater};
 pub use validate::{validate_field_manager, validate_managed_fields};
@@ -224,7 +224,7 @@ pub fn apply(
         Err(Refusal::Conflicts(conflicts)) if req.manager == KUBECTL => {
             match allowed_by_last_applied(req.kind, live) {
                 Some(allowed) => {
-                    let remaining: Vec<(String, Path)> = conflicts
+                    let remaining: Vec<(String, FieldPath)> = conflicts
                         .iter()
                         .filter(|(_, p)| !allowed.has(p))
                         .cloned()
@@ -346,7 +346,7 @@ fn without_times(obj: &Value) -> Value {
 
 /// Why one pass of an apply stopped.
 enum Refusal {
-    Conflicts(Vec<(String, Path)>),
+    Conflicts(Vec<(String, FieldPath)>),
     Error(ApplyError),
 }
 
