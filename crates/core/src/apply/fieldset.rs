@@ -131,7 +131,7 @@ impl fmt::Display for PathElement {
 }
 
 /// A field path (`fieldpath.Path`).
-pub type Path = Vec<PathElement>;
+pub type FieldPath = Vec<PathElement>;
 
 /// `Path.String`: `.spec.template.spec.containers[name="pi"].image`.
 pub fn path_string(path: &[PathElement]) -> String {
@@ -388,13 +388,13 @@ impl FieldSet {
     }
 
     /// Every path, members of a node before the paths below its children (`Iterate`).
-    pub fn paths(&self) -> Vec<Path> {
+    pub fn paths(&self) -> Vec<FieldPath> {
         let mut out = Vec::new();
         self.collect_paths(&mut Vec::new(), &mut out);
         out
     }
 
-    fn collect_paths(&self, prefix: &mut Path, out: &mut Vec<Path>) {
+    fn collect_paths(&self, prefix: &mut FieldPath, out: &mut Vec<FieldPath>) {
         for pe in &self.members {
             let mut p = prefix.clone();
             p.push(pe.clone());

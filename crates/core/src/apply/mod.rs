@@ -32,7 +32,7 @@ use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Status, StatusCause, StatusDetails};
 use serde_json::{Map, Value};
 
-pub use fieldset::{FieldSet, Path, PathElement, path_string};
+pub use fieldset::{FieldPath, FieldSet, PathElement, path_string};
 use managed::{APPLY, Managed, UPDATE};
 use merge::{ManagedFields, UpdateError, Updater};
 pub use validate::{validate_field_manager, validate_managed_fields};
@@ -220,34 +220,33 @@ pub fn apply(
         .map_err(|e| ApplyError::Internal(format!("failed to decode managed fields: {e}")))?;
     fm.check_type(config)?;
 
-    let (mut object, mut managed) =
-        match fm.apply_once(&live_raw, config, managed.clone(), force) {
-            Err(Refusal::Conflicts(conflicts)) if req.manager == KUBECTL => {
-                match allowed_by_last_applied(req.kind, live) {
-                    Some(allowed) => {
-                        let remaining: Vec<(String, Path)> = conflicts
-                            .iter()
-                            .filter(|(_, p)| !allowed.has(p))
-                            .cloned()
-                            .collect();
-                        if remaining.is_empty() {
-                            fm.apply_once(&live_raw, config, managed, true)
-                        } else {
-                            Err(Refusal::Conflicts(remaining))
-                        }
+    let (mut object, managed) = match fm.apply_once(&live_raw, config, managed.clone(), force) {
+        Err(Refusal::Conflicts(conflicts)) if req.manager == KUBECTL => {
+            match allowed_by_last_applied(req.kind, live) {
+                Some(allowed) => {
+                    let remaining: Vec<(String, FieldPath)> = conflicts
+                        .iter()
+                        .filter(|(_, p)| !allowed.has(p))
+                        .cloned()
+                        .collect();
+                    if remaining.is_empty() {
+                        fm.apply_once(&live_raw, config, managed, true)
+                    } else {
+                        Err(Refusal::Conflicts(remaining))
                     }
-                    None => Err(Refusal::Conflicts(conflicts)),
                 }
+                None => Err(Refusal::Conflicts(conflicts)),
             }
-            other => other,
         }
-        .map_err(|r| r.into_error(&fm))?;
+        other => other,
+    }
+    .map_err(|r| r.into_error(&fm))?;
 
     if req.manager == KUBECTL && last_applied(&object).is_some() {
         set_last_applied(&mut object, &build_last_applied(config));
     }
     strip_nulls(&mut object);
-    set_managed_fields(&mut object, &mut managed);
+    set_managed_fields(&mut object, &managed);
     Ok(object)
 }
 
@@ -286,7 +285,7 @@ pub fn record_update(old: Option<&Value>, new: &mut Value, req: &Request) {
     }
     let old_raw = old.map_or_else(|| Value::Object(Map::new()), without_managed_fields);
     match fm.record(&old_raw, &new_raw, managed, req.manager) {
-        Ok(mut m) => set_managed_fields(new, &mut m),
+        Ok(m) => set_managed_fields(new, &m),
         Err(_) => {
             if let Some(entries) = managed_fields(old) {
                 set_field(new, entries.clone());
@@ -347,7 +346,7 @@ fn without_times(obj: &Value) -> Value {
 
 /// Why one pass of an apply stopped.
 enum Refusal {
-    Conflicts(Vec<(String, Path)>),
+    Conflicts(Vec<(String, FieldPath)>),
     Error(ApplyError),
 }
 
@@ -671,7 +670,7 @@ fn without_managed_fields(obj: &Value) -> Value {
 }
 
 /// `EncodeObjectManagedFields`.
-fn set_managed_fields(obj: &mut Value, managed: &mut Managed) {
+fn set_managed_fields(obj: &mut Value, managed: &Managed) {
     match managed::encode(managed) {
         Some(entries) => set_field(obj, entries),
         None => {

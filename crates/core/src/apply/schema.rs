@@ -231,6 +231,10 @@ const VOLUME: Fields = &[
         Slot::Optional(&[("volumeClaimTemplate", Slot::Optional(PVC_TEMPLATE))]),
     ),
     ("scaleIO", Slot::Optional(&[("secretRef", Slot::Null)])),
+    (
+        "projected",
+        Slot::Optional(&[("sources", Slot::ItemsOrNull(NONE))]),
+    ),
 ];
 const POD_SPEC: Fields = &[
     ("containers", Slot::ItemsOrNull(CONTAINER)),

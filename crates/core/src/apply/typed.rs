@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value};
 
-use super::fieldset::{FieldSet, Path, PathElement, path_string, values_equal};
+use super::fieldset::{FieldPath, FieldSet, PathElement, path_string, values_equal};
 use super::schema::{self, ListKind};
 use crate::decode::{Document, decode};
 use crate::field::go_quote;
@@ -69,7 +69,7 @@ enum Shape {
 struct Walker<'k> {
     kind: &'k Kind,
     names: Vec<String>,
-    path: Path,
+    path: FieldPath,
     errors: Vec<TypedError>,
 }
 
