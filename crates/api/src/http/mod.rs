@@ -1,0 +1,201 @@
+//! The HTTP surface: one entry point that authenticates, routes by Kubernetes' path rules
+//! (`RequestInfoFactory`), records metrics, and turns every error into a meta/v1 Status.
+//! Resource verbs live in `resources`, streams in `watch` and `logs`.
+
+mod discovery;
+mod logs;
+mod metrics;
+mod negotiate;
+mod request;
+mod resources;
+mod respond;
+mod watch;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, Request, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use kbatch_core::openapi::OpenApi;
+use kbatch_core::status;
+
+use crate::error::{ApiError, Result};
+use crate::logs::PodLogs;
+use crate::registry::Registry;
+
+pub use metrics::Metrics;
+
+/// The Kubernetes version kbatch reports. kubectl on these machines execs the kubectl of the
+/// server's minor version, and kubectl 1.27/1.28 need protobuf OpenAPI v2, so kbatch speaks
+/// as 1.32 (kubectl-wire.md §1).
+const VERSION_MINOR: &str = "32";
+
+/// What every request handler shares.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub registry: Registry,
+    /// The admin bearer token; `None` serves without authentication (plain-HTTP tests).
+    pub token: Option<Arc<str>>,
+    pub openapi: Arc<OpenApi>,
+    pub logs: Arc<dyn PodLogs>,
+    pub metrics: Arc<Metrics>,
+    /// host:port clients reach the server at (legacy discovery reports it).
+    pub server_address: Arc<str>,
+}
+
+/// The router: everything goes through [`handle`].
+pub fn router(state: AppState) -> axum::Router {
+    axum::Router::new().fallback(handle).with_state(state)
+}
+
+async fn handle(State(state): State<AppState>, request: Request<Body>) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let watch_like = request
+        .uri()
+        .query()
+        .is_some_and(|q| q.split('&').any(|p| p == "watch=true" || p == "watch=1"));
+    let (verb, resource) = metrics::classify(&method, &path, watch_like);
+    let response = match route(&state, request).await {
+        Ok(r) => r,
+        Err(e) => respond::error(&e),
+    };
+    state.metrics.observe(
+        verb,
+        &resource,
+        response.status().as_u16(),
+        started.elapsed(),
+    );
+    response
+}
+
+async fn route(state: &AppState, request: Request<Body>) -> Result<Response> {
+    let path = request.uri().path().to_owned();
+    let method = request.method().clone();
+    match path.as_str() {
+        "/version" | "/version/" => return get_only(&method).map(|_| version()),
+        "/healthz" | "/livez" | "/readyz" => {
+            return get_only(&method).map(|_| (StatusCode::OK, "ok").into_response());
+        }
+        _ => {}
+    }
+    authenticate(state, request.headers())?;
+    let accept = request
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    match path.trim_end_matches('/') {
+        "/metrics" => {
+            get_only(&method)?;
+            return Ok(state.metrics.render());
+        }
+        "/api" => {
+            get_only(&method)?;
+            return Ok(match discovery::wants_aggregated(accept.as_deref()) {
+                Some(v) => respond::aggregated(discovery::aggregated(true, v), v),
+                None => respond::json(
+                    StatusCode::OK,
+                    &discovery::api_versions(&state.server_address),
+                ),
+            });
+        }
+        "/apis" => {
+            get_only(&method)?;
+            return Ok(match discovery::wants_aggregated(accept.as_deref()) {
+                Some(v) => respond::aggregated(discovery::aggregated(false, v), v),
+                None => respond::json(StatusCode::OK, &discovery::api_group_list()),
+            });
+        }
+        "/openapi/v3" => {
+            get_only(&method)?;
+            return Ok(respond::json(StatusCode::OK, &state.openapi.root()));
+        }
+        _ => {}
+    }
+    if let Some(gv) = path.strip_prefix("/openapi/v3/") {
+        get_only(&method)?;
+        return match state.openapi.document(gv.trim_end_matches('/')) {
+            Some(doc) => Ok(respond::openapi_document(doc.to_vec())),
+            None => Err(status::no_route().into()),
+        };
+    }
+    let Some((group, version, parts)) = request::parse_resource_path(&path)? else {
+        if let Some(group) = path.trim_matches('/').strip_prefix("apis/")
+            && !group.contains('/')
+        {
+            get_only(&method)?;
+            return discovery::api_group(group)
+                .map(|v| respond::json(StatusCode::OK, &v))
+                .ok_or_else(|| status::no_route().into());
+        }
+        return Err(status::no_route().into());
+    };
+    if parts.is_empty() {
+        get_only(&method)?;
+        return discovery::api_resource_list(&group, &version)
+            .map(|v| respond::json(StatusCode::OK, &v))
+            .ok_or_else(|| status::no_route().into());
+    }
+    let target = request::resolve(&group, &version, &parts)
+        .ok_or_else(|| ApiError::from(status::no_route()))?;
+    resources::dispatch(state, target, request).await
+}
+
+fn get_only(method: &Method) -> Result<()> {
+    if method == Method::GET || method == Method::HEAD {
+        Ok(())
+    } else {
+        Err(status::method_not_supported(None, method.as_str()).into())
+    }
+}
+
+/// Checks the bearer token (401 otherwise). Comparison takes the same time wherever the
+/// tokens differ.
+fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<()> {
+    let Some(token) = state.token.as_deref() else {
+        return Ok(());
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .unwrap_or("");
+    let same_length = given.len() == token.len();
+    let diff = given
+        .bytes()
+        .zip(token.bytes())
+        .fold(0u8, |acc, (a, b)| acc | (a ^ b));
+    if same_length && diff == 0 {
+        Ok(())
+    } else {
+        Err(status::unauthorized().into())
+    }
+}
+
+fn version() -> Response {
+    let body = serde_json::json!({
+        "major": "1",
+        "minor": VERSION_MINOR,
+        "gitVersion": format!("v1.{VERSION_MINOR}.0+kbatch-{}", env!("CARGO_PKG_VERSION")),
+        "gitCommit": "",
+        "gitTreeState": "clean",
+        "buildDate": "2026-01-01T00:00:00Z",
+        "goVersion": "go1.23.4",
+        "compiler": "gc",
+        "platform": format!("{}/{}", std::env::consts::OS, go_arch()),
+    });
+    respond::json(StatusCode::OK, &body)
+}
+
+fn go_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    }
+}

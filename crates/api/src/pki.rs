@@ -1,0 +1,341 @@
+//! The server's credentials, made on first start and kept in the data dir: a CA, a serving
+//! certificate signed by it, the admin bearer token, and a kubeconfig that kubectl uses as is.
+//!
+//! kubectl sends credentials only over HTTPS (client-go applies user auth to `https` servers
+//! only), so TLS is not optional for a server that wants a token.
+
+use std::fs;
+use std::io::Write;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use base64::Engine;
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    Issuer, KeyPair, KeyUsagePurpose, SanType,
+};
+use sha2::{Digest, Sha256};
+
+/// Why the credentials could not be made or read.
+#[derive(Debug, thiserror::Error)]
+pub enum PkiError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("making certificates: {0}")]
+    Certificate(#[from] rcgen::Error),
+    #[error("{path}: not a valid PEM file: {message}")]
+    Pem { path: PathBuf, message: String },
+    #[error("TLS configuration: {0}")]
+    Tls(#[from] rustls::Error),
+}
+
+/// What a server needs to serve HTTPS and check tokens.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    pub ca_pem: String,
+    pub cert_pem: String,
+    pub key_pem: String,
+    /// The admin bearer token.
+    pub token: String,
+    pub kubeconfig: PathBuf,
+}
+
+const CA_CERT: &str = "pki/ca.crt";
+const CA_KEY: &str = "pki/ca.key";
+const SERVER_CERT: &str = "pki/server.crt";
+const SERVER_KEY: &str = "pki/server.key";
+const SERVER_SANS: &str = "pki/server.sans";
+const TOKEN: &str = "pki/admin.token";
+
+impl Credentials {
+    /// Loads the credentials under `data_dir`, making what is missing: the CA and token once,
+    /// the serving certificate again whenever the names it must cover change (another listen
+    /// address). Writes `data_dir/kubeconfig` pointing at `listen` every time.
+    pub fn load_or_create(data_dir: &Path, listen: SocketAddr) -> Result<Self, PkiError> {
+        let pki = data_dir.join("pki");
+        fs::create_dir_all(&pki).map_err(|source| PkiError::Io {
+            path: pki.clone(),
+            source,
+        })?;
+        let (ca_pem, ca_key) = match (read(data_dir, CA_CERT)?, read(data_dir, CA_KEY)?) {
+            (Some(cert), Some(key)) => {
+                let key_pair = KeyPair::from_pem(&key).map_err(|e| PkiError::Pem {
+                    path: data_dir.join(CA_KEY),
+                    message: e.to_string(),
+                })?;
+                (cert, key_pair)
+            }
+            _ => {
+                let key = KeyPair::generate()?;
+                let cert = ca_params().self_signed(&key)?;
+                write_private(data_dir, CA_KEY, &key.serialize_pem())?;
+                write_public(data_dir, CA_CERT, &cert.pem())?;
+                // A new CA invalidates any serving certificate signed by an old one.
+                let _ = fs::remove_file(data_dir.join(SERVER_CERT));
+                (cert.pem(), key)
+            }
+        };
+        let sans = subject_alt_names(listen);
+        let sans_text = sans.join("\n");
+        let (cert_pem, key_pem) = match (
+            read(data_dir, SERVER_CERT)?,
+            read(data_dir, SERVER_KEY)?,
+            read(data_dir, SERVER_SANS)?,
+        ) {
+            (Some(cert), Some(key), Some(stored)) if stored == sans_text => (cert, key),
+            _ => {
+                let key = KeyPair::generate()?;
+                let issuer = Issuer::new(ca_params(), &ca_key);
+                let cert = server_params(&sans)?.signed_by(&key, &issuer)?;
+                write_private(data_dir, SERVER_KEY, &key.serialize_pem())?;
+                write_public(data_dir, SERVER_CERT, &cert.pem())?;
+                write_public(data_dir, SERVER_SANS, &sans_text)?;
+                (cert.pem(), key.serialize_pem())
+            }
+        };
+        let token = match read(data_dir, TOKEN)? {
+            Some(t) if !t.trim().is_empty() => t.trim().to_owned(),
+            _ => {
+                let token = new_token();
+                write_private(data_dir, TOKEN, &token)?;
+                token
+            }
+        };
+        let kubeconfig = data_dir.join("kubeconfig");
+        let text = kubeconfig_text(&server_url(listen), &ca_pem, &token);
+        write_private_path(&kubeconfig, &text)?;
+        Ok(Credentials {
+            ca_pem,
+            cert_pem,
+            key_pem,
+            token,
+            kubeconfig,
+        })
+    }
+
+    /// A rustls server configuration for the serving certificate (HTTP/1.1 only: kubectl does
+    /// not need h2).
+    pub fn server_config(&self) -> Result<Arc<rustls::ServerConfig>, PkiError> {
+        use rustls_pki_types::pem::PemObject;
+        use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+        let certs: Vec<CertificateDer<'static>> =
+            CertificateDer::pem_slice_iter(self.cert_pem.as_bytes())
+                .collect::<Result<_, _>>()
+                .map_err(|e| PkiError::Pem {
+                    path: PathBuf::from(SERVER_CERT),
+                    message: e.to_string(),
+                })?;
+        let key =
+            PrivateKeyDer::from_pem_slice(self.key_pem.as_bytes()).map_err(|e| PkiError::Pem {
+                path: PathBuf::from(SERVER_KEY),
+                message: e.to_string(),
+            })?;
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()?
+            .with_no_client_auth()
+            .with_single_cert(certs, key)?;
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok(Arc::new(config))
+    }
+
+    /// `sha256:<hex>` of the CA certificate's DER, as `kubeadm join --discovery-token-ca-cert-hash`
+    /// prints it (agents on other machines pin the CA by it).
+    pub fn ca_cert_hash(&self) -> String {
+        use rustls_pki_types::CertificateDer;
+        use rustls_pki_types::pem::PemObject;
+        let der = CertificateDer::from_pem_slice(self.ca_pem.as_bytes())
+            .map(|d| d.to_vec())
+            .unwrap_or_default();
+        format!("sha256:{}", hex(&Sha256::digest(der)))
+    }
+}
+
+fn ca_params() -> CertificateParams {
+    let mut params = CertificateParams::default();
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CommonName, "kbatch-ca");
+    params.distinguished_name = dn;
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    params.not_before = rcgen::date_time_ymd(2025, 1, 1);
+    params.not_after = rcgen::date_time_ymd(2125, 1, 1);
+    params
+}
+
+fn server_params(sans: &[String]) -> Result<CertificateParams, rcgen::Error> {
+    let mut params = CertificateParams::default();
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CommonName, "kbatch-apiserver");
+    params.distinguished_name = dn;
+    params.subject_alt_names = sans
+        .iter()
+        .map(|s| match s.parse::<IpAddr>() {
+            Ok(ip) => Ok(SanType::IpAddress(ip)),
+            Err(_) => s.clone().try_into().map(SanType::DnsName),
+        })
+        .collect::<Result<_, _>>()?;
+    params.key_usages = vec![
+        KeyUsagePurpose::DigitalSignature,
+        KeyUsagePurpose::KeyEncipherment,
+    ];
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    params.not_before = rcgen::date_time_ymd(2025, 1, 1);
+    params.not_after = rcgen::date_time_ymd(2125, 1, 1);
+    Ok(params)
+}
+
+/// 127.0.0.1, ::1, localhost, the host name, and the listen address when it names one.
+fn subject_alt_names(listen: SocketAddr) -> Vec<String> {
+    let mut sans = vec![
+        Ipv4Addr::LOCALHOST.to_string(),
+        Ipv6Addr::LOCALHOST.to_string(),
+        "localhost".to_owned(),
+    ];
+    let host = gethostname::gethostname().to_string_lossy().into_owned();
+    if !host.is_empty() && host.parse::<IpAddr>().is_err() && rcgen_dns_ok(&host) {
+        sans.push(host);
+    }
+    let ip = listen.ip();
+    if !ip.is_unspecified() && !sans.contains(&ip.to_string()) {
+        sans.push(ip.to_string());
+    }
+    sans
+}
+
+fn rcgen_dns_ok(name: &str) -> bool {
+    name.chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+}
+
+/// The URL kubectl should use: loopback when the server listens on every address.
+pub fn server_url(listen: SocketAddr) -> String {
+    let ip = match listen.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    format!("https://{}", SocketAddr::new(ip, listen.port()))
+}
+
+fn kubeconfig_text(server: &str, ca_pem: &str, token: &str) -> String {
+    let ca = base64::engine::general_purpose::STANDARD.encode(ca_pem);
+    format!(
+        "apiVersion: v1
+kind: Config
+clusters:
+- name: kbatch
+  cluster:
+    server: {server}
+    certificate-authority-data: {ca}
+users:
+- name: kbatch-admin
+  user:
+    token: {token}
+contexts:
+- name: kbatch
+  context:
+    cluster: kbatch
+    user: kbatch-admin
+    namespace: default
+current-context: kbatch
+"
+    )
+}
+
+fn new_token() -> String {
+    let bytes: [u8; 32] = rand::random();
+    hex(&bytes)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn read(dir: &Path, rel: &str) -> Result<Option<String>, PkiError> {
+    let path = dir.join(rel);
+    match fs::read_to_string(&path) {
+        Ok(s) => Ok(Some(s)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(PkiError::Io { path, source }),
+    }
+}
+
+fn write_public(dir: &Path, rel: &str, text: &str) -> Result<(), PkiError> {
+    let path = dir.join(rel);
+    fs::write(&path, text).map_err(|source| PkiError::Io { path, source })
+}
+
+fn write_private(dir: &Path, rel: &str, text: &str) -> Result<(), PkiError> {
+    write_private_path(&dir.join(rel), text)
+}
+
+/// Writes a secret file with mode 0600 from the start (never briefly world-readable), through
+/// a temporary name so a crash never leaves half a file.
+fn write_private_path(path: &Path, text: &str) -> Result<(), PkiError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let io = |source| PkiError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let tmp = path.with_extension("tmp");
+    let _ = fs::remove_file(&tmp);
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(io)?;
+    file.write_all(text.as_bytes()).map_err(io)?;
+    file.sync_all().map_err(io)?;
+    fs::rename(&tmp, path).map_err(io)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn first_start_makes_everything_and_restart_keeps_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let listen: SocketAddr = "127.0.0.1:6443".parse().unwrap();
+        let first = Credentials::load_or_create(dir.path(), listen).unwrap();
+        assert_eq!(first.token.len(), 64);
+        for secret in [TOKEN, CA_KEY, SERVER_KEY, "kubeconfig"] {
+            let mode = fs::metadata(dir.path().join(secret))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600, "{secret}");
+        }
+        let kubeconfig = fs::read_to_string(&first.kubeconfig).unwrap();
+        assert!(kubeconfig.contains("server: https://127.0.0.1:6443"));
+        assert!(kubeconfig.contains(&first.token));
+        first.server_config().unwrap();
+
+        let second = Credentials::load_or_create(dir.path(), listen).unwrap();
+        assert_eq!(second.token, first.token);
+        assert_eq!(second.ca_pem, first.ca_pem);
+        assert_eq!(second.cert_pem, first.cert_pem);
+
+        // Another listen address gets a new serving certificate from the same CA.
+        let other: SocketAddr = "0.0.0.0:7443".parse().unwrap();
+        let third = Credentials::load_or_create(dir.path(), other).unwrap();
+        assert_eq!(third.ca_pem, first.ca_pem);
+        assert!(
+            fs::read_to_string(&third.kubeconfig)
+                .unwrap()
+                .contains("server: https://127.0.0.1:7443")
+        );
+        assert!(first.ca_cert_hash().starts_with("sha256:"));
+    }
+}

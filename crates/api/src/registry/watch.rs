@@ -1,0 +1,173 @@
+//! Watch: the store's change stream as Kubernetes watch events (the apiserver's etcd3
+//! watcher): ADDED/MODIFIED/DELETED filtered by selectors — an object that stops matching is
+//! DELETED for the watcher, one that starts matching is ADDED — with synthetic ADDED events for
+//! the current state when a watch starts at resourceVersion "" or "0".
+
+use futures::StreamExt;
+use futures::stream::{self, BoxStream};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Status;
+use kbatch_core::object::{Kind, Object};
+use kbatch_core::selector::{FieldSelector, LabelSelector};
+use kbatch_core::status;
+use kbatch_store::{EventKind, ListOptions, Revision};
+
+use super::{Registry, decode_stored, fields, selectors_match};
+use crate::error::{ApiError, Result};
+
+/// `watch.EventType`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WatchEventType {
+    Added,
+    Modified,
+    Deleted,
+    Bookmark,
+    Error,
+}
+
+impl WatchEventType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WatchEventType::Added => "ADDED",
+            WatchEventType::Modified => "MODIFIED",
+            WatchEventType::Deleted => "DELETED",
+            WatchEventType::Bookmark => "BOOKMARK",
+            WatchEventType::Error => "ERROR",
+        }
+    }
+}
+
+/// One event of a watch.
+#[derive(Debug, Clone)]
+pub enum WatchEvent {
+    /// ADDED, MODIFIED or DELETED with the object (a DELETED object carries the delete's
+    /// resourceVersion).
+    Object(WatchEventType, Box<Object>),
+    /// The watch cannot go on (e.g. 410 Expired); the last event of the stream.
+    Error(Box<Status>),
+}
+
+/// The stream of a watch; it ends only on an error or when the store closes.
+pub type WatchStream = BoxStream<'static, WatchEvent>;
+
+/// Options of a watch.
+#[derive(Debug, Clone, Default)]
+pub struct WatchParams {
+    pub label_selector: Option<LabelSelector>,
+    pub field_selector: Option<FieldSelector>,
+    /// "" or "0": start with the current state as ADDED events; N: changes after N.
+    pub resource_version: Option<String>,
+}
+
+impl Registry {
+    /// Watches a collection (`namespace` None: every namespace).
+    pub async fn watch(
+        &self,
+        kind: &Kind,
+        namespace: Option<&str>,
+        params: WatchParams,
+    ) -> Result<(WatchStream, Revision)> {
+        if let Some(fs) = &params.field_selector {
+            fields::check_supported(kind, fs)?;
+        }
+        let prefix = Self::prefix(kind, namespace);
+        let rv = params.resource_version.as_deref().unwrap_or("");
+        let (initial, after) = if rv.is_empty() || rv == "0" {
+            let list = self
+                .store
+                .list(&prefix, ListOptions::default())
+                .await
+                .map_err(|e| ApiError::from_store(e, kind, ""))?;
+            let mut added = Vec::new();
+            for kv in &list.items {
+                let obj = decode_stored(kind, kv)?;
+                if selectors_match(
+                    &obj,
+                    params.label_selector.as_ref(),
+                    params.field_selector.as_ref(),
+                ) {
+                    added.push(WatchEvent::Object(WatchEventType::Added, Box::new(obj)));
+                }
+            }
+            (added, list.revision)
+        } else {
+            (Vec::new(), super::parse_resource_version(rv)?)
+        };
+        let kind = *kind;
+        let live: WatchStream = match self.store.watch(&prefix, after).await {
+            Ok(events) => {
+                let labels = params.label_selector;
+                let fields_sel = params.field_selector;
+                events
+                    .flat_map(move |item| {
+                        let out: Vec<WatchEvent> = match item {
+                            Ok(event) => {
+                                translate(&kind, &event, labels.as_ref(), fields_sel.as_ref())
+                                    .into_iter()
+                                    .collect()
+                            }
+                            Err(e) => vec![stream_error(e, after)],
+                        };
+                        stream::iter(out)
+                    })
+                    .boxed()
+            }
+            Err(e @ kbatch_store::Error::Compacted { .. }) => {
+                stream::iter(vec![stream_error(e, after)]).boxed()
+            }
+            Err(e) => return Err(ApiError::from_store(e, &kind, "")),
+        };
+        Ok((stream::iter(initial).chain(live).boxed(), after))
+    }
+}
+
+/// An error inside a running watch: the apiserver sends it as an ERROR event holding a
+/// Status (410 Expired when the watcher fell behind compaction).
+fn stream_error(e: kbatch_store::Error, after: Revision) -> WatchEvent {
+    let s = match e {
+        kbatch_store::Error::Compacted { compacted, .. } => {
+            status::gone(format!("too old resource version: {after} ({compacted})"))
+        }
+        other => status::internal(other.to_string()),
+    };
+    WatchEvent::Error(Box::new(s))
+}
+
+/// One store event as seen through the selectors.
+fn translate(
+    kind: &Kind,
+    event: &kbatch_store::Event,
+    labels: Option<&LabelSelector>,
+    fields_sel: Option<&FieldSelector>,
+) -> Option<WatchEvent> {
+    let decode = |kv: &kbatch_store::KeyValue| decode_stored(kind, kv).ok();
+    let matching = |o: &Object| selectors_match(o, labels, fields_sel);
+    match event.kind {
+        EventKind::Create => {
+            let obj = decode(&event.kv)?;
+            matching(&obj).then(|| WatchEvent::Object(WatchEventType::Added, Box::new(obj)))
+        }
+        EventKind::Update => {
+            let new = decode(&event.kv)?;
+            let old_matched = event
+                .prev
+                .as_ref()
+                .and_then(decode)
+                .is_some_and(|o| matching(&o));
+            match (old_matched, matching(&new)) {
+                (true, true) => Some(WatchEvent::Object(WatchEventType::Modified, Box::new(new))),
+                (false, true) => Some(WatchEvent::Object(WatchEventType::Added, Box::new(new))),
+                (true, false) => Some(WatchEvent::Object(WatchEventType::Deleted, Box::new(new))),
+                (false, false) => None,
+            }
+        }
+        EventKind::Delete => {
+            let prev = event.prev.as_ref()?;
+            let mut obj = decode(prev)?;
+            if !matching(&obj) {
+                return None;
+            }
+            super::set_resource_version(&mut obj, event.kv.mod_revision);
+            Some(WatchEvent::Object(WatchEventType::Deleted, Box::new(obj)))
+        }
+    }
+}
