@@ -20,6 +20,8 @@ enum Command {
     Validate(cmd::validate::ValidateArgs),
     /// Cron schedules exactly as a Kubernetes CronJob reads them: next fire times, explanations.
     Cron(cmd::cron::CronArgs),
+    /// Serve the Kubernetes API (batch/v1 Jobs and CronJobs) over HTTPS, with a kubeconfig for kubectl.
+    Server(cmd::server::ServerArgs),
     /// Print version information: kbatch, the Kubernetes API it serves, the tz database.
     Version,
 }
@@ -36,6 +38,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Validate(args) => cmd::validate::run(&args),
         Command::Cron(args) => cmd::cron::run(args),
+        Command::Server(args) => cmd::server::run(args),
         Command::Version => cmd::version::run(),
     }
 }

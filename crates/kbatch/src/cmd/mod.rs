@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
 pub mod cron;
+pub mod server;
 pub mod validate;
 pub mod version;

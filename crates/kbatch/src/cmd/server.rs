@@ -1,0 +1,119 @@
+//! `kbatch server`: the API over HTTPS on the embedded SQLite store, with credentials and a
+//! kubeconfig made on first start.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Args;
+use kbatch_api::clock::SystemClock;
+use kbatch_api::logs::NoLogs;
+use kbatch_api::pki::{Credentials, server_url};
+use kbatch_api::server::{Api, ApiConfig, bind};
+use kbatch_controllers::GarbageCollector;
+use kbatch_store::SqliteStore;
+
+#[derive(Args, Debug)]
+pub struct ServerArgs {
+    /// Where the store, the credentials and the kubeconfig live [default: the user's data
+    /// directory, e.g. ~/.local/share/kbatch]
+    #[arg(long, env = "KBATCH_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Address and port to serve HTTPS on (port 0 picks a free one).
+    #[arg(long, default_value = "127.0.0.1:6443")]
+    listen: SocketAddr,
+}
+
+pub fn run(args: ServerArgs) -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("KBATCH_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: starting the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(serve(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn default_data_dir() -> anyhow::Result<PathBuf> {
+    dirs::data_dir()
+        .map(|d| d.join("kbatch"))
+        .context("no user data directory is known here; pass --data-dir")
+}
+
+async fn serve(args: ServerArgs) -> anyhow::Result<()> {
+    let data_dir = match args.data_dir {
+        Some(d) => d,
+        None => default_data_dir()?,
+    };
+    std::fs::create_dir_all(&data_dir)
+        .with_context(|| format!("creating {}", data_dir.display()))?;
+    let store = Arc::new(
+        SqliteStore::open(&data_dir)
+            .with_context(|| format!("opening the store in {}", data_dir.display()))?,
+    );
+    let listener = bind(args.listen).await?;
+    let addr = listener
+        .local_addr()
+        .context("reading the listen address")?;
+    let credentials = Credentials::load_or_create(&data_dir, addr)?;
+    let tls = credentials.server_config()?;
+    let url = server_url(addr);
+    let api = Api::new(
+        ApiConfig {
+            store,
+            clock: Arc::new(SystemClock),
+            logs: Arc::new(NoLogs),
+            token: Some(credentials.token.clone()),
+            metrics: Arc::default(),
+        },
+        url.trim_start_matches("https://").to_owned(),
+    )
+    .await?;
+    api.spawn_compactor();
+    tokio::spawn(GarbageCollector::new(api.registry().clone()).run());
+    println!("kbatch server listening on {url}");
+    println!("  data dir:   {}", data_dir.display());
+    println!("  kubeconfig: {}", credentials.kubeconfig.display());
+    println!(
+        "use it with: export KUBECONFIG={}; kubectl get jobs",
+        credentials.kubeconfig.display()
+    );
+    api.serve(listener, Some(tls), shutdown_signal()).await;
+    tracing::info!("shutting down");
+    Ok(())
+}
+
+/// Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term => {}
+    }
+}

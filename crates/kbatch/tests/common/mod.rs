@@ -1,0 +1,300 @@
+//! A real `kbatch server` on a free loopback port with a temporary data dir, driven by the
+//! real kubectl (or any HTTP client) the way a user would.
+//!
+//! `KBATCH_KUBECTL` picks the kubectl binary (e.g. `kubectl.1.29`); the default is the
+//! `kubectl` on PATH.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct Server {
+    child: Child,
+    pub dir: tempfile::TempDir,
+    /// `https://127.0.0.1:PORT`
+    pub url: String,
+    pub kubeconfig: PathBuf,
+    /// kubectl's HOME: a discovery cache of this server's own.
+    pub home: PathBuf,
+    /// The kubectl binary; None: `KBATCH_KUBECTL` or `kubectl`.
+    kubectl_bin: Option<String>,
+}
+
+impl Server {
+    pub fn start() -> Server {
+        Self::start_with(&[])
+    }
+
+    pub fn start_with(extra: &[&str]) -> Server {
+        let dir = tempfile::tempdir().expect("temp dir");
+        Self::start_in(dir, extra)
+    }
+
+    /// Starts a server on an existing data dir (restarts).
+    pub fn start_in(dir: tempfile::TempDir, extra: &[&str]) -> Server {
+        let data = dir.path().join("data");
+        let home = dir.path().join("home");
+        std::fs::create_dir_all(&home).unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_kbatch"))
+            .arg("server")
+            .arg("--data-dir")
+            .arg(&data)
+            .args(["--listen", "127.0.0.1:0"])
+            .args(extra)
+            .env("KBATCH_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start kbatch server");
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        let url = loop {
+            let line = lines
+                .next()
+                .expect("server exited before listening")
+                .expect("read server output");
+            if let Some(url) = line.strip_prefix("kbatch server listening on ") {
+                break url.trim().to_owned();
+            }
+        };
+        // Keep draining stdout so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Server {
+            child,
+            kubeconfig: data.join("kubeconfig"),
+            dir,
+            url,
+            home,
+            kubectl_bin: None,
+        }
+    }
+
+    /// Uses another kubectl binary for this server's commands.
+    pub fn with_kubectl(mut self, bin: String) -> Server {
+        self.kubectl_bin = Some(bin);
+        self
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    pub fn token(&self) -> String {
+        std::fs::read_to_string(self.data_dir().join("pki/admin.token"))
+            .unwrap()
+            .trim()
+            .to_owned()
+    }
+
+    pub fn ca_path(&self) -> PathBuf {
+        self.data_dir().join("pki/ca.crt")
+    }
+
+    /// Stops the server and gives back its data dir.
+    pub fn stop(mut self) -> tempfile::TempDir {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let dir = tempfile::tempdir().unwrap();
+        std::mem::replace(&mut self.dir, dir)
+    }
+
+    pub fn kubectl_command(&self) -> Command {
+        let bin = self.kubectl_bin.clone().unwrap_or_else(|| {
+            std::env::var("KBATCH_KUBECTL").unwrap_or_else(|_| "kubectl".to_owned())
+        });
+        let mut cmd = Command::new(bin);
+        cmd.env("KUBECONFIG", &self.kubeconfig)
+            .env("HOME", &self.home)
+            .env_remove("KUBECTL_EXTERNAL_DIFF");
+        cmd
+    }
+
+    /// Runs kubectl with `args`.
+    pub fn kubectl(&self, args: &[&str]) -> Out {
+        Out::from(
+            self.kubectl_command()
+                .args(args)
+                .output()
+                .expect("run kubectl"),
+        )
+    }
+
+    /// Runs kubectl with `stdin` as its input (`-f -`).
+    pub fn kubectl_stdin(&self, args: &[&str], stdin: &str) -> Out {
+        let mut child = self
+            .kubectl_command()
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run kubectl");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        Out::from(child.wait_with_output().unwrap())
+    }
+
+    /// Runs kubectl and insists it succeeds.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.kubectl(args);
+        assert!(
+            out.success,
+            "kubectl {args:?} failed:\nstdout: {}\nstderr: {}",
+            out.stdout, out.stderr
+        );
+        out.stdout
+    }
+
+    pub fn ok_stdin(&self, args: &[&str], stdin: &str) -> String {
+        let out = self.kubectl_stdin(args, stdin);
+        assert!(
+            out.success,
+            "kubectl {args:?} failed:\nstdout: {}\nstderr: {}",
+            out.stdout, out.stderr
+        );
+        out.stdout
+    }
+
+    /// Runs kubectl and insists it fails; returns stderr.
+    pub fn fails(&self, args: &[&str]) -> String {
+        let out = self.kubectl(args);
+        assert!(
+            !out.success,
+            "kubectl {args:?} succeeded unexpectedly:\n{}",
+            out.stdout
+        );
+        out.stderr
+    }
+
+    /// Raw HTTPS with curl (the CA of the server, the token unless `auth` is false).
+    pub fn curl(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[&str],
+        body: Option<&[u8]>,
+        auth: bool,
+    ) -> (u16, String, String) {
+        let mut cmd = Command::new("curl");
+        cmd.args([
+            "-sS",
+            "-o",
+            "-",
+            "-D",
+            "/dev/stderr",
+            "-w",
+            "\n%{http_code}",
+        ])
+        .arg("--cacert")
+        .arg(self.ca_path())
+        .args(["-X", method]);
+        if auth {
+            cmd.arg("-H")
+                .arg(format!("Authorization: Bearer {}", self.token()));
+        }
+        for h in headers {
+            cmd.arg("-H").arg(h);
+        }
+        if body.is_some() {
+            cmd.args(["--data-binary", "@-"]);
+        }
+        cmd.arg(format!("{}{}", self.url, path));
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("run curl");
+        let mut stdin = child.stdin.take().unwrap();
+        if let Some(b) = body {
+            stdin.write_all(b).unwrap();
+        }
+        drop(stdin);
+        let out = child.wait_with_output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+        (
+            code.trim().parse().unwrap_or(0),
+            body.to_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    /// Waits until `check` holds on kubectl's output, or panics after `timeout`.
+    pub fn wait_for(
+        &self,
+        args: &[&str],
+        timeout: Duration,
+        check: impl Fn(&str) -> bool,
+    ) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let out = self.kubectl(args);
+            if out.success && check(&out.stdout) {
+                return out.stdout;
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "timed out waiting on kubectl {args:?}: {}{}",
+                    out.stdout, out.stderr
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub struct Out {
+    pub success: bool,
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Out {
+    fn from(o: Output) -> Self {
+        Out {
+            success: o.status.success(),
+            code: o.status.code(),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+/// Whether kubectl can be run here; tests that need it say so and skip otherwise.
+pub fn have_kubectl() -> bool {
+    let bin = std::env::var("KBATCH_KUBECTL").unwrap_or_else(|_| "kubectl".to_owned());
+    let found = Command::new(&bin)
+        .arg("version")
+        .arg("--client")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        eprintln!("SKIPPED: {bin} is not installed (.ci/run installs it)");
+    }
+    found
+}
+
+/// Writes a manifest into the server's temp dir and returns its path.
+pub fn manifest(server: &Server, name: &str, text: &str) -> PathBuf {
+    let path = server.dir.path().join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+pub fn path_str(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
