@@ -1195,3 +1195,24 @@ fn update_generation_and_status() {
     .unwrap();
     assert_eq!(same.metadata.generation, Some(1));
 }
+
+/// ValidateObjectMeta includes ValidateManagedFields: entries a client sends are checked.
+#[test]
+fn managed_fields_entries_are_validated() {
+    let errs = create(json!({"metadata": {"managedFields": [
+        {"manager": "kubectl", "operation": "Bogus", "fieldsType": "FieldsV1", "fieldsV1": {}}
+    ]}}))
+    .unwrap_err();
+    assert_eq!(
+        errs,
+        [
+            r#"metadata.managedFields[0].operation: Unsupported value: "Bogus": supported values: "Apply", "Update""#
+        ]
+    );
+    assert!(
+        create(json!({"metadata": {"managedFields": [
+            {"manager": "kubectl", "operation": "Apply", "fieldsType": "FieldsV1", "fieldsV1": {}}
+        ]}}))
+        .is_ok()
+    );
+}

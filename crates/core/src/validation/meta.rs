@@ -102,6 +102,13 @@ pub fn validate_object_meta(
         finalizers,
         &path.child("finalizers"),
     ));
+    if let Some(entries) = &meta.managed_fields {
+        let value = serde_json::to_value(entries).unwrap_or_default();
+        errs.extend(crate::apply::validate_managed_fields(
+            Some(&value),
+            &path.child("managedFields"),
+        ));
+    }
     errs
 }
 
