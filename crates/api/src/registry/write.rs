@@ -349,6 +349,22 @@ impl Registry {
         opts: &WriteOptions,
     ) -> Result<Written> {
         check_apply_body(kind, name, body)?;
+        // An applied configuration naming a uid names an object that is gone (the
+        // apiserver's patch handler refuses to create another one under that uid).
+        if let Some(uid) = body
+            .pointer("/metadata/uid")
+            .and_then(Value::as_str)
+            .filter(|u| !u.is_empty())
+        {
+            return Err(status::conflict_with(
+                kind,
+                name,
+                format!(
+                    "uid mismatch: the provided object specified uid {uid}, and no existing object was found"
+                ),
+            )
+            .into());
+        }
         let req = self.field_request(kind, opts.manager(), opts);
         let value = apply::apply(None, body, &req, opts.force).map_err(apply_error)?;
         let (obj, warnings) = self.decode_patched(kind, name, value, opts)?;
