@@ -7,6 +7,7 @@
 //! `/registry/<resource>/<name>`) without their resourceVersion, which is the store revision of
 //! the write and is filled in on every read.
 
+mod binding;
 mod delete;
 mod events;
 pub mod fields;
