@@ -26,7 +26,7 @@ mod spec;
 mod strconv;
 mod zone;
 
-pub use duration::DurationError;
+pub use duration::{DurationError, parse_go_duration};
 pub use every::Every;
 pub use instant::{Instant, InstantParseError, Rfc3339};
 pub use parser::{ParseError, parse};

@@ -159,13 +159,19 @@ fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<()> {
     let Some(token) = state.token.as_deref() else {
         return Ok(());
     };
-    let given = headers
+    // The apiserver's bearer token authenticator: `<scheme> <token>[ ...]`, the scheme
+    // compared case-insensitively, the token the second space-separated part (empty: no).
+    let header_value = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
         .unwrap_or("");
-    let same_length = given.len() == token.len();
+    let mut parts = header_value.splitn(3, ' ');
+    let scheme = parts.next().unwrap_or("");
+    let given = match parts.next() {
+        Some(token) if scheme.eq_ignore_ascii_case("bearer") => token,
+        _ => "",
+    };
+    let same_length = !given.is_empty() && given.len() == token.len();
     let diff = given
         .bytes()
         .zip(token.bytes())

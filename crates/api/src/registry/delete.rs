@@ -123,7 +123,13 @@ impl Registry {
             let now = self.clock.now();
             let mut pending = mark_for_deletion(&mut marked, propagation, opts, now);
             if let Object::Namespace(ns) = &mut marked {
-                // The namespace lifecycle finishes the delete once its content is gone.
+                // The namespace REST storage marks the namespace (deletionTimestamp, phase
+                // Terminating); the namespace lifecycle finishes the delete once its
+                // content is gone.
+                if ns.metadata.deletion_timestamp.is_none() {
+                    ns.metadata.deletion_timestamp = Some(Time(now));
+                    ns.metadata.deletion_grace_period_seconds = Some(0);
+                }
                 let status = ns.status.get_or_insert_with(Default::default);
                 status.phase = Some("Terminating".to_owned());
                 pending = true;
@@ -205,21 +211,27 @@ fn mark_for_deletion(
     if !has_finalizers && grace == 0 {
         return false;
     }
-    let deadline = now
-        .checked_add(SignedDuration::from_secs(grace))
-        .unwrap_or(now);
-    // A repeated delete only ever shortens a running grace period.
-    let keep = match (
-        meta.deletion_timestamp.is_some(),
+    // A repeated delete only ever shortens a running grace period, moving the deadline back
+    // by the difference (rest.BeforeDelete: old deadline − old grace + new grace).
+    match (
+        meta.deletion_timestamp.clone(),
         meta.deletion_grace_period_seconds,
     ) {
-        (true, Some(old_grace)) => old_grace <= grace,
-        (true, None) => true,
-        (false, _) => false,
-    };
-    if !keep {
-        meta.deletion_timestamp = Some(Time(deadline));
-        meta.deletion_grace_period_seconds = Some(grace);
+        (Some(Time(old_deadline)), Some(old_grace)) if grace < old_grace => {
+            let deadline = old_deadline
+                .checked_sub(SignedDuration::from_secs(old_grace - grace))
+                .unwrap_or(old_deadline);
+            meta.deletion_timestamp = Some(Time(deadline));
+            meta.deletion_grace_period_seconds = Some(grace);
+        }
+        (Some(_), _) => {}
+        (None, _) => {
+            let deadline = now
+                .checked_add(SignedDuration::from_secs(grace))
+                .unwrap_or(now);
+            meta.deletion_timestamp = Some(Time(deadline));
+            meta.deletion_grace_period_seconds = Some(grace);
+        }
     }
     true
 }

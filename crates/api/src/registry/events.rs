@@ -60,7 +60,7 @@ impl Registry {
         let involved_name = spec.involved.name.clone().unwrap_or_default();
         // client-go names events `<object>.<unix nanoseconds in hex>`.
         let nanos = now.0.as_nanosecond();
-        let event = Event {
+        let mut event = Event {
             metadata: ObjectMeta {
                 name: Some(format!("{involved_name}.{nanos:x}")),
                 namespace: Some(namespace.clone()),
@@ -81,16 +81,27 @@ impl Registry {
             count: Some(1),
             ..Default::default()
         };
-        Ok(self
-            .create(
-                &EVENT,
-                &namespace,
-                Object::Event(event),
-                &WriteOptions::default(),
-                Vec::new(),
-            )
-            .await?
-            .object)
+        // Two events about one object in the same nanosecond (a clock that did not move) take
+        // the next free name rather than failing.
+        for offset in 1..=16i128 {
+            match self
+                .create(
+                    &EVENT,
+                    &namespace,
+                    Object::Event(event.clone()),
+                    &WriteOptions::default(),
+                    Vec::new(),
+                )
+                .await
+            {
+                Ok(w) => return Ok(w.object),
+                Err(e) if e.reason() == "AlreadyExists" => {
+                    event.metadata.name = Some(format!("{involved_name}.{:x}", nanos + offset));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(ApiError::internal("no free event name"))
     }
 
     async fn find_repeat(&self, namespace: &str, spec: &EventSpec) -> Result<Option<Event>> {

@@ -139,7 +139,7 @@ impl Registry {
                     },
                 )
                 .await
-                .map_err(|e| ApiError::from_store(e, kind, ""))?;
+                .map_err(|e| list_error(e, kind, params))?;
             let page_revision = page.revision;
             let mut last_key = None;
             for kv in &page.items {
@@ -236,6 +236,27 @@ impl Registry {
         namespaces::resume_terminating(self).await
     }
 }
+
+/// A store error of a list, in the apiserver's list wording (`interpretListError`).
+fn list_error(e: kbatch_store::Error, kind: &Kind, params: &ListParams) -> ApiError {
+    match e {
+        kbatch_store::Error::Compacted { .. }
+            if params
+                .continue_token
+                .as_deref()
+                .is_some_and(|t| !t.is_empty()) =>
+        {
+            status::gone(CONTINUE_EXPIRED).into()
+        }
+        kbatch_store::Error::Compacted { .. } => {
+            status::gone("The resourceVersion for the provided list is too old.").into()
+        }
+        other => ApiError::from_store(other, kind, ""),
+    }
+}
+
+/// apimachinery's text for a continue token whose revision was compacted.
+const CONTINUE_EXPIRED: &str = "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.";
 
 fn unsupported_match(value: &str) -> ApiError {
     ApiError::bad_request(format!(

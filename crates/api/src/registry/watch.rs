@@ -148,15 +148,19 @@ fn translate(
         }
         EventKind::Update => {
             let new = decode(&event.kv)?;
-            let old_matched = event
-                .prev
-                .as_ref()
-                .and_then(decode)
-                .is_some_and(|o| matching(&o));
+            let old = event.prev.as_ref().and_then(decode);
+            let old_matched = old.as_ref().is_some_and(&matching);
             match (old_matched, matching(&new)) {
+                // The watcher last saw the previous state; it leaves with that state at the
+                // update's resourceVersion (the etcd3 watcher's transform).
+                (true, false) => {
+                    let mut gone = old?;
+                    super::set_resource_version(&mut gone, event.kv.mod_revision);
+                    Some(WatchEvent::Object(WatchEventType::Deleted, Box::new(gone)))
+                }
                 (true, true) => Some(WatchEvent::Object(WatchEventType::Modified, Box::new(new))),
                 (false, true) => Some(WatchEvent::Object(WatchEventType::Added, Box::new(new))),
-                (true, false) => Some(WatchEvent::Object(WatchEventType::Deleted, Box::new(new))),
+
                 (false, false) => None,
             }
         }

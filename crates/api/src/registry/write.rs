@@ -216,8 +216,14 @@ impl Registry {
             {
                 return Err(status::conflict(kind, name).into());
             }
+            // Without a resourceVersion the update is unconditional: it applies to the
+            // version just read (AllowUnconditionalUpdate, true for every kind served).
+            let mut new = obj.clone();
+            if precondition.is_none() {
+                new.metadata_mut().resource_version = Some(old_rev.to_string());
+            }
             match self
-                .commit_update(kind, &old, old_rev, obj.clone(), opts, warnings.clone())
+                .commit_update(kind, (&old, old_rev), new, opts, warnings.clone(), true)
                 .await
             {
                 Err(Commit::Retry) if precondition.is_none() => continue,
@@ -265,8 +271,10 @@ impl Registry {
                 return Err(status::conflict(kind, name).into());
             }
             let (new, warnings) = self.decode_patched(kind, name, patched, opts)?;
+            // An apply records its own ownership; every other patch is an Update.
+            let record = patch_type != PatchType::Apply;
             match self
-                .commit_update(kind, &old, old_rev, new, opts, warnings)
+                .commit_update(kind, (&old, old_rev), new, opts, warnings, record)
                 .await
             {
                 Err(Commit::Retry) if precondition.is_none() => continue,
@@ -377,15 +385,16 @@ impl Registry {
             .await
     }
 
-    /// Admits and stores a new version of `old` (read at `old_rev`).
+    /// Admits and stores a new version of `old`, the stored object and the revision it was
+    /// read at.
     async fn commit_update(
         &self,
         kind: &Kind,
-        old: &Object,
-        old_rev: Revision,
+        (old, old_rev): (&Object, Revision),
         new: Object,
         opts: &WriteOptions,
         mut warnings: Vec<String>,
+        record_fields: bool,
     ) -> std::result::Result<Written, Commit> {
         let ns = old.metadata().namespace.clone().unwrap_or_default();
         let name = old.name().to_owned();
@@ -400,8 +409,10 @@ impl Registry {
             warnings: admit_warnings,
         } = admitted.map_err(|r| Commit::Failed(ApiError::from(&r)))?;
         warnings.extend(admit_warnings);
-        self.track_fields(Some(old), &mut new, opts)
-            .map_err(Commit::Failed)?;
+        if record_fields {
+            self.track_fields(Some(old), &mut new, opts)
+                .map_err(Commit::Failed)?;
+        }
         // A write that changes nothing is not a write: same resourceVersion, no event
         // (kubectl prints "patched (no change)").
         if unchanged(old, &new) {
@@ -417,7 +428,8 @@ impl Registry {
                 .metadata()
                 .finalizers
                 .as_ref()
-                .is_none_or(|f| f.is_empty());
+                .is_none_or(|f| f.is_empty())
+            && !waits_for_namespace_lifecycle(&new);
         if opts.dry_run {
             set_resource_version(&mut new, old_rev);
             return Ok(Written {
@@ -517,6 +529,13 @@ impl Registry {
         }
         Ok(())
     }
+}
+
+/// A namespace with `spec.finalizers` left is deleted by the namespace lifecycle, not by an
+/// update that removes its last metadata finalizer.
+fn waits_for_namespace_lifecycle(obj: &Object) -> bool {
+    matches!(obj, Object::Namespace(ns)
+        if ns.spec.as_ref().and_then(|s| s.finalizers.as_ref()).is_some_and(|f| !f.is_empty()))
 }
 
 /// Why an update could not be committed.

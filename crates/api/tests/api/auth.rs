@@ -165,7 +165,6 @@ async fn the_right_token_opens_every_route() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "BUG: the auth scheme is matched case-sensitively, so `Authorization: bearer <token>` is 401 (http/mod.rs authenticate)"]
 async fn the_bearer_scheme_is_case_insensitive() {
     // Upstream bearertoken.go: `strings.ToLower(parts[0]) != "bearer"`; RFC 7235 §2.1: the
     // scheme is case-insensitive.

@@ -398,7 +398,6 @@ async fn pods_on_a_node_are_deleted_gracefully_unscheduled_pods_at_once() {
 }
 
 #[tokio::test]
-#[ignore = "BUG: shortening a running grace period sets now+grace instead of moving the old deadline back (registry/delete.rs mark_for_deletion)"]
 async fn a_shorter_grace_period_moves_the_deadline_back() {
     // Upstream rest.BeforeDelete: "only a shorter grace period may be provided by a user";
     // the new deletionTimestamp is the old one moved back by the old grace period and forward

@@ -144,7 +144,6 @@ async fn repeats_aggregate_into_one_event() {
 }
 
 #[tokio::test]
-#[ignore = "BUG: two different events about one object at the same clock instant collide on the name <object>.<nanos> and the second fails with 409 AlreadyExists (registry/events.rs record_event)"]
 async fn different_events_at_the_same_instant_are_both_recorded() {
     // client-go names an event `<object>.<unix nanoseconds in hex>`; with a clock that does
     // not move between two events (any injected clock; coarse clocks), the second must still

@@ -326,7 +326,6 @@ async fn a_list_at_a_compacted_revision_is_410_expired() {
 }
 
 #[tokio::test]
-#[ignore = "BUG: a list at a compacted revision says \"The resourceVersion for the provided watch is too old.\" (error.rs ApiError::from_store maps every Compacted to the watch text)"]
 async fn a_list_at_a_compacted_revision_uses_the_list_wording() {
     // Upstream etcd3/errors.go interpretListError: "The resourceVersion for the provided list
     // is too old."
@@ -393,7 +392,6 @@ async fn an_expired_continue_token_is_410_expired() {
 }
 
 #[tokio::test]
-#[ignore = "BUG: an expired continue token is answered with the watch text instead of apimachinery's continue-expired text (error.rs ApiError::from_store)"]
 async fn an_expired_continue_token_uses_the_continue_wording() {
     // Upstream etcd3 interpretListError with paging: "The provided continue parameter is too
     // old to display a consistent list result. You can start a new list without the continue

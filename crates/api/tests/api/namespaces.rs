@@ -143,7 +143,6 @@ async fn a_terminating_namespace_refuses_new_content_and_resumes_after_a_restart
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "BUG: deleting a namespace sets status.phase Terminating but no metadata.deletionTimestamp, so new content is still admitted and a restart does not resume the deletion (registry/delete.rs Registry::delete)"]
 async fn deleting_a_namespace_sets_its_deletion_timestamp() {
     // Upstream namespace REST Delete: a namespace with spec.finalizers gets
     // deletionTimestamp and phase Terminating; NamespaceLifecycle then refuses new content.

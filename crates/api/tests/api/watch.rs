@@ -174,7 +174,6 @@ async fn label_selector_transitions_are_deleted_and_added() {
 }
 
 #[tokio::test]
-#[ignore = "BUG: a selector-out DELETED event carries the new object instead of the previous one (registry/watch.rs translate)"]
 async fn selector_out_deleted_event_carries_the_last_matching_state() {
     // Upstream (etcd3 watcher.go transform and cacher's convertToWatchEvent): when an update
     // makes an object stop matching, the DELETED event carries the *previous* object (the

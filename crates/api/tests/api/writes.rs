@@ -71,7 +71,6 @@ async fn no_op_update_and_patches_keep_the_resource_version() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "BUG: a PUT without metadata.resourceVersion is 422 \"must be specified for an update\" although Jobs/CronJobs allow unconditional updates (registry/write.rs update)"]
 async fn put_without_a_resource_version_is_an_unconditional_update() {
     // Upstream genericregistry.Store.Update: when the strategy's AllowUnconditionalUpdate()
     // (true for Job and CronJob) and the body has no resourceVersion, the stored one is
@@ -613,7 +612,6 @@ fn schedule_owners(obj: &Value) -> Vec<(String, String)> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "BUG: an apply that changes a field also records it as an Update by the applier, so the Apply entry loses it (registry/write.rs commit_update calls track_fields for apply patches)"]
 async fn an_apply_records_only_the_appliers_apply_entry() {
     // Upstream FieldManager.Apply: the applier's `Apply` entry owns every field of its
     // configuration; no `Update` entry is written for an apply, changed values or not.
