@@ -1,6 +1,7 @@
 //! kbatch's controllers: reconcile loops that watch the in-process API and write back
-//! through it, as kube-controller-manager's do.
+//! through it, as kube-controller-manager's and kube-scheduler's do.
 
 pub mod garbage_collector;
+pub mod runtime;
 
 pub use garbage_collector::GarbageCollector;
