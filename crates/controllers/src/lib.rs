@@ -3,5 +3,6 @@
 
 pub mod garbage_collector;
 pub mod runtime;
+pub mod scheduler;
 
 pub use garbage_collector::GarbageCollector;
