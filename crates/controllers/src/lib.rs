@@ -4,5 +4,6 @@
 pub mod garbage_collector;
 pub mod runtime;
 pub mod scheduler;
+pub mod ttl_after_finished;
 
 pub use garbage_collector::GarbageCollector;
