@@ -131,11 +131,6 @@ impl Controllers {
         }
     }
 
-    /// The Job controller's queue of Job keys.
-    pub fn job_queue(&self) -> &WorkQueue<ObjectKey> {
-        &self.job_queue
-    }
-
     /// Runs every controller until `shutdown` completes; then lets the workers finish the
     /// keys they hold, stops the informers and the garbage collector, and returns.
     pub async fn run(self, shutdown: impl Future<Output = ()>) {

@@ -136,11 +136,6 @@ impl Scheduler {
         }
     }
 
-    /// The queue of pods to schedule.
-    pub fn queue(&self) -> &WorkQueue<ObjectKey> {
-        &self.queue
-    }
-
     /// Adds `scheduler_schedule_attempts_total{result, profile}` to `registry`.
     pub fn register_metrics(&self, registry: &mut prometheus_client::registry::Registry) {
         registry.register(

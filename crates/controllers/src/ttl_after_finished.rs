@@ -85,10 +85,6 @@ impl TtlAfterFinishedController {
         }
     }
 
-    pub fn queue(&self) -> &WorkQueue<ObjectKey> {
-        &self.queue
-    }
-
     /// Adds `ttl_after_finished_controller_job_deletion_duration_seconds` to `registry`.
     pub fn register_metrics(&self, registry: &mut prometheus_client::registry::Registry) {
         registry.register(

@@ -93,10 +93,6 @@ impl Informer {
         }
     }
 
-    pub fn kind(&self) -> Kind {
-        self.shared.kind
-    }
-
     fn read_cache(&self) -> RwLockReadGuard<'_, HashMap<ObjectKey, Arc<Object>>> {
         // Every write to the cache is a single insert, remove or swap: never half done.
         self.shared.cache.read().unwrap_or_else(|p| p.into_inner())
