@@ -1,6 +1,12 @@
 //! kbatch's controllers: reconcile loops that watch the in-process API and write back
-//! through it, as kube-controller-manager's do.
+//! through it, as kube-controller-manager's and kube-scheduler's do.
 
 pub mod garbage_collector;
+pub mod job;
+pub mod manager;
+pub mod runtime;
+pub mod scheduler;
+pub mod ttl_after_finished;
 
 pub use garbage_collector::GarbageCollector;
+pub use manager::{Controllers, ControllersConfig};

@@ -1,0 +1,265 @@
+//! The controller manager: the shared informers and every controller kbatch runs — the
+//! garbage collector, the scheduler, the TTL-after-finished controller and the Job
+//! controller — started together and stopped together.
+//!
+//! ```no_run
+//! # async fn serve(
+//! #     registry: kbatch_api::registry::Registry,
+//! #     metrics: &kbatch_api::Metrics,
+//! #     shutdown: impl std::future::Future<Output = ()>,
+//! # ) {
+//! use std::sync::Arc;
+//!
+//! use kbatch_api::clock::SystemClock;
+//! use kbatch_controllers::{Controllers, ControllersConfig};
+//!
+//! let config = ControllersConfig::default();
+//! let controllers = Controllers::new(registry, Arc::new(SystemClock), config, metrics);
+//! // Returns once `shutdown` has completed and the workers have finished their keys.
+//! controllers.run(shutdown).await;
+//! # }
+//! ```
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::SignedDuration;
+use kbatch_api::Metrics;
+use kbatch_api::clock::Clock;
+use kbatch_api::registry::Registry;
+use kbatch_core::object::{JOB, NODE, Object, POD};
+use tokio::task::JoinSet;
+
+use crate::GarbageCollector;
+use crate::job::{JobConfig, JobController};
+use crate::runtime::{Change, Informer, ObjectKey, RateLimiter, WorkQueue, run_workers};
+use crate::scheduler::Scheduler;
+use crate::ttl_after_finished::TtlAfterFinishedController;
+
+/// J-36: pod events reach their Job after this batching delay (`syncJobBatchPeriod`).
+pub const JOB_SYNC_BATCH_PERIOD: Duration = Duration::from_secs(1);
+
+/// Settings of the controllers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ControllersConfig {
+    /// The Job controller's pod-failure backoff (J-50): the delay after the first failure…
+    pub backoff_base: Duration,
+    /// …and its cap.
+    pub backoff_max: Duration,
+    /// Jobs synced concurrently (`--concurrent-job-syncs`).
+    pub job_workers: usize,
+    /// Jobs checked for expiry concurrently (`--concurrent-ttl-after-finished-syncs`).
+    pub ttl_workers: usize,
+}
+
+impl Default for ControllersConfig {
+    /// kube-controller-manager's defaults: backoff 10 s up to 10 min, 5 and 5 workers.
+    fn default() -> Self {
+        ControllersConfig {
+            backoff_base: Duration::from_secs(10),
+            backoff_max: Duration::from_secs(600),
+            job_workers: 5,
+            ttl_workers: 5,
+        }
+    }
+}
+
+/// Every controller over one registry, ready to [`Controllers::run`].
+pub struct Controllers {
+    registry: Registry,
+    config: ControllersConfig,
+    jobs: Informer,
+    pods: Informer,
+    nodes: Informer,
+    scheduler: Scheduler,
+    ttl: TtlAfterFinishedController,
+    job: Arc<JobController>,
+    job_queue: WorkQueue<ObjectKey>,
+}
+
+impl std::fmt::Debug for Controllers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Controllers")
+            .field("config", &self.config)
+            .field("jobs", &self.jobs)
+            .field("pods", &self.pods)
+            .field("nodes", &self.nodes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Controllers {
+    /// Builds the informers and the controllers and registers the controllers' metrics in
+    /// `metrics`. Nothing runs until [`Controllers::run`].
+    pub fn new(
+        registry: Registry,
+        clock: Arc<dyn Clock>,
+        config: ControllersConfig,
+        metrics: &Metrics,
+    ) -> Self {
+        let jobs = Informer::new(registry.clone(), JOB);
+        let pods = Informer::new(registry.clone(), POD);
+        let nodes = Informer::new(registry.clone(), NODE);
+        let scheduler = Scheduler::new(registry.clone(), Arc::clone(&clock), &pods, &nodes);
+        let ttl = TtlAfterFinishedController::new(registry.clone(), Arc::clone(&clock), &jobs);
+        let job = Arc::new(JobController::new(
+            registry.clone(),
+            Arc::clone(&clock),
+            JobConfig {
+                backoff_base: config.backoff_base,
+                backoff_max: config.backoff_max,
+            },
+        ));
+        let job_queue = WorkQueue::new(RateLimiter::JOB_API);
+        enqueue_jobs(&jobs, &pods, &job_queue, clock);
+        metrics.register(|r| {
+            scheduler.register_metrics(r);
+            ttl.register_metrics(r);
+            job.register_metrics(r);
+        });
+        Controllers {
+            registry,
+            config,
+            jobs,
+            pods,
+            nodes,
+            scheduler,
+            ttl,
+            job,
+            job_queue,
+        }
+    }
+
+    /// Runs every controller until `shutdown` completes; then lets the workers finish the
+    /// keys they hold, stops the informers and the garbage collector, and returns.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) {
+        let mut background = JoinSet::new();
+        background.spawn(GarbageCollector::new(self.registry.clone()).run());
+        for informer in [&self.jobs, &self.pods, &self.nodes] {
+            background.spawn(informer.clone().run());
+        }
+        let mut shutdown = std::pin::pin!(shutdown);
+        let synced = async {
+            self.jobs.wait_synced().await;
+            self.pods.wait_synced().await;
+            self.nodes.wait_synced().await;
+        };
+        tokio::select! {
+            _ = synced => {}
+            _ = &mut shutdown => {
+                background.shutdown().await;
+                return;
+            }
+        }
+        let mut workers = JoinSet::new();
+        workers.spawn(self.scheduler.clone().run());
+        workers.spawn(self.ttl.clone().run(self.config.ttl_workers));
+        let job = Arc::clone(&self.job);
+        workers.spawn(run_workers(
+            "job-controller",
+            self.job_queue.clone(),
+            self.config.job_workers,
+            move |key: ObjectKey| {
+                let job = Arc::clone(&job);
+                async move { job.sync(&key.namespace, &key.name).await }
+            },
+        ));
+        shutdown.await;
+        self.scheduler.shut_down();
+        self.ttl.shut_down();
+        self.job_queue.shut_down();
+        while workers.join_next().await.is_some() {}
+        background.shutdown().await;
+    }
+}
+
+/// The Job controller's event handlers (`addJob`/`updateJob`/`deleteJob`,
+/// `addPod`/`updatePod`/`deletePod`), feeding `queue` with Job keys:
+/// - a Job added or deleted, or its spec changed (a new generation), is queued at once;
+///   other Job updates wait [`JOB_SYNC_BATCH_PERIOD`] (J-36);
+/// - J-40: a started Job whose activeDeadlineSeconds changed is also queued for
+///   startTime + activeDeadlineSeconds;
+/// - a pod event queues the Job that controls the pod (its controller ownerReference of
+///   kind Job, with the uid of the Job in the cache) after [`JOB_SYNC_BATCH_PERIOD`]; a
+///   change of controller queues the former one as well.
+pub fn enqueue_jobs(
+    jobs: &Informer,
+    pods: &Informer,
+    queue: &WorkQueue<ObjectKey>,
+    clock: Arc<dyn Clock>,
+) {
+    jobs.add_handler({
+        let queue = queue.clone();
+        move |change| match change {
+            Change::Added(job) | Change::Deleted(job) => queue.add(ObjectKey::of(job)),
+            Change::Updated { old, new } => {
+                let key = ObjectKey::of(new);
+                if old.metadata().generation == new.metadata().generation {
+                    queue.add_after(key.clone(), JOB_SYNC_BATCH_PERIOD);
+                } else {
+                    queue.add(key.clone());
+                }
+                if let Some(at) = deadline_change(old, new, clock.now()) {
+                    queue.add_after(key, at);
+                }
+            }
+        }
+    });
+    pods.add_handler({
+        let queue = queue.clone();
+        let jobs = jobs.clone();
+        move |change| {
+            let (pod, former) = match change {
+                Change::Added(pod) | Change::Deleted(pod) => (pod, None),
+                Change::Updated { old, new } => (new, Some(old)),
+            };
+            let owner = controlling_job(&jobs, pod);
+            if let Some(former) = former.and_then(|old| controlling_job(&jobs, old))
+                && Some(&former) != owner.as_ref()
+            {
+                queue.add_after(former, JOB_SYNC_BATCH_PERIOD);
+            }
+            if let Some(owner) = owner {
+                queue.add_after(owner, JOB_SYNC_BATCH_PERIOD);
+            }
+        }
+    });
+}
+
+/// J-40: when a started Job's activeDeadlineSeconds changes, how long until
+/// startTime + activeDeadlineSeconds (zero if that has passed).
+fn deadline_change(old: &Object, new: &Object, now: jiff::Timestamp) -> Option<Duration> {
+    let (Object::Job(old), Object::Job(new)) = (old, new) else {
+        return None;
+    };
+    let start = new.status.as_ref()?.start_time.as_ref()?.0;
+    let deadline = new.spec.as_ref()?.active_deadline_seconds?;
+    let before = old.spec.as_ref().and_then(|s| s.active_deadline_seconds);
+    if before == Some(deadline) {
+        return None;
+    }
+    let left = SignedDuration::from_secs(deadline).saturating_sub(now.duration_since(start));
+    Some(if left.is_positive() {
+        left.unsigned_abs()
+    } else {
+        Duration::ZERO
+    })
+}
+
+/// `resolveControllerRef`: the key of the cached Job that controls `pod`, if any.
+fn controlling_job(jobs: &Informer, pod: &Object) -> Option<ObjectKey> {
+    let meta = pod.metadata();
+    let owner = meta
+        .owner_references
+        .as_ref()?
+        .iter()
+        .find(|r| r.controller == Some(true))?;
+    if owner.kind != JOB.kind {
+        return None;
+    }
+    let namespace = meta.namespace.as_deref().unwrap_or("");
+    let job = jobs.get(namespace, &owner.name)?;
+    (job.metadata().uid.as_deref() == Some(owner.uid.as_str()))
+        .then(|| ObjectKey::new(namespace, &owner.name))
+}

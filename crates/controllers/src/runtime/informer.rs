@@ -1,0 +1,285 @@
+//! An informer (client-go's `SharedIndexInformer` with its reflector): a cache of every
+//! object of one kind, kept current by a watch, with handlers called on each change.
+//!
+//! The watch starts at resourceVersion "0", so the registry first replays the current state
+//! as ADDED events and then streams live changes. The replayed objects are gathered and
+//! replace the cache in one step (the reflector's `Replace`): new keys are reported as added,
+//! known keys as updated, and keys that are gone as deleted. When the watch fails — 410 Gone
+//! because it fell behind compaction, or any other error — the informer lists again the same
+//! way, so handlers see what they missed.
+//!
+//! Handlers run on the informer's task, in event order, and should only queue work.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::Duration;
+
+use futures::{FutureExt, StreamExt};
+use kbatch_api::error::ApiError;
+use kbatch_api::registry::{
+    Registry, WatchEvent, WatchEventType, WatchParams, WatchStream, parse_resource_version,
+};
+use kbatch_core::object::{Kind, Object};
+use tokio::sync::watch;
+
+use super::ObjectKey;
+
+/// The reflector's backoff after a failed list or watch (`backoffManager`: 800 ms doubling up
+/// to 30 s).
+const RETRY_MIN: Duration = Duration::from_millis(800);
+const RETRY_MAX: Duration = Duration::from_secs(30);
+
+/// One change of the cache, as `ResourceEventHandler` sees it.
+#[derive(Debug, Clone, Copy)]
+pub enum Change<'a> {
+    Added(&'a Object),
+    /// Also reported for objects a relist found unchanged (client-go's resync semantics).
+    Updated {
+        old: &'a Object,
+        new: &'a Object,
+    },
+    /// The last state the informer knew of.
+    Deleted(&'a Object),
+}
+
+type Handler = Box<dyn Fn(Change<'_>) + Send + Sync>;
+
+/// A watch-fed cache of one kind. Cheap to clone; clones share the cache.
+#[derive(Clone)]
+pub struct Informer {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    registry: Registry,
+    kind: Kind,
+    cache: RwLock<HashMap<ObjectKey, Arc<Object>>>,
+    /// Locked before `cache` wherever both are taken, and held while handlers run, so a
+    /// handler added late sees the cache and then every later change, exactly once.
+    handlers: RwLock<Vec<Handler>>,
+    synced: watch::Sender<bool>,
+}
+
+impl std::fmt::Debug for Informer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Informer")
+            .field("kind", &self.shared.kind.kind)
+            .field("objects", &self.read_cache().len())
+            .field("synced", &self.has_synced())
+            .finish()
+    }
+}
+
+/// What ended one list-and-watch.
+enum WatchEnd {
+    /// 410 Gone: list again at once.
+    Expired,
+    /// Anything else: list again after the backoff.
+    Failed(ApiError),
+}
+
+impl Informer {
+    /// An informer of every object of `kind`, in every namespace. It does nothing until
+    /// [`Informer::run`].
+    pub fn new(registry: Registry, kind: Kind) -> Self {
+        Informer {
+            shared: Arc::new(Shared {
+                registry,
+                kind,
+                cache: RwLock::new(HashMap::new()),
+                handlers: RwLock::new(Vec::new()),
+                synced: watch::Sender::new(false),
+            }),
+        }
+    }
+
+    fn read_cache(&self) -> RwLockReadGuard<'_, HashMap<ObjectKey, Arc<Object>>> {
+        // Every write to the cache is a single insert, remove or swap: never half done.
+        self.shared.cache.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write_cache(&self) -> RwLockWriteGuard<'_, HashMap<ObjectKey, Arc<Object>>> {
+        self.shared.cache.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn read_handlers(&self) -> RwLockReadGuard<'_, Vec<Handler>> {
+        self.shared
+            .handlers
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Calls `handler` on every later change. Objects already cached are reported to it as
+    /// added first, as client-go does for handlers added to a running informer.
+    pub fn add_handler(&self, handler: impl Fn(Change<'_>) + Send + Sync + 'static) {
+        let mut handlers = self
+            .shared
+            .handlers
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
+        for obj in self.read_cache().values() {
+            handler(Change::Added(obj));
+        }
+        handlers.push(Box::new(handler));
+    }
+
+    /// The cached object, if any.
+    pub fn get(&self, namespace: &str, name: &str) -> Option<Arc<Object>> {
+        self.read_cache()
+            .get(&ObjectKey::new(namespace, name))
+            .cloned()
+    }
+
+    /// Every cached object, in no particular order.
+    pub fn list(&self) -> Vec<Arc<Object>> {
+        self.read_cache().values().cloned().collect()
+    }
+
+    /// Whether the cache has been filled from a first complete list.
+    pub fn has_synced(&self) -> bool {
+        *self.shared.synced.borrow()
+    }
+
+    /// Waits until [`Informer::has_synced`].
+    pub async fn wait_synced(&self) {
+        let mut synced = self.shared.synced.subscribe();
+        // The sender lives in `self`, so the channel cannot close while this waits.
+        let _ = synced.wait_for(|s| *s).await;
+    }
+
+    /// Lists and watches forever, listing again whenever the watch fails.
+    pub async fn run(self) {
+        let mut retry = RETRY_MIN;
+        loop {
+            match self.list_and_watch(&mut retry).await {
+                WatchEnd::Expired => {
+                    tracing::info!(kind = self.shared.kind.kind, "watch expired; listing again");
+                }
+                WatchEnd::Failed(e) => {
+                    tracing::warn!(
+                        kind = self.shared.kind.kind, error = %e, retry_in = ?retry,
+                        "list and watch failed"
+                    );
+                    tokio::time::sleep(retry).await;
+                    retry = (retry * 2).min(RETRY_MAX);
+                }
+            }
+        }
+    }
+
+    /// One list-and-watch: the replayed state replaces the cache, then live events apply.
+    /// `retry` goes back to its minimum once a list succeeds.
+    async fn list_and_watch(&self, retry: &mut Duration) -> WatchEnd {
+        let params = WatchParams {
+            resource_version: Some("0".to_owned()),
+            ..Default::default()
+        };
+        let (mut stream, listed_at) = match self
+            .shared
+            .registry
+            .watch(&self.shared.kind, None, params)
+            .await
+        {
+            Ok(w) => w,
+            Err(e) => return WatchEnd::Failed(e),
+        };
+        let (listed, first_live) = replayed(&mut stream, listed_at);
+        self.replace(listed);
+        *retry = RETRY_MIN;
+        if let Some(event) = first_live
+            && let Err(end) = self.apply(event)
+        {
+            return end;
+        }
+        while let Some(event) = stream.next().await {
+            if let Err(end) = self.apply(event) {
+                return end;
+            }
+        }
+        WatchEnd::Failed(ApiError::internal("the watch closed"))
+    }
+
+    /// Replaces the cache with a fresh list and reports the difference.
+    fn replace(&self, listed: HashMap<ObjectKey, Arc<Object>>) {
+        let handlers = self.read_handlers();
+        let old = std::mem::replace(&mut *self.write_cache(), listed.clone());
+        for (key, new) in &listed {
+            let change = match old.get(key) {
+                Some(old) => Change::Updated { old, new },
+                None => Change::Added(new),
+            };
+            handlers.iter().for_each(|h| h(change));
+        }
+        for (key, gone) in &old {
+            if !listed.contains_key(key) {
+                handlers.iter().for_each(|h| h(Change::Deleted(gone)));
+            }
+        }
+        drop(handlers);
+        self.shared.synced.send_replace(true);
+    }
+
+    /// Applies one live event to the cache and reports it.
+    fn apply(&self, event: WatchEvent) -> Result<(), WatchEnd> {
+        let (kind, obj) = match event {
+            WatchEvent::Object(kind, obj) => (kind, obj),
+            WatchEvent::Error(status) => {
+                return Err(if status.code == Some(410) {
+                    WatchEnd::Expired
+                } else {
+                    WatchEnd::Failed(ApiError::from(*status))
+                });
+            }
+        };
+        let key = ObjectKey::of(&obj);
+        let handlers = self.read_handlers();
+        match kind {
+            WatchEventType::Added | WatchEventType::Modified => {
+                let new = Arc::new(*obj);
+                let old = self.write_cache().insert(key, Arc::clone(&new));
+                let change = match &old {
+                    Some(old) => Change::Updated { old, new: &new },
+                    None => Change::Added(&new),
+                };
+                handlers.iter().for_each(|h| h(change));
+            }
+            WatchEventType::Deleted => {
+                if self.write_cache().remove(&key).is_some() {
+                    handlers.iter().for_each(|h| h(Change::Deleted(&obj)));
+                }
+            }
+            WatchEventType::Bookmark | WatchEventType::Error => {}
+        }
+        Ok(())
+    }
+}
+
+/// Takes the replayed state from the front of a watch started at resourceVersion "0": the
+/// ADDED events the registry has ready at once, at or below the revision it listed at. The
+/// first live event, if one is already waiting behind them, is returned separately.
+fn replayed(
+    stream: &mut WatchStream,
+    listed_at: i64,
+) -> (HashMap<ObjectKey, Arc<Object>>, Option<WatchEvent>) {
+    let mut listed = HashMap::new();
+    while let Some(next) = stream.next().now_or_never() {
+        let Some(event) = next else {
+            return (listed, None);
+        };
+        match event {
+            WatchEvent::Object(WatchEventType::Added, obj) if revision(&obj) <= listed_at => {
+                listed.insert(ObjectKey::of(&obj), Arc::new(*obj));
+            }
+            live => return (listed, Some(live)),
+        }
+    }
+    (listed, None)
+}
+
+fn revision(obj: &Object) -> i64 {
+    obj.metadata()
+        .resource_version
+        .as_deref()
+        .and_then(|rv| parse_resource_version(rv).ok())
+        .unwrap_or(0)
+}

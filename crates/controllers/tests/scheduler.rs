@@ -1,0 +1,445 @@
+//! The scheduler over a registry on the in-memory store, on tokio's paused clock: binding to
+//! ready nodes, kube-scheduler's failure messages, and retries when nodes change.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::{Event, Node, Pod};
+use kbatch_api::clock::SystemClock;
+use kbatch_api::registry::{ListParams, Registry, WriteOptions};
+use kbatch_controllers::runtime::Informer;
+use kbatch_controllers::scheduler::{Scheduler, find_node};
+use kbatch_core::object::{EVENT, NODE, Object, POD};
+use kbatch_store::MemoryStore;
+use serde_json::{Value, json};
+
+struct Cluster {
+    registry: Registry,
+}
+
+impl Cluster {
+    async fn start() -> Cluster {
+        let registry = Registry::new(Arc::new(MemoryStore::new()), Arc::new(SystemClock));
+        registry.bootstrap().await.unwrap();
+        let pods = Informer::new(registry.clone(), POD);
+        let nodes = Informer::new(registry.clone(), NODE);
+        let scheduler = Scheduler::new(registry.clone(), Arc::new(SystemClock), &pods, &nodes);
+        tokio::spawn(pods.run());
+        tokio::spawn(nodes.run());
+        tokio::spawn(scheduler.run());
+        Cluster { registry }
+    }
+
+    async fn node(&self, name: &str, ready: &str, extra: Value) {
+        let mut json = json!({
+            "apiVersion": "v1", "kind": "Node",
+            "metadata": {"name": name},
+            "status": {"conditions": [{"type": "Ready", "status": ready}]}
+        });
+        merge(&mut json, extra);
+        let node = Object::Node(serde_json::from_value::<Node>(json).unwrap());
+        self.registry
+            .create(&NODE, "", node, &WriteOptions::default(), Vec::new())
+            .await
+            .unwrap();
+    }
+
+    async fn edit_node(&self, name: &str, subresource: Option<&str>, change: Value) {
+        let mut json = self.registry.get(&NODE, "", name).await.unwrap().to_json();
+        merge(&mut json, change);
+        let opts = WriteOptions {
+            subresource: subresource.map(str::to_owned),
+            ..Default::default()
+        };
+        self.registry
+            .update(
+                &NODE,
+                "",
+                name,
+                Object::from_value(&NODE, json).unwrap(),
+                &opts,
+                Vec::new(),
+            )
+            .await
+            .unwrap();
+    }
+
+    async fn pod(&self, name: &str, spec: Value) {
+        let mut json = json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name},
+            "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox"}]}
+        });
+        merge(&mut json, json!({ "spec": spec }));
+        let pod = Object::Pod(serde_json::from_value::<Pod>(json).unwrap());
+        self.registry
+            .create(&POD, "default", pod, &WriteOptions::default(), Vec::new())
+            .await
+            .unwrap();
+    }
+
+    async fn get_pod(&self, name: &str) -> Pod {
+        match self.registry.get(&POD, "default", name).await.unwrap() {
+            Object::Pod(p) => p,
+            other => panic!("not a pod: {other:?}"),
+        }
+    }
+
+    async fn node_of(&self, name: &str) -> Option<String> {
+        self.get_pod(name).await.spec.and_then(|s| s.node_name)
+    }
+
+    /// Lets every task run until nothing is left to do (the paused clock advances only
+    /// when all are idle).
+    async fn settle(&self) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    async fn events(&self, reason: &str) -> Vec<Event> {
+        let list = self
+            .registry
+            .list(&EVENT, Some("default"), &ListParams::default())
+            .await
+            .unwrap();
+        list.items
+            .into_iter()
+            .filter_map(|o| match o {
+                Object::Event(e) if e.reason.as_deref() == Some(reason) => Some(e),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+fn merge(into: &mut Value, from: Value) {
+    match (into, from) {
+        (Value::Object(a), Value::Object(b)) => {
+            for (k, v) in b {
+                merge(a.entry(k).or_insert(Value::Null), v);
+            }
+        }
+        (slot, v) => *slot = v,
+    }
+}
+
+/// The pod's PodScheduled condition: (status, reason, message).
+fn scheduled_condition(pod: &Pod) -> Option<(String, String, String)> {
+    pod.status
+        .as_ref()?
+        .conditions
+        .as_ref()?
+        .iter()
+        .find(|c| c.type_ == "PodScheduled")
+        .map(|c| {
+            (
+                c.status.clone(),
+                c.reason.clone().unwrap_or_default(),
+                c.message.clone().unwrap_or_default(),
+            )
+        })
+}
+
+fn unschedulable(message: &str) -> Option<(String, String, String)> {
+    Some((
+        "False".to_owned(),
+        "Unschedulable".to_owned(),
+        message.to_owned(),
+    ))
+}
+
+#[tokio::test(start_paused = true)]
+async fn binds_a_pending_pod_to_the_ready_node() {
+    let c = Cluster::start().await;
+    c.node("down", "False", json!({})).await;
+    c.node("up", "True", json!({})).await;
+    c.pod("p", json!({})).await;
+    c.settle().await;
+    assert_eq!(c.node_of("p").await.as_deref(), Some("up"));
+    let pod = c.get_pod("p").await;
+    assert_eq!(
+        scheduled_condition(&pod).map(|c| c.0).as_deref(),
+        Some("True")
+    );
+    let events = c.events("Scheduled").await;
+    assert_eq!(events.len(), 1);
+    let e = &events[0];
+    assert_eq!(e.type_.as_deref(), Some("Normal"));
+    assert_eq!(
+        e.message.as_deref(),
+        Some("Successfully assigned default/p to up")
+    );
+    assert_eq!(
+        e.source.as_ref().and_then(|s| s.component.as_deref()),
+        Some("default-scheduler")
+    );
+    assert_eq!(e.involved_object.name.as_deref(), Some("p"));
+    assert_eq!(e.involved_object.kind.as_deref(), Some("Pod"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_selector_no_node_matches_leaves_the_pod_unschedulable_until_a_node_matches() {
+    let c = Cluster::start().await;
+    c.node("n1", "True", json!({})).await;
+    c.pod("p", json!({"nodeSelector": {"disk": "ssd"}})).await;
+    c.settle().await;
+    let message = "0/1 nodes are available: 1 node(s) didn't match Pod's node affinity/selector.";
+    assert_eq!(c.node_of("p").await, None);
+    assert_eq!(
+        scheduled_condition(&c.get_pod("p").await),
+        unschedulable(message)
+    );
+    let failed = c.events("FailedScheduling").await;
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].type_.as_deref(), Some("Warning"));
+    assert_eq!(failed[0].message.as_deref(), Some(message));
+    assert_eq!(
+        failed[0]
+            .source
+            .as_ref()
+            .and_then(|s| s.component.as_deref()),
+        Some("default-scheduler")
+    );
+
+    // A heartbeat changes nothing that matters: no new attempt.
+    c.edit_node(
+        "n1",
+        Some("status"),
+        json!({"status": {"conditions": [{"type": "Ready", "status": "True",
+            "lastHeartbeatTime": "2030-01-01T00:00:00Z"}]}}),
+    )
+    .await;
+    c.settle().await;
+    assert_eq!(c.events("FailedScheduling").await[0].count, Some(1));
+
+    c.edit_node("n1", None, json!({"metadata": {"labels": {"disk": "ssd"}}}))
+        .await;
+    c.settle().await;
+    assert_eq!(c.node_of("p").await.as_deref(), Some("n1"));
+    assert_eq!(
+        scheduled_condition(&c.get_pod("p").await)
+            .map(|c| c.0)
+            .as_deref(),
+        Some("True")
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_unready_node_is_not_used_until_it_becomes_ready() {
+    let c = Cluster::start().await;
+    c.node("n1", "False", json!({})).await;
+    c.pod("p", json!({})).await;
+    c.settle().await;
+    assert_eq!(c.node_of("p").await, None);
+    assert_eq!(
+        scheduled_condition(&c.get_pod("p").await),
+        unschedulable("0/1 nodes are available: 1 node(s) had untolerated taint(s).")
+    );
+    c.edit_node(
+        "n1",
+        Some("status"),
+        json!({"status": {"conditions": [{"type": "Ready", "status": "True"}]}}),
+    )
+    .await;
+    c.settle().await;
+    assert_eq!(c.node_of("p").await.as_deref(), Some("n1"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn without_nodes_the_pod_waits_for_one() {
+    let c = Cluster::start().await;
+    c.pod("p", json!({})).await;
+    c.settle().await;
+    assert_eq!(
+        scheduled_condition(&c.get_pod("p").await),
+        unschedulable("no nodes available to schedule pods")
+    );
+    c.node("n1", "True", json!({})).await;
+    c.settle().await;
+    assert_eq!(c.node_of("p").await.as_deref(), Some("n1"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_unschedulable_pod_is_tried_again_after_five_minutes() {
+    let c = Cluster::start().await;
+    c.node("n1", "True", json!({"spec": {"unschedulable": true}}))
+        .await;
+    c.pod("p", json!({})).await;
+    c.settle().await;
+    let message = "0/1 nodes are available: 1 node(s) were unschedulable.";
+    assert_eq!(
+        scheduled_condition(&c.get_pod("p").await),
+        unschedulable(message)
+    );
+    assert_eq!(c.events("FailedScheduling").await[0].count, Some(1));
+    tokio::time::sleep(Duration::from_secs(5 * 60)).await;
+    c.settle().await;
+    assert_eq!(c.events("FailedScheduling").await[0].count, Some(2));
+}
+
+#[tokio::test(start_paused = true)]
+async fn pods_that_name_a_node_or_another_scheduler_are_left_alone() {
+    let c = Cluster::start().await;
+    c.node("n1", "True", json!({})).await;
+    c.pod("pinned", json!({"nodeName": "elsewhere"})).await;
+    c.pod("other", json!({"schedulerName": "my-scheduler"}))
+        .await;
+    let pinned = c.get_pod("pinned").await;
+    let other = c.get_pod("other").await;
+    c.pod("p", json!({})).await;
+    c.settle().await;
+    assert_eq!(c.node_of("p").await.as_deref(), Some("n1"));
+    assert_eq!(c.get_pod("pinned").await, pinned);
+    assert_eq!(c.get_pod("other").await, other);
+    assert_eq!(c.events("Scheduled").await.len(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn pods_spread_over_the_least_loaded_nodes() {
+    let c = Cluster::start().await;
+    c.node("n1", "True", json!({})).await;
+    c.node("n2", "True", json!({})).await;
+    for i in 0..6 {
+        c.pod(&format!("p{i}"), json!({})).await;
+    }
+    c.settle().await;
+    let mut per_node: HashMap<String, usize> = HashMap::new();
+    for i in 0..6 {
+        let node = c.node_of(&format!("p{i}")).await.unwrap();
+        *per_node.entry(node).or_default() += 1;
+    }
+    assert_eq!(per_node.get("n1"), Some(&3));
+    assert_eq!(per_node.get("n2"), Some(&3));
+}
+
+fn node(name: &str, json: Value) -> Node {
+    let mut base = json!({"metadata": {"name": name},
+        "status": {"conditions": [{"type": "Ready", "status": "True"}]}});
+    merge(&mut base, json);
+    serde_json::from_value(base).unwrap()
+}
+
+fn pod(spec: Value) -> Pod {
+    serde_json::from_value(json!({"metadata": {"name": "p"}, "spec": spec})).unwrap()
+}
+
+fn fit(pod: &Pod, nodes: &[Node]) -> Result<String, String> {
+    find_node(pod, &nodes.iter().collect::<Vec<_>>(), &HashMap::new())
+}
+
+#[test]
+fn each_node_counts_once_under_its_first_failing_filter() {
+    let nodes = [
+        node(
+            "cordoned",
+            json!({"spec": {"unschedulable": true,
+            "taints": [{"key": "k", "value": "v", "effect": "NoSchedule"}]}}),
+        ),
+        node(
+            "tainted",
+            json!({"spec": {"taints": [{"key": "k", "value": "v", "effect": "NoExecute"}]}}),
+        ),
+        node(
+            "unready",
+            json!({"status": {"conditions": [{"type": "Ready", "status": "Unknown"}]}}),
+        ),
+        node("plain", json!({})),
+    ];
+    let p = pod(json!({"nodeSelector": {"disk": "ssd"}}));
+    assert_eq!(
+        fit(&p, &nodes),
+        Err(
+            "0/4 nodes are available: 1 node(s) didn't match Pod's node affinity/selector, \
+             1 node(s) were unschedulable, 2 node(s) had untolerated taint(s)."
+                .to_owned()
+        )
+    );
+}
+
+#[test]
+fn tolerations_admit_tainted_cordoned_and_unready_nodes() {
+    let tainted = [node(
+        "tainted",
+        json!({"spec": {"taints": [{"key": "gpu", "value": "yes", "effect": "NoSchedule"},
+            {"key": "soft", "effect": "PreferNoSchedule"}]}}),
+    )];
+    let equal = pod(json!({"tolerations": [{"key": "gpu", "value": "yes"}]}));
+    assert_eq!(fit(&equal, &tainted), Ok("tainted".to_owned()));
+    let wrong_value = pod(json!({"tolerations": [{"key": "gpu", "value": "no"}]}));
+    assert!(fit(&wrong_value, &tainted).is_err());
+    let wrong_effect =
+        pod(json!({"tolerations": [{"key": "gpu", "operator": "Exists", "effect": "NoExecute"}]}));
+    assert!(fit(&wrong_effect, &tainted).is_err());
+    let everything = pod(json!({"tolerations": [{"operator": "Exists"}]}));
+    assert_eq!(fit(&everything, &tainted), Ok("tainted".to_owned()));
+
+    let cordoned = [node("cordoned", json!({"spec": {"unschedulable": true}}))];
+    assert!(fit(&pod(json!({})), &cordoned).is_err());
+    let tolerates_cordon = pod(json!({"tolerations": [
+        {"key": "node.kubernetes.io/unschedulable", "operator": "Exists", "effect": "NoSchedule"}]}));
+    assert_eq!(fit(&tolerates_cordon, &cordoned), Ok("cordoned".to_owned()));
+
+    let unready = [node("unready", json!({"status": {"conditions": []}}))];
+    assert!(fit(&pod(json!({})), &unready).is_err());
+    let tolerates_not_ready = pod(json!({"tolerations": [
+        {"key": "node.kubernetes.io/not-ready", "operator": "Exists"}]}));
+    assert_eq!(
+        fit(&tolerates_not_ready, &unready),
+        Ok("unready".to_owned())
+    );
+}
+
+#[test]
+fn required_node_affinity_terms_are_ored_and_their_requirements_anded() {
+    let nodes = [
+        node(
+            "small",
+            json!({"metadata": {"labels": {"zone": "a", "cpus": "2"}}}),
+        ),
+        node(
+            "big",
+            json!({"metadata": {"labels": {"zone": "b", "cpus": "64"}}}),
+        ),
+    ];
+    let affinity = |terms: Value| {
+        pod(json!({"affinity": {"nodeAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": terms}}}}))
+    };
+    let big_only = affinity(json!([{"matchExpressions": [
+        {"key": "zone", "operator": "In", "values": ["a", "b"]},
+        {"key": "cpus", "operator": "Gt", "values": ["8"]}]}]));
+    assert_eq!(fit(&big_only, &nodes), Ok("big".to_owned()));
+    let by_name = affinity(json!([{"matchFields": [
+        {"key": "metadata.name", "operator": "NotIn", "values": ["small"]}]}]));
+    assert_eq!(fit(&by_name, &nodes), Ok("big".to_owned()));
+    let either = affinity(json!([
+        {"matchExpressions": [{"key": "gpu", "operator": "Exists"}]},
+        {"matchExpressions": [{"key": "zone", "operator": "NotIn", "values": ["b"]}]}]));
+    assert_eq!(fit(&either, &nodes), Ok("small".to_owned()));
+    let empty_term = affinity(json!([{}]));
+    assert_eq!(
+        fit(&empty_term, &nodes),
+        Err(
+            "0/2 nodes are available: 2 node(s) didn't match Pod's node affinity/selector."
+                .to_owned()
+        )
+    );
+}
+
+#[test]
+fn the_least_loaded_node_wins_and_ties_go_by_name() {
+    let nodes = [
+        node("b", json!({})),
+        node("a", json!({})),
+        node("c", json!({})),
+    ];
+    let refs: Vec<&Node> = nodes.iter().collect();
+    let p = pod(json!({}));
+    assert_eq!(find_node(&p, &refs, &HashMap::new()), Ok("a".to_owned()));
+    let load = HashMap::from([
+        ("a".to_owned(), 2),
+        ("b".to_owned(), 1),
+        ("c".to_owned(), 1),
+    ]);
+    assert_eq!(find_node(&p, &refs, &load), Ok("b".to_owned()));
+}
