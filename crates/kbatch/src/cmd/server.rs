@@ -5,14 +5,16 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
-use kbatch_api::clock::SystemClock;
+use kbatch_api::Metrics;
+use kbatch_api::clock::{Clock, SystemClock};
 use kbatch_api::logs::NoLogs;
 use kbatch_api::pki::{Credentials, server_url};
 use kbatch_api::server::{Api, ApiConfig, bind};
-use kbatch_controllers::GarbageCollector;
+use kbatch_controllers::{Controllers, ControllersConfig};
 use kbatch_store::SqliteStore;
 
 #[derive(Args, Debug)]
@@ -24,6 +26,21 @@ pub struct ServerArgs {
     /// Address and port to serve HTTPS on (port 0 picks a free one).
     #[arg(long, default_value = "127.0.0.1:6443")]
     listen: SocketAddr,
+    /// The first delay before a Job's failed pod is replaced; it doubles with each
+    /// consecutive failure (Kubernetes: 10s).
+    #[arg(long, default_value = "10s", value_parser = go_duration)]
+    backoff_base: Duration,
+    /// The longest such delay (Kubernetes: 10m).
+    #[arg(long, default_value = "10m", value_parser = go_duration)]
+    backoff_max: Duration,
+}
+
+/// A duration as Go writes it (`10s`, `1m30s`, `250ms`), the form Kubernetes flags take.
+fn go_duration(text: &str) -> Result<Duration, String> {
+    let nanos = kbatch_schedule::parse_go_duration(text).map_err(|e| e.to_string())?;
+    u64::try_from(nanos)
+        .map(Duration::from_nanos)
+        .map_err(|_| format!("{text}: must not be negative"))
 }
 
 pub fn run(args: ServerArgs) -> ExitCode {
@@ -77,19 +94,31 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
     let credentials = Credentials::load_or_create(&data_dir, addr)?;
     let tls = credentials.server_config()?;
     let url = server_url(addr);
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let metrics: Arc<Metrics> = Arc::default();
     let api = Api::new(
         ApiConfig {
             store,
-            clock: Arc::new(SystemClock),
+            clock: clock.clone(),
             logs: Arc::new(NoLogs),
             token: Some(credentials.token.clone()),
-            metrics: Arc::default(),
+            metrics: metrics.clone(),
         },
         url.trim_start_matches("https://").to_owned(),
     )
     .await?;
     api.spawn_compactor();
-    tokio::spawn(GarbageCollector::new(api.registry().clone()).run());
+    let controllers = Controllers::new(
+        api.registry().clone(),
+        clock.clone(),
+        ControllersConfig {
+            backoff_base: args.backoff_base,
+            backoff_max: args.backoff_max,
+            ..Default::default()
+        },
+        &metrics,
+    );
+    tokio::spawn(controllers.run(std::future::pending()));
     println!("kbatch server listening on {url}");
     println!("  data dir:   {}", data_dir.display());
     println!("  kubeconfig: {}", credentials.kubeconfig.display());
