@@ -2,5 +2,7 @@
 //! through it, as kube-controller-manager's do.
 
 pub mod garbage_collector;
+pub mod job;
 
 pub use garbage_collector::GarbageCollector;
+pub use job::{JobConfig, JobController};
