@@ -208,9 +208,7 @@ impl JobController {
     /// are never counted.
     async fn delete_job_pods(&self, job: &Job, pods: &[Pod]) -> Deleted {
         let results = join_all(pods.iter().map(|pod| async move {
-            if let Err(e) = self.remove_tracking_finalizer(pod).await {
-                return Err(e);
-            }
+            self.remove_tracking_finalizer(pod).await?;
             self.delete_pod(job, pod).await
         }))
         .await;
