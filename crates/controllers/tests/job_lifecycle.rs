@@ -673,3 +673,101 @@ async fn j34_j64_terminating_pods_are_replaced_only_with_terminating_or_failed()
         }
     }
 }
+
+#[tokio::test]
+async fn j20_j52_the_backoff_of_a_deleted_job_is_forgotten() {
+    let env = Env::new().await;
+    env.create_job("again", json!({})).await;
+    env.sync("again").await;
+    env.fail(&env.pods("again").await[0]).await;
+    assert_eq!(env.sync("again").await, Some(Duration::from_secs(10)));
+    let background = kbatch_api::registry::DeleteOptions {
+        propagation: Some(kbatch_api::registry::Propagation::Background),
+        ..Default::default()
+    };
+    env.registry
+        .delete(&kbatch_core::object::JOB, NS, "again", &background)
+        .await
+        .unwrap();
+    assert_eq!(env.sync("again").await, None);
+    // A new Job of the same name starts without the old one's failures.
+    env.create_job("again", json!({})).await;
+    assert_eq!(env.sync("again").await, None);
+    assert_eq!(active(&env.job("again").await), 1);
+}
+
+#[tokio::test]
+async fn j65_with_success_criteria_met_the_failure_policy_is_not_evaluated() {
+    let env = Env::new().await;
+    env.create_job(
+        "scm",
+        json!({"podFailurePolicy": {"rules": [
+            {"action": "FailJob", "onExitCodes": {"operator": "In", "values": [42]}}
+        ]}}),
+    )
+    .await;
+    env.sync("scm").await;
+    let pod = env.pods("scm").await.remove(0);
+    // An earlier sync found the success criteria met.
+    let mut job = env.job("scm").await;
+    let at = k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(env.now());
+    job.status.as_mut().unwrap().conditions =
+        Some(vec![k8s_openapi::api::batch::v1::JobCondition {
+            type_: "SuccessCriteriaMet".into(),
+            status: "True".into(),
+            reason: Some("CompletionsReached".into()),
+            message: Some("Reached expected number of succeeded pods".into()),
+            last_probe_time: Some(at.clone()),
+            last_transition_time: Some(at),
+        }]);
+    let opts = kbatch_api::registry::WriteOptions {
+        subresource: Some("status".into()),
+        ..Default::default()
+    };
+    env.registry
+        .update(
+            &kbatch_core::object::JOB,
+            NS,
+            "scm",
+            kbatch_core::object::Object::Job(job),
+            &opts,
+            vec![],
+        )
+        .await
+        .unwrap();
+    env.finish(&pod, 42).await;
+    env.sync("scm").await;
+    let job = env.job("scm").await;
+    assert_eq!(
+        condition_types(&job),
+        vec!["SuccessCriteriaMet", "Complete"]
+    );
+    assert_eq!(conditions(&job)[1].2, "CompletionsReached");
+    assert!(!has_finalizer(&env.pod(name(&pod)).await.unwrap()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn j34_j91_at_most_500_pods_are_created_or_counted_per_sync() {
+    let env = Env::new().await;
+    env.create_job("big", json!({"parallelism": 501, "completions": 501}))
+        .await;
+    env.sync("big").await;
+    assert_eq!(active(&env.job("big").await), 500);
+    env.sync("big").await;
+    assert_eq!(active(&env.job("big").await), 501);
+    for pod in env.pods("big").await {
+        env.succeed(&pod).await;
+    }
+    env.sync("big").await;
+    let job = env.job("big").await;
+    assert_eq!(succeeded(&job), 500);
+    // The target is recorded, but the Job is not Complete while pods are left to count.
+    assert_eq!(condition_types(&job), vec!["SuccessCriteriaMet"]);
+    env.sync("big").await;
+    let job = env.job("big").await;
+    assert_eq!(succeeded(&job), 501);
+    assert_eq!(
+        condition_types(&job),
+        vec!["SuccessCriteriaMet", "Complete"]
+    );
+}

@@ -203,7 +203,10 @@ impl JobController {
         let result = self.sync_job(&mut ctx).await;
         self.metrics
             .observe_sync(mode_label, result.is_ok(), ctx.action, started.elapsed());
-        self.metrics.observe_job(&ctx.job);
+        // After a failed sync the in-memory Job may hold a status that was never written.
+        if result.is_ok() {
+            self.metrics.observe_job(&ctx.job);
+        }
         result.map(|()| ctx.requeue)
     }
 
