@@ -1,9 +1,12 @@
 //! The Job controller (kube-controller-manager's `pkg/controller/job`): one level-triggered
 //! `sync` per Job that reads the Job and its pods through the registry, creates and deletes
 //! pods, counts finished pods through the tracking-finalizer protocol and writes the status
-//! (job.md §2–§11).
+//! (job.md §2–§11). A sync writes the status only when it changed, and at most twice: the
+//! counting protocol (J-91) writes the staged pods before removing their finalizers, then
+//! the counters (or, when a removal failed, the partial progress before failing).
 //!
-//! In-memory state, kept per Job key and dropped when the Job is gone or finished:
+//! In-memory state, kept per Job key and dropped when a sync finds the Job gone (the backoff
+//! record is also reset once the Job finished):
 //! - the pod-failure backoff record (J-52), which exists nowhere else;
 //! - a lock, so that syncs of one Job never overlap. Upstream's creation, deletion and
 //!   finalizer-removal expectations exist because its pod cache lags its own writes; the
@@ -16,7 +19,7 @@ pub mod indexes;
 mod manage;
 mod metrics;
 pub mod pods;
-pub mod spec;
+mod spec;
 mod status;
 pub mod success_policy;
 
