@@ -9,4 +9,5 @@ pub mod scheduler;
 pub mod ttl_after_finished;
 
 pub use garbage_collector::GarbageCollector;
+pub use job::{JobConfig, JobController};
 pub use manager::{Controllers, ControllersConfig};
