@@ -220,7 +220,7 @@ pub fn enqueue_jobs(
             {
                 queue.add_after(former, JOB_SYNC_BATCH_PERIOD);
             }
-            if let Some(owner) = owner {
+            if let Some(owner) = owner.or_else(|| orphan_cleanup_key(pod)) {
                 queue.add_after(owner, JOB_SYNC_BATCH_PERIOD);
             }
         }
@@ -248,6 +248,40 @@ fn deadline_change(old: &Object, new: &Object, now: jiff::Timestamp) -> Option<D
 }
 
 /// `resolveControllerRef`: the key of the cached Job that controls `pod`, if any.
+/// An orphaned pod still holding the Job tracking finalizer (its Job gone, replaced, or
+/// orphaning it): a sync of the Job it names releases it (upstream's orphan-pod queue,
+/// `syncOrphanPod`). The controller reference names the Job; without one, the pod's
+/// `batch.kubernetes.io/job-name` label does.
+fn orphan_cleanup_key(pod: &Object) -> Option<ObjectKey> {
+    let meta = pod.metadata();
+    let tracked = meta
+        .finalizers
+        .as_ref()
+        .is_some_and(|f| f.iter().any(|f| f == TRACKING_FINALIZER));
+    if !tracked {
+        return None;
+    }
+    let namespace = meta.namespace.as_deref().unwrap_or("");
+    let by_owner = meta
+        .owner_references
+        .as_ref()
+        .and_then(|refs| refs.iter().find(|r| r.controller == Some(true)))
+        .filter(|r| r.kind == JOB.kind)
+        .map(|r| r.name.clone());
+    let by_label = || {
+        meta.labels
+            .as_ref()
+            .and_then(|l| l.get("batch.kubernetes.io/job-name"))
+            .cloned()
+    };
+    by_owner
+        .or_else(by_label)
+        .map(|name| ObjectKey::new(namespace, &name))
+}
+
+/// The Job tracking finalizer (J-11).
+const TRACKING_FINALIZER: &str = "batch.kubernetes.io/job-tracking";
+
 fn controlling_job(jobs: &Informer, pod: &Object) -> Option<ObjectKey> {
     let meta = pod.metadata();
     let owner = meta

@@ -288,3 +288,22 @@ async fn the_manager_runs_the_scheduler_and_the_ttl_controller_until_shutdown() 
     };
     assert_eq!(late.spec.and_then(|s| s.node_name), None);
 }
+
+/// An orphaned pod that still holds the tracking finalizer queues the Job it names, whose
+/// sync releases it (upstream's orphan-pod queue, J-13/J-101): by controller reference when
+/// the Job is gone, by the job-name label when the reference was removed (Orphan deletion).
+#[tokio::test(start_paused = true)]
+async fn an_orphan_with_the_tracking_finalizer_queues_its_jobs_sync() {
+    let h = Handlers::start().await;
+    let mut orphan = pod("orphan", None);
+    orphan["metadata"]["finalizers"] = json!(["batch.kubernetes.io/job-tracking"]);
+    orphan["metadata"]["labels"] = json!({"batch.kubernetes.io/job-name": "gone"});
+    create(&h.registry, orphan).await;
+    assert_eq!(h.next().await, ("default/gone".to_owned(), at(1)));
+
+    let mut untracked = pod("untracked", None);
+    untracked["metadata"]["labels"] = json!({"batch.kubernetes.io/job-name": "other"});
+    create(&h.registry, untracked).await;
+    tokio::time::sleep(at(5)).await;
+    assert!(h.queue.is_empty());
+}

@@ -429,7 +429,10 @@ impl Registry {
                 .finalizers
                 .as_ref()
                 .is_none_or(|f| f.is_empty())
-            && !waits_for_namespace_lifecycle(&new);
+            && !waits_for_namespace_lifecycle(&new)
+            // A graceful deletion (a pod on a node) ends with the kubelet's delete at grace 0,
+            // not with its last finalizer.
+            && new.metadata().deletion_grace_period_seconds.unwrap_or(0) == 0;
         if opts.dry_run {
             set_resource_version(&mut new, old_rev);
             return Ok(Written {
