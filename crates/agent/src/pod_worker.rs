@@ -348,6 +348,7 @@ impl PodWorker {
         let mut lost: Vec<String> = Vec::new();
         for i in 0..self.slots.len() {
             let name = self.slots[i].name.clone();
+            let mut reported_running: Option<Option<String>> = None;
             if let Some(s) = api.iter().find(|s| s.name == name) {
                 let state = s.state.clone().unwrap_or_default();
                 let last = s
@@ -367,13 +368,16 @@ impl PodWorker {
                     slot.run = Run::Terminated(t);
                     slot.last = None;
                 }
-                if slot.run.is_pending() && state.running.is_some() {
-                    // Reported running: it must be in the checkpoint, or it is lost.
-                    slot.run = Run::Terminated(lost_run(s.container_id.clone(), now));
-                    lost.push(name.clone());
+                if state.running.is_some() {
+                    reported_running = Some(s.container_id.clone());
                 }
             }
             let Some(record) = recorded.iter().find(|r| r.container == name) else {
+                if let Some(container_id) = reported_running {
+                    // Reported running, yet not in the checkpoint: nothing to follow.
+                    self.slots[i].run = Run::Terminated(lost_run(container_id, now));
+                    lost.push(name);
+                }
                 continue;
             };
             let container_id = format!("{scheme}://{}", record.id);
@@ -395,7 +399,6 @@ impl PodWorker {
                     {
                         slot.last = Some(t.clone());
                     }
-                    lost.retain(|n| n != &name);
                     slot.runs = record.attempt + 1;
                     slot.run = Run::Running {
                         handle: handle.clone(),
@@ -421,9 +424,7 @@ impl PodWorker {
                     }
                     slot.runs = record.attempt + 1;
                     slot.run = Run::Terminated(lost_run(Some(container_id), now));
-                    if !lost.contains(&name) {
-                        lost.push(name);
-                    }
+                    lost.push(name);
                 }
             }
         }
@@ -1148,12 +1149,6 @@ impl PodWorker {
         if let Err(e) = self.ctx.registry.record_event(spec).await {
             tracing::debug!(pod = %self.pod_ref.name, error = %e, "recording an event");
         }
-    }
-}
-
-impl Run {
-    fn is_pending(&self) -> bool {
-        matches!(self, Run::Pending)
     }
 }
 
