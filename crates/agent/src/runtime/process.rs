@@ -276,15 +276,46 @@ struct ProcessRun {
 }
 
 impl ProcessRun {
-    /// SIGKILLs what is left of the run once its first process has ended.
+    /// SIGKILLs what is left of the run once its first process has ended, and waits until
+    /// it is gone: SIGKILL is delivered when the target next runs.
     async fn kill_leftovers(&self) {
-        if let Some(pgid) = Pid::from_raw(self.pid) {
-            let _ = kill_process_group(pgid, Signal::KILL);
-        }
         if let Some(cg) = &self.cgroup {
             cgroup::kill_all(&cg.paths()).await;
         }
+        let Some(pgid) = Pid::from_raw(self.pid) else {
+            return;
+        };
+        for _ in 0..200 {
+            let _ = kill_process_group(pgid, Signal::KILL);
+            if !group_alive(self.pid) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        tracing::warn!(run = %self.id, pgid = self.pid, "processes of an ended container survive SIGKILL");
     }
+}
+
+/// Whether a process group has a member that has not ended (zombies have: they only wait for
+/// their parent to reap them).
+fn group_alive(pgid: i32) -> bool {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return false;
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .any(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .ok()
+                .and_then(|stat| {
+                    let mut fields = stat[stat.rfind(')')? + 1..].split_whitespace();
+                    let state = fields.next()?;
+                    let group: i32 = fields.nth(1)?.parse().ok()?;
+                    Some(state != "Z" && group == pgid)
+                })
+                .unwrap_or(false)
+        })
 }
 
 #[async_trait]

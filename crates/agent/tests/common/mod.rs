@@ -88,7 +88,17 @@ impl Harness {
 
     /// Creates a pod from a spec and binds it to the node.
     pub async fn run_pod(&self, name: &str, spec: serde_json::Value) -> Pod {
-        self.create_pod(name, spec).await;
+        self.run_labelled_pod(name, serde_json::json!({}), spec)
+            .await
+    }
+
+    pub async fn run_labelled_pod(
+        &self,
+        name: &str,
+        labels: serde_json::Value,
+        spec: serde_json::Value,
+    ) -> Pod {
+        self.create_pod(name, labels, spec).await;
         let bound = self.registry.bind_pod("default", name, NODE).await.unwrap();
         let Object::Pod(pod) = bound else {
             unreachable!()
@@ -96,10 +106,15 @@ impl Harness {
         pod
     }
 
-    pub async fn create_pod(&self, name: &str, spec: serde_json::Value) -> Pod {
+    pub async fn create_pod(
+        &self,
+        name: &str,
+        labels: serde_json::Value,
+        spec: serde_json::Value,
+    ) -> Pod {
         let pod: Pod = serde_json::from_value(serde_json::json!({
             "apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": name, "namespace": "default"},
+            "metadata": {"name": name, "namespace": "default", "labels": labels},
             "spec": spec,
         }))
         .unwrap();
