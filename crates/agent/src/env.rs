@@ -1,0 +1,383 @@
+//! A container's environment and command line as kubelet makes them
+//! (`makeEnvironmentVariables`, `ExpandContainerCommandAndArgs`): `env` in order, each value
+//! expanded against the variables before it (`$(VAR)`, `$$` for a literal `$`), `valueFrom`
+//! through the downward API (`fieldRef`, `resourceFieldRef`); then `command` and `args`
+//! expanded against the whole environment.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{Container, Pod};
+
+use crate::resources::{Allocatable, downward_value};
+
+/// Why a container's environment cannot be made; kubelet reports it as the container's
+/// `CreateContainerConfigError` and tries again on the next sync.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct EnvError(pub String);
+
+/// What the downward API reads from the node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeFacts {
+    /// `status.hostIP` and `status.podIP` (pods share the node's network).
+    pub ip: String,
+    pub allocatable: Allocatable,
+}
+
+/// The environment of `container`: `base` (what an image would give: PATH, HOSTNAME, HOME)
+/// overridden by the container's `env`.
+pub fn environment(
+    pod: &Pod,
+    container: &Container,
+    node: &NodeFacts,
+    base: &[(String, String)],
+) -> Result<Vec<(String, String)>, EnvError> {
+    for from in container.env_from.iter().flatten() {
+        // ConfigMaps and Secrets are not served here, so a reference names something that
+        // does not exist: kubelet's answer for a missing one.
+        if let Some(cm) = &from.config_map_ref
+            && cm.optional != Some(true)
+        {
+            return Err(EnvError(format!("configmaps {:?} not found", cm.name)));
+        }
+        if let Some(s) = &from.secret_ref
+            && s.optional != Some(true)
+        {
+            return Err(EnvError(format!("secrets {:?} not found", s.name)));
+        }
+    }
+    // The container's own variables in order of first appearance; a repeated name keeps its
+    // first place and its last value (kubelet's map has no order at all).
+    let mut own: Vec<(String, String)> = Vec::new();
+    for var in container.env.iter().flatten() {
+        let value = match &var.value_from {
+            None => {
+                let raw = var.value.as_deref().unwrap_or("");
+                expand(raw, |name| lookup(&own, name))
+            }
+            Some(source) => {
+                if let Some(field) = &source.field_ref {
+                    field_value(pod, &field.field_path, node)?
+                } else if let Some(resource) = &source.resource_field_ref {
+                    let target = match resource.container_name.as_deref() {
+                        None | Some("") => container,
+                        Some(name) => find_container(pod, name).ok_or_else(|| {
+                            EnvError(format!("container {name:?} not found in pod"))
+                        })?,
+                    };
+                    downward_value(
+                        target,
+                        &resource.resource,
+                        resource.divisor.as_ref(),
+                        &node.allocatable,
+                    )
+                    .map_err(EnvError)?
+                } else if let Some(cm) = &source.config_map_key_ref {
+                    if cm.optional == Some(true) {
+                        continue;
+                    }
+                    return Err(EnvError(format!("configmaps {:?} not found", cm.name)));
+                } else if let Some(secret) = &source.secret_key_ref {
+                    if secret.optional == Some(true) {
+                        continue;
+                    }
+                    return Err(EnvError(format!("secrets {:?} not found", secret.name)));
+                } else {
+                    continue;
+                }
+            }
+        };
+        set(&mut own, &var.name, value);
+    }
+    let mut all: Vec<(String, String)> = base.to_vec();
+    for (name, value) in own {
+        set(&mut all, &name, value);
+    }
+    Ok(all)
+}
+
+fn set(vars: &mut Vec<(String, String)>, name: &str, value: String) {
+    match vars.iter_mut().find(|(n, _)| n == name) {
+        Some(slot) => slot.1 = value,
+        None => vars.push((name.to_owned(), value)),
+    }
+}
+
+fn lookup<'a>(vars: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    vars.iter()
+        .rev()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
+}
+
+fn find_container<'a>(pod: &'a Pod, name: &str) -> Option<&'a Container> {
+    let spec = pod.spec.as_ref()?;
+    spec.containers
+        .iter()
+        .chain(spec.init_containers.iter().flatten())
+        .find(|c| c.name == name)
+}
+
+/// `podFieldSelectorRuntimeValue` and `fieldpath.ExtractFieldPathAsString`.
+fn field_value(pod: &Pod, path: &str, node: &NodeFacts) -> Result<String, EnvError> {
+    let meta = &pod.metadata;
+    let spec = pod.spec.as_ref();
+    if let Some((base, key)) = split_subscript(path) {
+        let map = match base {
+            "metadata.labels" => meta.labels.as_ref(),
+            "metadata.annotations" => meta.annotations.as_ref(),
+            _ => {
+                return Err(EnvError(format!(
+                    "fieldPath {base:?} does not support subscript"
+                )));
+            }
+        };
+        return Ok(map.and_then(|m| m.get(key)).cloned().unwrap_or_default());
+    }
+    let s = |v: &Option<String>| v.clone().unwrap_or_default();
+    Ok(match path {
+        "metadata.name" => s(&meta.name),
+        "metadata.namespace" => s(&meta.namespace),
+        "metadata.uid" => s(&meta.uid),
+        "metadata.labels" => format_map(meta.labels.as_ref()),
+        "metadata.annotations" => format_map(meta.annotations.as_ref()),
+        "spec.nodeName" => spec.and_then(|s| s.node_name.clone()).unwrap_or_default(),
+        "spec.serviceAccountName" => spec
+            .and_then(|s| s.service_account_name.clone())
+            .unwrap_or_default(),
+        "status.hostIP" | "status.hostIPs" | "status.podIP" | "status.podIPs" => node.ip.clone(),
+        other => return Err(EnvError(format!("unsupported fieldPath: {other}"))),
+    })
+}
+
+/// `fieldpath.SplitMaybeSubscriptedPath`: `metadata.labels['key']` → (`metadata.labels`, `key`).
+fn split_subscript(path: &str) -> Option<(&str, &str)> {
+    let inner = path.strip_suffix("']")?;
+    let (base, key) = inner.split_once("['")?;
+    (!base.is_empty()).then_some((base, key))
+}
+
+/// `fieldpath.FormatMap`: `key="value"` lines, sorted by key, values quoted as Go's `%q`.
+fn format_map(map: Option<&BTreeMap<String, String>>) -> String {
+    map.into_iter()
+        .flatten()
+        .map(|(k, v)| format!("{k}={}", go_quote(v)))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Go's `strconv.Quote`.
+fn go_quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\x07' => out.push_str("\\a"),
+            '\x08' => out.push_str("\\b"),
+            '\x0c' => out.push_str("\\f"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\x0b' => out.push_str("\\v"),
+            c if (c as u32) < 0x20 || c == '\x7f' => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// `third_party/forked/golang/expansion.Expand`: `$(NAME)` becomes the variable's value, or
+/// stays as written when the variable is unknown; `$$` is a literal `$`; a `$` before
+/// anything else stays.
+pub fn expand<'a>(input: &str, mapping: impl Fn(&str) -> Option<&'a str>) -> String {
+    let bytes = input.as_bytes();
+    let mut out: Vec<u8> = Vec::with_capacity(bytes.len());
+    let mut checkpoint = 0;
+    let mut cursor = 0;
+    while cursor < bytes.len() {
+        if bytes[cursor] == b'$' && cursor + 1 < bytes.len() {
+            out.extend_from_slice(&bytes[checkpoint..cursor]);
+            let rest = &bytes[cursor + 1..];
+            let advance = match rest[0] {
+                b'$' => {
+                    out.push(b'$');
+                    1
+                }
+                b'(' => match rest.iter().position(|&b| b == b')') {
+                    Some(close) => {
+                        let name = String::from_utf8_lossy(&rest[1..close]);
+                        match mapping(&name) {
+                            Some(v) => out.extend_from_slice(v.as_bytes()),
+                            None => {
+                                out.extend_from_slice(b"$(");
+                                out.extend_from_slice(name.as_bytes());
+                                out.push(b')');
+                            }
+                        }
+                        close + 1
+                    }
+                    None => {
+                        out.extend_from_slice(b"$(");
+                        1
+                    }
+                },
+                other => {
+                    // Go appends `string(input[0])`: the byte read as a code point.
+                    out.push(b'$');
+                    let mut buf = [0; 4];
+                    out.extend_from_slice(char::from(other).encode_utf8(&mut buf).as_bytes());
+                    1
+                }
+            };
+            cursor += advance;
+            checkpoint = cursor + 1;
+        }
+        cursor += 1;
+    }
+    out.extend_from_slice(&bytes[checkpoint.min(bytes.len())..]);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The process's argv: `command` then `args`, each expanded against the environment.
+pub fn command_line(container: &Container, env: &[(String, String)]) -> Vec<String> {
+    container
+        .command
+        .iter()
+        .flatten()
+        .chain(container.args.iter().flatten())
+        .map(|word| expand(word, |name| lookup(env, name)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<&'a str> {
+        move |name| vars.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
+    }
+
+    /// Cases from the expansion package's tests.
+    #[test]
+    fn expansion_as_kubernetes_does_it() {
+        let vars = [("VAR_A", "A"), ("VAR_B", "B"), ("VAR_EMPTY", "")];
+        let cases = [
+            ("$(VAR_A)", "A"),
+            ("___$(VAR_B)___", "___B___"),
+            ("$(VAR_A)-$(VAR_A)", "A-A"),
+            ("$(VAR_EMPTY)x", "x"),
+            ("$(VAR_DNE)", "$(VAR_DNE)"),
+            ("$$(VAR_B)", "$(VAR_B)"),
+            ("$$$(VAR_A)", "$A"),
+            ("$(VAR_A", "$(VAR_A"),
+            ("$VAR_A", "$VAR_A"),
+            ("$", "$"),
+            ("x$", "x$"),
+            ("$)", "$)"),
+            ("$()", "$()"),
+            ("f000-$$VAR_B", "f000-$VAR_B"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(expand(input, map(&vars)), want, "{input}");
+        }
+    }
+
+    fn pod() -> Pod {
+        serde_json::from_value(serde_json::json!({
+            "metadata": {
+                "name": "p", "namespace": "ns", "uid": "u-1",
+                "labels": {"batch.kubernetes.io/job-completion-index": "3", "b": "x\"y"},
+                "annotations": {"a": "1"}
+            },
+            "spec": {
+                "nodeName": "n1",
+                "containers": [{
+                    "name": "c",
+                    "command": ["echo", "$(GREETING)", "$(MISSING)"],
+                    "args": ["$$(GREETING)"],
+                    "resources": {"limits": {"memory": "1Mi"}},
+                    "env": [
+                        {"name": "GREETING", "value": "hi $(POD)"},
+                        {"name": "POD", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+                        {"name": "AGAIN", "value": "$(POD)-$(GREETING)"},
+                        {"name": "JOB_COMPLETION_INDEX", "valueFrom": {"fieldRef": {
+                            "fieldPath": "metadata.labels['batch.kubernetes.io/job-completion-index']"}}},
+                        {"name": "NS", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
+                        {"name": "UID", "valueFrom": {"fieldRef": {"fieldPath": "metadata.uid"}}},
+                        {"name": "NODE", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}},
+                        {"name": "IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+                        {"name": "LABELS", "valueFrom": {"fieldRef": {"fieldPath": "metadata.labels"}}},
+                        {"name": "ANN", "valueFrom": {"fieldRef": {"fieldPath": "metadata.annotations['a']"}}},
+                        {"name": "MEM", "valueFrom": {"resourceFieldRef": {"resource": "limits.memory"}}},
+                        {"name": "PATH", "value": "/bin"}
+                    ]
+                }]
+            }
+        }))
+        .unwrap()
+    }
+
+    fn node() -> NodeFacts {
+        NodeFacts {
+            ip: "127.0.0.1".into(),
+            allocatable: Allocatable {
+                cpu_millis: 2000,
+                memory_bytes: 1 << 30,
+                ephemeral_storage_bytes: 1 << 30,
+            },
+        }
+    }
+
+    #[test]
+    fn env_and_command_line() {
+        let pod = pod();
+        let c = &pod.spec.as_ref().unwrap().containers[0];
+        let base = vec![
+            ("PATH".to_owned(), "/usr/bin".to_owned()),
+            ("HOSTNAME".to_owned(), "p".to_owned()),
+        ];
+        let env = environment(&pod, c, &node(), &base).unwrap();
+        let get = |n: &str| lookup(&env, n).unwrap().to_owned();
+        // GREETING refers to POD before POD is defined: it stays unexpanded.
+        assert_eq!(get("GREETING"), "hi $(POD)");
+        assert_eq!(get("AGAIN"), "p-hi $(POD)");
+        assert_eq!(get("JOB_COMPLETION_INDEX"), "3");
+        assert_eq!(get("NS"), "ns");
+        assert_eq!(get("UID"), "u-1");
+        assert_eq!(get("NODE"), "n1");
+        assert_eq!(get("IP"), "127.0.0.1");
+        assert_eq!(
+            get("LABELS"),
+            "b=\"x\\\"y\"\nbatch.kubernetes.io/job-completion-index=\"3\""
+        );
+        assert_eq!(get("ANN"), "1");
+        assert_eq!(get("MEM"), "1048576");
+        assert_eq!(get("PATH"), "/bin");
+        assert_eq!(get("HOSTNAME"), "p");
+        assert_eq!(env[0].0, "PATH", "base variables keep their place");
+        assert_eq!(
+            command_line(c, &env),
+            ["echo", "hi $(POD)", "$(MISSING)", "$(GREETING)"]
+        );
+    }
+
+    #[test]
+    fn missing_config_maps_and_secrets() {
+        let mut pod = pod();
+        let c = &mut pod.spec.as_mut().unwrap().containers[0];
+        c.env = Some(
+            serde_json::from_value(serde_json::json!([
+                {"name": "OPT", "valueFrom": {"configMapKeyRef": {"name": "cm", "key": "k", "optional": true}}},
+                {"name": "REQ", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}
+            ]))
+            .unwrap(),
+        );
+        let c = pod.spec.as_ref().unwrap().containers[0].clone();
+        let err = environment(&pod, &c, &node(), &[]).unwrap_err();
+        assert_eq!(err.to_string(), "secrets \"s\" not found");
+    }
+}

@@ -1,0 +1,319 @@
+//! kbatch's node agent: it registers a Node, keeps its Lease fresh, watches the pods bound
+//! to it through the API (never the store) and runs each through a pod worker on a
+//! runtime, writing back the status kubelet would.
+//!
+//! Pods share the host's network: `status.podIP` and `status.hostIP` are the node's
+//! address ([`AgentConfig::node_ip`], 127.0.0.1 unless told otherwise), which every process
+//! on the host can reach.
+
+pub mod cgroup;
+pub mod checkpoint;
+pub mod env;
+pub mod logs;
+mod node;
+mod pod_worker;
+pub mod resources;
+pub mod runtime;
+mod status;
+
+use std::collections::{HashMap, HashSet};
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Pod;
+use kbatch_api::clock::Clock;
+use kbatch_api::error::ApiError;
+use kbatch_api::registry::{ListParams, Registry, WatchEvent, WatchEventType, WatchParams};
+use kbatch_core::object::{Object, POD};
+use kbatch_core::selector::FieldSelector;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+pub use logs::FileLogs;
+
+use checkpoint::Checkpoints;
+use env::NodeFacts;
+use runtime::Runtime;
+
+/// How often old log directories are looked for.
+const LOG_GC_INTERVAL: Duration = Duration::from_secs(600);
+/// How long to wait before listing again after the API refused a list or a watch.
+const RELIST_DELAY: Duration = Duration::from_secs(1);
+/// The `PATH` of a container that sets none (containerd's default).
+const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// How an agent is set up.
+#[derive(Debug, Clone)]
+pub struct AgentConfig {
+    /// The Node's name (the host name, usually).
+    pub node_name: String,
+    /// Where logs, checkpoints and pods' working directories live.
+    pub data_dir: PathBuf,
+    pub runtime: Arc<dyn Runtime>,
+    /// How long a pod's logs stay after the pod is gone.
+    pub log_retention: Duration,
+    /// The node's address, reported as every pod's podIP and hostIP.
+    pub node_ip: IpAddr,
+}
+
+impl AgentConfig {
+    /// The defaults: logs kept for 24 hours after their pod is gone, address 127.0.0.1.
+    pub fn new(
+        node_name: impl Into<String>,
+        data_dir: impl Into<PathBuf>,
+        runtime: Arc<dyn Runtime>,
+    ) -> AgentConfig {
+        AgentConfig {
+            node_name: node_name.into(),
+            data_dir: data_dir.into(),
+            runtime,
+            log_retention: Duration::from_secs(24 * 3600),
+            node_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+        }
+    }
+}
+
+/// What every part of a running agent shares.
+#[derive(Debug)]
+pub(crate) struct Context {
+    pub registry: Registry,
+    pub clock: Arc<dyn Clock>,
+    pub runtime: Arc<dyn Runtime>,
+    pub node_name: String,
+    pub node: NodeFacts,
+    /// What an image would put in a container's environment: PATH and HOME.
+    pub base_env: Vec<(String, String)>,
+    pub data_dir: PathBuf,
+    pub checkpoints: Checkpoints,
+    pub log_retention: Duration,
+}
+
+/// The node agent.
+#[derive(Debug)]
+pub struct Agent {
+    registry: Registry,
+    clock: Arc<dyn Clock>,
+    config: AgentConfig,
+}
+
+impl Agent {
+    pub fn new(registry: Registry, clock: Arc<dyn Clock>, config: AgentConfig) -> Agent {
+        Agent {
+            registry,
+            clock,
+            config,
+        }
+    }
+
+    /// Registers the node, then heartbeats, runs the pods bound to it and removes old logs,
+    /// forever. Dropping the future stops the agent and its workers, and leaves the runs
+    /// to the next agent over the same runtime.
+    pub async fn run(self) {
+        let config = self.config;
+        if let Err(e) = std::fs::create_dir_all(&config.data_dir) {
+            tracing::warn!(dir = %config.data_dir.display(), error = %e, "creating the agent's data directory");
+        }
+        let mut base_env = vec![("PATH".to_owned(), DEFAULT_PATH.to_owned())];
+        if let Ok(home) = std::env::var("HOME") {
+            base_env.push(("HOME".to_owned(), home));
+        }
+        let ctx = Arc::new(Context {
+            node: NodeFacts {
+                ip: config.node_ip.to_string(),
+                allocatable: node::machine(&config.data_dir),
+            },
+            registry: self.registry,
+            clock: self.clock,
+            runtime: config.runtime,
+            node_name: config.node_name,
+            base_env,
+            checkpoints: Checkpoints::new(&config.data_dir),
+            data_dir: config.data_dir,
+            log_retention: config.log_retention,
+        });
+        while let Err(e) = node::register(&ctx).await {
+            tracing::warn!(node = %ctx.node_name, error = %e, "registering the node");
+            tokio::time::sleep(RELIST_DELAY).await;
+        }
+        let mut background = JoinSet::new();
+        background.spawn(node::heartbeat(ctx.clone()));
+        Dispatcher::new(ctx).run().await;
+    }
+}
+
+/// Routes the pods bound to the node to their workers.
+struct Dispatcher {
+    ctx: Arc<Context>,
+    workers: HashMap<String, watch::Sender<Option<Pod>>>,
+    tasks: JoinSet<String>,
+    /// Pods whose worker has finished: they never run again here.
+    finished: HashSet<String>,
+    /// Pods already deleted for good.
+    deleted: HashSet<String>,
+    /// The uids of the pods bound to the node.
+    live: HashSet<String>,
+}
+
+impl Dispatcher {
+    fn new(ctx: Arc<Context>) -> Self {
+        Dispatcher {
+            ctx,
+            workers: HashMap::new(),
+            tasks: JoinSet::new(),
+            finished: HashSet::new(),
+            deleted: HashSet::new(),
+            live: HashSet::new(),
+        }
+    }
+
+    async fn run(mut self) {
+        let mut first = true;
+        let mut gc = tokio::time::interval(LOG_GC_INTERVAL);
+        loop {
+            match self.sync(&mut first, &mut gc).await {
+                Ok(()) => {}
+                Err(e) => {
+                    tracing::warn!(node = %self.ctx.node_name, error = %e, "watching the node's pods")
+                }
+            }
+            tokio::time::sleep(RELIST_DELAY).await;
+        }
+    }
+
+    fn selector(&self) -> Result<FieldSelector, ApiError> {
+        FieldSelector::parse(&format!("spec.nodeName={}", self.ctx.node_name))
+            .map_err(|e| ApiError::internal(e.to_string()))
+    }
+
+    /// Lists the node's pods, then follows their changes until the watch ends.
+    async fn sync(
+        &mut self,
+        first: &mut bool,
+        gc: &mut tokio::time::Interval,
+    ) -> Result<(), ApiError> {
+        let params = ListParams {
+            field_selector: Some(self.selector()?),
+            ..Default::default()
+        };
+        let list = self.ctx.registry.list(&POD, None, &params).await?;
+        let mut present = HashSet::new();
+        for obj in list.items {
+            if let Object::Pod(pod) = obj {
+                present.insert(pod.metadata.uid.clone().unwrap_or_default());
+                self.seen(pod).await;
+            }
+        }
+        let vanished: Vec<String> = self
+            .live
+            .iter()
+            .filter(|uid| !present.contains(*uid))
+            .cloned()
+            .collect();
+        for uid in vanished {
+            self.gone(&uid);
+        }
+        if std::mem::take(first) {
+            self.reclaim_orphans(&present).await;
+        }
+        let watch = WatchParams {
+            field_selector: Some(self.selector()?),
+            resource_version: Some(list.resource_version.to_string()),
+            ..Default::default()
+        };
+        let (mut events, _) = self.ctx.registry.watch(&POD, None, watch).await?;
+        loop {
+            tokio::select! {
+                event = events.next() => match event {
+                    Some(WatchEvent::Object(kind, obj)) => {
+                        let Object::Pod(pod) = *obj else { continue };
+                        match kind {
+                            WatchEventType::Deleted => {
+                                self.gone(pod.metadata.uid.as_deref().unwrap_or(""));
+                            }
+                            _ => self.seen(pod).await,
+                        }
+                    }
+                    Some(WatchEvent::Error(status)) => return Err(ApiError::from(*status)),
+                    None => return Ok(()),
+                },
+                Some(done) = self.tasks.join_next() => {
+                    if let Ok(uid) = done {
+                        self.workers.remove(&uid);
+                        self.finished.insert(uid);
+                    }
+                }
+                _ = gc.tick() => {
+                    logs::collect_garbage(
+                        &self.ctx.data_dir,
+                        &self.live,
+                        self.ctx.clock.now(),
+                        self.ctx.log_retention,
+                    );
+                }
+            }
+        }
+    }
+
+    /// A pod bound to the node was added or changed.
+    async fn seen(&mut self, pod: Pod) {
+        let uid = pod.metadata.uid.clone().unwrap_or_default();
+        self.live.insert(uid.clone());
+        if let Some(tx) = self.workers.get(&uid) {
+            tx.send_replace(Some(pod));
+            return;
+        }
+        let phase = pod.status.as_ref().and_then(|s| s.phase.as_deref());
+        let terminal = matches!(phase, Some("Succeeded" | "Failed"));
+        if terminal || self.finished.contains(&uid) {
+            // Stopped here already: a delete only waits for kubelet's final one.
+            if terminal && pod.metadata.deletion_timestamp.is_some() && self.deleted.insert(uid) {
+                pod_worker::final_delete(&self.ctx, &pod).await;
+            }
+            return;
+        }
+        let (tx, rx) = watch::channel(Some(pod.clone()));
+        self.workers.insert(uid.clone(), tx);
+        let ctx = self.ctx.clone();
+        self.tasks.spawn(async move {
+            pod_worker::run(ctx, pod, rx).await;
+            uid
+        });
+    }
+
+    /// A pod is gone from the API (or from the node).
+    fn gone(&mut self, uid: &str) {
+        self.live.remove(uid);
+        self.finished.remove(uid);
+        self.deleted.remove(uid);
+        if let Some(tx) = self.workers.get(uid) {
+            tx.send_replace(None);
+        }
+    }
+
+    /// Ends the runs of pods deleted while no agent was watching.
+    async fn reclaim_orphans(&self, present: &HashSet<String>) {
+        for checkpoint in self.ctx.checkpoints.all() {
+            if present.contains(&checkpoint.uid) {
+                continue;
+            }
+            for run in &checkpoint.runs {
+                match self.ctx.runtime.find(&run.id) {
+                    Some(handle) => handle.signal(runtime::StopSignal::Kill),
+                    None => {
+                        if let Some(process) = &run.process {
+                            self.ctx.runtime.reclaim(process).await;
+                        }
+                    }
+                }
+                self.ctx.runtime.forget(&run.id);
+            }
+            if let Err(e) = self.ctx.checkpoints.remove(&checkpoint.uid) {
+                tracing::warn!(pod = %checkpoint.name, error = %e, "removing a checkpoint");
+            }
+            self.ctx.runtime.release_pod(&checkpoint.uid);
+        }
+    }
+}

@@ -1,0 +1,1235 @@
+//! The pod worker: one task per pod bound to the node, a state machine over the pod's
+//! stage and each container's run, whose status is derived from that state alone
+//! (`status.rs`). It mirrors kubelet's pod worker and `computePodActions`:
+//!
+//! - **New**: every container must be runnable by the runtime, or the pod fails at once
+//!   (`ContainerCannotRun`); the pod's sandbox is then ready.
+//! - **Initializing**: init containers run one by one, each after the previous succeeded;
+//!   native sidecars (init containers with `restartPolicy: Always`) start in their turn and
+//!   keep running. A failed init container fails the pod under `restartPolicy: Never` and is
+//!   restarted (with back-off) otherwise.
+//! - **Running**: the regular containers start together; a container that exits is
+//!   restarted as the restart policy says, after kubelet's crash-loop back-off (10s doubling
+//!   to 5m, forgotten after 10m of calm); sidecars always restart. Once no regular container
+//!   will run again, the sidecars are stopped.
+//! - **Stopping**: on deletion, `activeDeadlineSeconds` or the end of the regular
+//!   containers: SIGTERM to the regular containers, then to the sidecars in reverse order,
+//!   SIGKILL to whatever still runs when the grace period ends.
+//! - **Done**: every container stopped; containers that never ran are reported as kubelet's
+//!   `TerminatePod` does; a deleted pod is finally removed (`gracePeriodSeconds: 0`).
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::{
+    Container, ContainerStateTerminated, ObjectReference, Pod, PodStatus,
+};
+use kbatch_api::registry::{DeleteOptions, EventSpec, Preconditions, WriteOptions};
+use kbatch_core::object::{Object, POD};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use crate::Context;
+use crate::checkpoint::{PodCheckpoint, RunRecord};
+use crate::env::{command_line, environment};
+use crate::logs::run_path;
+use crate::resources::limits;
+use crate::runtime::{ContainerHandle, ContainerSpec, Exit, PodRef, StopSignal, run_id};
+use crate::status::{self, View};
+
+/// kubelet's container restart back-off (`backOffPeriod`, `MaxContainerBackOff`).
+const BACKOFF_INITIAL: Duration = Duration::from_secs(10);
+const BACKOFF_MAX: Duration = Duration::from_secs(300);
+/// How long to wait before retrying a status write the API refused for another reason than
+/// a conflict.
+const RETRY_REPORT: Duration = Duration::from_secs(1);
+
+const DEADLINE_MESSAGE: &str = "Pod was active on the node longer than the specified deadline";
+const UNKNOWN_MESSAGE: &str = "The container could not be located when the pod was terminated";
+
+/// What a container is to the pod.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Role {
+    /// An init container: runs to completion before the next one starts.
+    Init,
+    /// An init container with `restartPolicy: Always`: a native sidecar.
+    Sidecar,
+    Regular,
+}
+
+/// A finished run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Terminated {
+    pub exit_code: i32,
+    pub reason: String,
+    pub message: Option<String>,
+    pub started_at: Option<jiff::Timestamp>,
+    pub finished_at: Option<jiff::Timestamp>,
+    pub container_id: Option<String>,
+}
+
+impl Terminated {
+    fn unknown() -> Terminated {
+        Terminated {
+            exit_code: 137,
+            reason: "ContainerStatusUnknown".to_owned(),
+            message: Some(UNKNOWN_MESSAGE.to_owned()),
+            started_at: None,
+            finished_at: None,
+            container_id: None,
+        }
+    }
+
+    fn from_api(t: &ContainerStateTerminated) -> Terminated {
+        Terminated {
+            exit_code: t.exit_code,
+            reason: t.reason.clone().unwrap_or_default(),
+            message: t.message.clone(),
+            started_at: t.started_at.as_ref().map(|t| t.0),
+            finished_at: t.finished_at.as_ref().map(|t| t.0),
+            container_id: t.container_id.clone(),
+        }
+    }
+}
+
+/// Where a container's current run stands.
+#[derive(Debug, Clone)]
+pub(crate) enum Run {
+    /// Never started.
+    Pending,
+    /// Could not be set up (e.g. `CreateContainerConfigError`); tried again on the next sync.
+    Waiting {
+        reason: String,
+        message: Option<String>,
+    },
+    Running {
+        handle: Arc<dyn ContainerHandle>,
+        container_id: String,
+    },
+    /// Failed and waiting out the crash-loop back-off before the next run.
+    BackOff {
+        until: Instant,
+        message: String,
+    },
+    Terminated(Terminated),
+}
+
+/// kubelet's per-container `flowcontrol.Backoff` entry.
+#[derive(Debug, Clone, Default)]
+struct Backoff {
+    delay: Duration,
+    last_update: Option<Instant>,
+}
+
+impl Backoff {
+    fn expired(&self, event: Instant) -> bool {
+        self.last_update
+            .is_none_or(|last| event.saturating_duration_since(last) > BACKOFF_MAX * 2)
+    }
+
+    /// `IsInBackOffSince(finishedAt)`.
+    fn holds(&self, finished: Instant, now: Instant) -> bool {
+        !self.expired(finished) && now.saturating_duration_since(finished) < self.delay
+    }
+
+    /// `Next(finishedAt)`.
+    fn next(&mut self, finished: Instant, now: Instant) {
+        self.delay = if self.expired(finished) {
+            BACKOFF_INITIAL
+        } else {
+            (self.delay * 2).min(BACKOFF_MAX)
+        };
+        self.last_update = Some(now);
+    }
+}
+
+/// One container of the pod and its runs.
+#[derive(Debug)]
+pub(crate) struct Slot {
+    pub name: String,
+    pub image: String,
+    pub role: Role,
+    pub run: Run,
+    /// The run before the current one (`lastState`).
+    pub last: Option<Terminated>,
+    /// Runs started so far; restartCount is one less.
+    pub runs: u32,
+    finished: Option<Instant>,
+    backoff: Backoff,
+}
+
+impl Slot {
+    fn running(&self) -> Option<&Arc<dyn ContainerHandle>> {
+        match &self.run {
+            Run::Running { handle, .. } => Some(handle),
+            _ => None,
+        }
+    }
+}
+
+/// Why the pod is being stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    /// The regular containers are done; the sidecars go.
+    Completed,
+    Deleted,
+    Deadline,
+    InitFailed,
+    /// Runs from before an agent restart could not be followed.
+    Lost,
+}
+
+#[derive(Debug)]
+struct Stopping {
+    why: Stop,
+    kill_at: Instant,
+    killed: bool,
+    /// Runs already sent SIGTERM.
+    termed: HashSet<String>,
+}
+
+#[derive(Debug)]
+enum Stage {
+    New,
+    Initializing,
+    Running,
+    Stopping(Stopping),
+    Done,
+}
+
+/// Runs one pod until it is done on this node, or until the agent drops its update
+/// channel (the agent stopped; runs are left for the next one to adopt).
+pub(crate) async fn run(ctx: Arc<Context>, pod: Pod, updates: watch::Receiver<Option<Pod>>) {
+    let mut worker = PodWorker::new(ctx, pod, updates);
+    worker.restore().await;
+    worker.work().await;
+}
+
+struct PodWorker {
+    ctx: Arc<Context>,
+    pod: Pod,
+    pod_ref: PodRef,
+    /// The pod is gone from the API.
+    gone: bool,
+    slots: Vec<Slot>,
+    stage: Stage,
+    start_time: jiff::Timestamp,
+    sandbox_ready: bool,
+    /// The pod's reason and message when it failed as a whole.
+    failure: Option<(String, String)>,
+    reported: Option<PodStatus>,
+    report_failed: bool,
+    checkpoint: PodCheckpoint,
+    /// Runs whose exit the next status write reports; their checkpoint records go after it.
+    exited: Vec<String>,
+    exits_tx: mpsc::UnboundedSender<(String, Exit)>,
+    exits_rx: mpsc::UnboundedReceiver<(String, Exit)>,
+    waiters: JoinSet<()>,
+    updates: watch::Receiver<Option<Pod>>,
+}
+
+impl PodWorker {
+    fn new(ctx: Arc<Context>, pod: Pod, updates: watch::Receiver<Option<Pod>>) -> Self {
+        let spec = pod.spec.clone().unwrap_or_default();
+        let slot = |c: &Container, role| Slot {
+            name: c.name.clone(),
+            image: c.image.clone().unwrap_or_default(),
+            role,
+            run: Run::Pending,
+            last: None,
+            runs: 0,
+            finished: None,
+            backoff: Backoff::default(),
+        };
+        let mut slots: Vec<Slot> = spec
+            .init_containers
+            .iter()
+            .flatten()
+            .map(|c| {
+                let role = if c.restart_policy.as_deref() == Some("Always") {
+                    Role::Sidecar
+                } else {
+                    Role::Init
+                };
+                slot(c, role)
+            })
+            .collect();
+        slots.extend(spec.containers.iter().map(|c| slot(c, Role::Regular)));
+        let pod_ref = PodRef {
+            namespace: pod.metadata.namespace.clone().unwrap_or_default(),
+            name: pod.metadata.name.clone().unwrap_or_default(),
+            uid: pod.metadata.uid.clone().unwrap_or_default(),
+        };
+        let (exits_tx, exits_rx) = mpsc::unbounded_channel();
+        let start_time = ctx.clock.now();
+        PodWorker {
+            checkpoint: PodCheckpoint {
+                namespace: pod_ref.namespace.clone(),
+                name: pod_ref.name.clone(),
+                uid: pod_ref.uid.clone(),
+                runs: Vec::new(),
+            },
+            ctx,
+            pod,
+            pod_ref,
+            gone: false,
+            slots,
+            stage: Stage::New,
+            start_time,
+            sandbox_ready: false,
+            failure: None,
+            reported: None,
+            report_failed: false,
+            exited: Vec::new(),
+            exits_tx,
+            exits_rx,
+            waiters: JoinSet::new(),
+            updates,
+        }
+    }
+
+    fn spec_container(&self, i: usize) -> Option<Container> {
+        let spec = self.pod.spec.as_ref()?;
+        let name = &self.slots[i].name;
+        match self.slots[i].role {
+            Role::Regular => spec.containers.iter().find(|c| &c.name == name).cloned(),
+            Role::Init | Role::Sidecar => spec
+                .init_containers
+                .iter()
+                .flatten()
+                .find(|c| &c.name == name)
+                .cloned(),
+        }
+    }
+
+    fn restart_policy(&self) -> &str {
+        self.pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.restart_policy.as_deref())
+            .unwrap_or("Always")
+    }
+
+    fn grace(&self) -> Duration {
+        let secs = self
+            .pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.termination_grace_period_seconds)
+            .unwrap_or(30);
+        Duration::from_secs(u64::try_from(secs).unwrap_or(0))
+    }
+
+    /// Picks up where an earlier worker (or agent) left the pod: runs the runtime still
+    /// follows are adopted; runs recorded but lost fail the pod.
+    async fn restore(&mut self) {
+        let status = self.pod.status.clone().unwrap_or_default();
+        if let Some(t) = &status.start_time {
+            self.start_time = t.0;
+        }
+        let recorded = self
+            .ctx
+            .checkpoints
+            .load(&self.pod_ref.uid)
+            .map(|c| c.runs)
+            .unwrap_or_default();
+        let api: Vec<_> = status
+            .init_container_statuses
+            .iter()
+            .flatten()
+            .chain(status.container_statuses.iter().flatten())
+            .cloned()
+            .collect();
+        let scheme = self.ctx.runtime.name().to_owned();
+        let now = self.ctx.clock.now();
+        let mut lost: Vec<String> = Vec::new();
+        for i in 0..self.slots.len() {
+            let name = self.slots[i].name.clone();
+            let mut reported_running: Option<Option<String>> = None;
+            if let Some(s) = api.iter().find(|s| s.name == name) {
+                let state = s.state.clone().unwrap_or_default();
+                let last = s
+                    .last_state
+                    .as_ref()
+                    .and_then(|l| l.terminated.as_ref())
+                    .map(Terminated::from_api);
+                let ran = state.running.is_some() || state.terminated.is_some() || last.is_some();
+                let slot = &mut self.slots[i];
+                slot.runs = u32::try_from(s.restart_count).unwrap_or(0) + u32::from(ran);
+                slot.last = last.clone();
+                if let Some(t) = &state.terminated {
+                    slot.run = Run::Terminated(Terminated::from_api(t));
+                } else if state.waiting.is_some()
+                    && let Some(t) = last
+                {
+                    slot.run = Run::Terminated(t);
+                    slot.last = None;
+                }
+                if state.running.is_some() {
+                    reported_running = Some(s.container_id.clone());
+                }
+            }
+            let Some(record) = recorded.iter().find(|r| r.container == name) else {
+                if let Some(container_id) = reported_running {
+                    // Reported running, yet not in the checkpoint: nothing to follow.
+                    self.slots[i].run = Run::Terminated(lost_run(container_id, now));
+                    lost.push(name);
+                }
+                continue;
+            };
+            let container_id = format!("{scheme}://{}", record.id);
+            let reported = matches!(&self.slots[i].run,
+                Run::Terminated(t) if t.container_id.as_deref() == Some(container_id.as_str()));
+            if reported {
+                // Its exit was reported just before the agent stopped.
+                if let Some(process) = &record.process {
+                    self.ctx.runtime.reclaim(process).await;
+                }
+                self.ctx.runtime.forget(&record.id);
+                continue;
+            }
+            match self.ctx.runtime.find(&record.id) {
+                Some(handle) => {
+                    let slot = &mut self.slots[i];
+                    if let Run::Terminated(t) = &slot.run
+                        && t.container_id.as_deref() != Some(container_id.as_str())
+                    {
+                        slot.last = Some(t.clone());
+                    }
+                    slot.runs = record.attempt + 1;
+                    slot.run = Run::Running {
+                        handle: handle.clone(),
+                        container_id,
+                    };
+                    self.checkpoint.runs.push(record.clone());
+                    self.watch_exit(handle);
+                }
+                None => {
+                    if let Some(process) = &record.process
+                        && self.ctx.runtime.reclaim(process).await
+                    {
+                        tracing::warn!(
+                            pod = %self.pod_ref.name, container = %name,
+                            "killed a container process left by an earlier agent"
+                        );
+                    }
+                    let slot = &mut self.slots[i];
+                    if let Run::Terminated(t) = &slot.run
+                        && t.container_id.as_deref() != Some(container_id.as_str())
+                    {
+                        slot.last = Some(t.clone());
+                    }
+                    slot.runs = record.attempt + 1;
+                    slot.run = Run::Terminated(lost_run(Some(container_id), now));
+                    lost.push(name);
+                }
+            }
+        }
+        if let Err(e) = self.ctx.checkpoints.save(&self.checkpoint) {
+            tracing::warn!(pod = %self.pod_ref.name, error = %e, "writing the pod's checkpoint");
+        }
+        if !lost.is_empty() {
+            self.failure = Some((
+                "ContainerStatusUnknown".to_owned(),
+                format!(
+                    "the node agent restarted and could no longer follow the process of container(s) [{}]; the pod is failed instead of being left Running",
+                    lost.join(" ")
+                ),
+            ));
+            self.sandbox_ready = true;
+            self.stage = Stage::Stopping(Stopping {
+                why: Stop::Lost,
+                kill_at: Instant::now(),
+                killed: false,
+                termed: HashSet::new(),
+            });
+        } else if self.slots.iter().any(|s| s.runs > 0) {
+            self.sandbox_ready = true;
+            self.stage = Stage::Initializing;
+        }
+    }
+}
+
+/// A run recorded before an agent restart that cannot be followed any more.
+fn lost_run(container_id: Option<String>, now: jiff::Timestamp) -> Terminated {
+    Terminated {
+        exit_code: 137,
+        reason: "ContainerStatusUnknown".to_owned(),
+        message: Some(
+            "the node agent restarted and lost this container's process: its exit status and output are unknown".to_owned(),
+        ),
+        started_at: None,
+        finished_at: Some(now),
+        container_id,
+    }
+}
+
+impl PodWorker {
+    /// The worker's loop: observe, act, report, wait for the next change.
+    async fn work(&mut self) {
+        loop {
+            self.observe();
+            self.step().await;
+            let reported = self.report().await;
+            if matches!(self.stage, Stage::Done) && reported {
+                self.finish().await;
+                return;
+            }
+            let wake = self.next_wake();
+            tokio::select! {
+                changed = self.updates.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                    let update = self.updates.borrow_and_update().clone();
+                    self.on_update(update);
+                }
+                Some((id, exit)) = self.exits_rx.recv() => self.on_exit(&id, exit),
+                () = sleep_until(wake) => {}
+            }
+        }
+    }
+
+    fn on_update(&mut self, update: Option<Pod>) {
+        let Some(pod) = update else {
+            self.gone = true;
+            return;
+        };
+        if pod.metadata.uid != self.pod.metadata.uid {
+            return;
+        }
+        // A watch event older than what this worker last wrote tells nothing new.
+        let rv = |p: &Pod| {
+            p.metadata
+                .resource_version
+                .as_deref()
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        if rv(&pod) >= rv(&self.pod) {
+            self.pod = pod;
+        }
+    }
+
+    fn on_exit(&mut self, id: &str, exit: Exit) {
+        let now = Instant::now();
+        let Some(slot) = self
+            .slots
+            .iter_mut()
+            .find(|s| s.running().is_some_and(|h| h.id() == id))
+        else {
+            return;
+        };
+        let Run::Running {
+            handle,
+            container_id,
+        } = &slot.run
+        else {
+            return;
+        };
+        let reason = if exit.oom_killed {
+            "OOMKilled"
+        } else if exit.code == 0 {
+            "Completed"
+        } else {
+            "Error"
+        };
+        slot.run = Run::Terminated(Terminated {
+            exit_code: exit.code,
+            reason: reason.to_owned(),
+            message: None,
+            started_at: Some(handle.started_at()),
+            finished_at: Some(exit.finished_at),
+            container_id: Some(container_id.clone()),
+        });
+        slot.finished = Some(now);
+        self.exited.push(id.to_owned());
+    }
+
+    /// Reacts to what the pod object says: deletion and the active deadline.
+    fn observe(&mut self) {
+        if self.gone {
+            self.begin_stop(Stop::Deleted, Duration::ZERO);
+            return;
+        }
+        let meta = &self.pod.metadata;
+        if meta.deletion_timestamp.is_some() {
+            let secs = meta
+                .deletion_grace_period_seconds
+                .unwrap_or_else(|| self.grace().as_secs() as i64);
+            self.begin_stop(
+                Stop::Deleted,
+                Duration::from_secs(u64::try_from(secs).unwrap_or(0)),
+            );
+        }
+        if self.deadline_passed() {
+            self.failure = Some(("DeadlineExceeded".to_owned(), DEADLINE_MESSAGE.to_owned()));
+            self.begin_stop(Stop::Deadline, self.grace());
+        }
+    }
+
+    /// The wall-clock time `activeDeadlineSeconds` ends, while it still applies.
+    fn deadline(&self) -> Option<jiff::Timestamp> {
+        let active = match &self.stage {
+            Stage::New | Stage::Initializing | Stage::Running => true,
+            Stage::Stopping(s) => s.why == Stop::Completed,
+            Stage::Done => false,
+        };
+        let seconds = self.pod.spec.as_ref()?.active_deadline_seconds?;
+        if !active {
+            return None;
+        }
+        self.start_time
+            .checked_add(jiff::SignedDuration::from_secs(seconds))
+            .ok()
+    }
+
+    fn deadline_passed(&self) -> bool {
+        self.deadline().is_some_and(|d| self.ctx.clock.now() >= d)
+    }
+
+    fn begin_stop(&mut self, why: Stop, grace: Duration) {
+        let kill_at = Instant::now() + grace;
+        match &mut self.stage {
+            Stage::Done => {}
+            Stage::New => self.done(),
+            Stage::Stopping(s) => {
+                // A later stop only ever shortens the grace period (as a repeated delete
+                // does), and names the reason if the first was the natural end.
+                s.kill_at = s.kill_at.min(kill_at);
+                if s.why == Stop::Completed {
+                    s.why = why;
+                }
+            }
+            Stage::Initializing | Stage::Running => {
+                self.stage = Stage::Stopping(Stopping {
+                    why,
+                    kill_at,
+                    killed: false,
+                    termed: HashSet::new(),
+                });
+            }
+        }
+    }
+
+    /// Acts on the current state until it waits for something.
+    async fn step(&mut self) {
+        loop {
+            match &self.stage {
+                Stage::New => {
+                    self.admit();
+                }
+                Stage::Initializing => match self.step_init().await {
+                    Progress::Waiting => return,
+                    Progress::Finished => self.stage = Stage::Running,
+                    Progress::Failed => self.begin_stop(Stop::InitFailed, self.grace()),
+                },
+                Stage::Running => {
+                    if self.step_running().await == Progress::Waiting {
+                        return;
+                    }
+                    if self.slots.iter().any(|s| s.running().is_some()) {
+                        self.begin_stop(Stop::Completed, self.grace());
+                    } else {
+                        self.done();
+                    }
+                }
+                Stage::Stopping(_) => {
+                    self.step_stopping();
+                    if !matches!(self.stage, Stage::Done) {
+                        return;
+                    }
+                }
+                Stage::Done => return,
+            }
+        }
+    }
+
+    /// Checks that the runtime can run every container; a pod it cannot run fails at once.
+    fn admit(&mut self) {
+        let mut refused: Vec<(usize, String)> = Vec::new();
+        for i in 0..self.slots.len() {
+            if let Some(c) = self.spec_container(i)
+                && let Err(why) = self.ctx.runtime.check(&c)
+            {
+                refused.push((i, why));
+            }
+        }
+        if refused.is_empty() {
+            self.sandbox_ready = true;
+            self.stage = Stage::Initializing;
+            return;
+        }
+        let now = self.ctx.clock.now();
+        let message = refused
+            .iter()
+            .map(|(_, why)| why.as_str())
+            .collect::<Vec<_>>()
+            .join("; ");
+        for (i, why) in refused {
+            self.slots[i].run = Run::Terminated(Terminated {
+                exit_code: 128,
+                reason: "ContainerCannotRun".to_owned(),
+                message: Some(why),
+                started_at: None,
+                finished_at: Some(now),
+                container_id: None,
+            });
+        }
+        self.failure = Some(("ContainerCannotRun".to_owned(), message));
+        self.done();
+    }
+
+    async fn step_init(&mut self) -> Progress {
+        'again: loop {
+            for i in 0..self.slots.len() {
+                let role = self.slots[i].role;
+                if role == Role::Regular {
+                    continue;
+                }
+                match (&self.slots[i].run, role) {
+                    (Run::Running { .. }, Role::Sidecar) => continue,
+                    (Run::Running { .. }, _) => return Progress::Waiting,
+                    (Run::Terminated(t), Role::Init) if t.exit_code == 0 => continue,
+                    (Run::Terminated(_), Role::Init) if self.restart_policy() == "Never" => {
+                        return Progress::Failed;
+                    }
+                    (Run::Pending | Run::Waiting { .. }, _) => self.start(i).await,
+                    (Run::Terminated(_) | Run::BackOff { .. }, _) => {
+                        self.restart(i).await;
+                    }
+                }
+                match (&self.slots[i].run, role) {
+                    // A started sidecar lets the next init container start.
+                    (Run::Running { .. }, Role::Sidecar) => continue,
+                    // It could not start: decide again what its exit means.
+                    (Run::Terminated(_), _) => continue 'again,
+                    _ => return Progress::Waiting,
+                }
+            }
+            return Progress::Finished;
+        }
+    }
+
+    /// Starts and restarts containers; `Finished` once no regular container will run again.
+    async fn step_running(&mut self) -> Progress {
+        let policy = self.restart_policy().to_owned();
+        for i in 0..self.slots.len() {
+            let slot = &self.slots[i];
+            match (&slot.run, slot.role) {
+                (_, Role::Init) | (Run::Running { .. }, _) => {}
+                (Run::Pending | Run::Waiting { .. }, _) => self.start(i).await,
+                (Run::BackOff { .. }, _) => {
+                    self.restart(i).await;
+                }
+                (Run::Terminated(t), role) => {
+                    let again = match (role, policy.as_str()) {
+                        (Role::Sidecar, _) | (_, "Always") => true,
+                        (_, "OnFailure") => t.exit_code != 0,
+                        _ => false,
+                    };
+                    if again {
+                        self.restart(i).await;
+                    }
+                }
+            }
+        }
+        let regular_done = self
+            .slots
+            .iter()
+            .filter(|s| s.role == Role::Regular)
+            .all(|s| match &s.run {
+                Run::Terminated(t) => match policy.as_str() {
+                    "Always" => false,
+                    "OnFailure" => t.exit_code == 0,
+                    _ => true,
+                },
+                _ => false,
+            });
+        if regular_done {
+            Progress::Finished
+        } else {
+            Progress::Waiting
+        }
+    }
+
+    fn step_stopping(&mut self) {
+        let Stage::Stopping(stopping) = &mut self.stage else {
+            return;
+        };
+        let now = Instant::now();
+        if now >= stopping.kill_at && !stopping.killed {
+            stopping.killed = true;
+            for slot in &self.slots {
+                if let Some(h) = slot.running() {
+                    h.signal(StopSignal::Kill);
+                }
+            }
+        } else if !stopping.killed {
+            // Regular (and init) containers first, together; then the sidecars, the last
+            // one first, each once the ones after it have stopped
+            // (`kuberuntime_termination_order`).
+            let mut terminate: Vec<usize> = self
+                .slots
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| s.role != Role::Sidecar && s.running().is_some())
+                .map(|(i, _)| i)
+                .collect();
+            if terminate.is_empty() {
+                terminate.extend(
+                    self.slots
+                        .iter()
+                        .enumerate()
+                        .rev()
+                        .find(|(_, s)| s.role == Role::Sidecar && s.running().is_some())
+                        .map(|(i, _)| i),
+                );
+            }
+            for i in terminate {
+                if let Some(h) = self.slots[i].running()
+                    && stopping.termed.insert(h.id().to_owned())
+                {
+                    h.signal(StopSignal::Term);
+                }
+            }
+        }
+        if self.slots.iter().all(|s| s.running().is_none()) {
+            self.done();
+        }
+    }
+
+    /// Every container has stopped: what never ran is reported as kubelet's status manager
+    /// does when it terminates a pod (`TerminatePod`).
+    fn done(&mut self) {
+        let initialized = self
+            .slots
+            .iter()
+            .filter(|s| s.role == Role::Init)
+            .all(|s| matches!(&s.run, Run::Terminated(t) if t.exit_code == 0));
+        let last_started_init = self
+            .slots
+            .iter()
+            .rposition(|s| s.role != Role::Regular && s.runs > 0);
+        for (i, slot) in self.slots.iter_mut().enumerate() {
+            let unreported = match slot.role {
+                Role::Regular => initialized,
+                Role::Init | Role::Sidecar => last_started_init.is_some_and(|l| i <= l),
+            };
+            if unreported && !matches!(slot.run, Run::Terminated(_)) {
+                slot.run = Run::Terminated(Terminated::unknown());
+            }
+        }
+        self.sandbox_ready = false;
+        self.stage = Stage::Done;
+    }
+
+    /// Restarts a failed container unless it is in its crash-loop back-off
+    /// (`doBackOff`). Returns whether it is running now.
+    async fn restart(&mut self, i: usize) -> bool {
+        let now = Instant::now();
+        let pod = self.format_pod();
+        let slot = &mut self.slots[i];
+        let finished = slot.finished.unwrap_or(now);
+        if let Run::BackOff { until, .. } = &slot.run
+            && now < *until
+        {
+            return false;
+        }
+        if slot.backoff.holds(finished, now) {
+            if matches!(slot.run, Run::BackOff { .. }) {
+                return false;
+            }
+            if let Run::Terminated(t) = std::mem::replace(&mut slot.run, Run::Pending) {
+                slot.last = Some(t);
+            }
+            slot.run = Run::BackOff {
+                until: finished + slot.backoff.delay,
+                message: format!(
+                    "back-off {} restarting failed container={} pod={pod}",
+                    go_duration(slot.backoff.delay),
+                    slot.name,
+                ),
+            };
+            let event = format!(
+                "Back-off restarting failed container {} in pod {pod}",
+                slot.name
+            );
+            self.event(i, "Warning", "BackOff", event).await;
+            return false;
+        }
+        slot.backoff.next(finished, now);
+        self.start(i).await;
+        self.slots[i].running().is_some()
+    }
+
+    /// `format.Pod`: `name_namespace(uid)`.
+    fn format_pod(&self) -> String {
+        format!(
+            "{}_{}({})",
+            self.pod_ref.name, self.pod_ref.namespace, self.pod_ref.uid
+        )
+    }
+
+    fn work_dir(&self) -> PathBuf {
+        self.ctx.data_dir.join("work").join(&self.pod_ref.uid)
+    }
+
+    /// Starts the next run of container `i`.
+    async fn start(&mut self, i: usize) {
+        let Some(container) = self.spec_container(i) else {
+            return;
+        };
+        let hostname = self
+            .pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.hostname.clone())
+            .unwrap_or_else(|| self.pod_ref.name.clone());
+        let mut base = self.ctx.base_env.clone();
+        base.push(("HOSTNAME".to_owned(), hostname));
+        let env = match environment(&self.pod, &container, &self.ctx.node, &base) {
+            Ok(env) => env,
+            Err(e) => {
+                let message = e.to_string();
+                self.slots[i].run = Run::Waiting {
+                    reason: "CreateContainerConfigError".to_owned(),
+                    message: Some(message.clone()),
+                };
+                self.event(i, "Warning", "Failed", format!("Error: {message}"))
+                    .await;
+                return;
+            }
+        };
+        let working_dir = match container.working_dir.as_deref().filter(|d| !d.is_empty()) {
+            Some(dir) => PathBuf::from(dir),
+            None => {
+                let dir = self.work_dir();
+                if let Err(e) = std::fs::create_dir_all(&dir) {
+                    tracing::warn!(dir = %dir.display(), error = %e, "creating the pod's working directory");
+                }
+                dir
+            }
+        };
+        let attempt = self.slots[i].runs;
+        let id = run_id(&self.pod_ref.uid, &container.name, attempt);
+        let spec = ContainerSpec {
+            id: id.clone(),
+            pod: self.pod_ref.clone(),
+            name: container.name.clone(),
+            attempt,
+            argv: command_line(&container, &env),
+            env,
+            working_dir,
+            log_path: run_path(&self.ctx.data_dir, &self.pod_ref, &container.name, attempt),
+            limits: limits(&container),
+        };
+        let container_id = format!("{}://{id}", self.ctx.runtime.name());
+        let started = self.ctx.runtime.start(spec).await;
+        let now = self.ctx.clock.now();
+        let slot = &mut self.slots[i];
+        if let Run::Terminated(t) = std::mem::replace(&mut slot.run, Run::Pending) {
+            slot.last = Some(t);
+        }
+        slot.runs += 1;
+        let handle = match started {
+            Ok(handle) => handle,
+            Err(e) => {
+                slot.run = Run::Terminated(Terminated {
+                    exit_code: 128,
+                    reason: "ContainerCannotRun".to_owned(),
+                    message: Some(e.0.clone()),
+                    started_at: None,
+                    finished_at: Some(now),
+                    container_id: Some(container_id),
+                });
+                slot.finished = Some(Instant::now());
+                self.event(i, "Warning", "Failed", format!("Error: {}", e.0))
+                    .await;
+                return;
+            }
+        };
+        slot.run = Run::Running {
+            handle: handle.clone(),
+            container_id,
+        };
+        // Recorded before any status reports the run, so a restarted agent knows of it.
+        self.checkpoint
+            .runs
+            .retain(|r| r.container != container.name);
+        self.checkpoint.runs.push(RunRecord {
+            container: container.name.clone(),
+            id,
+            attempt,
+            started_at: handle.started_at().to_string(),
+            process: handle.process(),
+        });
+        if let Err(e) = self.ctx.checkpoints.save(&self.checkpoint) {
+            tracing::warn!(pod = %self.pod_ref.name, error = %e, "writing the pod's checkpoint");
+        }
+        self.watch_exit(handle);
+        let name = &container.name;
+        self.event(i, "Normal", "Created", format!("Created container: {name}"))
+            .await;
+        self.event(i, "Normal", "Started", format!("Started container {name}"))
+            .await;
+    }
+
+    fn watch_exit(&mut self, handle: Arc<dyn ContainerHandle>) {
+        let tx = self.exits_tx.clone();
+        self.waiters.spawn(async move {
+            let exit = handle.wait().await;
+            let _ = tx.send((handle.id().to_owned(), exit));
+        });
+    }
+
+    fn next_wake(&self) -> Option<Instant> {
+        let now = Instant::now();
+        let mut wake: Option<Instant> = None;
+        let mut at = |t: Instant| wake = Some(wake.map_or(t, |w| w.min(t)));
+        for slot in &self.slots {
+            if let Run::BackOff { until, .. } = &slot.run {
+                at(*until);
+            }
+        }
+        if let Stage::Stopping(s) = &self.stage
+            && !s.killed
+        {
+            at(s.kill_at);
+        }
+        if let Some(deadline) = self.deadline() {
+            let left = deadline.duration_since(self.ctx.clock.now());
+            at(now + Duration::try_from(left).unwrap_or(Duration::ZERO));
+        }
+        if self.report_failed {
+            at(now + RETRY_REPORT);
+        }
+        wake
+    }
+
+    /// Writes the pod's status if it changed. Returns false if the write failed.
+    async fn report(&mut self) -> bool {
+        if self.gone {
+            return true;
+        }
+        let failure = self.failure.as_ref().map(|(r, m)| (r.as_str(), m.as_str()));
+        let ours = status::pod_status(
+            &View {
+                pod: &self.pod,
+                slots: &self.slots,
+                terminal: matches!(self.stage, Stage::Done),
+                sandbox_ready: self.sandbox_ready,
+                failure,
+                node_ip: &self.ctx.node.ip,
+                start_time: self.start_time,
+            },
+            self.ctx.clock.now(),
+        );
+        if self.reported.as_ref() == Some(&ours) {
+            self.report_failed = false;
+            return true;
+        }
+        let registry = &self.ctx.registry;
+        let (ns, name) = (&self.pod_ref.namespace, &self.pod_ref.name);
+        for _ in 0..5 {
+            let current = match registry.get(&POD, ns, name).await {
+                Ok(Object::Pod(p)) if p.metadata.uid == self.pod.metadata.uid => p,
+                Ok(_) => {
+                    self.gone = true;
+                    return true;
+                }
+                Err(e) if e.is_not_found() => {
+                    self.gone = true;
+                    return true;
+                }
+                Err(e) => {
+                    tracing::warn!(pod = %name, error = %e, "reading the pod to write its status");
+                    self.report_failed = true;
+                    return false;
+                }
+            };
+            let mut pod = current;
+            pod.status = Some(status::merge(pod.status.as_ref(), &ours));
+            let opts = WriteOptions {
+                subresource: Some("status".into()),
+                field_manager: Some("kubelet".into()),
+                ..Default::default()
+            };
+            match registry
+                .update(&POD, ns, name, Object::Pod(pod), &opts, Vec::new())
+                .await
+            {
+                Ok(written) => {
+                    if let Object::Pod(p) = written.object {
+                        self.pod = p;
+                    }
+                    self.reported = Some(ours);
+                    self.report_failed = false;
+                    self.drop_reported_exits();
+                    return true;
+                }
+                Err(e) if e.is_conflict() => continue,
+                Err(e) if e.is_not_found() => {
+                    self.gone = true;
+                    return true;
+                }
+                Err(e) => {
+                    tracing::warn!(pod = %name, error = %e, "writing the pod's status");
+                    self.report_failed = true;
+                    return false;
+                }
+            }
+        }
+        self.report_failed = true;
+        false
+    }
+
+    /// The exits just reported need no checkpoint any more.
+    fn drop_reported_exits(&mut self) {
+        if self.exited.is_empty() {
+            return;
+        }
+        let exited = std::mem::take(&mut self.exited);
+        self.checkpoint.runs.retain(|r| !exited.contains(&r.id));
+        if let Err(e) = self.ctx.checkpoints.save(&self.checkpoint) {
+            tracing::warn!(pod = %self.pod_ref.name, error = %e, "writing the pod's checkpoint");
+        }
+        for id in exited {
+            self.ctx.runtime.forget(&id);
+        }
+    }
+
+    /// The pod is done here: a deleted pod is removed for good (kubelet's final delete),
+    /// and what the node kept for it goes (its logs stay for their retention period).
+    async fn finish(&mut self) {
+        if !self.gone && self.pod.metadata.deletion_timestamp.is_some() {
+            final_delete(&self.ctx, &self.pod).await;
+        }
+        for record in std::mem::take(&mut self.checkpoint.runs) {
+            self.ctx.runtime.forget(&record.id);
+        }
+        if let Err(e) = self.ctx.checkpoints.remove(&self.pod_ref.uid) {
+            tracing::warn!(pod = %self.pod_ref.name, error = %e, "removing the pod's checkpoint");
+        }
+        self.ctx.runtime.release_pod(&self.pod_ref.uid);
+        let dir = self.work_dir();
+        if dir.exists()
+            && let Err(e) = std::fs::remove_dir_all(&dir)
+        {
+            tracing::warn!(dir = %dir.display(), error = %e, "removing the pod's working directory");
+        }
+    }
+
+    /// Records an event about container `i` (kubelet's container events).
+    async fn event(&self, i: usize, type_: &str, reason: &str, message: String) {
+        let slot = &self.slots[i];
+        let field = match slot.role {
+            Role::Regular => "containers",
+            Role::Init | Role::Sidecar => "initContainers",
+        };
+        let spec = EventSpec {
+            involved: ObjectReference {
+                api_version: Some("v1".to_owned()),
+                kind: Some("Pod".to_owned()),
+                namespace: Some(self.pod_ref.namespace.clone()),
+                name: Some(self.pod_ref.name.clone()),
+                uid: Some(self.pod_ref.uid.clone()),
+                field_path: Some(format!("spec.{field}{{{}}}", slot.name)),
+                ..Default::default()
+            },
+            type_: type_.to_owned(),
+            reason: reason.to_owned(),
+            message,
+            component: "kubelet".to_owned(),
+            host: Some(self.ctx.node_name.clone()),
+        };
+        if let Err(e) = self.ctx.registry.record_event(spec).await {
+            tracing::debug!(pod = %self.pod_ref.name, error = %e, "recording an event");
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Progress {
+    Waiting,
+    Finished,
+    Failed,
+}
+
+/// kubelet's final delete of a pod it has stopped: grace period 0, for this pod's uid only.
+pub(crate) async fn final_delete(ctx: &Context, pod: &Pod) {
+    let opts = DeleteOptions {
+        grace_period_seconds: Some(0),
+        preconditions: Preconditions {
+            uid: pod.metadata.uid.clone(),
+            resource_version: None,
+        },
+        ..Default::default()
+    };
+    let ns = pod.metadata.namespace.as_deref().unwrap_or("");
+    let name = pod.metadata.name.as_deref().unwrap_or("");
+    match ctx.registry.delete(&POD, ns, name, &opts).await {
+        Ok(_) => {}
+        Err(e) if e.is_not_found() || e.is_conflict() => {}
+        Err(e) => tracing::warn!(pod = %name, error = %e, "deleting a stopped pod"),
+    }
+}
+
+async fn sleep_until(wake: Option<Instant>) {
+    match wake {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Go's `time.Duration.String()` for the whole seconds back-off delays are.
+fn go_duration(d: Duration) -> String {
+    let secs = d.as_secs();
+    let (h, m, s) = (secs / 3600, (secs / 60) % 60, secs % 60);
+    match (h, m) {
+        (0, 0) => format!("{s}s"),
+        (0, _) => format!("{m}m{s}s"),
+        _ => format!("{h}h{m}m{s}s"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_durations() {
+        assert_eq!(go_duration(Duration::from_secs(10)), "10s");
+        assert_eq!(go_duration(Duration::from_secs(80)), "1m20s");
+        assert_eq!(go_duration(Duration::from_secs(300)), "5m0s");
+        assert_eq!(go_duration(Duration::from_secs(3600)), "1h0m0s");
+    }
+
+    /// kubelet's sequence: the first failure restarts at once, then 10s, 20s, 40s, … 5m;
+    /// ten calm minutes forget it all.
+    #[test]
+    fn crash_loop_back_off() {
+        let t0 = Instant::now();
+        let mut b = Backoff::default();
+        assert!(!b.holds(t0, t0));
+        b.next(t0, t0);
+        let t1 = t0 + Duration::from_secs(1);
+        assert!(b.holds(t1, t1));
+        assert!(!b.holds(t1, t1 + Duration::from_secs(10)));
+        let mut delays = Vec::new();
+        let mut t = t1;
+        for _ in 0..7 {
+            t += b.delay;
+            b.next(t, t);
+            delays.push(b.delay.as_secs());
+        }
+        assert_eq!(delays, [20, 40, 80, 160, 300, 300, 300]);
+        let calm = t + Duration::from_secs(601);
+        assert!(!b.holds(calm, calm));
+        b.next(calm, calm);
+        assert_eq!(b.delay, BACKOFF_INITIAL);
+    }
+}

@@ -1,0 +1,627 @@
+//! The pod worker's state machine over the fake runtime, through the agent and the API, in
+//! paused time: the statuses it reports, the runs it starts, the signals it sends.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::{Harness, History, condition};
+use kbatch_agent::checkpoint::{Checkpoints, PodCheckpoint, ProcessRecord, RunRecord};
+use kbatch_agent::runtime::fake::{Behaviour, FakeEvent, FakeRuntime};
+use kbatch_agent::runtime::{StopSignal, run_id};
+use kbatch_api::registry::{DeleteOptions, PatchType, WriteOptions};
+use kbatch_core::object::{Object, POD};
+use serde_json::json;
+
+async fn harness() -> (Harness, Arc<FakeRuntime>) {
+    let mut h = Harness::new().await;
+    let fake = Arc::new(FakeRuntime::new(h.clock.clone()));
+    h.start_agent(h.config(fake.clone()));
+    (h, fake)
+}
+
+fn one_container(restart_policy: &str) -> serde_json::Value {
+    json!({
+        "restartPolicy": restart_policy,
+        "containers": [{"name": "c", "image": "busybox", "command": ["run"]}]
+    })
+}
+
+fn signals(fake: &FakeRuntime) -> Vec<(String, StopSignal)> {
+    fake.events()
+        .into_iter()
+        .filter_map(|e| match e {
+            FakeEvent::Signalled {
+                container, signal, ..
+            } => Some((container, signal)),
+            FakeEvent::Started(_) => None,
+        })
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn success_reports_running_then_succeeded() {
+    let (h, fake) = harness().await;
+    fake.script("c", [Behaviour::Run]);
+    let history = History::record(&h.registry, "ok").await;
+    h.run_pod("ok", one_container("Never")).await;
+    let running = h.wait_phase("ok", "Running").await;
+    assert_eq!(condition(&running, "Ready"), Some(("True".into(), None)));
+    assert_eq!(
+        condition(&running, "PodReadyToStartContainers"),
+        Some(("True".into(), None))
+    );
+    let status = running.status.clone().unwrap();
+    assert_eq!(status.pod_ip.as_deref(), Some("127.0.0.1"));
+    assert_eq!(status.host_ip.as_deref(), Some("127.0.0.1"));
+    assert!(status.start_time.is_some());
+    let c = &status.container_statuses.unwrap()[0];
+    assert!(c.ready && c.started == Some(true));
+    let id = c.container_id.clone().unwrap();
+    let uid = running.metadata.uid.clone().unwrap();
+    assert_eq!(id, format!("fake://{}", run_id(&uid, "c", 0)));
+
+    fake.exit("c", 0);
+    let done = h.wait_phase("ok", "Succeeded").await;
+    let status = done.status.clone().unwrap();
+    let t = status.container_statuses.unwrap()[0]
+        .state
+        .clone()
+        .unwrap()
+        .terminated
+        .unwrap();
+    assert_eq!((t.exit_code, t.reason.as_deref()), (0, Some("Completed")));
+    assert!(t.started_at.is_some() && t.finished_at.is_some());
+    assert_eq!(t.container_id.as_deref(), Some(id.as_str()));
+    assert_eq!(
+        condition(&done, "Ready"),
+        Some(("False".into(), Some("PodCompleted".into())))
+    );
+    assert_eq!(
+        condition(&done, "Initialized"),
+        Some(("True".into(), Some("PodCompleted".into())))
+    );
+    assert_eq!(
+        condition(&done, "PodReadyToStartContainers"),
+        Some(("False".into(), None))
+    );
+    let kinds: Vec<&str> = status
+        .conditions
+        .as_ref()
+        .unwrap()
+        .iter()
+        .map(|c| c.type_.as_str())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "PodReadyToStartContainers",
+            "Initialized",
+            "Ready",
+            "ContainersReady",
+            "PodScheduled"
+        ]
+    );
+    assert_eq!(
+        history.summary(),
+        [
+            "Pending: ",
+            "Running: c=running/0",
+            "Succeeded: c=Completed:0/0"
+        ]
+    );
+    assert_eq!(fake.started(), [("c".to_owned(), 0)]);
+    // The run's record goes once its exit is reported.
+    assert_eq!(Checkpoints::new(h.dir.path()).load(&uid), None);
+}
+
+#[tokio::test(start_paused = true)]
+async fn failure_with_restart_policy_never() {
+    let (h, fake) = harness().await;
+    fake.script("c", [Behaviour::Exit(3)]);
+    let history = History::record(&h.registry, "bad").await;
+    h.run_pod("bad", one_container("Never")).await;
+    let done = h.wait_phase("bad", "Failed").await;
+    let t = done.status.unwrap().container_statuses.unwrap()[0]
+        .state
+        .clone()
+        .unwrap()
+        .terminated
+        .unwrap();
+    assert_eq!((t.exit_code, t.reason.as_deref()), (3, Some("Error")));
+    assert_eq!(
+        history.summary().last().map(String::as_str),
+        Some("Failed: c=Error:3/0")
+    );
+    assert_eq!(fake.started().len(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn oom_kill_is_reported_as_oomkilled() {
+    let (h, fake) = harness().await;
+    fake.script("c", [Behaviour::OomKill]);
+    h.run_pod("oom", one_container("Never")).await;
+    let done = h.wait_phase("oom", "Failed").await;
+    let t = done.status.unwrap().container_statuses.unwrap()[0]
+        .state
+        .clone()
+        .unwrap()
+        .terminated
+        .unwrap();
+    assert_eq!((t.exit_code, t.reason.as_deref()), (137, Some("OOMKilled")));
+}
+
+#[tokio::test(start_paused = true)]
+async fn on_failure_restarts_in_place_with_crash_loop_back_off() {
+    let (h, fake) = harness().await;
+    fake.script(
+        "c",
+        [Behaviour::Exit(1), Behaviour::Exit(2), Behaviour::Exit(0)],
+    );
+    let history = History::record(&h.registry, "flaky").await;
+    let pod = h.run_pod("flaky", one_container("OnFailure")).await;
+    let uid = pod.metadata.uid.clone().unwrap();
+    let backing_off = h
+        .wait("flaky", |p| {
+            p.and_then(|p| p.status.as_ref())
+                .and_then(|s| s.container_statuses.as_ref())
+                .and_then(|c| c[0].state.as_ref())
+                .and_then(|s| s.waiting.as_ref())
+                .is_some_and(|w| w.reason.as_deref() == Some("CrashLoopBackOff"))
+        })
+        .await
+        .unwrap();
+    let status = backing_off.status.unwrap();
+    assert_eq!(status.phase.as_deref(), Some("Running"));
+    let c = &status.container_statuses.unwrap()[0];
+    assert_eq!(c.restart_count, 1);
+    assert_eq!(
+        c.state.clone().unwrap().waiting.unwrap().message.unwrap(),
+        format!("back-off 10s restarting failed container=c pod=flaky_default({uid})")
+    );
+    let last = c.last_state.clone().unwrap().terminated.unwrap();
+    assert_eq!((last.exit_code, last.reason.as_deref()), (2, Some("Error")));
+    assert_eq!(
+        c.container_id.as_deref(),
+        Some(format!("fake://{}", run_id(&uid, "c", 1)).as_str())
+    );
+
+    let done = h.wait_phase("flaky", "Succeeded").await;
+    let c = &done.status.unwrap().container_statuses.unwrap()[0];
+    assert_eq!(c.restart_count, 2);
+    assert_eq!(
+        c.last_state.clone().unwrap().terminated.unwrap().exit_code,
+        2
+    );
+    assert_eq!(
+        fake.started(),
+        [
+            ("c".to_owned(), 0),
+            ("c".to_owned(), 1),
+            ("c".to_owned(), 2)
+        ]
+    );
+    // The first failure restarts at once; the second waits out the back-off.
+    let summary = history.summary();
+    assert!(
+        summary.contains(&"Running: c=waiting:CrashLoopBackOff/1".to_owned()),
+        "{summary:#?}"
+    );
+    assert_eq!(
+        summary.last().map(String::as_str),
+        Some("Succeeded: c=Completed:0/2")
+    );
+    // Each run has its own log file name (the attempt).
+    let events = fake.events();
+    let logs: Vec<String> = events
+        .iter()
+        .filter_map(|e| match e {
+            FakeEvent::Started(spec) => Some(spec.log_path.file_name()?.to_str()?.to_owned()),
+            FakeEvent::Signalled { .. } => None,
+        })
+        .collect();
+    assert_eq!(logs, ["0.log", "1.log", "2.log"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn init_containers_run_one_by_one_before_the_others() {
+    let (h, fake) = harness().await;
+    fake.script("init-1", [Behaviour::Run]);
+    fake.script("init-2", [Behaviour::Exit(0)]);
+    fake.script("main", [Behaviour::Exit(0)]);
+    let history = History::record(&h.registry, "inits").await;
+    h.run_pod(
+        "inits",
+        json!({
+            "restartPolicy": "Never",
+            "initContainers": [
+                {"name": "init-1", "image": "x", "command": ["a"]},
+                {"name": "init-2", "image": "x", "command": ["b"]}
+            ],
+            "containers": [{"name": "main", "image": "x", "command": ["c"]}]
+        }),
+    )
+    .await;
+    let pending = h
+        .wait("inits", |p| {
+            p.and_then(|p| p.status.as_ref())
+                .and_then(|s| s.init_container_statuses.as_ref())
+                .is_some_and(|c| c[0].state.as_ref().is_some_and(|s| s.running.is_some()))
+        })
+        .await
+        .unwrap();
+    assert_eq!(fake.started(), [("init-1".to_owned(), 0)]);
+    assert_eq!(
+        condition(&pending, "Initialized"),
+        Some(("False".into(), Some("ContainersNotInitialized".into())))
+    );
+    fake.exit("init-1", 0);
+    h.wait_phase("inits", "Succeeded").await;
+    assert_eq!(
+        fake.started(),
+        [
+            ("init-1".to_owned(), 0),
+            ("init-2".to_owned(), 0),
+            ("main".to_owned(), 0)
+        ]
+    );
+    let summary = history.summary();
+    assert_eq!(
+        summary[1],
+        "Pending: init-1=running/0 init-2=waiting:PodInitializing/0 main=waiting:PodInitializing/0"
+    );
+    assert_eq!(
+        summary.last().unwrap(),
+        "Succeeded: init-1=Completed:0/0 init-2=Completed:0/0 main=Completed:0/0"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_init_container_fails_the_pod_under_never() {
+    let (h, fake) = harness().await;
+    fake.script("init", [Behaviour::Exit(7)]);
+    h.run_pod(
+        "init-fails",
+        json!({
+            "restartPolicy": "Never",
+            "initContainers": [{"name": "init", "image": "x", "command": ["a"]}],
+            "containers": [{"name": "main", "image": "x", "command": ["c"]}]
+        }),
+    )
+    .await;
+    let done = h.wait_phase("init-fails", "Failed").await;
+    let status = done.status.unwrap();
+    assert_eq!(
+        common::summarize(&status),
+        "Failed: init=Error:7/0 main=waiting:PodInitializing/0"
+    );
+    assert_eq!(fake.started(), [("init".to_owned(), 0)]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn sidecars_start_first_and_stop_after_the_main_containers() {
+    let (h, fake) = harness().await;
+    fake.script("log-shipper", [Behaviour::Run]);
+    fake.script("main", [Behaviour::Run]);
+    h.run_pod(
+        "with-sidecar",
+        json!({
+            "restartPolicy": "Never",
+            "initContainers": [
+                {"name": "log-shipper", "image": "x", "command": ["ship"], "restartPolicy": "Always"},
+                {"name": "setup", "image": "x", "command": ["setup"]}
+            ],
+            "containers": [{"name": "main", "image": "x", "command": ["work"]}]
+        }),
+    )
+    .await;
+    fake.script("setup", [Behaviour::Exit(0)]);
+    let running = h.wait_phase("with-sidecar", "Running").await;
+    assert_eq!(
+        fake.started(),
+        [
+            ("log-shipper".to_owned(), 0),
+            ("setup".to_owned(), 0),
+            ("main".to_owned(), 0)
+        ]
+    );
+    assert_eq!(condition(&running, "Ready"), Some(("True".into(), None)));
+    assert!(signals(&fake).is_empty());
+    fake.exit("main", 0);
+    let done = h.wait_phase("with-sidecar", "Succeeded").await;
+    assert_eq!(
+        signals(&fake),
+        [("log-shipper".to_owned(), StopSignal::Term)]
+    );
+    assert_eq!(
+        common::summarize(done.status.as_ref().unwrap()),
+        "Succeeded: log-shipper=Error:143/0 setup=Completed:0/0 main=Completed:0/0"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_container_without_command_fails_the_pod_at_once() {
+    let (h, fake) = harness().await;
+    h.run_pod(
+        "no-command",
+        json!({
+            "restartPolicy": "OnFailure",
+            "containers": [
+                {"name": "ok", "image": "x", "command": ["run"]},
+                {"name": "image-only", "image": "busybox"}
+            ]
+        }),
+    )
+    .await;
+    let done = h.wait_phase("no-command", "Failed").await;
+    let status = done.status.unwrap();
+    assert_eq!(status.reason.as_deref(), Some("ContainerCannotRun"));
+    let message = status.message.unwrap();
+    assert!(
+        message.contains("container \"image-only\" has no command"),
+        "{message}"
+    );
+    assert!(message.contains("set `command`"), "{message}");
+    assert!(message.contains("runc runtime"), "{message}");
+    let statuses = status.container_statuses.unwrap();
+    let t = statuses[0].state.clone().unwrap().terminated.unwrap();
+    assert_eq!(
+        (statuses[0].name.as_str(), t.exit_code, t.reason.as_deref()),
+        ("image-only", 128, Some("ContainerCannotRun"))
+    );
+    assert!(fake.started().is_empty(), "nothing may start");
+}
+
+#[tokio::test(start_paused = true)]
+async fn deletion_stops_the_containers_then_deletes_the_pod_for_good() {
+    let (h, fake) = harness().await;
+    fake.script("c", [Behaviour::IgnoreTerm]);
+    let history = History::record(&h.registry, "doomed").await;
+    let mut spec = one_container("Never");
+    spec["terminationGracePeriodSeconds"] = json!(5);
+    h.run_pod("doomed", spec).await;
+    // A finalizer, as the Job controller puts on its pods: the pod outlives kubelet's final
+    // delete until it is removed, so its last status can be seen.
+    let finalizer = json!({"metadata": {"finalizers": ["batch.kubernetes.io/job-tracking"]}});
+    h.registry
+        .patch(
+            &POD,
+            "default",
+            "doomed",
+            PatchType::Merge,
+            &finalizer,
+            &WriteOptions::default(),
+        )
+        .await
+        .unwrap();
+    h.wait_phase("doomed", "Running").await;
+    h.registry
+        .delete(&POD, "default", "doomed", &DeleteOptions::default())
+        .await
+        .unwrap();
+    // kubelet's final delete sets the grace period to 0.
+    let deleted = h
+        .wait("doomed", |p| {
+            p.is_some_and(|p| p.metadata.deletion_grace_period_seconds == Some(0))
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        common::summarize(deleted.status.as_ref().unwrap()),
+        "Failed: c=Error:137/0"
+    );
+    // SIGTERM first; the container ignores it, so SIGKILL when the grace period is over.
+    assert_eq!(
+        signals(&fake),
+        [
+            ("c".to_owned(), StopSignal::Term),
+            ("c".to_owned(), StopSignal::Kill)
+        ]
+    );
+    assert_eq!(
+        history.summary().last().map(String::as_str),
+        Some("Failed: c=Error:137/0")
+    );
+    let unfinalized = json!({"metadata": {"finalizers": null}});
+    h.registry
+        .patch(
+            &POD,
+            "default",
+            "doomed",
+            PatchType::Merge,
+            &unfinalized,
+            &WriteOptions::default(),
+        )
+        .await
+        .unwrap();
+    h.wait("doomed", |p| p.is_none()).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_pod_deleted_from_the_api_is_killed_at_once() {
+    let (h, fake) = harness().await;
+    h.run_pod("forced", one_container("Never")).await;
+    h.wait_phase("forced", "Running").await;
+    let force = DeleteOptions {
+        grace_period_seconds: Some(0),
+        ..Default::default()
+    };
+    h.registry
+        .delete(&POD, "default", "forced", &force)
+        .await
+        .unwrap();
+    h.wait("forced", |p| p.is_none()).await;
+    while !signals(&fake).contains(&("c".to_owned(), StopSignal::Kill)) {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(signals(&fake), [("c".to_owned(), StopSignal::Kill)]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn active_deadline_fails_the_pod_with_deadline_exceeded() {
+    let (h, fake) = harness().await;
+    let mut spec = one_container("OnFailure");
+    spec["activeDeadlineSeconds"] = json!(30);
+    h.run_pod("slow", spec).await;
+    let done = h.wait_phase("slow", "Failed").await;
+    let status = done.status.unwrap();
+    assert_eq!(status.reason.as_deref(), Some("DeadlineExceeded"));
+    assert_eq!(
+        status.message.as_deref(),
+        Some("Pod was active on the node longer than the specified deadline")
+    );
+    assert_eq!(signals(&fake), [("c".to_owned(), StopSignal::Term)]);
+    // The pod is not deleted: only stopped.
+    assert!(h.get("slow").await.is_some());
+}
+
+#[tokio::test(start_paused = true)]
+async fn lost_runs_after_a_restart_fail_the_pod() {
+    let mut h = Harness::new().await;
+    let pod = h.run_pod("orphan", one_container("Never")).await;
+    let uid = pod.metadata.uid.clone().unwrap();
+    let id = run_id(&uid, "c", 0);
+    // What an earlier agent process left: a running status and a record of a process that
+    // is gone.
+    let mut running = pod.clone();
+    running.status.as_mut().unwrap().container_statuses =
+        Some(vec![serde_json::from_value(
+        json!({"name": "c", "image": "busybox", "imageID": "", "ready": true, "restartCount": 0,
+               "containerID": format!("fake://{id}"),
+               "state": {"running": {"startedAt": "2026-03-01T09:00:00Z"}}}),
+    )
+    .unwrap()]);
+    running.status.as_mut().unwrap().phase = Some("Running".into());
+    h.registry
+        .update(
+            &POD,
+            "default",
+            "orphan",
+            Object::Pod(running),
+            &WriteOptions {
+                subresource: Some("status".into()),
+                ..Default::default()
+            },
+            Vec::new(),
+        )
+        .await
+        .unwrap();
+    let record = ProcessRecord {
+        pid: i32::MAX - 7,
+        start_ticks: 42,
+        pgid: i32::MAX - 7,
+        cgroups: Vec::new(),
+    };
+    Checkpoints::new(h.dir.path())
+        .save(&PodCheckpoint {
+            namespace: "default".into(),
+            name: "orphan".into(),
+            uid: uid.clone(),
+            runs: vec![RunRecord {
+                container: "c".into(),
+                id: id.clone(),
+                attempt: 0,
+                started_at: "2026-03-01T09:00:00Z".into(),
+                process: Some(record.clone()),
+            }],
+        })
+        .unwrap();
+
+    let fake = Arc::new(FakeRuntime::new(h.clock.clone()));
+    h.start_agent(h.config(fake.clone()));
+    let done = h.wait_phase("orphan", "Failed").await;
+    let status = done.status.unwrap();
+    assert_eq!(status.reason.as_deref(), Some("ContainerStatusUnknown"));
+    assert!(
+        status
+            .message
+            .as_deref()
+            .unwrap()
+            .contains("could no longer follow the process of container(s) [c]"),
+        "{:?}",
+        status.message
+    );
+    let t = status.container_statuses.unwrap()[0]
+        .state
+        .clone()
+        .unwrap()
+        .terminated
+        .unwrap();
+    assert_eq!(
+        (t.exit_code, t.reason.as_deref()),
+        (137, Some("ContainerStatusUnknown"))
+    );
+    assert_eq!(fake.reclaimed(), [record]);
+    assert!(fake.started().is_empty(), "a lost pod is not run again");
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_agent_restarted_over_the_same_runtime_adopts_its_runs() {
+    let mut h = Harness::new().await;
+    let fake = Arc::new(FakeRuntime::new(h.clock.clone()));
+    h.start_agent(h.config(fake.clone()));
+    h.run_pod("kept", one_container("Never")).await;
+    h.wait_phase("kept", "Running").await;
+    h.stop_agent();
+    h.start_agent(h.config(fake.clone()));
+    fake.exit("c", 0);
+    let done = h.wait_phase("kept", "Succeeded").await;
+    assert_eq!(
+        common::summarize(done.status.as_ref().unwrap()),
+        "Succeeded: c=Completed:0/0"
+    );
+    assert_eq!(fake.started(), [("c".to_owned(), 0)]);
+    assert!(fake.reclaimed().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_node_registers_with_a_ready_condition_and_a_lease() {
+    let (h, _fake) = harness().await;
+    let node = loop {
+        match h
+            .registry
+            .get(&kbatch_core::object::NODE, "", common::NODE)
+            .await
+        {
+            Ok(Object::Node(n)) => break n,
+            _ => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
+        }
+    };
+    let status = node.status.unwrap();
+    let ready = status
+        .conditions
+        .unwrap()
+        .into_iter()
+        .find(|c| c.type_ == "Ready")
+        .unwrap();
+    assert_eq!(
+        (ready.status.as_str(), ready.reason.as_deref()),
+        ("True", Some("KubeletReady"))
+    );
+    let capacity = status.capacity.unwrap();
+    assert!(capacity.contains_key("cpu") && capacity.contains_key("memory"));
+    assert_eq!(capacity["pods"].0, "110");
+    let lease = loop {
+        match h
+            .registry
+            .get(&kbatch_core::object::LEASE, "kube-node-lease", common::NODE)
+            .await
+        {
+            Ok(Object::Lease(l)) => break l,
+            _ => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
+        }
+    };
+    let spec = lease.spec.unwrap();
+    assert_eq!(spec.holder_identity.as_deref(), Some(common::NODE));
+    let first = spec.renew_time.unwrap().0;
+    // The lease is renewed every 10s.
+    tokio::time::sleep(std::time::Duration::from_secs(25)).await;
+    let Ok(Object::Lease(later)) = h
+        .registry
+        .get(&kbatch_core::object::LEASE, "kube-node-lease", common::NODE)
+        .await
+    else {
+        panic!("lease gone")
+    };
+    assert!(later.spec.unwrap().renew_time.unwrap().0 > first);
+}
