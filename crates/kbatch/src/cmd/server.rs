@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
+use kbatch_agent::runtime::process::ProcessRuntime;
+use kbatch_agent::{Agent, AgentConfig, FileLogs};
 use kbatch_api::Metrics;
 use kbatch_api::clock::{Clock, SystemClock};
 use kbatch_api::logs::NoLogs;
@@ -33,6 +35,15 @@ pub struct ServerArgs {
     /// The longest such delay (Kubernetes: 10m).
     #[arg(long, default_value = "10m", value_parser = go_duration)]
     backoff_max: Duration,
+    /// The name of this server's node [default: the host name].
+    #[arg(long)]
+    node_name: Option<String>,
+    /// Run no node on this server: the API and controllers only.
+    #[arg(long)]
+    no_agent: bool,
+    /// How long a pod's logs are kept after the pod is gone.
+    #[arg(long, default_value = "24h", value_parser = go_duration)]
+    log_retention: Duration,
 }
 
 /// A duration as Go writes it (`10s`, `1m30s`, `250ms`), the form Kubernetes flags take.
@@ -95,12 +106,17 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
     let tls = credentials.server_config()?;
     let url = server_url(addr);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let agent_dir = data_dir.join("agent");
     let metrics: Arc<Metrics> = Arc::default();
     let api = Api::new(
         ApiConfig {
             store,
             clock: clock.clone(),
-            logs: Arc::new(NoLogs),
+            logs: if args.no_agent {
+                Arc::new(NoLogs)
+            } else {
+                Arc::new(FileLogs::new(agent_dir.clone()))
+            },
             token: Some(credentials.token.clone()),
             metrics: metrics.clone(),
         },
@@ -119,6 +135,19 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
         &metrics,
     );
     tokio::spawn(controllers.run(std::future::pending()));
+    if !args.no_agent {
+        let node_name = match args.node_name {
+            Some(n) => n,
+            None => gethostname_lowercase(),
+        };
+        let mut config = AgentConfig::new(
+            node_name,
+            agent_dir,
+            Arc::new(ProcessRuntime::new(clock.clone())),
+        );
+        config.log_retention = args.log_retention;
+        tokio::spawn(Agent::new(api.registry().clone(), clock.clone(), config).run());
+    }
     println!("kbatch server listening on {url}");
     println!("  data dir:   {}", data_dir.display());
     println!("  kubeconfig: {}", credentials.kubeconfig.display());
@@ -129,6 +158,19 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
     api.serve(listener, Some(tls), shutdown_signal()).await;
     tracing::info!("shutting down");
     Ok(())
+}
+
+/// The host name as a node name: Kubernetes node names are lower-case DNS subdomains.
+fn gethostname_lowercase() -> String {
+    let host = gethostname::gethostname()
+        .to_string_lossy()
+        .trim()
+        .to_ascii_lowercase();
+    if host.is_empty() {
+        "localhost".to_owned()
+    } else {
+        host
+    }
 }
 
 /// Ctrl-C or SIGTERM.
