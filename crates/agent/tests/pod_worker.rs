@@ -9,8 +9,8 @@ use common::{Harness, History, condition};
 use kbatch_agent::checkpoint::{Checkpoints, PodCheckpoint, ProcessRecord, RunRecord};
 use kbatch_agent::runtime::fake::{Behaviour, FakeEvent, FakeRuntime};
 use kbatch_agent::runtime::{StopSignal, run_id};
-use kbatch_api::registry::{DeleteOptions, PatchType, WriteOptions};
-use kbatch_core::object::{Object, POD};
+use kbatch_api::registry::{DeleteOptions, ListParams, PatchType, WriteOptions};
+use kbatch_core::object::{EVENT, Object, POD};
 use serde_json::json;
 
 async fn harness() -> (Harness, Arc<FakeRuntime>) {
@@ -25,6 +25,39 @@ fn one_container(restart_policy: &str) -> serde_json::Value {
         "restartPolicy": restart_policy,
         "containers": [{"name": "c", "image": "busybox", "command": ["run"]}]
     })
+}
+
+/// `type reason message` of the events about a pod, oldest first.
+async fn event_messages(h: &Harness, pod: &str) -> Vec<String> {
+    let list = h
+        .registry
+        .list(&EVENT, Some("default"), &ListParams::default())
+        .await
+        .unwrap();
+    let mut events: Vec<_> = list
+        .items
+        .into_iter()
+        .filter_map(|o| match o {
+            Object::Event(e) if e.involved_object.name.as_deref() == Some(pod) => Some(e),
+            _ => None,
+        })
+        .collect();
+    events.sort_by_key(|e| e.first_timestamp.clone().map(|t| t.0));
+    events
+        .into_iter()
+        .map(|e| {
+            assert_eq!(
+                e.source.as_ref().and_then(|s| s.host.as_deref()),
+                Some(common::NODE)
+            );
+            format!(
+                "{} {} {}",
+                e.type_.unwrap_or_default(),
+                e.reason.unwrap_or_default(),
+                e.message.unwrap_or_default()
+            )
+        })
+        .collect()
 }
 
 fn signals(fake: &FakeRuntime) -> Vec<(String, StopSignal)> {
@@ -421,6 +454,14 @@ async fn deletion_stops_the_containers_then_deletes_the_pod_for_good() {
     assert_eq!(
         history.summary().last().map(String::as_str),
         Some("Failed: c=Error:137/0")
+    );
+    assert_eq!(
+        event_messages(&h, "doomed").await,
+        [
+            "Normal Created Created container: c",
+            "Normal Started Started container c",
+            "Normal Killing Stopping container c"
+        ]
     );
     let unfinalized = json!({"metadata": {"finalizers": null}});
     h.registry

@@ -373,6 +373,22 @@ async fn a_pod_runs_as_processes_through_the_agent() {
             work.display()
         )
     );
-    // The pod's working directory goes with the pod; its log stays.
-    assert!(!work.exists());
+    // The pod's working directory goes once the worker is done with the pod; its log stays.
+    tokio::time::timeout(Duration::from_secs(60), async {
+        while work.exists() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("the pod's working directory stays");
+    assert!(run_path_exists(h.dir.path(), &uid));
+}
+
+fn run_path_exists(data_dir: &Path, uid: &str) -> bool {
+    let pod = PodRef {
+        namespace: "default".into(),
+        name: "indexed-3".into(),
+        uid: uid.into(),
+    };
+    kbatch_agent::logs::run_path(data_dir, &pod, "c", 0).exists()
 }
