@@ -296,3 +296,14 @@ pub fn condition(pod: &Pod, type_: &str) -> Option<(String, Option<String>)> {
         .find(|c| c.type_ == type_)
         .map(|c| (c.status.clone(), c.reason.clone()))
 }
+
+/// Polls until `check` holds; gives up (failing the test) after an hour of test time.
+pub async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
+    let polled = tokio::time::timeout(Duration::from_secs(3600), async {
+        while !check().await {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    assert!(polled.is_ok(), "never: {what}");
+}
