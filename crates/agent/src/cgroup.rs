@@ -271,13 +271,16 @@ fn setup_v2(own: &Path) -> Result<Hierarchy, String> {
     let available = std::fs::read_to_string(own.join("cgroup.controllers")).unwrap_or_default();
     let offered = |c: &str| available.split_whitespace().any(|x| x == c);
     let base = own.join("kbatch");
-    std::fs::create_dir_all(&base).map_err(|e| format!("creating {}: {e}", base.display()))?;
     let mut h = Hierarchy {
         version: Version::V2,
         base: base.clone(),
         memory: false,
         cpu: false,
     };
+    if !offered("memory") && !offered("cpu") {
+        return Ok(h);
+    }
+    std::fs::create_dir_all(&base).map_err(|e| format!("creating {}: {e}", base.display()))?;
     for (controller, flag) in [("memory", &mut h.memory), ("cpu", &mut h.cpu)] {
         if offered(controller)
             && std::fs::write(own.join("cgroup.subtree_control"), format!("+{controller}")).is_ok()

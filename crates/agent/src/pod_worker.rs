@@ -638,7 +638,7 @@ impl PodWorker {
                     }
                 }
                 Stage::Stopping(_) => {
-                    self.step_stopping();
+                    self.step_stopping().await;
                     if !matches!(self.stage, Stage::Done) {
                         return;
                     }
@@ -756,10 +756,11 @@ impl PodWorker {
         }
     }
 
-    fn step_stopping(&mut self) {
+    async fn step_stopping(&mut self) {
         let Stage::Stopping(stopping) = &mut self.stage else {
             return;
         };
+        let mut stopped: Vec<usize> = Vec::new();
         let now = Instant::now();
         if now >= stopping.kill_at && !stopping.killed {
             stopping.killed = true;
@@ -794,8 +795,13 @@ impl PodWorker {
                     && stopping.termed.insert(h.id().to_owned())
                 {
                     h.signal(StopSignal::Term);
+                    stopped.push(i);
                 }
             }
+        }
+        for i in stopped {
+            let message = format!("Stopping container {}", self.slots[i].name);
+            self.event(i, "Normal", "Killing", message).await;
         }
         if self.slots.iter().all(|s| s.running().is_none()) {
             self.done();

@@ -319,7 +319,9 @@ pub(crate) fn phase(
             }
             running += 1;
         } else if st.terminated.is_some() {
+            // A stopped sidecar does not decide the phase.
         } else if st.waiting.is_some() {
+            // Nor does one waiting to be restarted; one that never ran holds the pod back.
             if last_terminated(s).is_none() {
                 pending_init += 1;
                 waiting += 1;

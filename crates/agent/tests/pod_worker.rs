@@ -9,8 +9,8 @@ use common::{Harness, History, condition};
 use kbatch_agent::checkpoint::{Checkpoints, PodCheckpoint, ProcessRecord, RunRecord};
 use kbatch_agent::runtime::fake::{Behaviour, FakeEvent, FakeRuntime};
 use kbatch_agent::runtime::{StopSignal, run_id};
-use kbatch_api::registry::{DeleteOptions, PatchType, WriteOptions};
-use kbatch_core::object::{Object, POD};
+use kbatch_api::registry::{DeleteOptions, ListParams, PatchType, WriteOptions};
+use kbatch_core::object::{EVENT, LEASE, NODE, Object, POD};
 use serde_json::json;
 
 async fn harness() -> (Harness, Arc<FakeRuntime>) {
@@ -25,6 +25,39 @@ fn one_container(restart_policy: &str) -> serde_json::Value {
         "restartPolicy": restart_policy,
         "containers": [{"name": "c", "image": "busybox", "command": ["run"]}]
     })
+}
+
+/// `type reason message` of the events about a pod, oldest first.
+async fn event_messages(h: &Harness, pod: &str) -> Vec<String> {
+    let list = h
+        .registry
+        .list(&EVENT, Some("default"), &ListParams::default())
+        .await
+        .unwrap();
+    let mut events: Vec<_> = list
+        .items
+        .into_iter()
+        .filter_map(|o| match o {
+            Object::Event(e) if e.involved_object.name.as_deref() == Some(pod) => Some(e),
+            _ => None,
+        })
+        .collect();
+    events.sort_by_key(|e| e.first_timestamp.clone().map(|t| t.0));
+    events
+        .into_iter()
+        .map(|e| {
+            assert_eq!(
+                e.source.as_ref().and_then(|s| s.host.as_deref()),
+                Some(common::NODE)
+            );
+            format!(
+                "{} {} {}",
+                e.type_.unwrap_or_default(),
+                e.reason.unwrap_or_default(),
+                e.message.unwrap_or_default()
+            )
+        })
+        .collect()
 }
 
 fn signals(fake: &FakeRuntime) -> Vec<(String, StopSignal)> {
@@ -422,6 +455,14 @@ async fn deletion_stops_the_containers_then_deletes_the_pod_for_good() {
         history.summary().last().map(String::as_str),
         Some("Failed: c=Error:137/0")
     );
+    assert_eq!(
+        event_messages(&h, "doomed").await,
+        [
+            "Normal Created Created container: c",
+            "Normal Started Started container c",
+            "Normal Killing Stopping container c"
+        ]
+    );
     let unfinalized = json!({"metadata": {"finalizers": null}});
     h.registry
         .patch(
@@ -451,9 +492,10 @@ async fn a_pod_deleted_from_the_api_is_killed_at_once() {
         .await
         .unwrap();
     h.wait("forced", |p| p.is_none()).await;
-    while !signals(&fake).contains(&("c".to_owned(), StopSignal::Kill)) {
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
+    common::eventually("the container is killed", async || {
+        signals(&fake).contains(&("c".to_owned(), StopSignal::Kill))
+    })
+    .await;
     assert_eq!(signals(&fake), [("c".to_owned(), StopSignal::Kill)]);
 }
 
@@ -577,15 +619,12 @@ async fn an_agent_restarted_over_the_same_runtime_adopts_its_runs() {
 #[tokio::test(start_paused = true)]
 async fn the_node_registers_with_a_ready_condition_and_a_lease() {
     let (h, _fake) = harness().await;
-    let node = loop {
-        match h
-            .registry
-            .get(&kbatch_core::object::NODE, "", common::NODE)
-            .await
-        {
-            Ok(Object::Node(n)) => break n,
-            _ => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
-        }
+    common::eventually("the node is registered", async || {
+        h.registry.get(&NODE, "", common::NODE).await.is_ok()
+    })
+    .await;
+    let Ok(Object::Node(node)) = h.registry.get(&NODE, "", common::NODE).await else {
+        panic!("not a node")
     };
     let status = node.status.unwrap();
     let ready = status
@@ -601,15 +640,19 @@ async fn the_node_registers_with_a_ready_condition_and_a_lease() {
     let capacity = status.capacity.unwrap();
     assert!(capacity.contains_key("cpu") && capacity.contains_key("memory"));
     assert_eq!(capacity["pods"].0, "110");
-    let lease = loop {
-        match h
-            .registry
-            .get(&kbatch_core::object::LEASE, "kube-node-lease", common::NODE)
+    common::eventually("the lease is created", async || {
+        h.registry
+            .get(&LEASE, "kube-node-lease", common::NODE)
             .await
-        {
-            Ok(Object::Lease(l)) => break l,
-            _ => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
-        }
+            .is_ok()
+    })
+    .await;
+    let Ok(Object::Lease(lease)) = h
+        .registry
+        .get(&LEASE, "kube-node-lease", common::NODE)
+        .await
+    else {
+        panic!("not a lease")
     };
     let spec = lease.spec.unwrap();
     assert_eq!(spec.holder_identity.as_deref(), Some(common::NODE));
@@ -618,10 +661,113 @@ async fn the_node_registers_with_a_ready_condition_and_a_lease() {
     tokio::time::sleep(std::time::Duration::from_secs(25)).await;
     let Ok(Object::Lease(later)) = h
         .registry
-        .get(&kbatch_core::object::LEASE, "kube-node-lease", common::NODE)
+        .get(&LEASE, "kube-node-lease", common::NODE)
         .await
     else {
         panic!("lease gone")
     };
     assert!(later.spec.unwrap().renew_time.unwrap().0 > first);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_unresolvable_env_var_keeps_the_container_waiting() {
+    let (h, fake) = harness().await;
+    h.run_pod(
+        "needs-config",
+        json!({
+            "restartPolicy": "Never",
+            "containers": [{"name": "c", "image": "x", "command": ["run"],
+                "env": [{"name": "K", "valueFrom": {"configMapKeyRef": {"name": "settings", "key": "k"}}}]}]
+        }),
+    )
+    .await;
+    let waiting = h
+        .wait("needs-config", |p| {
+            p.and_then(|p| p.status.as_ref())
+                .and_then(|s| s.container_statuses.as_ref())
+                .is_some_and(|c| {
+                    c[0].state
+                        .as_ref()
+                        .and_then(|s| s.waiting.as_ref())
+                        .and_then(|w| w.reason.as_deref())
+                        == Some("CreateContainerConfigError")
+                })
+        })
+        .await
+        .unwrap();
+    let status = waiting.status.unwrap();
+    assert_eq!(status.phase.as_deref(), Some("Pending"));
+    let w = status.container_statuses.unwrap()[0]
+        .state
+        .clone()
+        .unwrap()
+        .waiting
+        .unwrap();
+    assert_eq!(
+        w.message.as_deref(),
+        Some("configmaps \"settings\" not found")
+    );
+    assert!(fake.started().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_init_container_is_retried_under_on_failure() {
+    let (h, fake) = harness().await;
+    fake.script("init", [Behaviour::Exit(1), Behaviour::Exit(0)]);
+    fake.script("main", [Behaviour::Exit(0)]);
+    h.run_pod(
+        "init-retry",
+        json!({
+            "restartPolicy": "OnFailure",
+            "initContainers": [{"name": "init", "image": "x", "command": ["a"]}],
+            "containers": [{"name": "main", "image": "x", "command": ["c"]}]
+        }),
+    )
+    .await;
+    let done = h.wait_phase("init-retry", "Succeeded").await;
+    assert_eq!(
+        common::summarize(done.status.as_ref().unwrap()),
+        "Succeeded: init=Completed:0/1 main=Completed:0/0"
+    );
+    assert_eq!(
+        fake.started(),
+        [
+            ("init".to_owned(), 0),
+            ("init".to_owned(), 1),
+            ("main".to_owned(), 0)
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn runs_of_pods_deleted_while_no_agent_watched_are_reclaimed() {
+    let mut h = Harness::new().await;
+    let record = ProcessRecord {
+        pid: i32::MAX - 9,
+        start_ticks: 1,
+        pgid: i32::MAX - 9,
+        cgroups: Vec::new(),
+    };
+    let checkpoints = Checkpoints::new(h.dir.path());
+    checkpoints
+        .save(&PodCheckpoint {
+            namespace: "default".into(),
+            name: "vanished".into(),
+            uid: "gone-uid".into(),
+            runs: vec![RunRecord {
+                container: "c".into(),
+                id: run_id("gone-uid", "c", 0),
+                attempt: 0,
+                started_at: "2026-03-01T09:00:00Z".into(),
+                process: Some(record.clone()),
+            }],
+        })
+        .unwrap();
+    let fake = Arc::new(FakeRuntime::new(h.clock.clone()));
+    h.start_agent(h.config(fake.clone()));
+    common::eventually("the orphan's checkpoint is gone", async || {
+        checkpoints.load("gone-uid").is_none()
+    })
+    .await;
+    assert_eq!(fake.reclaimed(), [record]);
 }

@@ -24,8 +24,20 @@ fn without_cgroups() -> ProcessRuntime {
     ProcessRuntime::with_cgroups(Arc::new(SystemClock), None)
 }
 
+/// The pod uid of a test's runs.
+fn uid(name: &str) -> String {
+    format!("test-{}-{name}", std::process::id())
+}
+
+/// Removes the pod cgroups of a test's runs.
+fn release(rt: &ProcessRuntime, names: &[&str]) {
+    for name in names {
+        rt.release_pod(&uid(name));
+    }
+}
+
 fn spec(dir: &Path, name: &str, argv: &[&str]) -> ContainerSpec {
-    let uid = format!("test-{}-{name}", std::process::id());
+    let uid = uid(name);
     ContainerSpec {
         id: run_id(&uid, name, 0),
         pod: PodRef {
@@ -108,6 +120,7 @@ async fn output_goes_to_the_log_and_the_exit_code_is_reported() {
             line("stdout", "P", "partial")
         ]
     );
+    release(&rt, &["echo"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -142,6 +155,7 @@ async fn no_shell_environment_and_working_directory() {
         log_lines(&log),
         [line("stdout", "F", work.to_str().unwrap())]
     );
+    release(&rt, &["env", "pwd"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -168,6 +182,7 @@ async fn what_cannot_run_says_why() {
     s.working_dir = dir.path().join("absent");
     let err = rt.start(s).await.unwrap_err();
     assert!(err.to_string().starts_with("chdir to cwd"), "{err}");
+    release(&rt, &["missing", "missing2", "nowhere"]);
 }
 
 async fn group_dies_with_the_run(rt: &ProcessRuntime, dir: &Path) {
@@ -197,6 +212,7 @@ async fn group_dies_with_the_run(rt: &ProcessRuntime, dir: &Path) {
     let pgid = run.process().unwrap().pgid;
     assert_eq!(run.wait().await.code, 0);
     assert_eq!(group_members(pgid), Vec::<i32>::new());
+    release(rt, &["tree", "daemon"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -264,6 +280,7 @@ async fn limits_are_applied_through_cgroups() {
     for path in &record.cgroups {
         assert!(!path.exists(), "{} stays after the run", path.display());
     }
+    release(&rt, &["limited"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -282,6 +299,7 @@ async fn exceeding_the_memory_limit_is_oomkilled() {
         (exit.code, exit.signal, exit.oom_killed),
         (137, Some(9), true)
     );
+    release(&rt, &["hog"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -373,6 +391,22 @@ async fn a_pod_runs_as_processes_through_the_agent() {
             work.display()
         )
     );
-    // The pod's working directory goes with the pod; its log stays.
-    assert!(!work.exists());
+    // The pod's working directory goes once the worker is done with the pod; its log stays.
+    tokio::time::timeout(Duration::from_secs(60), async {
+        while work.exists() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("the pod's working directory stays");
+    assert!(run_path_exists(h.dir.path(), &uid));
+}
+
+fn run_path_exists(data_dir: &Path, uid: &str) -> bool {
+    let pod = PodRef {
+        namespace: "default".into(),
+        name: "indexed-3".into(),
+        uid: uid.into(),
+    };
+    kbatch_agent::logs::run_path(data_dir, &pod, "c", 0).exists()
 }

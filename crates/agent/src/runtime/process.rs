@@ -7,6 +7,10 @@
 //! whole group; when the run's first process ends, whatever it left behind is killed, as a
 //! container's processes end with its init process.
 //!
+//! There is no isolation: a run sees the host's filesystem and network and runs as the
+//! agent's user. Each run starts with exactly the environment it is given (nothing of the
+//! agent's leaks in).
+//!
 //! Runs are children of the agent's process. An agent restarted in the same process (same
 //! runtime) adopts them with their exit status and output; an agent process that died takes
 //! both with it, so its successor can only end what is left ([`Runtime::reclaim`]).

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -20,11 +21,13 @@ use tokio::task::JoinHandle;
 pub const NODE: &str = "node-1";
 
 /// Wall-clock time that moves with tokio's clock, so paused-time tests see timestamps move
-/// as the agent's timers fire.
+/// as the agent's timers fire. Like a real clock, it never reads the same twice: each read
+/// adds a nanosecond (events are named after the time they are recorded).
 #[derive(Debug)]
 pub struct TestClock {
     base: jiff::Timestamp,
     start: tokio::time::Instant,
+    reads: AtomicI64,
 }
 
 impl TestClock {
@@ -32,6 +35,7 @@ impl TestClock {
         Arc::new(TestClock {
             base: "2026-03-01T10:00:00Z".parse().unwrap(),
             start: tokio::time::Instant::now(),
+            reads: AtomicI64::new(0),
         })
     }
 }
@@ -39,7 +43,10 @@ impl TestClock {
 impl Clock for TestClock {
     fn now(&self) -> jiff::Timestamp {
         let elapsed = tokio::time::Instant::now() - self.start;
-        self.base + jiff::SignedDuration::try_from(elapsed).unwrap()
+        let tick = self.reads.fetch_add(1, Ordering::Relaxed);
+        self.base
+            + jiff::SignedDuration::try_from(elapsed).unwrap()
+            + jiff::SignedDuration::from_nanos(tick)
     }
 }
 
@@ -288,4 +295,15 @@ pub fn condition(pod: &Pod, type_: &str) -> Option<(String, Option<String>)> {
         .iter()
         .find(|c| c.type_ == type_)
         .map(|c| (c.status.clone(), c.reason.clone()))
+}
+
+/// Polls until `check` holds; gives up (failing the test) after an hour of test time.
+pub async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
+    let polled = tokio::time::timeout(Duration::from_secs(3600), async {
+        while !check().await {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    assert!(polled.is_ok(), "never: {what}");
 }
