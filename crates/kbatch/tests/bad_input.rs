@@ -6,7 +6,9 @@ mod common;
 use base64::Engine;
 use common::Server;
 
-const JOB: &str = r#"{"apiVersion":"batch/v1","kind":"Job","metadata":{"name":"keep"},"spec":{"template":{"spec":{"restartPolicy":"Never","containers":[{"name":"c","image":"busybox"}]}}}}"#;
+/// Managed by another controller (`spec.managedBy`), so kbatch's Job controller leaves it alone
+/// and the only writes are the requests' own.
+const JOB: &str = r#"{"apiVersion":"batch/v1","kind":"Job","metadata":{"name":"keep"},"spec":{"managedBy":"example.com/elsewhere","template":{"spec":{"restartPolicy":"Never","containers":[{"name":"c","image":"busybox"}]}}}}"#;
 const JOBS: &str = "/apis/batch/v1/namespaces/default/jobs";
 const KEEP: &str = "/apis/batch/v1/namespaces/default/jobs/keep";
 const PODS: &str = "/api/v1/namespaces/default/pods";
@@ -455,7 +457,9 @@ fn malformed_requests_get_4xx_statuses_and_change_nothing() {
         eprintln!("SKIPPED: curl is not installed (.ci/run installs it)");
         return;
     }
-    let s = Server::start();
+    // No node runs pods here, and the pod names a node that does not exist, so the
+    // scheduler leaves it alone: nothing but the requests writes.
+    let s = Server::start_with(&["--no-agent"]);
     let (code, body, _) = s.curl(
         "POST",
         JOBS,
@@ -464,7 +468,7 @@ fn malformed_requests_get_4xx_statuses_and_change_nothing() {
         true,
     );
     assert_eq!(code, 201, "{body}");
-    let two = r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"two"},"spec":{"restartPolicy":"Never","containers":[{"name":"a","image":"busybox"},{"name":"b","image":"busybox"}]}}"#;
+    let two = r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"two"},"spec":{"nodeName":"nowhere","restartPolicy":"Never","containers":[{"name":"a","image":"busybox"},{"name":"b","image":"busybox"}]}}"#;
     let (code, body, _) = s.curl(
         "POST",
         PODS,
