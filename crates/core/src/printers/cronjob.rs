@@ -37,8 +37,21 @@ pub(super) fn columns() -> Vec<TableColumnDefinition> {
         age_column(),
     ];
     columns.extend(template_columns());
+    // kbatch's own, after Kubernetes' columns: when the controller fires next.
+    columns.push(column(
+        "Next Schedule",
+        "string",
+        1,
+        NEXT_SCHEDULE_DESCRIPTION,
+    ));
     columns
 }
+
+/// The annotation the CronJob controller keeps the next fire time in (RFC3339, in the
+/// CronJob's zone).
+pub const NEXT_SCHEDULE_ANNOTATION: &str = "kbatch.dev/next-schedule-time";
+
+const NEXT_SCHEDULE_DESCRIPTION: &str = "When the controller creates the next Job (kbatch: the kbatch.dev/next-schedule-time annotation).";
 
 /// P-20.
 pub(super) fn cells(cj: &CronJob, now: Timestamp) -> Vec<Value> {
@@ -74,6 +87,13 @@ pub(super) fn cells(cj: &CronJob, now: Timestamp) -> Vec<Value> {
         Value::from(format_label_selector(
             job_spec.and_then(|s| s.selector.as_ref()),
         )),
+        Value::from(
+            cj.metadata
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get(NEXT_SCHEDULE_ANNOTATION))
+                .map_or("<none>", String::as_str),
+        ),
     ]
 }
 
@@ -130,9 +150,20 @@ mod tests {
                 "60m",
                 "hello",
                 "busybox",
+                "<none>",
                 "<none>"
             ])
         );
+    }
+
+    // kbatch's NEXT SCHEDULE column shows the controller's annotation.
+    #[test]
+    fn next_schedule_comes_from_the_annotation() {
+        let cj = cronjob(json!({
+            "metadata": {"name": "n", "annotations": {NEXT_SCHEDULE_ANNOTATION: "2026-03-01T13:00:00+01:00"}},
+            "spec": {"schedule": "0 * * * *", "jobTemplate": {}}
+        }));
+        assert_eq!(cells(&cj, now())[10], "2026-03-01T13:00:00+01:00");
     }
 
     // P-20: TIMEZONE verbatim, SUSPEND True and <unset>, no active jobs, never scheduled.
@@ -182,7 +213,8 @@ mod tests {
                 ("Age", "string", 0),
                 ("Containers", "string", 1),
                 ("Images", "string", 1),
-                ("Selector", "string", 1)
+                ("Selector", "string", 1),
+                ("Next Schedule", "string", 1)
             ]
         );
     }

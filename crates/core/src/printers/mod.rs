@@ -10,6 +10,7 @@
 pub mod duration;
 
 mod cronjob;
+pub use cronjob::NEXT_SCHEDULE_ANNOTATION;
 mod event;
 mod job;
 mod lease;
