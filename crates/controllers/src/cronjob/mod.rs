@@ -50,7 +50,7 @@ use kbatch_api::registry::{
     DeleteOptions, EventSpec, ListParams, PatchType, Propagation, Registry, WriteOptions,
 };
 use kbatch_core::object::{CRONJOB, JOB, Object};
-use kbatch_schedule::{Instant, ParseError, Zone};
+use kbatch_schedule::{Instant, ParseError, Zone, ZoneError};
 use serde_json::{Map, Value, json};
 
 use self::metrics::CronJobMetrics;
@@ -99,6 +99,8 @@ struct KeyState {
 /// One sync's working state (`cronJobCopy` and friends).
 struct Ctx {
     cj: CronJob,
+    /// spec.timeZone of `cj`, loaded once (an unset one is UTC).
+    tz: Result<Zone, ZoneError>,
     jobs: Vec<Job>,
     now: Timestamp,
     /// `updateStatus`.
@@ -114,6 +116,18 @@ struct Ctx {
 impl Ctx {
     fn now(&self) -> Instant {
         Instant::from(self.now)
+    }
+
+    /// The zone times are shown in: spec.timeZone, else UTC.
+    fn zone(&self) -> Zone {
+        self.tz.clone().unwrap_or_else(|_| Zone::utc())
+    }
+
+    fn set_cronjob(&mut self, cj: CronJob) {
+        if spec::time_zone(&cj) != spec::time_zone(&self.cj) {
+            self.tz = time_zone(&cj);
+        }
+        self.cj = cj;
     }
 }
 
@@ -158,6 +172,7 @@ impl CronJobController {
         };
         let jobs = self.owned_jobs(&cj).await?;
         let mut ctx = Ctx {
+            tz: time_zone(&cj),
             cj,
             jobs,
             now: self.clock.now(),
@@ -195,7 +210,7 @@ impl CronJobController {
                 )
                 .await?;
             if let Object::CronJob(cj) = written.object {
-                ctx.cj = cj;
+                ctx.set_cronjob(cj);
             }
         }
         let requeue = result?;
@@ -203,7 +218,8 @@ impl CronJobController {
             let recorded = Box::pin(self.record_skipped(&ctx)).await;
             Box::pin(self.write_annotations(&mut ctx, recorded)).await?;
         }
-        self.metrics.observe(&ctx.cj, kube_state_next(&ctx.cj));
+        self.metrics
+            .observe(&ctx.cj, kube_state_next(&ctx.cj, &ctx.tz));
         Ok(requeue)
     }
 
@@ -217,7 +233,7 @@ impl CronJobController {
         {
             return Some(Duration::ZERO);
         }
-        match schedule_timeline(new) {
+        match schedule_timeline(new, &time_zone(new)) {
             Ok(timeline) => Some(timeline.requeue_after(Instant::from(self.clock.now()))),
             Err(_) => {
                 let spec = event_spec(
@@ -249,7 +265,7 @@ impl CronJobController {
         }
         let now = ctx.now();
         if let Some(tz) = spec::time_zone(&ctx.cj)
-            && let Err(e) = kbatch_schedule::zone(tz)
+            && let Err(e) = &ctx.tz
         {
             let message = format!("invalid timeZone: {}: {e}", go_quote(tz));
             self.event(&ctx.cj, "Warning", "UnknownTimeZone", message)
@@ -258,7 +274,7 @@ impl CronJobController {
         }
         if spec::suspended(&ctx.cj) {
             ctx.outcome = Outcome::Suspended;
-            if let Ok(timeline) = schedule_timeline(&ctx.cj) {
+            if let Ok(timeline) = schedule_timeline(&ctx.cj, &ctx.tz) {
                 ctx.recorded_until = Some(recorded_until(&ctx.cj, &timeline));
             }
             return Ok(None);
@@ -273,7 +289,7 @@ impl CronJobController {
             self.event(&ctx.cj, "Warning", "UnsupportedSchedule", message)
                 .await;
         }
-        let mut timeline = match schedule_timeline(&ctx.cj) {
+        let mut timeline = match schedule_timeline(&ctx.cj, &ctx.tz) {
             Ok(t) => t,
             Err(e) => {
                 let message = format!("unparseable schedule: {} : {e}", go_quote(&schedule));
@@ -332,14 +348,14 @@ impl CronJobController {
                 "Not starting job because prior execution is running and concurrency policy is Forbid",
             )
             .await;
-            self.hold(&ctx.cj, due, Held::Forbidden).await;
+            self.hold(ctx, due, Held::Forbidden).await;
             ctx.outcome = walked(Fate::Held(Held::Forbidden));
             return Ok(Some(timeline.requeue_after(now)));
         }
         if spec::concurrency_policy(&ctx.cj) == "Replace" {
             self.replace_active(ctx).await?;
         }
-        let scheduled = due.rfc3339(&display_zone(&ctx.cj)).to_string();
+        let scheduled = due.rfc3339(&ctx.zone()).to_string();
         let job = jobs::from_template(
             &ctx.cj,
             job_name.clone(),
@@ -359,7 +375,7 @@ impl CronJobController {
             Created::Exists(job) => {
                 if !jobs::controlled_by(&job, &ctx.cj) {
                     let held = Held::Foreign(job_name);
-                    self.hold(&ctx.cj, due, held.clone()).await;
+                    self.hold(ctx, due, held.clone()).await;
                     ctx.outcome = walked(Fate::Held(held));
                     return Ok(None);
                 }
@@ -410,7 +426,7 @@ impl CronJobController {
                     .await?;
                 if spec::in_active(&fresh, &uid) {
                     // Our copy was stale: go on with the fresh one.
-                    ctx.cj = fresh;
+                    ctx.set_cronjob(fresh);
                     continue;
                 }
                 let message =
@@ -664,7 +680,7 @@ impl CronJobController {
         let after = ctx.recorded_until?;
         let timeline = match &ctx.outcome {
             Outcome::Unscheduled => return None,
-            Outcome::Suspended => schedule_timeline(&ctx.cj).ok()?,
+            Outcome::Suspended => schedule_timeline(&ctx.cj, &ctx.tz).ok()?,
             Outcome::Walked { .. } => ctx.timeline.clone()?,
         };
         let key = format!("{}/{}", spec::namespace(&ctx.cj), spec::name(&ctx.cj));
@@ -675,7 +691,7 @@ impl CronJobController {
             &timeline,
             ctx.now(),
             held.as_ref(),
-            &display_zone(&ctx.cj),
+            &ctx.zone(),
         );
         for (type_, message) in entries {
             self.event(&ctx.cj, type_, "SkippedSchedule", message).await;
@@ -685,7 +701,8 @@ impl CronJobController {
 
     /// The due fire time is held back (C-25, C-27): a `SkippedSchedule` "for now" event, once
     /// per fire time and reason.
-    async fn hold(&self, cj: &CronJob, due: Instant, held: Held) {
+    async fn hold(&self, ctx: &Ctx, due: Instant, held: Held) {
+        let cj = &ctx.cj;
         let key = format!("{}/{}", spec::namespace(cj), spec::name(cj));
         let entry = (due, held);
         let new = self.key_state(&key, |s| {
@@ -697,7 +714,7 @@ impl CronJobController {
             let (due, held) = entry;
             let message = format!(
                 "Skipped scheduled time {} for now: {}",
-                due.rfc3339(&display_zone(cj)),
+                due.rfc3339(&ctx.zone()),
                 held.why()
             );
             self.event(cj, held.event_type(), "SkippedSchedule", message)
@@ -711,7 +728,7 @@ impl CronJobController {
         ctx: &mut Ctx,
         recorded: Option<Instant>,
     ) -> Result<(), ApiError> {
-        let zone = display_zone(&ctx.cj);
+        let zone = ctx.zone();
         let next = match (&ctx.outcome, &ctx.timeline) {
             (Outcome::Walked { .. }, Some(timeline)) => timeline
                 .next_fire(ctx.now())
@@ -756,7 +773,7 @@ impl CronJobController {
         {
             Ok(written) => {
                 if let Object::CronJob(cj) = written.object {
-                    ctx.cj = cj;
+                    ctx.set_cronjob(cj);
                 }
                 Ok(())
             }
@@ -858,16 +875,19 @@ async fn record(registry: &Registry, spec: EventSpec) {
     }
 }
 
+/// spec.timeZone as `time.LoadLocation` loads it; unset is UTC.
+fn time_zone(cj: &CronJob) -> Result<Zone, ZoneError> {
+    kbatch_schedule::zone(spec::time_zone(cj).unwrap_or(""))
+}
+
 /// The schedule of a CronJob as `formatSchedule` hands it to the parser: a schedule that
 /// mentions TZ is used as written (in UTC unless its own prefix names a zone), otherwise it is
 /// evaluated in spec.timeZone when that loads (C-16).
-fn schedule_timeline(cj: &CronJob) -> Result<Timeline, ParseError> {
+fn schedule_timeline(cj: &CronJob, tz: &Result<Zone, ZoneError>) -> Result<Timeline, ParseError> {
     let text = spec::schedule(cj);
     let schedule = kbatch_schedule::parse(text)?;
-    let zone = match spec::time_zone(cj) {
-        Some(tz) if !text.contains("TZ") => {
-            kbatch_schedule::zone(tz).unwrap_or_else(|_| Zone::utc())
-        }
+    let zone = match tz {
+        Ok(zone) if !text.contains("TZ") => zone.clone(),
         _ => Zone::utc(),
     };
     Ok(Timeline {
@@ -891,11 +911,6 @@ fn last_schedule_time(cj: &CronJob) -> Option<Instant> {
         .map(|t| Instant::from(t.0))
 }
 
-/// The zone times are shown in: spec.timeZone, else UTC (`time.LoadLocation(tz ?? "")`).
-fn display_zone(cj: &CronJob) -> Zone {
-    kbatch_schedule::zone(spec::time_zone(cj).unwrap_or("")).unwrap_or_else(|_| Zone::utc())
-}
-
 /// Where the record of skipped fire times resumes: after the later of the recorded end and
 /// the fire time that last started a Job (or the creation time).
 fn recorded_until(cj: &CronJob, timeline: &Timeline) -> Instant {
@@ -906,23 +921,21 @@ fn recorded_until(cj: &CronJob, timeline: &Timeline) -> Instant {
 }
 
 /// kube-state-metrics' next schedule time: `CRON_TZ=<timeZone> <schedule>` from
-/// lastScheduleTime, else the creation time; none while suspended.
-fn kube_state_next(cj: &CronJob) -> Option<Instant> {
-    if spec::suspended(cj) {
+/// lastScheduleTime, else the creation time; none while suspended, and none where that text
+/// does not parse (a bad zone, or a second TZ in the schedule).
+fn kube_state_next(cj: &CronJob, tz: &Result<Zone, ZoneError>) -> Option<Instant> {
+    let text = spec::schedule(cj);
+    if spec::suspended(cj) || (spec::time_zone(cj).is_some() && text.contains("TZ")) {
         return None;
     }
-    let text = match spec::time_zone(cj) {
-        Some(tz) => format!("CRON_TZ={tz} {}", spec::schedule(cj)),
-        None => spec::schedule(cj).to_owned(),
-    };
-    let schedule = kbatch_schedule::parse(&text).ok()?;
+    let schedule = kbatch_schedule::parse(text).ok()?;
     let from = last_schedule_time(cj).or_else(|| {
         cj.metadata
             .creation_timestamp
             .as_ref()
             .map(|t| Instant::from(t.0))
     })?;
-    schedule.next(from, &Zone::utc())
+    schedule.next(from, tz.as_ref().ok()?)
 }
 
 /// The name of the Job a run-now value starts: `<cronjob>-manual-<FNV-1a of the value>`,

@@ -348,6 +348,27 @@ impl Env {
             .collect()
     }
 
+    /// The events about `name`, then deletes every event and compacts the store (as the
+    /// server does in the background): long runs keep lists and the registry's search for
+    /// repeated events short.
+    pub async fn take_events(&self, name: &str) -> Vec<(String, String, String)> {
+        let events = self.events(name).await;
+        let all = self
+            .registry
+            .list(&EVENT, Some(NS), &ListParams::default())
+            .await
+            .unwrap();
+        for event in all.items {
+            self.registry
+                .delete(&EVENT, NS, event.name(), &DeleteOptions::default())
+                .await
+                .unwrap();
+        }
+        let revision = self.store.current_revision().await.unwrap();
+        self.store.compact(revision).await.unwrap();
+        events
+    }
+
     pub async fn event_reasons(&self, name: &str) -> Vec<String> {
         self.events(name).await.into_iter().map(|e| e.1).collect()
     }
