@@ -348,7 +348,6 @@ impl CronJobController {
                 "Not starting job because prior execution is running and concurrency policy is Forbid",
             )
             .await;
-            self.hold(ctx, due, Held::Forbidden).await;
             ctx.outcome = walked(Fate::Held(Held::Forbidden));
             return Ok(Some(timeline.requeue_after(now)));
         }
@@ -374,9 +373,7 @@ impl CronJobController {
             }
             Created::Exists(job) => {
                 if !jobs::controlled_by(&job, &ctx.cj) {
-                    let held = Held::Foreign(job_name);
-                    self.hold(ctx, due, held.clone()).await;
-                    ctx.outcome = walked(Fate::Held(held));
+                    ctx.outcome = walked(Fate::Held(Held::Foreign(job_name)));
                     return Ok(None);
                 }
                 if spec::in_active(&ctx.cj, jobs::uid(&job)) {
@@ -675,26 +672,36 @@ impl CronJobController {
     }
 
     /// kbatch's record: one `SkippedSchedule` event per fire time since the end of the record
-    /// that no Job will ever start. Returns the new end of the record, if it moved.
+    /// that no Job will ever start, then the "for now" event of a due fire time this sync held
+    /// back. Returns the new end of the record, if it moved.
     async fn record_skipped(&self, ctx: &Ctx) -> Option<Instant> {
-        let after = ctx.recorded_until?;
         let timeline = match &ctx.outcome {
-            Outcome::Unscheduled => return None,
-            Outcome::Suspended => schedule_timeline(&ctx.cj, &ctx.tz).ok()?,
-            Outcome::Walked { .. } => ctx.timeline.clone()?,
+            Outcome::Unscheduled => None,
+            Outcome::Suspended => schedule_timeline(&ctx.cj, &ctx.tz).ok(),
+            Outcome::Walked { .. } => ctx.timeline.clone(),
         };
-        let key = format!("{}/{}", spec::namespace(&ctx.cj), spec::name(&ctx.cj));
-        let held = self.key_state(&key, |s| s.held.clone());
-        let (entries, end) = record::skipped(
-            after,
-            &ctx.outcome,
-            &timeline,
-            ctx.now(),
-            held.as_ref(),
-            &ctx.zone(),
-        );
-        for (type_, message) in entries {
-            self.event(&ctx.cj, type_, "SkippedSchedule", message).await;
+        let mut end = None;
+        if let (Some(after), Some(timeline)) = (ctx.recorded_until, timeline) {
+            let key = format!("{}/{}", spec::namespace(&ctx.cj), spec::name(&ctx.cj));
+            let held = self.key_state(&key, |s| s.held.clone());
+            let (entries, recorded) = record::skipped(
+                after,
+                &ctx.outcome,
+                &timeline,
+                ctx.now(),
+                held.as_ref(),
+                &ctx.zone(),
+            );
+            for (type_, message) in entries {
+                self.event(&ctx.cj, type_, "SkippedSchedule", message).await;
+            }
+            end = recorded;
+        }
+        if let Outcome::Walked {
+            due: Some((due, Fate::Held(held))),
+        } = &ctx.outcome
+        {
+            self.hold(ctx, *due, held.clone()).await;
         }
         end
     }
