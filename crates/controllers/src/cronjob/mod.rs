@@ -10,10 +10,10 @@
 //! lastScheduleTime as if the first attempt had finished (C-27).
 //!
 //! kbatch's additions, all in the `kbatch.dev/` annotation domain:
-//! - [`NEXT_SCHEDULE_TIME`]: after every sync, the fire time the controller waits for next
-//!   (the C-30 requeue target without its 100ms), RFC 3339 in the CronJob's zone; absent while
-//!   nothing will fire (suspended, bad zone or schedule, being deleted). Written only when it
-//!   changes, so a sync with nothing to do writes nothing.
+//! - [`NEXT_SCHEDULE_TIME`]: after every sync, the next fire time (the C-30 requeue target
+//!   without its 100ms), RFC 3339 in the CronJob's zone; absent while nothing will fire
+//!   (suspended, bad zone or schedule, a schedule that never fires, being deleted). Written
+//!   only when it changes, so a sync with nothing to do writes nothing.
 //! - [`RUN_NOW`]: a new or changed value starts one Job from the template at once, named
 //!   `<cronjob>-manual-<hash of the value>` and annotated `cronjob.kubernetes.io/instantiate:
 //!   manual` as `kubectl create job --from` does, subject to concurrencyPolicy (Forbid skips
@@ -21,14 +21,18 @@
 //!   CronJob is suspended, as a manual `kubectl create job --from` would. The value handled
 //!   is kept in [`RUN_NOW_HANDLED`]; the Job name derives from the value, so a crash before
 //!   that annotation is written ends in AlreadyExists and the same Job, never a second one.
-//! - The record of skipped fire times: every fire time that does not start a Job gets one
+//! - The record of skipped fire times: every fire time that will never start a Job gets one
 //!   `SkippedSchedule` event naming it and why (suspended, Forbid, past the starting
 //!   deadline, superseded by a later due time, passed over by the missed-schedule walk of
-//!   C-21a, or a Job of that name the CronJob does not control). [`SCHEDULES_RECORDED_UNTIL`]
-//!   remembers how far the record goes, so no fire time is reported twice, across restarts
-//!   too. A sync records at most [`MAX_RECORDED`] fire times one by one and summarises the
-//!   rest in one event. A suspended CronJob is not requeued (C-23(d)), so the fire times it
-//!   skips are recorded by the next sync that looks at it.
+//!   C-21a, or a Job of its name that the CronJob does not control). The most recent fire
+//!   time can still start late under Kubernetes' rules (when the Job Forbid waits for ends,
+//!   on resume, when the foreign Job goes), so it is recorded only once a later one is due
+//!   or the deadline passes; when Forbid or a foreign Job holds it back, it gets a "for now"
+//!   event at once. [`SCHEDULES_RECORDED_UNTIL`] remembers how far the record goes, so no
+//!   fire time is reported twice, across restarts too. A sync records at most
+//!   [`MAX_RECORDED`] fire times one by one and summarises the rest in one event. A suspended
+//!   CronJob is not requeued (C-23(d)), so the fire times it skips are recorded by the next
+//!   sync that looks at it.
 
 mod jobs;
 mod metrics;
@@ -60,7 +64,7 @@ use self::timeline::{Missed, Timeline, go_seconds, go_sub};
 /// The field manager and event source of the controller's writes.
 pub const FIELD_MANAGER: &str = "cronjob-controller";
 
-/// The next fire time the controller waits for, RFC 3339 in the CronJob's zone.
+/// The next fire time, RFC 3339 in the CronJob's zone.
 pub const NEXT_SCHEDULE_TIME: &str = "kbatch.dev/next-schedule-time";
 /// Set or change it to start one Job now.
 pub const RUN_NOW: &str = "kbatch.dev/run-now";
