@@ -1,6 +1,7 @@
 //! kbatch's controllers: reconcile loops that watch the in-process API and write back
 //! through it, as kube-controller-manager's and kube-scheduler's do.
 
+pub mod cronjob;
 pub mod garbage_collector;
 pub mod job;
 pub mod manager;
@@ -8,6 +9,7 @@ pub mod runtime;
 pub mod scheduler;
 pub mod ttl_after_finished;
 
+pub use cronjob::CronJobController;
 pub use garbage_collector::GarbageCollector;
 pub use job::{JobConfig, JobController};
 pub use manager::{Controllers, ControllersConfig};
