@@ -14,6 +14,7 @@ mod node;
 mod pod_worker;
 pub mod resources;
 pub mod runtime;
+pub mod shim;
 mod status;
 
 use std::collections::{HashMap, HashSet};

@@ -553,6 +553,7 @@ async fn lost_runs_after_a_restart_fail_the_pod() {
         start_ticks: 42,
         pgid: i32::MAX - 7,
         cgroups: Vec::new(),
+        shim: None,
     };
     Checkpoints::new(h.dir.path())
         .save(&PodCheckpoint {
@@ -747,6 +748,7 @@ async fn runs_of_pods_deleted_while_no_agent_watched_are_reclaimed() {
         start_ticks: 1,
         pgid: i32::MAX - 9,
         cgroups: Vec::new(),
+        shim: None,
     };
     let checkpoints = Checkpoints::new(h.dir.path());
     checkpoints
