@@ -2,18 +2,22 @@
 //! outlives the agent's process and a restarted agent can adopt it.
 //!
 //! The process runtime runs the kbatch binary as `kbatch __shim` ([`SUBCOMMAND`]), writes
-//! the run's [`ShimSpec`] to its stdin and reads one [`Handshake`] line from its stdout.
+//! the run's `ShimSpec` to its stdin and reads one `Handshake` line from its stdout.
 //! The shim leaves the agent's session (`setsid`), starts the container exactly as the
 //! direct mode does (`runtime::container`), writes its output to the run's log file itself,
 //! waits for it, ends whatever it left behind and records how it ended. Everything the shim
 //! does after the handshake it does without the agent: logs keep flowing and the exit is
 //! recorded while no agent runs.
 //!
-//! The shim's record of the run is its status file ([`RunStatus`], JSON): written once the
+//! The shim's record of the run is its status file (`RunStatus`, JSON): written once the
 //! container has started (who the shim and the container are) and again when it has ended
 //! (with the exit), each time replaced atomically and synced (write a temporary file, fsync,
 //! rename, fsync the directory), so a reader sees either version whole and an exit once
 //! recorded survives a crash of the machine.
+//!
+//! A shim leaves the agent's session, not its cgroup: a service manager that ends the
+//! whole cgroup with the server (systemd's default `KillMode=control-group`) ends the runs
+//! too, which the next server then reports as lost. `KillMode=process` keeps them.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -119,7 +123,7 @@ impl From<&Exit> for ExitRecord {
     }
 }
 
-/// The shim's main: reads its [`ShimSpec`] from stdin, answers with a [`Handshake`] on
+/// The shim's main: reads its `ShimSpec` from stdin, answers with a `Handshake` on
 /// stdout and supervises the run to its end. Must not be called inside a tokio runtime (it
 /// makes its own).
 pub fn run() -> ExitCode {
