@@ -15,6 +15,8 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
+
 use crate::runtime::Limits;
 
 /// The CFS period kubelet uses (`quotaPeriod`, 100ms).
@@ -23,7 +25,7 @@ const CPU_PERIOD_US: u64 = 100_000;
 const MIN_QUOTA_US: u64 = 1_000;
 
 /// A cgroup hierarchy's version.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Version {
     V1,
     V2,
@@ -305,7 +307,7 @@ fn enable_controllers(dir: &Path, h: &Hierarchy) -> io::Result<()> {
     Ok(())
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct RunDir {
     version: Version,
     memory: bool,
@@ -313,8 +315,9 @@ struct RunDir {
     path: PathBuf,
 }
 
-/// The cgroups of one run.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The cgroups of one run; serialisable, so the run's supervisor (`crate::shim`) can be
+/// handed them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunCgroup {
     dirs: Vec<RunDir>,
 }

@@ -24,12 +24,35 @@ pub struct ProcessRecord {
     /// The run's cgroup directories, one per hierarchy.
     #[serde(default)]
     pub cgroups: Vec<PathBuf>,
+    /// The run's supervisor, when a shim runs it (`crate::shim`): then the run outlives the
+    /// agent's process and a later agent can adopt it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shim: Option<ShimRecord>,
 }
 
 impl ProcessRecord {
     /// Whether the recorded process is still the one running under its pid.
     pub fn is_alive(&self) -> bool {
         start_ticks(self.pid) == Some(self.start_ticks)
+    }
+}
+
+/// The shim that supervises a run: the process that waits for the container and records
+/// how it ended in its status file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShimRecord {
+    pub pid: i32,
+    pub start_ticks: u64,
+    /// Where the shim records the run and, once it has ended, its exit.
+    pub status_file: PathBuf,
+}
+
+impl ShimRecord {
+    /// Whether the shim still runs: the same process under its pid, and not a zombie (a
+    /// zombie has ended; it only waits to be reaped).
+    pub fn is_alive(&self) -> bool {
+        process_stat(self.pid)
+            .is_some_and(|(state, ticks)| ticks == self.start_ticks && state != "Z" && state != "X")
     }
 }
 
@@ -116,12 +139,19 @@ impl Checkpoints {
 
 /// The start time of a process in clock ticks after boot (`/proc/<pid>/stat` field 22).
 pub fn start_ticks(pid: i32) -> Option<u64> {
+    process_stat(pid).map(|(_, ticks)| ticks)
+}
+
+/// A process's state (`/proc/<pid>/stat` field 3: `R`, `S`, `Z`, …) and start time.
+fn process_stat(pid: i32) -> Option<(String, u64)> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name (field 2) may hold spaces and parentheses; fields after it follow
     // the last ')'.
-    let rest = &stat[stat.rfind(')')? + 1..];
-    // `rest` starts with field 3 (state); field 22 is the 20th after it.
-    rest.split_whitespace().nth(19)?.parse().ok()
+    let mut rest = stat[stat.rfind(')')? + 1..].split_whitespace();
+    let state = rest.next()?.to_owned();
+    // Field 22 is the 19th after the state.
+    let ticks = rest.nth(18)?.parse().ok()?;
+    Some((state, ticks))
 }
 
 #[cfg(test)]
@@ -138,8 +168,15 @@ mod tests {
             start_ticks: first,
             pgid: pid,
             cgroups: Vec::new(),
+            shim: None,
         };
         assert!(record.is_alive());
+        let shim = ShimRecord {
+            pid,
+            start_ticks: first,
+            status_file: PathBuf::new(),
+        };
+        assert!(shim.is_alive());
         let reused = ProcessRecord {
             start_ticks: first + 1,
             ..record

@@ -14,6 +14,7 @@ mod node;
 mod pod_worker;
 pub mod resources;
 pub mod runtime;
+pub mod shim;
 mod status;
 
 use std::collections::{HashMap, HashSet};
@@ -216,7 +217,7 @@ impl Dispatcher {
             self.gone(&uid);
         }
         if std::mem::take(first) {
-            self.reclaim_orphans(&present).await;
+            self.reclaim_orphans().await;
         }
         let watch = WatchParams {
             field_selector: Some(self.selector()?),
@@ -293,10 +294,12 @@ impl Dispatcher {
         }
     }
 
-    /// Ends the runs of pods deleted while no agent was watching.
-    async fn reclaim_orphans(&self, present: &HashSet<String>) {
+    /// Ends the runs of pods no worker follows: pods deleted while no agent was watching,
+    /// and pods whose final status an earlier agent wrote but died before it let go of
+    /// their runs.
+    async fn reclaim_orphans(&self) {
         for checkpoint in self.ctx.checkpoints.all() {
-            if present.contains(&checkpoint.uid) {
+            if self.workers.contains_key(&checkpoint.uid) {
                 continue;
             }
             for run in &checkpoint.runs {

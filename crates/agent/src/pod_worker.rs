@@ -178,7 +178,8 @@ enum Stop {
     Deleted,
     Deadline,
     InitFailed,
-    /// Runs from before an agent restart could not be followed.
+    /// Runs could not be followed: lost across an agent restart, or their supervisor
+    /// ended without recording how they ended.
     Lost,
 }
 
@@ -324,7 +325,8 @@ impl PodWorker {
     }
 
     /// Picks up where an earlier worker (or agent) left the pod: runs the runtime still
-    /// follows are adopted; runs recorded but lost fail the pod.
+    /// follows, or can adopt from an earlier agent process, continue (an adopted run that
+    /// ended meanwhile reports its real exit); runs recorded but lost fail the pod.
     async fn restore(&mut self) {
         let status = self.pod.status.clone().unwrap_or_default();
         if let Some(t) = &status.start_time {
@@ -391,7 +393,11 @@ impl PodWorker {
                 self.ctx.runtime.forget(&record.id);
                 continue;
             }
-            match self.ctx.runtime.find(&record.id) {
+            let handle = match self.ctx.runtime.find(&record.id) {
+                Some(handle) => Some(handle),
+                None => self.ctx.runtime.adopt(record).await,
+            };
+            match handle {
                 Some(handle) => {
                     let slot = &mut self.slots[i];
                     if let Run::Terminated(t) = &slot.run
@@ -530,7 +536,9 @@ impl PodWorker {
         else {
             return;
         };
-        let reason = if exit.oom_killed {
+        let reason = if exit.lost.is_some() {
+            "ContainerStatusUnknown"
+        } else if exit.oom_killed {
             "OOMKilled"
         } else if exit.code == 0 {
             "Completed"
@@ -540,13 +548,28 @@ impl PodWorker {
         slot.run = Run::Terminated(Terminated {
             exit_code: exit.code,
             reason: reason.to_owned(),
-            message: None,
+            message: exit.lost.clone(),
             started_at: Some(handle.started_at()),
             finished_at: Some(exit.finished_at),
             container_id: Some(container_id.clone()),
         });
         slot.finished = Some(now);
         self.exited.push(id.to_owned());
+        if let Some(why) = exit.lost
+            && !matches!(self.stage, Stage::Stopping(_) | Stage::Done)
+        {
+            // What the run really did is unknown: the pod fails rather than guess, as it
+            // does for runs lost across an agent restart. (A pod already stopping only
+            // reports the container as unknown.)
+            let name = slot.name.clone();
+            self.failure = Some((
+                "ContainerStatusUnknown".to_owned(),
+                format!(
+                    "the node agent could no longer follow the process of container(s) [{name}]: {why}; the pod is failed instead of being left Running"
+                ),
+            ));
+            self.begin_stop(Stop::Lost, Duration::ZERO);
+        }
     }
 
     /// Reacts to what the pod object says: deletion and the active deadline.
@@ -1099,12 +1122,14 @@ impl PodWorker {
             return;
         }
         let exited = std::mem::take(&mut self.exited);
+        // The runtime lets go first: a crash in between leaves a record that a restarted
+        // worker reclaims, never runtime state that nothing records.
+        for id in &exited {
+            self.ctx.runtime.forget(id);
+        }
         self.checkpoint.runs.retain(|r| !exited.contains(&r.id));
         if let Err(e) = self.ctx.checkpoints.save(&self.checkpoint) {
             tracing::warn!(pod = %self.pod_ref.name, error = %e, "writing the pod's checkpoint");
-        }
-        for id in exited {
-            self.ctx.runtime.forget(&id);
         }
     }
 

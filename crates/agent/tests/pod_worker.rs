@@ -553,6 +553,7 @@ async fn lost_runs_after_a_restart_fail_the_pod() {
         start_ticks: 42,
         pgid: i32::MAX - 7,
         cgroups: Vec::new(),
+        shim: None,
     };
     Checkpoints::new(h.dir.path())
         .save(&PodCheckpoint {
@@ -747,6 +748,7 @@ async fn runs_of_pods_deleted_while_no_agent_watched_are_reclaimed() {
         start_ticks: 1,
         pgid: i32::MAX - 9,
         cgroups: Vec::new(),
+        shim: None,
     };
     let checkpoints = Checkpoints::new(h.dir.path());
     checkpoints
@@ -770,4 +772,48 @@ async fn runs_of_pods_deleted_while_no_agent_watched_are_reclaimed() {
     })
     .await;
     assert_eq!(fake.reclaimed(), [record]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn runs_of_pods_that_finished_just_before_the_agent_died_are_reclaimed() {
+    let mut h = Harness::new().await;
+    let fake = Arc::new(FakeRuntime::new(h.clock.clone()));
+    h.start_agent(h.config(fake.clone()));
+    let pod = h.run_pod("finished", one_container("Never")).await;
+    h.wait_phase("finished", "Running").await;
+    fake.exit("c", 0);
+    h.wait_phase("finished", "Succeeded").await;
+    h.stop_agent();
+    // The agent died after it wrote the final status, before it dropped the run's record.
+    let uid = pod.metadata.uid.clone().unwrap();
+    let record = ProcessRecord {
+        pid: i32::MAX - 11,
+        start_ticks: 1,
+        pgid: i32::MAX - 11,
+        cgroups: Vec::new(),
+        shim: None,
+    };
+    let checkpoints = Checkpoints::new(h.dir.path());
+    checkpoints
+        .save(&PodCheckpoint {
+            namespace: "default".into(),
+            name: "finished".into(),
+            uid: uid.clone(),
+            runs: vec![RunRecord {
+                container: "c".into(),
+                id: run_id(&uid, "c", 0),
+                attempt: 0,
+                started_at: "2026-03-01T09:00:00Z".into(),
+                process: Some(record.clone()),
+            }],
+        })
+        .unwrap();
+    let next = Arc::new(FakeRuntime::new(h.clock.clone()));
+    h.start_agent(h.config(next.clone()));
+    common::eventually("the finished pod's checkpoint is gone", async || {
+        checkpoints.load(&uid).is_none()
+    })
+    .await;
+    assert_eq!(next.reclaimed(), [record]);
+    assert!(next.started().is_empty());
 }

@@ -314,6 +314,7 @@ async fn reclaim_ends_what_an_earlier_agent_left() {
         start_ticks: start_ticks(pid).unwrap(),
         pgid: pid,
         cgroups: Vec::new(),
+        shim: None,
     };
     // A record whose pid now belongs to another process is left alone.
     let reused = ProcessRecord {

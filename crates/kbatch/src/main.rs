@@ -24,6 +24,10 @@ enum Command {
     Server(cmd::server::ServerArgs),
     /// Print version information: kbatch, the Kubernetes API it serves, the tz database.
     Version,
+    /// Supervise one container run for the server's node agent (internal: the agent starts
+    /// it, with the run on stdin).
+    #[command(name = kbatch_agent::shim::SUBCOMMAND, hide = true)]
+    Shim,
 }
 
 fn main() -> ExitCode {
@@ -40,5 +44,6 @@ fn main() -> ExitCode {
         Command::Cron(args) => cmd::cron::run(args),
         Command::Server(args) => cmd::server::run(args),
         Command::Version => cmd::version::run(),
+        Command::Shim => cmd::shim::run(),
     }
 }

@@ -12,7 +12,7 @@ use kbatch_api::clock::Clock;
 
 use super::process::require_command;
 use super::{ContainerHandle, ContainerSpec, Exit, ExitCell, Runtime, StartError, StopSignal};
-use crate::checkpoint::ProcessRecord;
+use crate::checkpoint::{ProcessRecord, RunRecord};
 
 /// What one run of a container does.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -174,6 +174,11 @@ impl Runtime for FakeRuntime {
         self.state().runs.remove(id);
     }
 
+    /// Fake runs live and die with the runtime: another runtime cannot follow them.
+    async fn adopt(&self, _run: &RunRecord) -> Option<Arc<dyn ContainerHandle>> {
+        None
+    }
+
     async fn reclaim(&self, record: &ProcessRecord) -> bool {
         self.state().reclaimed.push(record.clone());
         record.is_alive()
@@ -203,6 +208,7 @@ impl FakeRun {
                 signal,
                 oom_killed,
                 finished_at: at,
+                lost: None,
             });
         }
     }
@@ -224,6 +230,7 @@ impl ContainerHandle for FakeRun {
             start_ticks: 1,
             pgid: self.pid,
             cgroups: Vec::new(),
+            shim: None,
         })
     }
 

@@ -4,9 +4,11 @@
 //! node needs).
 //!
 //! - [`process::ProcessRuntime`]: host processes, each container in its own process group
-//!   and, where the host allows, its own cgroup.
+//!   and, where the host allows, its own cgroup; optionally each under a shim that outlives
+//!   the agent's process.
 //! - [`fake::FakeRuntime`]: records what it was asked and exits as a test scripts it.
 
+pub(crate) mod container;
 pub mod fake;
 pub mod process;
 
@@ -19,7 +21,7 @@ use k8s_openapi::api::core::v1::Container;
 use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 
-use crate::checkpoint::ProcessRecord;
+use crate::checkpoint::{ProcessRecord, RunRecord};
 
 /// The pod a container belongs to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,6 +82,10 @@ pub struct Exit {
     /// The kernel's OOM killer acted inside the run's cgroup.
     pub oom_killed: bool,
     pub finished_at: jiff::Timestamp,
+    /// Set when the runtime lost track of the run: it has ended (or was ended), but how is
+    /// unknown; the text says what happened. `code` is then 137, as kubelet reports a
+    /// container it cannot find.
+    pub lost: Option<String>,
 }
 
 /// The signals the agent sends: SIGTERM to ask, SIGKILL once the grace period is over.
@@ -122,6 +128,11 @@ pub trait Runtime: Send + Sync + Debug {
     /// A run this runtime started and still follows: how an agent restarted in the same
     /// process adopts its pods.
     fn find(&self, id: &str) -> Option<Arc<dyn ContainerHandle>>;
+    /// A run recorded by an earlier agent process: a handle that reports how it ends (at
+    /// once if it ended while no agent ran, as lost if nothing recorded how), or `None` if
+    /// the runtime cannot follow such a run at all (then [`Runtime::reclaim`] ends what is
+    /// left of it).
+    async fn adopt(&self, run: &RunRecord) -> Option<Arc<dyn ContainerHandle>>;
     /// The agent has recorded the run's exit; the runtime may drop it.
     fn forget(&self, id: &str);
     /// Ends whatever is left of a run recorded by an earlier agent process that this runtime

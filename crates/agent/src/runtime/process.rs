@@ -11,12 +11,24 @@
 //! agent's user. Each run starts with exactly the environment it is given (nothing of the
 //! agent's leaks in).
 //!
-//! Runs are children of the agent's process. An agent restarted in the same process (same
-//! runtime) adopts them with their exit status and output; an agent process that died takes
-//! both with it, so its successor can only end what is left ([`Runtime::reclaim`]).
+//! Two modes:
+//!
+//! - **Direct** ([`ProcessRuntime::new`]): runs are children of the agent's process. An
+//!   agent restarted in the same process (same runtime) adopts them with their exit status
+//!   and output; an agent process that dies takes both with it, so its successor can only
+//!   end what is left ([`Runtime::reclaim`]).
+//! - **Shim** ([`ProcessRuntime::with_shim`]): each run has a supervisor process of its own
+//!   (`crate::shim`) that outlives the agent's process, keeps writing the run's log and
+//!   records its exit in a status file. A later agent process adopts the run
+//!   ([`Runtime::adopt`]): it follows a live shim until its status file holds the exit,
+//!   takes the exit of a run that ended while no agent ran, and reports as lost a run whose
+//!   shim ended without recording one. While the shim is the runtime's own child the
+//!   runtime waits for it; an adopted shim is someone else's child, so the runtime looks at
+//!   its status file and its process (pid and start time) every [`ADOPTED_POLL`] instead: a
+//!   run's end is seen that much later, which a batch pod does not notice.
 
 use std::collections::HashMap;
-use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -25,22 +37,39 @@ use async_trait::async_trait;
 use k8s_openapi::api::core::v1::Container;
 use kbatch_api::clock::Clock;
 use rustix::process::{Pid, Signal, kill_process, kill_process_group};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
+use super::container::Launch;
 use super::{ContainerHandle, ContainerSpec, Exit, ExitCell, Runtime, StartError, StopSignal};
 use crate::cgroup::{self, Cgroups, RunCgroup};
-use crate::checkpoint::{ProcessRecord, start_ticks};
-use crate::logs::{LogWriter, Stream, copy_lines};
+use crate::checkpoint::{ProcessRecord, RunRecord, ShimRecord, start_ticks};
+use crate::shim::{Handshake, RunStatus, SUBCOMMAND, ShimSpec};
 
-/// How long the output of an ended run may take to drain before the log is closed anyway (a
-/// process outside the run's group and cgroup may hold its pipes open).
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
+/// How often an adopted run's shim and status file are looked at.
+pub const ADOPTED_POLL: Duration = Duration::from_millis(100);
 
 /// Host processes as containers.
 #[derive(Debug)]
 pub struct ProcessRuntime {
     clock: Arc<dyn Clock>,
     cgroups: Option<Cgroups>,
+    shim: Option<Shim>,
     runs: Mutex<HashMap<String, Arc<ProcessRun>>>,
+}
+
+/// How runs are supervised in shim mode.
+#[derive(Debug, Clone)]
+struct Shim {
+    /// The kbatch binary, run as `<program> __shim`.
+    program: PathBuf,
+    /// Where the shims' status files go, one per run.
+    state_dir: PathBuf,
+}
+
+impl Shim {
+    fn status_file(&self, id: &str) -> PathBuf {
+        self.state_dir.join(format!("{id}.json"))
+    }
 }
 
 impl ProcessRuntime {
@@ -68,7 +97,25 @@ impl ProcessRuntime {
         ProcessRuntime {
             clock,
             cgroups,
+            shim: None,
             runs: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The same runtime in shim mode: each run is supervised by `<program> __shim` (the
+    /// kbatch binary, whose hidden subcommand calls [`crate::shim::run`]), which keeps its
+    /// status file in `state_dir`.
+    pub fn with_shim(
+        self,
+        program: impl Into<PathBuf>,
+        state_dir: impl Into<PathBuf>,
+    ) -> ProcessRuntime {
+        ProcessRuntime {
+            shim: Some(Shim {
+                program: program.into(),
+                state_dir: state_dir.into(),
+            }),
+            ..self
         }
     }
 
@@ -78,6 +125,215 @@ impl ProcessRuntime {
 
     fn runs(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<ProcessRun>>> {
         self.runs.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The run's cgroups, with its limits set.
+    fn create_cgroup(&self, spec: &ContainerSpec) -> Result<Option<RunCgroup>, StartError> {
+        let Some(c) = &self.cgroups else {
+            return Ok(None);
+        };
+        let name = format!("{}-{}", spec.name, spec.attempt);
+        let made = c.create(&spec.pod.uid, &name).and_then(|cg| {
+            cg.apply(&spec.limits)?;
+            Ok(cg)
+        });
+        made.map(Some)
+            .map_err(|e| StartError(format!("creating the container's cgroup: {e}")))
+    }
+
+    /// Starts the run in the agent's process.
+    async fn start_direct(&self, launch: Launch) -> Result<Arc<ProcessRun>, StartError> {
+        let id = launch.id.clone();
+        let started = launch.start(self.clock.clone()).await?;
+        let run = Arc::new(ProcessRun {
+            id,
+            started_at: self.clock.now(),
+            record: started.record(),
+            exit: ExitCell::new(),
+        });
+        let clock = self.clock.clone();
+        let watched = run.clone();
+        tokio::spawn(async move { watched.exit.set(started.supervise(clock).await) });
+        Ok(run)
+    }
+
+    /// Starts the run under a shim of its own.
+    async fn start_supervised(
+        &self,
+        shim: &Shim,
+        launch: Launch,
+    ) -> Result<Arc<ProcessRun>, StartError> {
+        let cgroups = launch
+            .cgroup
+            .as_ref()
+            .map(RunCgroup::paths)
+            .unwrap_or_default();
+        let id = launch.id.clone();
+        let started = self.spawn_shim(shim, launch).await;
+        let (record, shim, child) = match started {
+            Ok(started) => started,
+            Err(e) => {
+                // The shim removes the cgroups of a run it could not start; one that never
+                // got that far cannot have.
+                cgroup::remove(&cgroups).await;
+                return Err(e);
+            }
+        };
+        let run = Arc::new(ProcessRun {
+            id,
+            started_at: self.clock.now(),
+            record,
+            exit: ExitCell::new(),
+        });
+        let clock = self.clock.clone();
+        let watched = run.clone();
+        tokio::spawn(async move {
+            let mut child = child;
+            let how = match child.wait().await {
+                Ok(status) => format!("ended ({status})"),
+                Err(e) => format!("could not be waited for ({e})"),
+            };
+            let exit = recorded_exit(&watched.record, &shim, clock.as_ref(), &how).await;
+            watched.exit.set(exit);
+        });
+        Ok(run)
+    }
+
+    /// Spawns the shim, hands it the run and reads its answer.
+    async fn spawn_shim(
+        &self,
+        shim: &Shim,
+        launch: Launch,
+    ) -> Result<(ProcessRecord, ShimRecord, tokio::process::Child), StartError> {
+        let program = shim.program.display().to_string();
+        let status_file = shim.status_file(&launch.id);
+        std::fs::create_dir_all(&shim.state_dir).map_err(|e| {
+            StartError(format!(
+                "creating the directory of the containers' status files {}: {e}",
+                shim.state_dir.display()
+            ))
+        })?;
+        let spec = serde_json::to_vec(&ShimSpec {
+            launch,
+            status_file: status_file.clone(),
+        })
+        .map_err(|e| StartError(format!("encoding the run for its supervisor: {e}")))?;
+        let mut child = tokio::process::Command::new(&shim.program)
+            .arg(SUBCOMMAND)
+            .env_clear()
+            // Like any daemon: it holds no directory of the agent's busy.
+            .current_dir("/")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            // Nothing may tie the shim to the agent's process once it is gone.
+            .stderr(Stdio::null())
+            .kill_on_drop(false)
+            .spawn()
+            .map_err(|e| {
+                StartError(format!(
+                    "starting the container's supervisor {program}: {e}"
+                ))
+            })?;
+        let mut answer = String::new();
+        if let (Some(mut stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) {
+            // A shim that cannot read it says so below, or ends; either way its answer tells.
+            let _ = stdin.write_all(&spec).await;
+            drop(stdin);
+            let _ = BufReader::new(stdout).read_line(&mut answer).await;
+        }
+        let started = match serde_json::from_str::<Handshake>(&answer) {
+            Ok(Handshake::Started(record)) => record.shim.clone().map(|shim| (record, shim)),
+            Ok(Handshake::Failed(message)) => {
+                let _ = child.wait().await;
+                return Err(StartError(message));
+            }
+            Err(_) => None,
+        };
+        match started {
+            Some((record, shim)) => Ok((record, shim, child)),
+            None => {
+                let _ = child.start_kill();
+                let status = child.wait().await;
+                // It may have started the container before it died.
+                end_earlier_shim(&status_file).await;
+                Err(StartError(format!(
+                    "the container's supervisor ({program} {SUBCOMMAND}) ended before starting the container ({})",
+                    status.map_or_else(|e| e.to_string(), |s| s.to_string())
+                )))
+            }
+        }
+    }
+}
+
+/// A shim an earlier agent process started for this very run but died before recording it
+/// (so the pod worker starts the run again): it must not run beside the new one.
+async fn end_earlier_shim(status_file: &Path) {
+    if let Some(status) = RunStatus::read(status_file) {
+        end_remains(&status.record).await;
+    }
+    if let Err(e) = std::fs::remove_file(status_file)
+        && e.kind() != std::io::ErrorKind::NotFound
+    {
+        tracing::warn!(file = %status_file.display(), error = %e, "removing an old status file");
+    }
+}
+
+/// SIGKILLs what is left of a recorded run: its shim, its process group and its cgroups.
+/// Returns whether anything was still alive.
+async fn end_remains(record: &ProcessRecord) -> bool {
+    let shim_alive = record.shim.as_ref().is_some_and(ShimRecord::is_alive);
+    if shim_alive
+        && let Some(shim) = &record.shim
+        && let Some(pid) = Pid::from_raw(shim.pid)
+    {
+        let _ = kill_process(pid, Signal::KILL);
+        // Gone before its run's processes and cgroups are ended, so it cannot act on them
+        // (or on a new run's cgroups of the same name) any more.
+        for _ in 0..200 {
+            if !shim.is_alive() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+    let alive = record.is_alive();
+    // A dead leader's group can only hold what the run left behind; a live process under
+    // the pid with another start time means the pid, and maybe the group, is someone
+    // else's now.
+    if (alive || start_ticks(record.pid).is_none())
+        && let Some(pgid) = Pid::from_raw(record.pgid)
+    {
+        let _ = kill_process_group(pgid, Signal::KILL);
+    }
+    let in_cgroups = record
+        .cgroups
+        .iter()
+        .any(|p| !cgroup::members(p).is_empty());
+    cgroup::kill_all(&record.cgroups).await;
+    cgroup::remove(&record.cgroups).await;
+    shim_alive || alive || in_cgroups
+}
+
+/// Removes a forgotten run's status file once the run has ended (its shim writes the file
+/// a last time then).
+fn remove_status_file(run: Arc<ProcessRun>) {
+    let Some(shim) = run.record.shim.clone() else {
+        return;
+    };
+    let remove = move || {
+        if let Err(e) = std::fs::remove_file(&shim.status_file)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(file = %shim.status_file.display(), error = %e, "removing a status file");
+        }
+    };
+    if run.exit.get().is_some() {
+        remove();
+    } else {
+        tokio::spawn(async move {
+            run.exit.wait().await;
+            remove();
+        });
     }
 }
 
@@ -92,20 +348,6 @@ pub fn require_command(container: &Container) -> Result<(), String> {
     ))
 }
 
-/// runc's words for a failed exec.
-fn exec_error(program: &str, e: &std::io::Error) -> String {
-    match e.kind() {
-        std::io::ErrorKind::NotFound if !program.contains('/') => {
-            format!("exec: {program:?}: executable file not found in $PATH")
-        }
-        std::io::ErrorKind::NotFound => {
-            format!("exec: {program:?}: stat {program}: no such file or directory")
-        }
-        std::io::ErrorKind::PermissionDenied => format!("exec: {program:?}: permission denied"),
-        _ => format!("exec: {program:?}: {e}"),
-    }
-}
-
 #[async_trait]
 impl Runtime for ProcessRuntime {
     fn name(&self) -> &str {
@@ -117,118 +359,27 @@ impl Runtime for ProcessRuntime {
     }
 
     async fn start(&self, spec: ContainerSpec) -> Result<Arc<dyn ContainerHandle>, StartError> {
-        let Some((program, args)) = spec.argv.split_first() else {
+        if spec.argv.is_empty() {
             return Err(StartError("no command to run".into()));
-        };
-        if !spec.working_dir.is_dir() {
-            return Err(StartError(format!(
-                "chdir to cwd ({:?}) set in config.json failed: no such file or directory",
-                spec.working_dir.display().to_string()
-            )));
         }
-        let cgroup = match &self.cgroups {
-            None => None,
-            Some(c) => {
-                let name = format!("{}-{}", spec.name, spec.attempt);
-                let made = c.create(&spec.pod.uid, &name).and_then(|cg| {
-                    cg.apply(&spec.limits)?;
-                    Ok(cg)
-                });
-                Some(made.map_err(|e| StartError(format!("creating the container's cgroup: {e}")))?)
-            }
-        };
-        let procs = match &cgroup {
-            Some(cg) => cg
-                .open_procs()
-                .map_err(|e| StartError(format!("opening the container's cgroup: {e}")))?,
-            None => Vec::new(),
-        };
-        let writer = LogWriter::create(&spec.log_path, self.clock.clone()).map_err(|e| {
-            StartError(format!(
-                "creating the log file {}: {e}",
-                spec.log_path.display()
-            ))
-        })?;
-        let mut cmd = tokio::process::Command::new(program);
-        cmd.args(args)
-            .env_clear()
-            .envs(spec.env.iter().map(|(k, v)| (k, v)))
-            .current_dir(&spec.working_dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0)
-            .kill_on_drop(false);
-        spawn::join_cgroups(&mut cmd, procs);
-        let spawned = cmd.spawn();
-        drop(cmd);
-        let mut child = match spawned {
-            Ok(child) => child,
-            Err(e) => {
-                if let Some(cg) = &cgroup {
-                    cgroup::remove(&cg.paths()).await;
-                }
-                return Err(StartError(exec_error(program, &e)));
-            }
-        };
-        let pid = child.id().and_then(|p| i32::try_from(p).ok()).unwrap_or(0);
-        let run = Arc::new(ProcessRun {
+        if let Some(shim) = &self.shim {
+            // Before the cgroups are made: an earlier run of the same id had the same ones.
+            end_earlier_shim(&shim.status_file(&spec.id)).await;
+        }
+        let cgroup = self.create_cgroup(&spec)?;
+        let launch = Launch {
             id: spec.id.clone(),
-            pid,
-            start_ticks: start_ticks(pid).unwrap_or(0),
-            started_at: self.clock.now(),
+            argv: spec.argv,
+            env: spec.env,
+            working_dir: spec.working_dir,
+            log_path: spec.log_path,
             cgroup,
-            exit: ExitCell::new(),
-        });
-        self.runs().insert(spec.id.clone(), run.clone());
-        let stdout = child.stdout.take();
-        let stderr = child.stderr.take();
-        let writer = Arc::new(writer);
-        let clock = self.clock.clone();
-        let watched = run.clone();
-        tokio::spawn(async move {
-            let mut copies = tokio::task::JoinSet::new();
-            if let Some(out) = stdout {
-                let w = writer.clone();
-                copies.spawn(async move { copy_lines(out, Stream::Stdout, &w).await });
-            }
-            if let Some(err) = stderr {
-                let w = writer.clone();
-                copies.spawn(async move { copy_lines(err, Stream::Stderr, &w).await });
-            }
-            drop(writer);
-            let status = child.wait().await;
-            // The run is over when its first process is: nothing it started may outlive it.
-            watched.kill_leftovers().await;
-            let drained = tokio::time::timeout(DRAIN_TIMEOUT, async {
-                while copies.join_next().await.is_some() {}
-            })
-            .await;
-            if drained.is_err() {
-                copies.shutdown().await;
-            }
-            let oom_killed = watched.cgroup.as_ref().is_some_and(RunCgroup::oom_killed);
-            if let Some(cg) = &watched.cgroup {
-                cgroup::remove(&cg.paths()).await;
-            }
-            let (code, signal) = match status {
-                Ok(s) => match (s.code(), s.signal()) {
-                    (Some(code), _) => (code, None),
-                    (None, Some(sig)) => (128 + sig, Some(sig)),
-                    (None, None) => (-1, None),
-                },
-                Err(e) => {
-                    tracing::warn!(run = %watched.id, error = %e, "waiting for a container process");
-                    (-1, None)
-                }
-            };
-            watched.exit.set(Exit {
-                code,
-                signal,
-                oom_killed,
-                finished_at: clock.now(),
-            });
-        });
+        };
+        let run = match &self.shim {
+            None => self.start_direct(launch).await?,
+            Some(shim) => self.start_supervised(shim, launch).await?,
+        };
+        self.runs().insert(spec.id, run.clone());
         Ok(run)
     }
 
@@ -239,26 +390,39 @@ impl Runtime for ProcessRuntime {
     }
 
     fn forget(&self, id: &str) {
-        self.runs().remove(id);
+        if let Some(run) = self.runs().remove(id) {
+            remove_status_file(run);
+        }
+    }
+
+    async fn adopt(&self, run: &RunRecord) -> Option<Arc<dyn ContainerHandle>> {
+        let record = run.process.clone()?;
+        let shim = record.shim.clone()?;
+        let adopted = Arc::new(ProcessRun {
+            id: run.id.clone(),
+            started_at: run.started_at.parse().unwrap_or_else(|_| self.clock.now()),
+            record,
+            exit: ExitCell::new(),
+        });
+        let clock = self.clock.clone();
+        let watched = adopted.clone();
+        tokio::spawn(async move {
+            let exit = follow(&watched.record, &shim, clock.as_ref()).await;
+            watched.exit.set(exit);
+        });
+        self.runs().insert(run.id.clone(), adopted.clone());
+        Some(adopted)
     }
 
     async fn reclaim(&self, record: &ProcessRecord) -> bool {
-        let alive = record.is_alive();
-        // A dead leader's group can only hold what the run left behind; a live process under
-        // the pid with another start time means the pid, and maybe the group, is someone
-        // else's now.
-        if (alive || start_ticks(record.pid).is_none())
-            && let Some(pgid) = Pid::from_raw(record.pgid)
+        let alive = end_remains(record).await;
+        if let Some(shim) = &record.shim
+            && let Err(e) = std::fs::remove_file(&shim.status_file)
+            && e.kind() != std::io::ErrorKind::NotFound
         {
-            let _ = kill_process_group(pgid, Signal::KILL);
+            tracing::warn!(file = %shim.status_file.display(), error = %e, "removing a status file");
         }
-        let in_cgroups = record
-            .cgroups
-            .iter()
-            .any(|p| !cgroup::members(p).is_empty());
-        cgroup::kill_all(&record.cgroups).await;
-        cgroup::remove(&record.cgroups).await;
-        alive || in_cgroups
+        alive
     }
 
     fn release_pod(&self, uid: &str) {
@@ -268,58 +432,50 @@ impl Runtime for ProcessRuntime {
     }
 }
 
-/// One run of a container as a process group.
+/// One run of a container as a process group, started directly or under a shim.
 #[derive(Debug)]
 struct ProcessRun {
     id: String,
-    pid: i32,
-    start_ticks: u64,
     started_at: jiff::Timestamp,
-    cgroup: Option<RunCgroup>,
+    record: ProcessRecord,
     exit: ExitCell,
 }
 
-impl ProcessRun {
-    /// SIGKILLs what is left of the run once its first process has ended, and waits until
-    /// it is gone: SIGKILL is delivered when the target next runs.
-    async fn kill_leftovers(&self) {
-        if let Some(cg) = &self.cgroup {
-            cgroup::kill_all(&cg.paths()).await;
+/// Follows an adopted run until its shim has recorded its exit, or has ended without.
+async fn follow(record: &ProcessRecord, shim: &ShimRecord, clock: &dyn Clock) -> Exit {
+    loop {
+        if let Some(exit) = RunStatus::read(&shim.status_file).and_then(|s| s.exit_of(shim)) {
+            return exit;
         }
-        let Some(pgid) = Pid::from_raw(self.pid) else {
-            return;
-        };
-        for _ in 0..200 {
-            let _ = kill_process_group(pgid, Signal::KILL);
-            if !group_alive(self.pid) {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
+        if !shim.is_alive() {
+            return recorded_exit(record, shim, clock, "is gone").await;
         }
-        tracing::warn!(run = %self.id, pgid = self.pid, "processes of an ended container survive SIGKILL");
+        tokio::time::sleep(ADOPTED_POLL).await;
     }
 }
 
-/// Whether a process group has a member that has not ended (zombies have: they only wait for
-/// their parent to reap them).
-fn group_alive(pgid: i32) -> bool {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return false;
-    };
-    entries
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
-        .any(|pid| {
-            std::fs::read_to_string(format!("/proc/{pid}/stat"))
-                .ok()
-                .and_then(|stat| {
-                    let mut fields = stat[stat.rfind(')')? + 1..].split_whitespace();
-                    let state = fields.next()?;
-                    let group: i32 = fields.nth(1)?.parse().ok()?;
-                    Some(state != "Z" && group == pgid)
-                })
-                .unwrap_or(false)
-        })
+/// The exit the run's shim recorded, once the shim has ended; a shim that ended without
+/// recording one (`how` it ended) lost the run, and what it left is killed.
+async fn recorded_exit(
+    record: &ProcessRecord,
+    shim: &ShimRecord,
+    clock: &dyn Clock,
+    how: &str,
+) -> Exit {
+    if let Some(exit) = RunStatus::read(&shim.status_file).and_then(|s| s.exit_of(shim)) {
+        return exit;
+    }
+    end_remains(record).await;
+    Exit {
+        code: 137,
+        signal: None,
+        oom_killed: false,
+        finished_at: clock.now(),
+        lost: Some(format!(
+            "the container's supervisor (kbatch shim, pid {}) {how} and recorded no exit for the container: its exit status is unknown and its remaining processes were killed",
+            shim.pid
+        )),
+    }
 }
 
 #[async_trait]
@@ -333,16 +489,7 @@ impl ContainerHandle for ProcessRun {
     }
 
     fn process(&self) -> Option<ProcessRecord> {
-        Some(ProcessRecord {
-            pid: self.pid,
-            start_ticks: self.start_ticks,
-            pgid: self.pid,
-            cgroups: self
-                .cgroup
-                .as_ref()
-                .map(RunCgroup::paths)
-                .unwrap_or_default(),
-        })
+        Some(self.record.clone())
     }
 
     async fn wait(&self) -> Exit {
@@ -357,43 +504,15 @@ impl ContainerHandle for ProcessRun {
             StopSignal::Term => Signal::TERM,
             StopSignal::Kill => Signal::KILL,
         };
-        if let Some(pgid) = Pid::from_raw(self.pid) {
+        if let Some(pgid) = Pid::from_raw(self.record.pgid) {
             let _ = kill_process_group(pgid, sig);
         }
-        if signal == StopSignal::Kill
-            && let Some(cg) = &self.cgroup
-        {
-            for path in cg.paths() {
-                for pid in cgroup::members(&path).into_iter().filter_map(Pid::from_raw) {
+        if signal == StopSignal::Kill {
+            for path in &self.record.cgroups {
+                for pid in cgroup::members(path).into_iter().filter_map(Pid::from_raw) {
                     let _ = kill_process(pid, Signal::KILL);
                 }
             }
-        }
-    }
-}
-
-/// The one place the agent needs `unsafe`: code that runs in the child between fork and
-/// exec, which the standard library only offers as an unsafe hook.
-#[allow(unsafe_code)]
-mod spawn {
-    use std::fs::File;
-
-    /// Makes the child write itself into the run's cgroups before it execs, so that the run
-    /// and everything it starts are limited and accounted from the first instruction.
-    pub(super) fn join_cgroups(cmd: &mut tokio::process::Command, procs: Vec<File>) {
-        if procs.is_empty() {
-            return;
-        }
-        // SAFETY: the hook runs in the forked child, where only async-signal-safe calls are
-        // allowed. It makes one write(2) per file opened before the fork and allocates
-        // nothing (an OS error converts to io::Error without allocating).
-        unsafe {
-            cmd.pre_exec(move || {
-                for f in &procs {
-                    rustix::io::write(f, b"0")?;
-                }
-                Ok(())
-            });
         }
     }
 }

@@ -2,5 +2,6 @@
 
 pub mod cron;
 pub mod server;
+pub mod shim;
 pub mod validate;
 pub mod version;

@@ -140,11 +140,12 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
             Some(n) => n,
             None => gethostname_lowercase(),
         };
-        let mut config = AgentConfig::new(
-            node_name,
-            agent_dir,
-            Arc::new(ProcessRuntime::new(clock.clone())),
-        );
+        // Each container runs under a shim (this binary's hidden subcommand), so that it
+        // survives a restart of the server and is adopted by the next one.
+        let program = std::env::current_exe()
+            .context("locating the kbatch binary, which supervises the containers")?;
+        let runtime = ProcessRuntime::new(clock.clone()).with_shim(program, agent_dir.join("runs"));
+        let mut config = AgentConfig::new(node_name, agent_dir, Arc::new(runtime));
         config.log_retention = args.log_retention;
         tokio::spawn(Agent::new(api.registry().clone(), clock.clone(), config).run());
     }

@@ -1,0 +1,256 @@
+//! One run of a container as a process, from its start to its exit: its own process group
+//! and cgroups, its exact environment and working directory, its output in the run's log
+//! file, and nothing it started left behind once it ends. The process runtime does this in
+//! the agent's process (direct mode) and the shim in its own (`crate::shim`): one code path,
+//! so both behave the same.
+
+use std::os::unix::process::ExitStatusExt;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use kbatch_api::clock::Clock;
+use rustix::process::{Pid, Signal, kill_process_group};
+use serde::{Deserialize, Serialize};
+
+use super::{Exit, StartError};
+use crate::cgroup::{self, RunCgroup};
+use crate::checkpoint::{ProcessRecord, start_ticks};
+use crate::logs::{LogWriter, Stream, copy_lines};
+
+/// How long the output of an ended run may take to drain before the log is closed anyway (a
+/// process outside the run's group and cgroup may hold its pipes open).
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// What to run: one run of a container, worked out by the runtime (its cgroups already
+/// created, with their limits).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Launch {
+    /// The run's id, for the agent's log.
+    pub id: String,
+    pub argv: Vec<String>,
+    pub env: Vec<(String, String)>,
+    pub working_dir: PathBuf,
+    pub log_path: PathBuf,
+    pub cgroup: Option<RunCgroup>,
+}
+
+/// A started run, until it is seen to its end.
+#[derive(Debug)]
+pub(crate) struct Started {
+    id: String,
+    child: tokio::process::Child,
+    pid: i32,
+    start_ticks: u64,
+    cgroup: Option<RunCgroup>,
+    writer: LogWriter,
+}
+
+impl Launch {
+    /// Starts the run's first process. A run that cannot start leaves no cgroup behind.
+    pub(crate) async fn start(self, clock: Arc<dyn Clock>) -> Result<Started, StartError> {
+        let cgroup = self.cgroup.clone();
+        let started = self.spawn(clock);
+        if started.is_err()
+            && let Some(cg) = &cgroup
+        {
+            cgroup::remove(&cg.paths()).await;
+        }
+        started
+    }
+
+    fn spawn(self, clock: Arc<dyn Clock>) -> Result<Started, StartError> {
+        let Some((program, args)) = self.argv.split_first() else {
+            return Err(StartError("no command to run".into()));
+        };
+        if !self.working_dir.is_dir() {
+            return Err(StartError(format!(
+                "chdir to cwd ({:?}) set in config.json failed: no such file or directory",
+                self.working_dir.display().to_string()
+            )));
+        }
+        let procs = match &self.cgroup {
+            Some(cg) => cg
+                .open_procs()
+                .map_err(|e| StartError(format!("opening the container's cgroup: {e}")))?,
+            None => Vec::new(),
+        };
+        let writer = LogWriter::create(&self.log_path, clock).map_err(|e| {
+            StartError(format!(
+                "creating the log file {}: {e}",
+                self.log_path.display()
+            ))
+        })?;
+        let mut cmd = tokio::process::Command::new(program);
+        cmd.args(args)
+            .env_clear()
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .current_dir(&self.working_dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .kill_on_drop(false);
+        spawn::join_cgroups(&mut cmd, procs);
+        let child = cmd
+            .spawn()
+            .map_err(|e| StartError(exec_error(program, &e)))?;
+        let pid = child.id().and_then(|p| i32::try_from(p).ok()).unwrap_or(0);
+        Ok(Started {
+            id: self.id,
+            child,
+            pid,
+            start_ticks: start_ticks(pid).unwrap_or(0),
+            cgroup: self.cgroup,
+            writer,
+        })
+    }
+}
+
+impl Started {
+    /// What finds the run's processes again.
+    pub(crate) fn record(&self) -> ProcessRecord {
+        ProcessRecord {
+            pid: self.pid,
+            start_ticks: self.start_ticks,
+            pgid: self.pid,
+            cgroups: self
+                .cgroup
+                .as_ref()
+                .map(RunCgroup::paths)
+                .unwrap_or_default(),
+            shim: None,
+        }
+    }
+
+    /// Copies the run's output into its log until it ends, ends what it left behind, removes
+    /// its cgroups and says how it ended.
+    pub(crate) async fn supervise(mut self, clock: Arc<dyn Clock>) -> Exit {
+        let writer = Arc::new(self.writer);
+        let mut copies = tokio::task::JoinSet::new();
+        if let Some(out) = self.child.stdout.take() {
+            let w = writer.clone();
+            copies.spawn(async move { copy_lines(out, Stream::Stdout, &w).await });
+        }
+        if let Some(err) = self.child.stderr.take() {
+            let w = writer.clone();
+            copies.spawn(async move { copy_lines(err, Stream::Stderr, &w).await });
+        }
+        // The last copy to finish closes the log (and releases its lock).
+        drop(writer);
+        let status = self.child.wait().await;
+        // The run is over when its first process is: nothing it started may outlive it.
+        kill_leftovers(&self.id, self.pid, self.cgroup.as_ref()).await;
+        let drained = tokio::time::timeout(DRAIN_TIMEOUT, async {
+            while copies.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            copies.shutdown().await;
+        }
+        let oom_killed = self.cgroup.as_ref().is_some_and(RunCgroup::oom_killed);
+        if let Some(cg) = &self.cgroup {
+            cgroup::remove(&cg.paths()).await;
+        }
+        let (code, signal) = match status {
+            Ok(s) => match (s.code(), s.signal()) {
+                (Some(code), _) => (code, None),
+                (None, Some(sig)) => (128 + sig, Some(sig)),
+                (None, None) => (-1, None),
+            },
+            Err(e) => {
+                tracing::warn!(run = %self.id, error = %e, "waiting for a container process");
+                (-1, None)
+            }
+        };
+        Exit {
+            code,
+            signal,
+            oom_killed,
+            finished_at: clock.now(),
+            lost: None,
+        }
+    }
+}
+
+/// runc's words for a failed exec.
+fn exec_error(program: &str, e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound if !program.contains('/') => {
+            format!("exec: {program:?}: executable file not found in $PATH")
+        }
+        std::io::ErrorKind::NotFound => {
+            format!("exec: {program:?}: stat {program}: no such file or directory")
+        }
+        std::io::ErrorKind::PermissionDenied => format!("exec: {program:?}: permission denied"),
+        _ => format!("exec: {program:?}: {e}"),
+    }
+}
+
+/// SIGKILLs what is left of a run once its first process has ended, and waits until it is
+/// gone: SIGKILL is delivered when the target next runs.
+async fn kill_leftovers(id: &str, pgid: i32, cgroup: Option<&RunCgroup>) {
+    if let Some(cg) = cgroup {
+        cgroup::kill_all(&cg.paths()).await;
+    }
+    let Some(group) = Pid::from_raw(pgid) else {
+        return;
+    };
+    for _ in 0..200 {
+        let _ = kill_process_group(group, Signal::KILL);
+        if !group_alive(pgid) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tracing::warn!(run = %id, pgid, "processes of an ended container survive SIGKILL");
+}
+
+/// Whether a process group has a member that has not ended (zombies have: they only wait for
+/// their parent to reap them).
+fn group_alive(pgid: i32) -> bool {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return false;
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .any(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .ok()
+                .and_then(|stat| {
+                    let mut fields = stat[stat.rfind(')')? + 1..].split_whitespace();
+                    let state = fields.next()?;
+                    let group: i32 = fields.nth(1)?.parse().ok()?;
+                    Some(state != "Z" && group == pgid)
+                })
+                .unwrap_or(false)
+        })
+}
+
+/// The one place the agent needs `unsafe`: code that runs in the child between fork and
+/// exec, which the standard library only offers as an unsafe hook.
+#[allow(unsafe_code)]
+mod spawn {
+    use std::fs::File;
+
+    /// Makes the child write itself into the run's cgroups before it execs, so that the run
+    /// and everything it starts are limited and accounted from the first instruction.
+    pub(super) fn join_cgroups(cmd: &mut tokio::process::Command, procs: Vec<File>) {
+        if procs.is_empty() {
+            return;
+        }
+        // SAFETY: the hook runs in the forked child, where only async-signal-safe calls are
+        // allowed. It makes one write(2) per file opened before the fork and allocates
+        // nothing (an OS error converts to io::Error without allocating).
+        unsafe {
+            cmd.pre_exec(move || {
+                for f in &procs {
+                    rustix::io::write(f, b"0")?;
+                }
+                Ok(())
+            });
+        }
+    }
+}
