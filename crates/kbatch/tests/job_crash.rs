@@ -613,10 +613,12 @@ fn non_indexed_job_survives_server_kills() {
     assert_eq!(o.succeeded_pods().len() as u64, COMPLETIONS);
 }
 
+/// Fails in about half the runs with `KBATCH_CRASH_KILLS=8` (a pod's record reads
+/// "start start done done" or "start done start done", its API history one run).
 #[test]
-#[ignore = "BUG (crates/agent, PodWorker::start_container): a kill between the runtime's spawn \
-            and the checkpoint save leaves the run unrecorded; the restarted agent starts the \
-            container again and never ends the first process"]
+#[ignore = "BUG (crates/agent/src/pod_worker.rs, PodWorker::start): a kill between the runtime's \
+            spawn and the checkpoint save leaves the run unrecorded; PodWorker::restore then \
+            starts the container again and nothing ever ends the first process"]
 fn containers_run_once_across_server_kills() {
     let (o, records) = run_with_kills("crash-runs", "NonIndexed");
     check_job(&o, records.path());
