@@ -28,10 +28,11 @@ use jiff::SignedDuration;
 use kbatch_api::Metrics;
 use kbatch_api::clock::Clock;
 use kbatch_api::registry::Registry;
-use kbatch_core::object::{JOB, NODE, Object, POD};
+use kbatch_core::object::{CRONJOB, JOB, NODE, Object, POD};
 use tokio::task::JoinSet;
 
 use crate::GarbageCollector;
+use crate::cronjob::CronJobController;
 use crate::job::{JobConfig, JobController};
 use crate::runtime::{Change, Informer, ObjectKey, RateLimiter, WorkQueue, run_workers};
 use crate::scheduler::Scheduler;
@@ -51,6 +52,7 @@ pub struct ControllersConfig {
     pub job_workers: usize,
     /// Jobs checked for expiry concurrently (`--concurrent-ttl-after-finished-syncs`).
     pub ttl_workers: usize,
+    pub cronjob_workers: usize,
 }
 
 impl Default for ControllersConfig {
@@ -61,6 +63,7 @@ impl Default for ControllersConfig {
             backoff_max: Duration::from_secs(600),
             job_workers: 5,
             ttl_workers: 5,
+            cronjob_workers: 5,
         }
     }
 }
@@ -76,6 +79,9 @@ pub struct Controllers {
     ttl: TtlAfterFinishedController,
     job: Arc<JobController>,
     job_queue: WorkQueue<ObjectKey>,
+    cronjobs: Informer,
+    cronjob: Arc<CronJobController>,
+    cronjob_queue: WorkQueue<ObjectKey>,
 }
 
 impl std::fmt::Debug for Controllers {
@@ -112,11 +118,16 @@ impl Controllers {
             },
         ));
         let job_queue = WorkQueue::new(RateLimiter::JOB_API);
-        enqueue_jobs(&jobs, &pods, &job_queue, clock);
+        enqueue_jobs(&jobs, &pods, &job_queue, Arc::clone(&clock));
+        let cronjobs = Informer::new(registry.clone(), CRONJOB);
+        let cronjob = Arc::new(CronJobController::new(registry.clone(), clock));
+        let cronjob_queue = WorkQueue::new(RateLimiter::CONTROLLER_DEFAULT);
+        enqueue_cronjobs(&cronjobs, &jobs, &cronjob_queue, Arc::clone(&cronjob));
         metrics.register(|r| {
             scheduler.register_metrics(r);
             ttl.register_metrics(r);
             job.register_metrics(r);
+            cronjob.register_metrics(r);
         });
         Controllers {
             registry,
@@ -128,6 +139,9 @@ impl Controllers {
             ttl,
             job,
             job_queue,
+            cronjobs,
+            cronjob,
+            cronjob_queue,
         }
     }
 
@@ -136,7 +150,7 @@ impl Controllers {
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         let mut background = JoinSet::new();
         background.spawn(GarbageCollector::new(self.registry.clone()).run());
-        for informer in [&self.jobs, &self.pods, &self.nodes] {
+        for informer in [&self.jobs, &self.pods, &self.nodes, &self.cronjobs] {
             background.spawn(informer.clone().run());
         }
         let mut shutdown = std::pin::pin!(shutdown);
@@ -144,6 +158,7 @@ impl Controllers {
             self.jobs.wait_synced().await;
             self.pods.wait_synced().await;
             self.nodes.wait_synced().await;
+            self.cronjobs.wait_synced().await;
         };
         tokio::select! {
             _ = synced => {}
@@ -165,8 +180,19 @@ impl Controllers {
                 async move { job.sync(&key.namespace, &key.name).await }
             },
         ));
+        let cronjob = Arc::clone(&self.cronjob);
+        workers.spawn(run_workers(
+            "cronjob-controller",
+            self.cronjob_queue.clone(),
+            self.config.cronjob_workers,
+            move |key: ObjectKey| {
+                let cronjob = Arc::clone(&cronjob);
+                async move { cronjob.sync(&key.namespace, &key.name).await }
+            },
+        ));
         shutdown.await;
         self.scheduler.shut_down();
+        self.cronjob_queue.shut_down();
         self.ttl.shut_down();
         self.job_queue.shut_down();
         while workers.join_next().await.is_some() {}
@@ -225,6 +251,66 @@ pub fn enqueue_jobs(
             }
         }
     });
+}
+
+/// The CronJob controller's triggers: a CronJob added or deleted syncs at once; an update
+/// syncs after the delay the new schedule gives (C-31: immediately for other changes, never
+/// for an unparseable schedule); a change to a Job a CronJob controls syncs that CronJob at
+/// once (C-32). The timer queue is the work queue's delayed adds: each sync returns when the
+/// CronJob fires next, so nothing polls.
+pub fn enqueue_cronjobs(
+    cronjobs: &Informer,
+    jobs: &Informer,
+    queue: &WorkQueue<ObjectKey>,
+    controller: Arc<CronJobController>,
+) {
+    cronjobs.add_handler({
+        let queue = queue.clone();
+        move |change| match change {
+            Change::Added(cj) | Change::Deleted(cj) => queue.add(ObjectKey::of(cj)),
+            Change::Updated { old, new } => {
+                if let (Object::CronJob(old_cj), Object::CronJob(new_cj)) = (old, new)
+                    && let Some(delay) = controller.requeue_after_update(old_cj, new_cj)
+                {
+                    queue.add_after(ObjectKey::of(new), delay);
+                }
+            }
+        }
+    });
+    jobs.add_handler({
+        let queue = queue.clone();
+        let cronjobs = cronjobs.clone();
+        move |change| {
+            let (job, former) = match change {
+                Change::Added(job) | Change::Deleted(job) => (job, None),
+                Change::Updated { old, new } => (new, Some(old)),
+            };
+            for key in [Some(job), former]
+                .into_iter()
+                .flatten()
+                .filter_map(|j| controlling_cronjob(&cronjobs, j))
+            {
+                queue.add(key);
+            }
+        }
+    });
+}
+
+/// The CronJob that controls a Job (controller ownerReference, uid checked against the cache).
+fn controlling_cronjob(cronjobs: &Informer, job: &Object) -> Option<ObjectKey> {
+    let meta = job.metadata();
+    let owner = meta
+        .owner_references
+        .as_ref()?
+        .iter()
+        .find(|r| r.controller == Some(true))?;
+    if owner.kind != CRONJOB.kind {
+        return None;
+    }
+    let namespace = meta.namespace.as_deref().unwrap_or("");
+    let cj = cronjobs.get(namespace, &owner.name)?;
+    (cj.metadata().uid.as_deref() == Some(owner.uid.as_str()))
+        .then(|| ObjectKey::new(namespace, &owner.name))
 }
 
 /// J-40: when a started Job's activeDeadlineSeconds changes, how long until

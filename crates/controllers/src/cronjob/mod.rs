@@ -65,7 +65,7 @@ use self::timeline::{Missed, Timeline, go_seconds, go_sub};
 pub const FIELD_MANAGER: &str = "cronjob-controller";
 
 /// The next fire time, RFC 3339 in the CronJob's zone.
-pub const NEXT_SCHEDULE_TIME: &str = "kbatch.dev/next-schedule-time";
+pub const NEXT_SCHEDULE_TIME: &str = kbatch_core::printers::NEXT_SCHEDULE_ANNOTATION;
 /// Set or change it to start one Job now.
 pub const RUN_NOW: &str = "kbatch.dev/run-now";
 /// The last [`RUN_NOW`] value the controller acted on.
