@@ -163,8 +163,12 @@ async fn run(s: Settings) {
         job.len()
     );
     println!(
-        "rounds {}, sequential ops {}, concurrent ops {} by {} clients/writers",
-        s.rounds, s.seq, s.creates, s.clients
+        "rounds {}, sequential ops {}, concurrent ops {} by {} clients/writers; load average {}",
+        s.rounds,
+        s.seq,
+        s.creates,
+        s.clients,
+        load_average()
     );
     println!();
 
@@ -238,6 +242,13 @@ async fn run(s: Settings) {
     if errors > 0 {
         println!("!! {errors} API requests failed (not counted as successes)");
     }
+    let busy: Vec<f64> = medians.iter().flatten().map(|m| m.others).collect();
+    let busy = busy.iter().sum::<f64>() / busy.len().max(1) as f64;
+    if busy > 0.25 {
+        println!(
+            "!! other processes kept {busy:.1} of the machine's cores busy during these measurements: the figures are lower than on an idle machine"
+        );
+    }
     println!();
 
     let watch = if s.watchers > 0 {
@@ -283,7 +294,17 @@ async fn run(s: Settings) {
             verdict(w.complete == s.watchers)
         );
     }
-    server.stop();
+    println!("load average at the end {}", load_average());
+    drop(server);
+}
+
+/// The 1-minute load average: other work on a shared machine shows here and in the
+/// `others` column.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "?".to_owned())
 }
 
 /// One measured figure.
@@ -297,15 +318,12 @@ struct Measured {
     /// CPU seconds per op, the server's and this process's.
     server_cpu: Option<f64>,
     bench_cpu: f64,
+    /// Cores busy with other processes meanwhile (the machine is shared).
+    others: f64,
 }
 
 impl Measured {
-    fn new(
-        mut latencies: Vec<Duration>,
-        elapsed: Duration,
-        server_cpu: Option<f64>,
-        bench_cpu: f64,
-    ) -> Self {
+    fn new(mut latencies: Vec<Duration>, elapsed: Duration, cpu: Spent) -> Self {
         latencies.sort();
         let n = latencies.len();
         let at = |q: f64| {
@@ -322,8 +340,9 @@ impl Measured {
             p50: at(0.50),
             p99: at(0.99),
             max: at(1.0),
-            server_cpu: server_cpu.map(per_op),
-            bench_cpu: per_op(bench_cpu),
+            server_cpu: cpu.server.map(per_op),
+            bench_cpu: per_op(cpu.own),
+            others: cpu.others / elapsed.as_secs_f64(),
         }
     }
 
@@ -349,6 +368,7 @@ impl Measured {
             max: mid(all, |m| m.max, |d| *d),
             server_cpu: mid(all, |m| m.server_cpu, |c| c.unwrap_or(0.0)),
             bench_cpu: mid(all, |m| m.bench_cpu, |c| *c),
+            others: mid(all, |m| m.others, |c| *c),
         }
     }
 }
@@ -359,12 +379,20 @@ fn ms(d: Duration) -> f64 {
 
 fn print_header() {
     println!(
-        "{:<28} {:>6} {:>9} {:>8} {:>8} {:>8} {:>12} {:>12}",
-        "round / figure", "ops", "ops/s", "p50 ms", "p99 ms", "max ms", "server CPU", "bench CPU"
+        "{:<28} {:>6} {:>9} {:>8} {:>8} {:>8} {:>11} {:>10} {:>7}",
+        "round / figure",
+        "ops",
+        "ops/s",
+        "p50 ms",
+        "p99 ms",
+        "max ms",
+        "server CPU",
+        "bench CPU",
+        "others"
     );
     println!(
-        "{:<28} {:>6} {:>9} {:>8} {:>8} {:>8} {:>12} {:>12}",
-        "", "", "", "", "", "", "µs/op", "µs/op"
+        "{:<28} {:>6} {:>9} {:>8} {:>8} {:>8} {:>11} {:>10} {:>7}",
+        "", "", "", "", "", "", "µs/op", "µs/op", "cores"
     );
 }
 
@@ -373,7 +401,7 @@ fn print_row(label: &str, m: &Measured) {
         .server_cpu
         .map_or_else(|| "-".to_owned(), |c| format!("{:.0}", c * 1e6));
     println!(
-        "{:<28} {:>6} {:>9.0} {:>8.3} {:>8.3} {:>8.2} {:>12} {:>12.0}",
+        "{:<28} {:>6} {:>9.0} {:>8.3} {:>8.3} {:>8.2} {:>11} {:>10.0} {:>7.1}",
         label,
         m.ops,
         m.rate,
@@ -381,7 +409,8 @@ fn print_row(label: &str, m: &Measured) {
         ms(m.p99),
         ms(m.max),
         server,
-        m.bench_cpu * 1e6
+        m.bench_cpu * 1e6,
+        m.others
     );
 }
 
@@ -476,21 +505,50 @@ impl Server {
     fn cpu(&self) -> Option<f64> {
         cpu_seconds(&format!("/proc/{}/stat", self.pid))
     }
+}
 
-    /// SIGTERM (so a wrapping profiler writes its data), then SIGKILL after 10 s.
-    fn stop(mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
+impl Drop for Server {
+    /// SIGTERM (so a wrapping profiler writes its data), then SIGKILL after 10 s; the
+    /// kbatch process itself too, in case a wrapper exits without passing the signal on.
+    /// Runs on panics too, so no server outlives the bench.
+    fn drop(&mut self) {
+        let signal = |name: &str, pid: u32| {
+            let _ = Command::new("kill")
+                .args([name, &pid.to_string()])
+                .stderr(Stdio::null())
+                .status();
+        };
+        let alive = |pid: u32| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+                !s.rsplit(')')
+                    .next()
+                    .unwrap_or("")
+                    .trim_start()
+                    .starts_with('Z')
+            })
+        };
+        let child = self.child.id();
+        signal("-TERM", child);
         let deadline = Instant::now() + Duration::from_secs(10);
+        let mut exited = false;
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
-                return;
+                exited = true;
+                break;
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if !exited {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        if self.pid != child && alive(self.pid) {
+            signal("-TERM", self.pid);
+            std::thread::sleep(Duration::from_millis(500));
+            if alive(self.pid) {
+                signal("-KILL", self.pid);
+            }
+        }
     }
 }
 
@@ -549,6 +607,15 @@ fn own_cpu() -> f64 {
 struct Cpu {
     server: Option<f64>,
     own: f64,
+    machine: f64,
+}
+
+/// CPU seconds spent during a measurement.
+struct Spent {
+    server: Option<f64>,
+    own: f64,
+    /// By every other process on the machine.
+    others: f64,
 }
 
 impl Cpu {
@@ -556,16 +623,45 @@ impl Cpu {
         Cpu {
             server: server.and_then(Server::cpu),
             own: own_cpu(),
+            machine: machine_busy(),
         }
     }
 
-    fn spent(&self, server: Option<&Server>) -> (Option<f64>, f64) {
-        let s = match (self.server, server.and_then(Server::cpu)) {
+    fn spent(&self, server: Option<&Server>) -> Spent {
+        let server = match (self.server, server.and_then(Server::cpu)) {
             (Some(a), Some(b)) => Some(b - a),
             _ => None,
         };
-        (s, own_cpu() - self.own)
+        let own = own_cpu() - self.own;
+        let machine = machine_busy() - self.machine;
+        Spent {
+            server,
+            own,
+            others: (machine - own - server.unwrap_or(0.0)).max(0.0),
+        }
     }
+}
+
+/// CPU seconds the whole machine has been busy (/proc/stat: all but idle and iowait).
+fn machine_busy() -> f64 {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let Some(line) = stat.lines().find(|l| l.starts_with("cpu ")) else {
+        return 0.0;
+    };
+    let ticks: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|t| t.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal (guest time is inside user).
+    let busy: u64 = ticks
+        .iter()
+        .take(8)
+        .enumerate()
+        .filter(|(i, _)| *i != 3 && *i != 4)
+        .map(|(_, t)| t)
+        .sum();
+    busy as f64 / clock_ticks()
 }
 
 // ---------------------------------------------------------------------------------------
@@ -800,9 +896,8 @@ async fn run_clients(
         errors += e;
     }
     let elapsed = start.elapsed();
-    let (server_cpu, own) = cpu.spent(Some(server));
     ClientRun {
-        measured: Measured::new(latencies, elapsed, server_cpu, own),
+        measured: Measured::new(latencies, elapsed, cpu.spent(Some(server))),
         created,
         errors,
         start,
@@ -879,8 +974,7 @@ where
         latencies.extend(h.await.expect("store task"));
     }
     let elapsed = start.elapsed();
-    let (_, own) = cpu.spent(None);
-    Measured::new(latencies, elapsed, None, own)
+    Measured::new(latencies, elapsed, cpu.spent(None))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -977,7 +1071,7 @@ async fn watch_fan_out(target: &Arc<Target>, server: &Server, s: &Settings) -> W
     for w in watchers {
         seen.push(w.await.expect("watcher"));
     }
-    let (server_cpu, own) = cpu.spent(Some(server));
+    let spent = cpu.spent(Some(server));
     let last = seen
         .iter()
         .filter_map(|s| s.last_event)
@@ -1024,12 +1118,13 @@ async fn watch_fan_out(target: &Arc<Target>, server: &Server, s: &Settings) -> W
         delivered as f64 / elapsed.as_secs_f64(),
         ms(last.saturating_duration_since(creates_done))
     );
-    if let Some(cpu) = server_cpu {
+    if let Some(cpu) = spent.server {
         println!(
-            "  server CPU {:.2} s ({:.1} µs per delivered event), bench CPU {:.2} s",
+            "  server CPU {:.2} s ({:.1} µs per delivered event), bench CPU {:.2} s, other processes {:.1} cores",
             cpu,
             cpu * 1e6 / delivered.max(1) as f64,
-            own
+            spent.own,
+            spent.others / start.elapsed().as_secs_f64()
         );
     }
     if create_errors > 0 {
