@@ -183,6 +183,23 @@ impl Object {
         })
     }
 
+    /// The object's JSON bytes, serialised straight from the typed object: the same bytes as
+    /// `serde_json::to_vec(&self.to_json())` without building the intermediate value.
+    pub fn to_json_vec(&self) -> Vec<u8> {
+        fn ser<T: Serialize>(o: &T) -> Vec<u8> {
+            serde_json::to_vec(o).unwrap_or_default()
+        }
+        match self {
+            Object::Job(o) => ser(o),
+            Object::CronJob(o) => ser(o),
+            Object::Pod(o) => ser(o),
+            Object::Namespace(o) => ser(o),
+            Object::Event(o) => ser(o),
+            Object::Node(o) => ser(o),
+            Object::Lease(o) => ser(o),
+        }
+    }
+
     /// The object as JSON, with `apiVersion` and `kind` first, as the apiserver writes it.
     pub fn to_json(&self) -> serde_json::Value {
         fn ser<T: Serialize>(o: &T) -> serde_json::Value {
@@ -199,5 +216,26 @@ impl Object {
             Object::Node(o) => ser(o),
             Object::Lease(o) => ser(o),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Stored bytes and responses use `to_json_vec`; it must be the bytes of `to_json`.
+    #[test]
+    fn json_bytes_match_the_json_value() {
+        let job: Job = serde_json::from_value(serde_json::json!({
+            "apiVersion": "batch/v1", "kind": "Job",
+            "metadata": {"name": "pi", "labels": {"b": "1", "a": "2"}},
+            "spec": {"template": {"spec": {"containers": [{"name": "c", "image": "busybox"}]}}}
+        }))
+        .unwrap();
+        let obj = Object::Job(job);
+        assert_eq!(
+            obj.to_json_vec(),
+            serde_json::to_vec(&obj.to_json()).unwrap()
+        );
     }
 }

@@ -82,7 +82,8 @@ pub fn object(
 ) -> Response {
     match output {
         Output::Table => table_response(code, &printers::object_table(obj, now, include)),
-        other => encode(code, other, &obj.to_json()),
+        Output::Json => with_type(code, JSON, obj.to_json_vec()),
+        Output::Yaml => encode(code, Output::Yaml, &obj.to_json()),
     }
 }
 

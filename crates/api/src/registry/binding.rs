@@ -52,7 +52,7 @@ impl Registry {
             });
             let mut obj = Object::Pod(pod);
             let key = Self::key(&POD, namespace, name);
-            match self.store.update(&key, encode_stored(&obj), rev).await {
+            match self.store.update(&key, encode_stored(&mut obj), rev).await {
                 Ok(r) => {
                     set_resource_version(&mut obj, r);
                     return Ok(obj);

@@ -149,7 +149,11 @@ impl Registry {
                 if marked == current {
                     return Ok((DeleteOutcome::Pending(current), warnings));
                 }
-                match self.store.update(&key, encode_stored(&marked), rev).await {
+                match self
+                    .store
+                    .update(&key, encode_stored(&mut marked), rev)
+                    .await
+                {
                     Ok(r) => {
                         set_resource_version(&mut marked, r);
                         if kind.kind == "Namespace" {

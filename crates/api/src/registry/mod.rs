@@ -22,7 +22,6 @@ use kbatch_core::object::{Kind, NAMESPACE, Object};
 use kbatch_core::selector::{FieldSelector, LabelSelector};
 use kbatch_core::status;
 use kbatch_store::{KeyValue, ListOptions, Revision, Store};
-use serde_json::Value;
 
 use crate::clock::Clock;
 use crate::error::{ApiError, Result};
@@ -308,12 +307,11 @@ pub(crate) fn set_resource_version(obj: &mut Object, revision: Revision) {
 }
 
 /// The bytes stored for an object: its JSON without resourceVersion.
-pub(crate) fn encode_stored(obj: &Object) -> Vec<u8> {
-    let mut value = obj.to_json();
-    if let Some(Value::Object(meta)) = value.get_mut("metadata") {
-        meta.remove("resourceVersion");
-    }
-    serde_json::to_vec(&value).unwrap_or_default()
+pub(crate) fn encode_stored(obj: &mut Object) -> Vec<u8> {
+    let rv = obj.metadata_mut().resource_version.take();
+    let bytes = obj.to_json_vec();
+    obj.metadata_mut().resource_version = rv;
+    bytes
 }
 
 /// Whether an object passes a list's or watch's selectors.

@@ -127,7 +127,7 @@ async fn finalize_once(registry: &Registry, name: &str) -> Result<bool> {
     let result = if others_left {
         registry
             .store
-            .update(&key, encode_stored(&Object::Namespace(updated)), rev)
+            .update(&key, encode_stored(&mut Object::Namespace(updated)), rev)
             .await
             .map(|_| ())
     } else {

@@ -175,7 +175,7 @@ impl Registry {
             }
             let ns = admitted.metadata().namespace.clone().unwrap_or_default();
             let key = Self::key(kind, &ns, &name);
-            match self.store.create(&key, encode_stored(&admitted)).await {
+            match self.store.create(&key, encode_stored(&mut admitted)).await {
                 Ok(revision) => {
                     set_resource_version(&mut admitted, revision);
                     warnings.extend(admit_warnings);
@@ -457,7 +457,11 @@ impl Registry {
                 Err(e) => Err(Commit::Failed(ApiError::from_store(e, kind, &name))),
             };
         }
-        match self.store.update(&key, encode_stored(&new), old_rev).await {
+        match self
+            .store
+            .update(&key, encode_stored(&mut new), old_rev)
+            .await
+        {
             Ok(revision) => {
                 set_resource_version(&mut new, revision);
                 Ok(Written {
@@ -491,7 +495,14 @@ impl Registry {
         if let Some(old_json) = &old_json {
             apply::ignore_managed_fields_timestamps(old_json, &mut new_json);
         }
-        *new = Object::from_value(&kind, new_json)
+        // Only metadata.managedFields changed: read back that array, not the whole object.
+        let entries = new_json
+            .get_mut("metadata")
+            .and_then(Value::as_object_mut)
+            .and_then(|m| m.remove("managedFields"));
+        new.metadata_mut().managed_fields = entries
+            .map(serde_json::from_value)
+            .transpose()
             .map_err(|e| ApiError::internal(format!("recording managed fields: {e}")))?;
         Ok(())
     }
