@@ -4,13 +4,16 @@
 
 #![allow(dead_code)]
 
+#[path = "../shared/events.rs"]
+mod shared_events;
+
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::api::batch::v1::{CronJob, CronJobStatus, Job, JobCondition};
-use k8s_openapi::api::core::v1::{Event, ObjectReference};
+use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kbatch_api::clock::Clock;
 use kbatch_api::error::ApiError;
@@ -317,35 +320,7 @@ impl Env {
 
     /// The events about the CronJob `name`, oldest first, as (type, reason, message).
     pub async fn events(&self, name: &str) -> Vec<(String, String, String)> {
-        let mut events: Vec<Event> = self
-            .registry
-            .list(&EVENT, Some(NS), &ListParams::default())
-            .await
-            .unwrap()
-            .items
-            .into_iter()
-            .filter_map(|o| match o {
-                Object::Event(e) => Some(e),
-                _ => None,
-            })
-            .filter(|e| e.involved_object.name.as_deref() == Some(name))
-            .collect();
-        events.sort_by_key(|e| {
-            (
-                e.first_timestamp.clone().map(|t| t.0),
-                e.metadata.name.clone(),
-            )
-        });
-        events
-            .into_iter()
-            .map(|e| {
-                (
-                    e.type_.unwrap_or_default(),
-                    e.reason.unwrap_or_default(),
-                    e.message.unwrap_or_default(),
-                )
-            })
-            .collect()
+        shared_events::about(&self.registry, NS, name).await
     }
 
     /// The events about `name`, then deletes every event and compacts the store (as the

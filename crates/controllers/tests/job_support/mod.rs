@@ -3,6 +3,9 @@
 
 #![allow(dead_code)]
 
+#[path = "../shared/events.rs"]
+mod shared_events;
+
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -10,7 +13,7 @@ use std::time::Duration;
 use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::api::batch::v1::{Job, JobCondition};
 use k8s_openapi::api::core::v1::{
-    ContainerState, ContainerStateRunning, ContainerStateTerminated, ContainerStatus, Event, Pod,
+    ContainerState, ContainerStateRunning, ContainerStateTerminated, ContainerStatus, Pod,
     PodCondition,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -18,7 +21,7 @@ use kbatch_api::clock::Clock;
 use kbatch_api::error::ApiError;
 use kbatch_api::registry::{DeleteOptions, ListParams, Registry, WriteOptions};
 use kbatch_controllers::{JobConfig, JobController};
-use kbatch_core::object::{EVENT, JOB, Object, POD};
+use kbatch_core::object::{JOB, Object, POD};
 use kbatch_store::MemoryStore;
 use serde_json::{Value, json};
 
@@ -275,35 +278,7 @@ impl Env {
 
     /// The events about the Job `job`, oldest first, as (type, reason, message).
     pub async fn events(&self, job: &str) -> Vec<(String, String, String)> {
-        let mut events: Vec<Event> = self
-            .registry
-            .list(&EVENT, Some(NS), &ListParams::default())
-            .await
-            .unwrap()
-            .items
-            .into_iter()
-            .filter_map(|o| match o {
-                Object::Event(e) => Some(e),
-                _ => None,
-            })
-            .filter(|e| e.involved_object.name.as_deref() == Some(job))
-            .collect();
-        events.sort_by_key(|e| {
-            (
-                e.first_timestamp.clone().map(|t| t.0),
-                e.metadata.name.clone(),
-            )
-        });
-        events
-            .into_iter()
-            .map(|e| {
-                (
-                    e.type_.unwrap_or_default(),
-                    e.reason.unwrap_or_default(),
-                    e.message.unwrap_or_default(),
-                )
-            })
-            .collect()
+        shared_events::about(&self.registry, NS, job).await
     }
 
     pub async fn event_reasons(&self, job: &str) -> Vec<String> {
