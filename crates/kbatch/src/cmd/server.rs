@@ -41,6 +41,10 @@ pub struct ServerArgs {
     /// Run no node on this server: the API and controllers only.
     #[arg(long)]
     no_agent: bool,
+    /// Run no controllers on this server (no Job, CronJob, TTL or garbage collection, no
+    /// scheduling): the API alone, as kube-apiserver without a controller manager.
+    #[arg(long)]
+    no_controllers: bool,
     /// How long a pod's logs are kept after the pod is gone.
     #[arg(long, default_value = "24h", value_parser = go_duration)]
     log_retention: Duration,
@@ -124,17 +128,19 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
     )
     .await?;
     api.spawn_compactor();
-    let controllers = Controllers::new(
-        api.registry().clone(),
-        clock.clone(),
-        ControllersConfig {
-            backoff_base: args.backoff_base,
-            backoff_max: args.backoff_max,
-            ..Default::default()
-        },
-        &metrics,
-    );
-    tokio::spawn(controllers.run(std::future::pending()));
+    if !args.no_controllers {
+        let controllers = Controllers::new(
+            api.registry().clone(),
+            clock.clone(),
+            ControllersConfig {
+                backoff_base: args.backoff_base,
+                backoff_max: args.backoff_max,
+                ..Default::default()
+            },
+            &metrics,
+        );
+        tokio::spawn(controllers.run(std::future::pending()));
+    }
     if !args.no_agent {
         let node_name = match args.node_name {
             Some(n) => n,
