@@ -7,24 +7,25 @@
 #  2. pod start latency: $LATENCY_PODS pods created one at a time on a fresh server, from
 #     creation to their process running (crates/kbatch/benches/pod_start.rs).
 #
-# Environment: COMPLETIONS (10000; 0 skips the Job), PARALLELISM (64), LATENCY_PODS (1000; 0
-# skips the latency run),
-# JOB_TIMEOUT (seconds, 240: a Job not Complete by then is reported with its progress),
-# PROGRESS (seconds between progress lines, 15), KUBECTL (kubectl), PROFILE=1 records the
-# server with `perf record --call-graph dwarf` during each part (jobs.data and latency.data in
-# $PROFILE_DIR, default ./jobs-profile), CGROUPS=0 runs the server where it finds no cgroups (root only: a
-# mount namespace with an empty /sys/fs/cgroup), CARGO_TARGET_DIR as for cargo.
+# Environment (docs/benchmarks/jobs.md has the table):
+#   COMPLETIONS (10000; 0 skips the Job), PARALLELISM (64), LATENCY_PODS (1000; 0 skips the
+#   latency part), JOB_TIMEOUT (180 s; a Job not Complete by then is reported with its
+#   progress), PROGRESS (15 s between progress lines), KUBECTL (kubectl), PROFILE=1 (perf
+#   record --call-graph dwarf on the server during each part: jobs.data and latency.data in
+#   $PROFILE_DIR, default $TMPDIR/kbatch-jobs-profile), CGROUPS=0 (root only: the server runs
+#   in a mount namespace with an empty /sys/fs/cgroup, so it finds no cgroups),
+#   CARGO_TARGET_DIR as for cargo.
 set -euo pipefail
 
 COMPLETIONS=${COMPLETIONS:-10000}
 PARALLELISM=${PARALLELISM:-64}
 LATENCY_PODS=${LATENCY_PODS:-1000}
-JOB_TIMEOUT=${JOB_TIMEOUT:-240}
+JOB_TIMEOUT=${JOB_TIMEOUT:-180}
 PROGRESS=${PROGRESS:-15}
 KUBECTL=${KUBECTL:-kubectl}
 PROFILE=${PROFILE:-0}
 CGROUPS=${CGROUPS:-1}
-PROFILE_DIR=${PROFILE_DIR:-$PWD/jobs-profile}
+PROFILE_DIR=${PROFILE_DIR:-${TMPDIR:-/tmp}/kbatch-jobs-profile}
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 target=${CARGO_TARGET_DIR:-$root/target}
