@@ -5,9 +5,11 @@
 use k8s_openapi::api::core::v1::{Event, EventSource, ObjectReference};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use kbatch_core::object::{EVENT, Object};
-use kbatch_core::selector::FieldSelector;
 
-use super::{ListParams, Registry, WriteOptions};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use super::{Registry, WriteOptions};
 use crate::error::{ApiError, Result};
 
 /// What happened to which object, and who saw it.
@@ -36,6 +38,7 @@ impl Registry {
             .filter(|n| !n.is_empty())
             .unwrap_or_else(|| "default".to_owned());
         let now = Time(self.clock.now());
+        let key = repeat_key(&namespace, &spec);
         if let Some(mut existing) = self.find_repeat(&namespace, &spec).await? {
             existing.count = Some(existing.count.unwrap_or(1) + 1);
             existing.last_timestamp = Some(now.clone());
@@ -94,7 +97,11 @@ impl Registry {
                 )
                 .await
             {
-                Ok(w) => return Ok(w.object),
+                Ok(w) => {
+                    let name = w.object.name().to_owned();
+                    self.recent_events.remember(key, name);
+                    return Ok(w.object);
+                }
                 Err(e) if e.reason() == "AlreadyExists" => {
                     event.metadata.name = Some(format!("{involved_name}.{:x}", nanos + offset));
                 }
@@ -104,38 +111,76 @@ impl Registry {
         Err(ApiError::internal("no free event name"))
     }
 
+    /// The stored event this one repeats, found through the recent-events cache: a get by
+    /// name, never a list (client-go's recorder keeps the same cache on its side).
     async fn find_repeat(&self, namespace: &str, spec: &EventSpec) -> Result<Option<Event>> {
-        let uid = spec.involved.uid.as_deref().unwrap_or("");
-        let name = spec.involved.name.as_deref().unwrap_or("");
-        let selector = FieldSelector::parse(&format!(
-            "involvedObject.name={},involvedObject.uid={},reason={}",
-            escape(name),
-            escape(uid),
-            escape(&spec.reason)
-        ))
-        .map_err(|e| ApiError::internal(e.to_string()))?;
-        let params = ListParams {
-            field_selector: Some(selector),
-            ..Default::default()
+        let key = repeat_key(namespace, spec);
+        let Some(name) = self.recent_events.get(&key) else {
+            return Ok(None);
         };
-        let list = self.list(&EVENT, Some(namespace), &params).await?;
-        Ok(list.items.into_iter().find_map(|o| match o {
-            Object::Event(e)
-                if e.type_.as_deref() == Some(spec.type_.as_str())
-                    && e.message.as_deref() == Some(spec.message.as_str())
-                    && e.source.as_ref().and_then(|s| s.component.as_deref())
-                        == Some(spec.component.as_str()) =>
+        match self.get(&EVENT, namespace, &name).await {
+            Ok(Object::Event(e))
+                if e.involved_object.uid == spec.involved.uid
+                    && e.type_.as_deref() == Some(spec.type_.as_str())
+                    && e.reason.as_deref() == Some(spec.reason.as_str())
+                    && e.message.as_deref() == Some(spec.message.as_str()) =>
             {
-                Some(e)
+                Ok(Some(e))
             }
-            _ => None,
-        }))
+            Ok(_) => {
+                self.recent_events.forget(&key);
+                Ok(None)
+            }
+            Err(e) if e.is_not_found() => {
+                self.recent_events.forget(&key);
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
     }
 }
 
-/// Escapes a value for a field selector (`fields.EscapeValue`).
-fn escape(v: &str) -> String {
-    v.replace('\\', "\\\\")
-        .replace(',', "\\,")
-        .replace('=', "\\=")
+/// What makes an event a repeat of another: the same object, type, reason, source and message.
+fn repeat_key(namespace: &str, spec: &EventSpec) -> String {
+    let io = &spec.involved;
+    [
+        namespace,
+        io.kind.as_deref().unwrap_or(""),
+        io.name.as_deref().unwrap_or(""),
+        io.uid.as_deref().unwrap_or(""),
+        &spec.type_,
+        &spec.reason,
+        &spec.component,
+        &spec.message,
+    ]
+    .join("\u{0}")
+}
+
+/// Recent events' names by repeat key, bounded like client-go's correlator cache (4096
+/// entries; when full it starts over, so a repeat of a long-forgotten event starts a new one).
+#[derive(Debug, Clone, Default)]
+pub(super) struct RecentEvents(Arc<Mutex<HashMap<String, String>>>);
+
+const RECENT_EVENTS: usize = 4096;
+
+impl RecentEvents {
+    fn get(&self, key: &str) -> Option<String> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(key)
+            .cloned()
+    }
+
+    fn remember(&self, key: String, name: String) {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= RECENT_EVENTS {
+            map.clear();
+        }
+        map.insert(key, name);
+    }
+
+    fn forget(&self, key: &str) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).remove(key);
+    }
 }

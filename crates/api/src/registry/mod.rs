@@ -36,6 +36,9 @@ pub use write::{FieldValidation, PatchType, WriteOptions, Written};
 pub struct Registry {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
+    /// Recent events by what makes a repeat a repeat, so a repeat is found by name
+    /// (client-go's EventCorrelator cache); see `events.rs`.
+    recent_events: events::RecentEvents,
 }
 
 /// Options of a list: selectors, paging and the resourceVersion to read at.
@@ -62,7 +65,11 @@ pub struct ObjectList {
 
 impl Registry {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
-        Registry { store, clock }
+        Registry {
+            store,
+            clock,
+            recent_events: Default::default(),
+        }
     }
 
     pub fn clock(&self) -> &Arc<dyn Clock> {
