@@ -242,8 +242,11 @@ async fn run(s: Settings) {
     if errors > 0 {
         println!("!! {errors} API requests failed (not counted as successes)");
     }
-    let busy: Vec<f64> = medians.iter().flatten().map(|m| m.others).collect();
-    let busy = busy.iter().sum::<f64>() / busy.len().max(1) as f64;
+    // Weighted by duration: a figure of a few milliseconds says little about the machine.
+    let (busy, seconds) = medians.iter().flatten().fold((0.0, 0.0), |(b, t), m| {
+        (b + m.others * m.seconds, t + m.seconds)
+    });
+    let busy = busy / f64::max(seconds, 1e-9);
     if busy > 0.25 {
         println!(
             "!! other processes kept {busy:.1} of the machine's cores busy during these measurements: the figures are lower than on an idle machine"
@@ -320,6 +323,7 @@ struct Measured {
     bench_cpu: f64,
     /// Cores busy with other processes meanwhile (the machine is shared).
     others: f64,
+    seconds: f64,
 }
 
 impl Measured {
@@ -343,6 +347,7 @@ impl Measured {
             server_cpu: cpu.server.map(per_op),
             bench_cpu: per_op(cpu.own),
             others: cpu.others / elapsed.as_secs_f64(),
+            seconds: elapsed.as_secs_f64(),
         }
     }
 
@@ -369,6 +374,7 @@ impl Measured {
             server_cpu: mid(all, |m| m.server_cpu, |c| c.unwrap_or(0.0)),
             bench_cpu: mid(all, |m| m.bench_cpu, |c| *c),
             others: mid(all, |m| m.others, |c| *c),
+            seconds: mid(all, |m| m.seconds, |c| *c),
         }
     }
 }
