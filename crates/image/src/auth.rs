@@ -28,7 +28,10 @@ pub struct Keyring {
 /// One registry's credentials.
 #[derive(Clone, PartialEq, Eq)]
 pub enum Credential {
-    Basic { username: String, password: String },
+    Basic {
+        username: String,
+        password: String,
+    },
     /// A registry token (`registrytoken`), sent as a bearer token.
     Bearer(String),
 }
@@ -141,8 +144,8 @@ fn credential(key: &str, e: &AuthEntry) -> Result<Option<Credential>, String> {
         let decoded = base64::engine::general_purpose::STANDARD
             .decode(auth.trim())
             .map_err(|err| format!("auths[{key:?}].auth: {err}"))?;
-        let decoded = String::from_utf8(decoded)
-            .map_err(|_| format!("auths[{key:?}].auth: not UTF-8"))?;
+        let decoded =
+            String::from_utf8(decoded).map_err(|_| format!("auths[{key:?}].auth: not UTF-8"))?;
         let (username, password) = decoded
             .split_once(':')
             .ok_or_else(|| format!("auths[{key:?}].auth: not username:password"))?;
@@ -302,10 +305,7 @@ mod tests {
             vec![basic("host", "1")]
         );
         assert!(lookup(&k, "reg.example/other").is_empty(), "port differs");
-        assert_eq!(
-            lookup(&k, "eu.corp.example/app"),
-            vec![basic("glob", "3")]
-        );
+        assert_eq!(lookup(&k, "eu.corp.example/app"), vec![basic("glob", "3")]);
         assert!(lookup(&k, "a.eu.corp.example/app").is_empty());
         assert_eq!(lookup(&k, "busybox"), vec![basic("hub", "4")]);
         assert_eq!(lookup(&k, "docker.io/user/app"), vec![basic("hub", "4")]);

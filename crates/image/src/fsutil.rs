@@ -2,10 +2,10 @@
 //! layers work through directory descriptors opened with `O_NOFOLLOW`, component by
 //! component, so a symlink in a layer (`etc -> /etc`) is data, never a way out.
 
-use std::ffi::{CStr, CString, OsStr};
+use std::ffi::{CStr, CString, OsStr, OsString};
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 
 use rustix::fs::{AtFlags, Mode, OFlags, Stat};
 
@@ -65,6 +65,29 @@ pub(crate) fn remove_at(dir: impl AsFd, name: &OsStr) -> io::Result<()> {
         rustix::fs::unlinkat(dir, name, AtFlags::empty())?;
     }
     Ok(())
+}
+
+/// An archive entry name as path components: no absolute paths, no `..`; `.` and empty
+/// components dropped. `Ok(vec![])` is the root itself.
+pub(crate) fn clean(raw: &[u8]) -> Result<Vec<OsString>, &'static str> {
+    if raw.is_empty() {
+        return Err("empty name");
+    }
+    if raw.starts_with(b"/") {
+        return Err("absolute path");
+    }
+    if raw.contains(&0) {
+        return Err("NUL byte in name");
+    }
+    let mut out = Vec::new();
+    for c in raw.split(|b| *b == b'/') {
+        match c {
+            b"" | b"." => {}
+            b".." => return Err("\"..\" in path"),
+            c => out.push(OsString::from_vec(c.to_vec())),
+        }
+    }
+    Ok(out)
 }
 
 /// Whether this process may set owners (unprivileged unpacks keep the caller's).

@@ -19,8 +19,15 @@ pub struct Image {
     pub diff_ids: Vec<Digest>,
 }
 
-/// The config digest a manifest names, read without parsing the rest.
-pub(crate) fn config_digest(manifest_digest: &Digest, manifest: &[u8]) -> Result<Digest> {
+/// The config a manifest names.
+#[derive(Debug, Clone)]
+pub(crate) struct ConfigRef {
+    pub(crate) digest: Digest,
+    pub(crate) size: u64,
+}
+
+/// The config descriptor of a manifest, read without parsing the rest.
+pub(crate) fn config_descriptor(manifest_digest: &Digest, manifest: &[u8]) -> Result<ConfigRef> {
     #[derive(serde::Deserialize)]
     struct Partial {
         config: Desc,
@@ -28,10 +35,14 @@ pub(crate) fn config_digest(manifest_digest: &Digest, manifest: &[u8]) -> Result
     #[derive(serde::Deserialize)]
     struct Desc {
         digest: String,
+        size: u64,
     }
     let p: Partial = serde_json::from_slice(manifest)
         .map_err(|e| Error::manifest(format!("image {manifest_digest}"), e))?;
-    p.config.digest.parse()
+    Ok(ConfigRef {
+        digest: p.config.digest.parse()?,
+        size: p.config.size,
+    })
 }
 
 impl Image {
@@ -70,8 +81,7 @@ impl Image {
 
     /// The size registries and `crictl images` report: config plus compressed layers.
     pub fn size(&self) -> u64 {
-        self.manifest.config().size()
-            + self.manifest.layers().iter().map(|l| l.size()).sum::<u64>()
+        self.manifest.config().size() + self.manifest.layers().iter().map(|l| l.size()).sum::<u64>()
     }
 
     /// When the image was built, if its config says.

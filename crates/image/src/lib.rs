@@ -10,26 +10,36 @@
 //!
 //! docs/images.md describes the design and its decisions.
 
+mod archive;
 pub mod auth;
 pub mod backoff;
 pub mod digest;
 pub mod error;
 mod fsutil;
+pub mod gc;
 pub mod image;
+pub mod import;
+mod layout;
 mod merge;
 pub mod platform;
 pub mod policy;
+pub mod pull;
 pub mod reference;
 pub mod rootfs;
 pub mod store;
+#[cfg(test)]
+mod testutil;
 pub mod unpack;
 
 pub use backoff::PullBackoff;
 pub use digest::Digest;
 pub use error::{Error, RegistryErrorKind, Result};
+pub use gc::{GcPolicy, GcReport};
 pub use image::Image;
+pub use import::{Imported, import};
 pub use platform::Platform;
 pub use policy::{PullPolicy, WaitingReason};
+pub use pull::{PullOptions, Puller};
 pub use reference::ImageRef;
 pub use rootfs::{Rootfs, RootfsMode};
 pub use store::{ImageSummary, Store};

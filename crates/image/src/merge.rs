@@ -45,7 +45,10 @@ pub(crate) fn merge(layers: &[&Path], dest: &Path) -> Result<()> {
         if is_opaque(&src) {
             clear(&dst).at(dest, "clearing")?;
         }
-        m.dirs.insert(Vec::new(), dir_meta(&rustix::fs::fstat(&src).at(layer, "stat")?));
+        m.dirs.insert(
+            Vec::new(),
+            dir_meta(&rustix::fs::fstat(&src).at(layer, "stat")?),
+        );
         let mut links = HashMap::new();
         m.merge_dir(&src, &dst, &[], &mut links)
             .map_err(|e| Error::at(layer, "merging", e))?;
@@ -229,7 +232,11 @@ fn is_opaque(dir: &OwnedFd) -> bool {
         rustix::fs::fgetxattr(dir, OVERLAY_OPAQUE_XATTR, &mut buf),
         Ok(1) if buf[0] == b'y'
     );
-    xattr || matches!(fsutil::lstat_at(dir, OsStr::from_bytes(OPAQUE_MARKER)), Ok(Some(_)))
+    xattr
+        || matches!(
+            fsutil::lstat_at(dir, OsStr::from_bytes(OPAQUE_MARKER)),
+            Ok(Some(_))
+        )
 }
 
 /// Empties a directory.
@@ -306,7 +313,11 @@ mod tests {
     #[test]
     fn marker_whiteouts_opaque_dirs_and_type_changes() {
         let t = tempfile::tempdir().unwrap();
-        let (l1, l2, out) = (t.path().join("l1"), t.path().join("l2"), t.path().join("out"));
+        let (l1, l2, out) = (
+            t.path().join("l1"),
+            t.path().join("l2"),
+            t.path().join("out"),
+        );
         write(&l1.join("keep"), "1");
         write(&l1.join("gone"), "1");
         write(&l1.join("opq/old"), "1");
@@ -319,7 +330,7 @@ mod tests {
         write(&l2.join("d"), "now a file");
         write(&l2.join("f-becomes-dir/x"), "2");
         write(&l2.join("keep"), "2");
-        std::fs::set_permissions(&l2.join("opq"), std::fs::Permissions::from_mode(0o555)).unwrap();
+        std::fs::set_permissions(l2.join("opq"), std::fs::Permissions::from_mode(0o555)).unwrap();
         merge(&[&l1, &l2], &out).unwrap();
         assert_eq!(std::fs::read_to_string(out.join("keep")).unwrap(), "2");
         assert!(!out.join("gone").exists());
@@ -328,11 +339,21 @@ mod tests {
         assert!(!out.join("opq/.wh..wh..opq").exists());
         assert_eq!(std::fs::read_to_string(out.join("opq/new")).unwrap(), "2");
         assert_eq!(
-            std::fs::metadata(out.join("opq")).unwrap().permissions().mode() & 0o777,
+            std::fs::metadata(out.join("opq"))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777,
             0o555
         );
-        assert_eq!(std::fs::read_to_string(out.join("d")).unwrap(), "now a file");
-        assert_eq!(std::fs::read_to_string(out.join("f-becomes-dir/x")).unwrap(), "2");
+        assert_eq!(
+            std::fs::read_to_string(out.join("d")).unwrap(),
+            "now a file"
+        );
+        assert_eq!(
+            std::fs::read_to_string(out.join("f-becomes-dir/x")).unwrap(),
+            "2"
+        );
         assert_eq!(
             std::fs::read_link(out.join("etc-link")).unwrap(),
             Path::new("/etc")
@@ -363,7 +384,11 @@ mod tests {
             return;
         }
         let t = tempfile::tempdir().unwrap();
-        let (l1, l2, out) = (t.path().join("l1"), t.path().join("l2"), t.path().join("out"));
+        let (l1, l2, out) = (
+            t.path().join("l1"),
+            t.path().join("l2"),
+            t.path().join("out"),
+        );
         write(&l1.join("gone"), "1");
         write(&l1.join("opq/old"), "1");
         std::fs::create_dir_all(l2.join("opq")).unwrap();

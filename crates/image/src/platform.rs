@@ -172,11 +172,20 @@ mod tests {
             entry(4, "arm", Some("v7")),
         ];
         let amd64 = Platform::new("linux", "amd64", None);
-        assert_eq!(amd64.select(&index).unwrap().digest().digest(), "03".repeat(32));
+        assert_eq!(
+            amd64.select(&index).unwrap().digest().digest(),
+            "03".repeat(32)
+        );
         let arm64 = Platform::new("linux", "arm64", None);
-        assert_eq!(arm64.select(&index).unwrap().digest().digest(), "02".repeat(32));
+        assert_eq!(
+            arm64.select(&index).unwrap().digest().digest(),
+            "02".repeat(32)
+        );
         let armv7 = Platform::new("linux", "arm", Some("v7"));
-        assert_eq!(armv7.select(&index).unwrap().digest().digest(), "04".repeat(32));
+        assert_eq!(
+            armv7.select(&index).unwrap().digest().digest(),
+            "04".repeat(32)
+        );
         let s390x = Platform::new("linux", "s390x", None);
         assert!(s390x.select(&index).is_none());
     }
@@ -185,9 +194,15 @@ mod tests {
     fn falls_back_to_what_the_cpu_also_runs() {
         let index = [entry(1, "386", None), entry(2, "arm", Some("v6"))];
         let amd64 = Platform::new("linux", "amd64", None);
-        assert_eq!(amd64.select(&index).unwrap().digest().digest(), "01".repeat(32));
+        assert_eq!(
+            amd64.select(&index).unwrap().digest().digest(),
+            "01".repeat(32)
+        );
         let arm64 = Platform::new("linux", "arm64", Some("v8"));
-        assert_eq!(arm64.select(&index).unwrap().digest().digest(), "02".repeat(32));
+        assert_eq!(
+            arm64.select(&index).unwrap().digest().digest(),
+            "02".repeat(32)
+        );
         let armv5 = Platform::new("linux", "arm", Some("v5"));
         assert!(armv5.select(&index).is_none());
     }

@@ -144,7 +144,10 @@ mod tests {
             Err(Error::InvalidReference { reason, .. }) => reason,
             other => panic!("{s:?}: {other:?}"),
         };
-        assert_eq!(reason(""), "repository name must have at least one component");
+        assert_eq!(
+            reason(""),
+            "repository name must have at least one component"
+        );
         assert_eq!(reason("Busybox"), "repository name must be lowercase");
         assert_eq!(reason("busy box"), "invalid reference format");
         assert_eq!(reason("busybox:"), "invalid reference format");

@@ -129,7 +129,10 @@ impl Store {
             return Ok(r.clone());
         }
         let probe = self.tempdir()?;
-        Ok(self.overlay.get_or_init(|| probe_overlay(probe.path())).clone())
+        Ok(self
+            .overlay
+            .get_or_init(|| probe_overlay(probe.path()))
+            .clone())
     }
 
     /// Prepares the root filesystem of container `id` from `image` (whose layers must all be
@@ -140,7 +143,10 @@ impl Store {
         let _lock = self.lock_shared()?;
         for d in &image.diff_ids {
             if !self.has_layer(d) {
-                return Err(Error::NotPresent(format!("layer {d} of {}", image.manifest_digest)));
+                return Err(Error::NotPresent(format!(
+                    "layer {d} of {}",
+                    image.manifest_digest
+                )));
             }
         }
         if let Some(existing) = self.existing(id, &dir, image)? {
@@ -271,7 +277,12 @@ fn mount_overlay(layers: &[PathBuf], dir: &Path) -> Result<()> {
     if layers.is_empty() {
         // overlayfs needs a lowerdir; an image without layers gets an empty one.
         std::fs::create_dir(dir.join("empty")).at(&dir.join("empty"), "creating")?;
-        return overlay(&[dir.join("empty")], &dir.join("upper"), &dir.join("work"), &merged);
+        return overlay(
+            &[dir.join("empty")],
+            &dir.join("upper"),
+            &dir.join("work"),
+            &merged,
+        );
     }
     overlay(layers, &dir.join("upper"), &dir.join("work"), &merged)
 }
@@ -334,7 +345,9 @@ fn overlay_legacy(
     target: &Path,
 ) -> std::io::Result<()> {
     let text = |p: &Path| -> std::io::Result<String> {
-        let s = p.to_str().ok_or_else(|| std::io::Error::other("path is not UTF-8"))?;
+        let s = p
+            .to_str()
+            .ok_or_else(|| std::io::Error::other("path is not UTF-8"))?;
         if s.contains([',', ':']) {
             return Err(std::io::Error::other(format!("{s}: ',' or ':' in a path")));
         }
@@ -381,7 +394,7 @@ fn probe_overlay(dir: &Path) -> Result<(), String> {
         )
         .map_err(std::io::Error::other)?;
         let read = std::fs::read_to_string(dir.join("merged/probe"));
-        rustix::mount::unmount(&dir.join("merged"), UnmountFlags::DETACH)?;
+        rustix::mount::unmount(dir.join("merged"), UnmountFlags::DETACH)?;
         if read? != "ok" {
             return Err(std::io::Error::other("the probe file did not read back"));
         }
@@ -436,6 +449,187 @@ fn unescape_mountinfo(s: &str) -> std::ffi::OsString {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::platform::Platform;
+    use crate::reference::ImageRef;
+    use crate::testutil::{E, layer, oci_layout};
+    use crate::unpack::Compression;
+
+    fn now() -> Timestamp {
+        "2024-06-01T00:00:00Z".parse().unwrap()
+    }
+
+    /// A store holding `app:v1`: two layers with a whiteout and an opaque directory.
+    fn store_with_image(t: &Path) -> (Store, Image) {
+        let store = Store::open(t.join("store")).unwrap();
+        let layers = vec![
+            layer(&[
+                E::Dir("bin"),
+                E::File("bin/a", "1"),
+                E::File("etc/gone", "x"),
+                E::File("opq/old", "o"),
+                E::Link("bin/sh", "/bin/a"),
+            ]),
+            layer(&[
+                E::File("bin/a", "2"),
+                E::File("etc/.wh.gone", ""),
+                E::File("opq/.wh..wh..opq", ""),
+                E::File("opq/new", "n"),
+            ]),
+        ];
+        oci_layout(
+            &t.join("layout"),
+            &layers,
+            Compression::Gzip,
+            Some("app:v1"),
+        );
+        crate::import::import(&store, &t.join("layout"), None, &Platform::host(), now()).unwrap();
+        let image = store
+            .image(&ImageRef::parse("app:v1").unwrap())
+            .unwrap()
+            .unwrap();
+        (store, image)
+    }
+
+    fn check_tree(root: &Path) {
+        assert_eq!(std::fs::read_to_string(root.join("bin/a")).unwrap(), "2");
+        assert!(std::fs::symlink_metadata(root.join("etc/gone")).is_err());
+        assert!(!root.join("etc/.wh.gone").exists());
+        assert!(!root.join("opq/old").exists());
+        assert_eq!(std::fs::read_to_string(root.join("opq/new")).unwrap(), "n");
+        assert_eq!(
+            std::fs::read_link(root.join("bin/sh")).unwrap(),
+            Path::new("/bin/a")
+        );
+    }
+
+    #[test]
+    fn copied_rootfs_honours_whiteouts_and_is_private() {
+        let t = tempfile::tempdir().unwrap();
+        let (store, image) = store_with_image(t.path());
+        store
+            .overlay
+            .set(Err("disabled by the test".into()))
+            .unwrap();
+        let r = store.prepare_rootfs("c1", &image, now()).unwrap();
+        assert_eq!(r.mode, RootfsMode::Copy);
+        check_tree(&r.path);
+        std::fs::write(r.path.join("bin/a"), "changed").unwrap();
+        let fresh = store.prepare_rootfs("c2", &image, now()).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(fresh.path.join("bin/a")).unwrap(),
+            "2"
+        );
+        // Preparing again is idempotent; another image on the same id is refused.
+        assert_eq!(store.prepare_rootfs("c1", &image, now()).unwrap(), r);
+        let mut other = image.clone();
+        other.manifest_digest = Digest::sha256(b"other");
+        assert!(store.prepare_rootfs("c1", &other, now()).is_err());
+        assert_eq!(store.rootfs_ids().unwrap(), ["c1", "c2"]);
+        store.release_rootfs("c1").unwrap();
+        store.release_rootfs("c1").unwrap();
+        assert!(store.rootfs("c1").unwrap().is_none());
+        assert_eq!(store.rootfs_ids().unwrap(), ["c2"]);
+        assert!(store.prepare_rootfs("../x", &image, now()).is_err());
+    }
+
+    #[test]
+    fn marker_layers_are_always_copied() {
+        let t = tempfile::tempdir().unwrap();
+        let (store, image) = {
+            let s = Store::open(t.path().join("store")).unwrap();
+            s.whiteouts.set(WhiteoutFormat::Marker).unwrap();
+            let layers = vec![
+                layer(&[E::File("a", "1"), E::File("gone", "x")]),
+                layer(&[E::File(".wh.gone", "")]),
+            ];
+            oci_layout(
+                &t.path().join("layout"),
+                &layers,
+                Compression::None,
+                Some("m:1"),
+            );
+            crate::import::import(&s, &t.path().join("layout"), None, &Platform::host(), now())
+                .unwrap();
+            let image = s.image(&ImageRef::parse("m:1").unwrap()).unwrap().unwrap();
+            (s, image)
+        };
+        let r = store.prepare_rootfs("c", &image, now()).unwrap();
+        assert_eq!(r.mode, RootfsMode::Copy);
+        assert!(!r.path.join("gone").exists());
+        assert!(!r.path.join(".wh.gone").exists());
+        store.release_rootfs("c").unwrap();
+    }
+
+    #[test]
+    fn overlay_rootfs_when_the_host_allows() {
+        let t = tempfile::tempdir().unwrap();
+        let (store, image) = store_with_image(t.path());
+        if let Err(why) = store.overlay_support().unwrap() {
+            eprintln!("skipped: overlayfs cannot be mounted here: {why}");
+            return;
+        }
+        let r = store.prepare_rootfs("c1", &image, now()).unwrap();
+        assert_eq!(r.mode, RootfsMode::Overlay);
+        check_tree(&r.path);
+        std::fs::write(r.path.join("bin/a"), "changed").unwrap();
+        std::fs::remove_file(r.path.join("opq/new")).unwrap();
+        let dir = store.root().join("containers/c1");
+        assert_eq!(
+            std::fs::read_to_string(dir.join("upper/bin/a")).unwrap(),
+            "changed"
+        );
+        let layer = store.layer_path(&image.diff_ids[1]).join(LAYER_FS);
+        assert_eq!(std::fs::read_to_string(layer.join("bin/a")).unwrap(), "2");
+        assert!(
+            layer.join("opq/new").exists(),
+            "the shared layer is untouched"
+        );
+        let second = store.prepare_rootfs("c2", &image, now()).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(second.path.join("bin/a")).unwrap(),
+            "2"
+        );
+        // A restart loses the mount: preparing again mounts it again.
+        rustix::mount::unmount(&second.path, UnmountFlags::empty()).unwrap();
+        assert!(store.rootfs("c2").unwrap().is_none());
+        let again = store.prepare_rootfs("c2", &image, now()).unwrap();
+        assert!(is_mount_point(&again.path).unwrap());
+        for id in ["c1", "c2"] {
+            store.release_rootfs(id).unwrap();
+        }
+        assert!(
+            mounts_under(&store.root().join("containers"))
+                .unwrap()
+                .is_empty()
+        );
+        assert!(store.rootfs_ids().unwrap().is_empty());
+    }
+
+    #[test]
+    fn images_with_a_rootfs_are_not_removed() {
+        let t = tempfile::tempdir().unwrap();
+        let (store, image) = store_with_image(t.path());
+        store
+            .overlay
+            .set(Err("disabled by the test".into()))
+            .unwrap();
+        store.prepare_rootfs("c1", &image, now()).unwrap();
+        let e = store.remove("app:v1", &[]).unwrap_err();
+        assert_eq!(e.to_string(), "image \"app:v1\" is in use by container c1");
+        let e = store.remove("app:v1", &["app:v1".into()]).unwrap_err();
+        assert!(e.to_string().contains("docker.io/library/app:v1"), "{e}");
+        store.release_rootfs("c1").unwrap();
+        assert_eq!(
+            store.remove(image.manifest_digest.short(), &[]).unwrap(),
+            ["docker.io/library/app:v1"]
+        );
+        assert!(store.list().unwrap().is_empty());
+        for d in &image.diff_ids {
+            assert!(!store.layer_path(d).exists(), "layer {d} swept");
+        }
+        assert!(!store.has_blob(&image.manifest_digest));
+        assert!(!store.has_blob(&image.config_digest));
+    }
 
     #[test]
     fn container_ids_are_single_safe_components() {

@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use jiff::Timestamp;
 use rustix::fs::FlockOperation;
@@ -29,13 +29,13 @@ use crate::error::{Error, IoContext, Result};
 use crate::image::Image;
 use crate::reference::ImageRef;
 
-/// The image store.
-#[derive(Debug)]
+/// The image store. Clones share the probes of what the host allows.
+#[derive(Debug, Clone)]
 pub struct Store {
     root: PathBuf,
     /// What this host lets the store do (probed once, on first need).
-    pub(crate) whiteouts: OnceLock<crate::unpack::WhiteoutFormat>,
-    pub(crate) overlay: OnceLock<Result<(), String>>,
+    pub(crate) whiteouts: Arc<OnceLock<crate::unpack::WhiteoutFormat>>,
+    pub(crate) overlay: Arc<OnceLock<Result<(), String>>>,
 }
 
 /// The references file.
@@ -77,7 +77,12 @@ impl Store {
     /// Opens (creating) a store and removes staging left by processes that are gone.
     pub fn open(root: impl Into<PathBuf>) -> Result<Store> {
         let root = root.into();
-        for dir in ["blobs/sha256", "blobs/sha512", "layers/sha256", "layers/sha512"] {
+        for dir in [
+            "blobs/sha256",
+            "blobs/sha512",
+            "layers/sha256",
+            "layers/sha512",
+        ] {
             std::fs::create_dir_all(root.join(dir)).at(&root.join(dir), "creating")?;
         }
         for dir in ["containers", "tmp"] {
@@ -88,8 +93,8 @@ impl Store {
         set_mode(&root, 0o700)?;
         let store = Store {
             root,
-            whiteouts: OnceLock::new(),
-            overlay: OnceLock::new(),
+            whiteouts: Arc::new(OnceLock::new()),
+            overlay: Arc::new(OnceLock::new()),
         };
         store.clean_stale_tmp()?;
         Ok(store)
@@ -129,6 +134,14 @@ impl Store {
 
     pub(crate) fn lock_shared(&self) -> Result<Lock> {
         self.flock("lock", FlockOperation::LockShared)
+    }
+
+    /// The shared lock, waited for off the async runtime's threads.
+    pub(crate) async fn lock_shared_async(&self) -> Result<Lock> {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || store.lock_shared())
+            .await
+            .map_err(|e| Error::io("waiting for the store lock", std::io::Error::other(e)))?
     }
 
     pub(crate) fn lock_exclusive(&self) -> Result<Lock> {
@@ -174,21 +187,7 @@ impl Store {
         size: Option<u64>,
         what: &str,
     ) -> Result<PathBuf> {
-        let f = File::open(staged).at(staged, "opening")?;
-        let (actual, n) = HashingReader::new(f, expected.algorithm())
-            .finish()
-            .at(staged, "reading")?;
-        if actual != *expected || size.is_some_and(|s| s != n) {
-            let _ = std::fs::remove_file(staged);
-            return Err(Error::DigestMismatch {
-                what: what.to_owned(),
-                expected: match size {
-                    Some(s) => format!("{expected} ({s} bytes)"),
-                    None => expected.to_string(),
-                },
-                actual: format!("{actual} ({n} bytes)"),
-            });
-        }
+        verify_file(staged, expected, size, what)?;
         let dest = self.blob_path(expected);
         std::fs::rename(staged, &dest).at(&dest, "storing")?;
         Ok(dest)
@@ -219,7 +218,9 @@ impl Store {
 
     /// A layer directory exists only once fully unpacked (it is renamed into place).
     pub(crate) fn has_layer(&self, diff_id: &Digest) -> bool {
-        self.layer_path(diff_id).join(crate::unpack::LAYER_META).is_file()
+        self.layer_path(diff_id)
+            .join(crate::unpack::LAYER_META)
+            .is_file()
     }
 
     // ---- images and references ----
@@ -343,7 +344,11 @@ impl Store {
             .filter(|(r, d)| **d == manifest && !refs.contains(r))
             .map(|(r, _)| r)
             .collect();
-        let mut users: Vec<String> = refs.iter().filter(|r| in_use.contains(*r)).cloned().collect();
+        let mut users: Vec<String> = refs
+            .iter()
+            .filter(|r| in_use.contains(*r))
+            .cloned()
+            .collect();
         if remaining.is_empty() {
             users.extend(
                 index
@@ -454,13 +459,50 @@ impl Store {
             return Ok(None);
         }
         let m = self.read_blob(manifest)?;
-        let config_digest = crate::image::config_digest(manifest, &m)?;
+        let config_digest = crate::image::config_descriptor(manifest, &m)?.digest;
         if !self.has_blob(&config_digest) {
             return Ok(None);
         }
         let c = self.read_blob(&config_digest)?;
         Image::parse(manifest.clone(), &m, &c).map(Some)
     }
+}
+
+/// Checks that a file of ours hashes to `expected` (and has `size` bytes, when given); a
+/// file that does not is deleted.
+pub(crate) fn verify_file(
+    path: &Path,
+    expected: &Digest,
+    size: Option<u64>,
+    what: &str,
+) -> Result<()> {
+    check_file(path, expected, size, what).inspect_err(|_| {
+        let _ = std::fs::remove_file(path);
+    })
+}
+
+/// Checks that a file (perhaps someone else's) hashes to `expected` and has `size` bytes.
+pub(crate) fn check_file(
+    path: &Path,
+    expected: &Digest,
+    size: Option<u64>,
+    what: &str,
+) -> Result<()> {
+    let f = File::open(path).at(path, "opening")?;
+    let (actual, n) = HashingReader::new(f, expected.algorithm())
+        .finish()
+        .at(path, "reading")?;
+    if actual != *expected || size.is_some_and(|s| s != n) {
+        return Err(Error::DigestMismatch {
+            what: what.to_owned(),
+            expected: match size {
+                Some(s) => format!("{expected} ({s} bytes)"),
+                None => expected.to_string(),
+            },
+            actual: format!("{actual} ({n} bytes)"),
+        });
+    }
+    Ok(())
 }
 
 fn set_mode(path: &Path, mode: u32) -> Result<()> {
@@ -541,7 +583,9 @@ mod tests {
 
         std::fs::write(&f, b"hello").unwrap();
         let right = Digest::sha256(b"hello");
-        let e = store.ingest_file(&f, &right, Some(4), "blob x").unwrap_err();
+        let e = store
+            .ingest_file(&f, &right, Some(4), "blob x")
+            .unwrap_err();
         assert!(e.to_string().contains("(4 bytes)"), "{e}");
 
         std::fs::write(&f, b"hello").unwrap();

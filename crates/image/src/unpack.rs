@@ -24,7 +24,7 @@ use std::collections::BTreeSet;
 use std::ffi::{OsStr, OsString};
 use std::io::{self, Read};
 use std::os::fd::{AsFd, OwnedFd};
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 use rustix::fs::{AtFlags, Dev, FileType, Gid, Mode, OFlags, Timestamps, Uid, XattrFlags};
@@ -33,7 +33,7 @@ use tar::EntryType;
 
 use crate::digest::{Digest, HashingReader};
 use crate::error::{Error, IoContext, Result};
-use crate::fsutil::{self, DIR_FLAGS};
+use crate::fsutil::{self, DIR_FLAGS, clean};
 
 /// The file beside `fs/` in a layer directory.
 pub(crate) const LAYER_META: &str = "layer.json";
@@ -227,29 +227,6 @@ struct Unpacker<'a> {
     size: u64,
 }
 
-/// An entry name as path components: no absolute paths, no `..`; `.` and empty components
-/// dropped. `Ok(vec![])` is the layer root itself.
-fn clean(raw: &[u8]) -> std::result::Result<Vec<OsString>, &'static str> {
-    if raw.is_empty() {
-        return Err("empty name");
-    }
-    if raw.starts_with(b"/") {
-        return Err("absolute path");
-    }
-    if raw.contains(&0) {
-        return Err("NUL byte in name");
-    }
-    let mut out = Vec::new();
-    for c in raw.split(|b| *b == b'/') {
-        match c {
-            b"" | b"." => {}
-            b".." => return Err("\"..\" in path"),
-            c => out.push(OsString::from_vec(c.to_vec())),
-        }
-    }
-    Ok(out)
-}
-
 /// Whether a relative symlink target, resolved from a link `depth` directories below the
 /// layer root, climbs above the root.
 fn symlink_escapes(depth: usize, target: &[u8]) -> bool {
@@ -278,7 +255,10 @@ impl Unpacker<'_> {
     }
 
     fn failed(&self, entry: &str, doing: &str, e: impl Into<io::Error>) -> Error {
-        Error::layer(self.layer, format!("entry {entry:?}: {doing}: {}", e.into()))
+        Error::layer(
+            self.layer,
+            format!("entry {entry:?}: {doing}: {}", e.into()),
+        )
     }
 
     fn entry<R: Read>(&mut self, entry: &mut tar::Entry<'_, R>) -> Result<()> {
@@ -372,10 +352,20 @@ impl Unpacker<'_> {
     fn meta<R: Read>(&self, entry: &mut tar::Entry<'_, R>, shown: &str) -> Result<Meta> {
         let h = entry.header();
         let bad = |what: &str, e: io::Error| self.unsafe_entry(shown, format!("{what}: {e}"));
-        let mode = h.mode().map_err(|e| bad("mode", e))? & 0o7777;
-        let uid = h.uid().map_err(|e| bad("uid", e))?;
-        let gid = h.gid().map_err(|e| bad("gid", e))?;
-        let mut mtime = h.mtime().map_err(|e| bad("mtime", e))? as i64;
+        // Go's archive/tar reads an empty numeric field as 0; so do layers Go tools write.
+        let old = h.as_old();
+        let empty = |f: &[u8]| f.iter().all(|b| *b == 0 || *b == b' ');
+        let number = |field: &[u8], parsed: io::Result<u64>, what: &str| {
+            if empty(field) {
+                Ok(0)
+            } else {
+                parsed.map_err(|e| bad(what, e))
+            }
+        };
+        let mode = number(&old.mode, h.mode().map(u64::from), "mode")? as u32 & 0o7777;
+        let uid = number(&old.uid, h.uid(), "uid")?;
+        let gid = number(&old.gid, h.gid(), "gid")?;
+        let mut mtime = number(&old.mtime, h.mtime(), "mtime")? as i64;
         let (uid, gid) = match (u32::try_from(uid), u32::try_from(gid)) {
             (Ok(u), Ok(g)) => (u, g),
             _ => return Err(self.unsafe_entry(shown, "owner out of range")),
@@ -420,9 +410,8 @@ impl Unpacker<'_> {
                 Err(e) => {
                     let prefix = display(&parents[..=i]);
                     let st = fsutil::lstat_at(&cur, c).ok().flatten();
-                    let is_link = st.is_some_and(|st| {
-                        FileType::from_raw_mode(st.st_mode) == FileType::Symlink
-                    });
+                    let is_link = st
+                        .is_some_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::Symlink);
                     return Err(if is_link {
                         self.unsafe_entry(shown, format!("writes through the symlink {prefix:?}"))
                     } else if st.is_some() {
@@ -484,20 +473,22 @@ impl Unpacker<'_> {
             .link_name_bytes()
             .map(|t| t.into_owned())
             .unwrap_or_default();
-        let tparts = clean(&target).map_err(|r| {
-            self.unsafe_entry(shown, format!("hard link target {}", r.to_owned()))
-        })?;
+        let tparts = clean(&target)
+            .map_err(|r| self.unsafe_entry(shown, format!("hard link target {}", r.to_owned())))?;
         let Some((tname, tparents)) = tparts.split_last() else {
             return Err(self.unsafe_entry(shown, "hard link to the layer root"));
         };
         if self.skipped.contains(&canonical(&tparts)) {
-            self.skipped.insert(canonical(&clean(raw).unwrap_or_default()));
+            self.skipped
+                .insert(canonical(&clean(raw).unwrap_or_default()));
             return Ok(());
         }
-        let tparent = self.open_parent(tparents, false, shown).map_err(|e| match e {
-            Error::UnsafeEntry { .. } => e,
-            _ => self.unsafe_entry(shown, "hard link target is not in this layer"),
-        })?;
+        let tparent = self
+            .open_parent(tparents, false, shown)
+            .map_err(|e| match e {
+                Error::UnsafeEntry { .. } => e,
+                _ => self.unsafe_entry(shown, "hard link target is not in this layer"),
+            })?;
         match fsutil::lstat_at(&tparent, tname).map_err(|e| self.failed(shown, "stat", e))? {
             None => {
                 return Err(self.unsafe_entry(shown, "hard link target is not in this layer"));
@@ -586,8 +577,7 @@ impl Unpacker<'_> {
             rustix::fs::fsetxattr(fd, OsStr::from_bytes(k), v, XattrFlags::empty())
                 .map_err(|e| self.failed(shown, "setxattr", e))?;
         }
-        rustix::fs::futimens(fd, &times(meta.mtime))
-            .map_err(|e| self.failed(shown, "set times", e))
+        rustix::fs::futimens(fd, &times(meta.mtime)).map_err(|e| self.failed(shown, "set times", e))
     }
 
     /// Owner and times of a symlink or fifo, by name, without following it.
@@ -670,7 +660,8 @@ impl crate::store::Store {
     pub(crate) fn layer_meta(&self, diff_id: &Digest) -> Result<LayerMeta> {
         let p = self.layer_path(diff_id).join(LAYER_META);
         let bytes = std::fs::read(&p).at(&p, "reading")?;
-        serde_json::from_slice(&bytes).map_err(|e| Error::io(format!("reading {}", p.display()), e.into()))
+        serde_json::from_slice(&bytes)
+            .map_err(|e| Error::io(format!("reading {}", p.display()), e.into()))
     }
 }
 

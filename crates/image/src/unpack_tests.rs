@@ -49,7 +49,11 @@ fn snapshot(dir: &Path) -> BTreeMap<PathBuf, String> {
             } else if m.file_type().is_symlink() {
                 format!("-> {}", std::fs::read_link(&p).unwrap().display())
             } else {
-                format!("{} nlink={}", std::fs::read_to_string(&p).unwrap(), m.nlink())
+                format!(
+                    "{} nlink={}",
+                    std::fs::read_to_string(&p).unwrap(),
+                    m.nlink()
+                )
             };
             out.insert(p, v);
         }
@@ -68,7 +72,11 @@ fn raw(kind: EntryType, name: &str, link: Option<&str>, data: &[u8]) -> (Header,
     }
     h.set_entry_type(kind);
     h.set_size(data.len() as u64);
-    h.set_mode(if kind == EntryType::Directory { 0o755 } else { 0o644 });
+    h.set_mode(if kind == EntryType::Directory {
+        0o755
+    } else {
+        0o644
+    });
     h.set_mtime(1_700_000_000);
     h.set_uid(0);
     h.set_gid(0);
@@ -229,11 +237,7 @@ fn hard_links_outside_or_through_symlinks_are_refused() {
         "hl",
         "writes through the symlink",
     );
-    f.refuses(
-        vec![hardlink("hl", "missing")],
-        "hl",
-        "not in this layer",
-    );
+    f.refuses(vec![hardlink("hl", "missing")], "hl", "not in this layer");
     f.refuses(vec![dir("d"), hardlink("hl", "d")], "hl", "to a directory");
     assert_eq!(std::fs::metadata(f.host.join("secret")).unwrap().nlink(), 1);
 }
@@ -272,7 +276,10 @@ fn later_entries_replace_symlinks_instead_of_following_them() {
     r.unwrap();
     assert_eq!(snapshot(&f.host), before);
     let fs = f.layer_fs(&diff_id);
-    assert_eq!(std::fs::read_to_string(fs.join("link")).unwrap(), "layer data");
+    assert_eq!(
+        std::fs::read_to_string(fs.join("link")).unwrap(),
+        "layer data"
+    );
     assert!(std::fs::symlink_metadata(fs.join("d")).unwrap().is_dir());
     assert_eq!(std::fs::read_to_string(fs.join("d/inside")).unwrap(), "y");
 }
@@ -379,7 +386,11 @@ fn normal_layer(format: Option<WhiteoutFormat>) {
         Path::new("/bin/tool")
     );
     assert_eq!(
-        std::fs::metadata(fs.join("ro")).unwrap().permissions().mode() & 0o777,
+        std::fs::metadata(fs.join("ro"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
         0o555
     );
     assert_eq!(std::fs::read_to_string(fs.join("ro/inside")).unwrap(), "z");
@@ -387,7 +398,12 @@ fn normal_layer(format: Option<WhiteoutFormat>) {
         std::fs::read_to_string(fs.join("implicit/parent/file")).unwrap(),
         "p"
     );
-    assert!(std::fs::symlink_metadata(fs.join("fifo")).unwrap().file_type().is_fifo());
+    assert!(
+        std::fs::symlink_metadata(fs.join("fifo"))
+            .unwrap()
+            .file_type()
+            .is_fifo()
+    );
     let meta = f.store.layer_meta(&diff_id).unwrap();
     assert_eq!(meta.size, "#!/bin/sh\n".len() as u64 + 2);
     if let Some(format) = format {
@@ -427,13 +443,19 @@ fn compressed_layers_and_diff_id_verification() {
     let gz = gz.finish().unwrap();
     let (diff_id, r) = f.unpack_as(&tar, &gz, Compression::Gzip);
     r.unwrap();
-    assert_eq!(std::fs::read_to_string(f.layer_fs(&diff_id).join("a")).unwrap(), "gz");
+    assert_eq!(
+        std::fs::read_to_string(f.layer_fs(&diff_id).join("a")).unwrap(),
+        "gz"
+    );
 
     let tar = tar_of(vec![file("b", "zstd")]);
     let zst = zstd::stream::encode_all(tar.as_slice(), 3).unwrap();
     let (diff_id, r) = f.unpack_as(&tar, &zst, Compression::Zstd);
     r.unwrap();
-    assert_eq!(std::fs::read_to_string(f.layer_fs(&diff_id).join("b")).unwrap(), "zstd");
+    assert_eq!(
+        std::fs::read_to_string(f.layer_fs(&diff_id).join("b")).unwrap(),
+        "zstd"
+    );
 
     // A layer whose content is not its diff id is refused and not stored.
     let tar = tar_of(vec![file("c", "x")]);
