@@ -24,6 +24,8 @@ enum Command {
     Server(cmd::server::ServerArgs),
     /// Print version information: kbatch, the Kubernetes API it serves, the tz database.
     Version,
+    /// Container images on this node: pull, import, list, remove.
+    Image(cmd::image::ImageArgs),
     /// Supervise one container run for the server's node agent (internal: the agent starts
     /// it, with the run on stdin).
     #[command(name = kbatch_agent::shim::SUBCOMMAND, hide = true)]
@@ -44,6 +46,7 @@ fn main() -> ExitCode {
         Command::Cron(args) => cmd::cron::run(args),
         Command::Server(args) => cmd::server::run(args),
         Command::Version => cmd::version::run(),
+        Command::Image(args) => cmd::image::run(args),
         Command::Shim => cmd::shim::run(),
     }
 }
