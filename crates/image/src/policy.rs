@@ -85,6 +85,18 @@ impl WaitingReason {
     }
 }
 
+impl crate::Error {
+    /// The waiting reason a container shows when getting its image failed with this error:
+    /// a name that does not parse is InvalidImageName, anything else ErrImagePull (the caller
+    /// shows ImagePullBackOff while the back-off holds, ErrImageNeverPull for policy Never).
+    pub fn waiting_reason(&self) -> WaitingReason {
+        match self {
+            crate::Error::InvalidReference { .. } => WaitingReason::InvalidImageName,
+            _ => WaitingReason::ErrImagePull,
+        }
+    }
+}
+
 /// Event reasons kubelet records about images (`pkg/kubelet/events/event.go`).
 pub mod event_reason {
     pub const PULLING: &str = "Pulling";
@@ -202,5 +214,8 @@ mod tests {
             "Failed to apply default image tag \"Bad\": couldn't parse image reference \"Bad\": repository name must be lowercase"
         );
         assert_eq!(WaitingReason::ImagePullBackOff.as_str(), "ImagePullBackOff");
+        assert_eq!(err.waiting_reason(), WaitingReason::InvalidImageName);
+        let pull = crate::Error::NotPresent("x".into());
+        assert_eq!(pull.waiting_reason(), WaitingReason::ErrImagePull);
     }
 }

@@ -319,7 +319,8 @@ fn overlay_fsconfig(
     }
     rustix::mount::fsconfig_set_string(&fs, "upperdir", upper.as_os_str())?;
     rustix::mount::fsconfig_set_string(&fs, "workdir", work.as_os_str())?;
-    // Shared lowerdirs under many mounts: the inode index would tie each layer to one upper.
+    // As Docker's overlay2: the inode index (hard links across copy-up, NFS export) is not
+    // needed, and it binds layers to the upper directories they were first used with.
     let _ = rustix::mount::fsconfig_set_string(&fs, "index", "off");
     rustix::mount::fsconfig_create(&fs)?;
     let mnt = rustix::mount::fsmount(
