@@ -366,3 +366,112 @@ fn token_auth_with_credentials() {
     );
     assert!(out.contains(&digest), "{out}");
 }
+
+#[test]
+fn a_registry_serving_corrupt_content_is_refused() {
+    if skip_without_registry() {
+        return;
+    }
+    let registry = Registry::start(Auth::None).unwrap();
+    let reg = registry.addr.clone();
+    let img = busybox_image();
+    let reference = format!("{reg}/kbatch-test/corrupt:v1");
+    runtime().block_on(push(
+        &push_client(),
+        &reference,
+        &img,
+        GZIP,
+        &RegistryAuth::Anonymous,
+    ));
+    // Flip a byte of the big layer where the registry keeps it: it serves what it has.
+    let big = gzip(&img.layers[0]);
+    let hex = &sha256(&big)[7..];
+    let blob = registry
+        .dir
+        .path()
+        .join("data/docker/registry/v2/blobs/sha256")
+        .join(&hex[..2])
+        .join(hex)
+        .join("data");
+    let mut bytes = std::fs::read(&blob).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0xff;
+    std::fs::write(&blob, &bytes).unwrap();
+
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("data");
+    let err = fails(
+        &kbatch_image(&data, &["pull", &reference, "--insecure-registry", &reg]),
+        "pull of corrupt content",
+    );
+    assert!(err.to_lowercase().contains("digest"), "{err}");
+    let table = ok(&kbatch_image(&data, &["ls"]), "ls");
+    assert_eq!(table.lines().count(), 1, "nothing stored: {table}");
+    let layers = std::fs::read_dir(data.join("images/layers/sha256")).unwrap();
+    for l in layers {
+        let l = l.unwrap();
+        assert_ne!(
+            l.file_name().to_string_lossy(),
+            &sha256(&img.layers[0])[7..],
+            "the corrupt layer was not kept"
+        );
+    }
+    assert_eq!(
+        std::fs::read_dir(data.join("images/tmp")).unwrap().count(),
+        0
+    );
+}
+
+#[test]
+fn an_archive_with_a_malicious_layer_is_refused_and_the_host_untouched() {
+    let work = tempfile::tempdir().unwrap();
+    let host = work.path().join("host");
+    std::fs::create_dir(&host).unwrap();
+    std::fs::write(host.join("secret"), "host data").unwrap();
+    // A symlink to the host directory, then a file written through it.
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(tar::EntryType::Symlink);
+    h.set_size(0);
+    h.set_mode(0o777);
+    h.set_uid(0);
+    h.set_gid(0);
+    b.append_link(&mut h, "evil", &host).unwrap();
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(tar::EntryType::Regular);
+    h.set_size(5);
+    h.set_mode(0o644);
+    h.set_uid(0);
+    h.set_gid(0);
+    b.append_data(&mut h, "evil/secret", &b"pwned"[..]).unwrap();
+    let layer = b.into_inner().unwrap();
+    let img = TestImage {
+        config: serde_json::to_vec(&serde_json::json!({
+            "architecture": goarch(), "os": "linux",
+            "rootfs": {"type": "layers", "diff_ids": [sha256(&layer)]}
+        }))
+        .unwrap(),
+        layers: vec![layer.clone()],
+    };
+    let archive = work.path().join("evil.tar");
+    write_docker_save(&archive, &img, &["evil:v1"]);
+    let data = work.path().join("data");
+    let err = fails(
+        &kbatch_image(&data, &["import", archive.to_str().unwrap()]),
+        "import of a malicious layer",
+    );
+    assert!(
+        err.contains(&format!(
+            "layer {}: entry \"evil/secret\": writes through the symlink \"evil\"",
+            sha256(&layer)
+        )),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(host.join("secret")).unwrap(),
+        "host data"
+    );
+    assert_eq!(std::fs::read_dir(&host).unwrap().count(), 1);
+    let table = ok(&kbatch_image(&data, &["ls"]), "ls");
+    assert_eq!(table.lines().count(), 1, "nothing stored: {table}");
+}
