@@ -41,7 +41,7 @@ const PARALLEL_LAYERS: usize = 3;
 pub struct PullOptions {
     /// Registries (`HOST:PORT`, as references name them) spoken to over plain HTTP.
     pub insecure_registries: Vec<String>,
-    /// Credentials (kubbelet's node-wide docker config).
+    /// Credentials (kubelet's node-wide docker config).
     pub keyring: Keyring,
     /// The platform to pick from multi-platform images.
     pub platform: Platform,

@@ -91,6 +91,8 @@ impl Store {
         // Unpacked layers hold set-uid files and device-free but otherwise arbitrary trees:
         // only root may enter the store.
         set_mode(&root, 0o700)?;
+        // Mount points are found by path in /proc/self/mountinfo, which has no symlinks.
+        let root = std::fs::canonicalize(&root).at(&root, "resolving")?;
         let store = Store {
             root,
             whiteouts: Arc::new(OnceLock::new()),
@@ -301,15 +303,18 @@ impl Store {
             let Some(image) = self.image_by_digest(digest)? else {
                 continue;
             };
-            let meta = index.images.get(digest).copied();
-            let now = Timestamp::UNIX_EPOCH;
+            // `tag` records both with every reference; the epoch marks a hand-edited index.
+            let meta = index.images.get(digest).copied().unwrap_or(ImageMeta {
+                added: Timestamp::UNIX_EPOCH,
+                last_used: Timestamp::UNIX_EPOCH,
+            });
             out.push(ImageSummary {
                 reference: reference.clone(),
                 digest: digest.clone(),
                 size: image.size(),
                 created: image.created(),
-                added: meta.map_or(now, |m| m.added),
-                last_used: meta.map_or(now, |m| m.last_used),
+                added: meta.added,
+                last_used: meta.last_used,
             });
         }
         Ok(out)
