@@ -60,7 +60,8 @@ def watcher():
     w = watch.Watch()
     for event in w.stream(batch.list_namespaced_job, "default", resource_version=rv, timeout_seconds=10):
         seen.append((event["type"], event["object"].metadata.name))
-        if len(seen) >= 2:
+        # The Job controller writes py-2's status too, so other events may come between.
+        if ("ADDED", "py-2") in seen and ("MODIFIED", "py-1") in seen:
             w.stop()
 
 
