@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod cron;
+pub mod run;
 pub mod server;
 pub mod shim;
 pub mod validate;
