@@ -57,16 +57,24 @@ pub fn manual_job(cj: &CronJob) -> Job {
     }
 }
 
-/// The next fire time the CronJob controller keeps on the CronJob, with how far off it is:
-/// `2026-03-01T13:00:00+01:00 (in 42m10s)`.
+/// The next fire time the CronJob controller keeps on the CronJob (RFC 3339 in its zone).
 pub fn next_run(cj: &CronJob) -> Option<String> {
-    let next = cj.metadata.annotations.as_ref()?.get(NEXT_SCHEDULE_TIME)?;
-    let at = next.parse::<jiff::Timestamp>().ok()?;
-    let left = at.duration_since(jiff::Timestamp::now());
-    Some(match std::time::Duration::try_from(left) {
-        Ok(left) => format!("{next} (in {})", summary::wait(left)),
-        Err(_) => next.clone(),
-    })
+    cj.metadata
+        .annotations
+        .as_ref()?
+        .get(NEXT_SCHEDULE_TIME)
+        .cloned()
+}
+
+/// A fire time with how far off it is now: `2026-03-01T13:00:00+01:00 (in 42m10s)`.
+pub fn when(next: &str) -> String {
+    let left = next.parse::<jiff::Timestamp>().ok().and_then(|at| {
+        std::time::Duration::try_from(at.duration_since(jiff::Timestamp::now())).ok()
+    });
+    match left {
+        Some(left) => format!("{next} (in {})", summary::wait(left)),
+        None => next.to_owned(),
+    }
 }
 
 /// The fire time a scheduled Job was created for (C-51).

@@ -228,9 +228,27 @@ impl Tracked {
         )]
     }
 
-    /// The time left before the controller replaces a failed pod (J-51), while it waits.
+    /// The time left before the controller replaces a failed pod (J-51), while it waits:
+    /// it has counted every failed pod, runs fewer pods than it may, and has not decided to
+    /// fail the Job.
     pub fn backoff_wait(&self, backoff: Backoff) -> Option<Duration> {
         if self.finished().is_some() || self.condition("FailureTarget").is_some() {
+            return None;
+        }
+        let status = self.job.status.clone().unwrap_or_default();
+        let parallelism = self
+            .job
+            .spec
+            .as_ref()
+            .and_then(|s| s.parallelism)
+            .unwrap_or(1);
+        let failed = self
+            .pods
+            .iter()
+            .filter(|p| phase(&p.pod) == "Failed")
+            .count();
+        let counted = usize::try_from(status.failed.unwrap_or(0)).unwrap_or(0);
+        if counted < failed || status.active.unwrap_or(0) >= parallelism {
             return None;
         }
         let of_phase = |wanted: &str| -> Vec<&Pod> {

@@ -227,7 +227,7 @@ async fn next_of(feed: &mut Option<Feed>) -> (WatchEventType, Object) {
 struct Schedule {
     name: String,
     uid: String,
-    /// The next fire time last announced.
+    /// The next fire time, as the CronJob controller last wrote it.
     next: Option<String>,
     complete: usize,
     failed: usize,
@@ -524,17 +524,20 @@ impl Run {
         {
             return;
         }
+        // Announced when first known and after each run's result, not at every change: a
+        // schedule that fires often would drown the output.
         let next = cronjob::next_run(&cj);
-        let at = |n: &Option<String>| n.as_ref().map(|n| n.split(' ').next().map(str::to_owned));
-        if at(&next) != at(&schedule.next) {
-            if let Some(next) = &next {
-                let line = format!("cronjob/{}: next run at {next}", schedule.name);
-                schedule.next = Some(next.clone());
-                self.console.event(&line);
-            } else {
-                schedule.next = None;
-            }
+        if schedule.next.is_none()
+            && let Some(next) = &next
+        {
+            let line = format!(
+                "cronjob/{}: next run at {}",
+                schedule.name,
+                cronjob::when(next)
+            );
+            self.console.event(&line);
         }
+        schedule.next = next;
     }
 
     /// With a schedule: the result of each Job that has ended, once its pods and logs have.
@@ -554,8 +557,11 @@ impl Run {
                     schedule.failed += 1;
                 }
                 if let Some(next) = &schedule.next {
-                    self.console
-                        .event(&format!("cronjob/{}: next run at {next}", schedule.name));
+                    self.console.event(&format!(
+                        "cronjob/{}: next run at {}",
+                        schedule.name,
+                        cronjob::when(next)
+                    ));
                 }
             }
         }
@@ -580,7 +586,7 @@ impl Run {
                 schedule.name, schedule.complete, schedule.failed
             );
             if let Some(next) = &schedule.next {
-                line.push_str(&format!(" · next run at {next}"));
+                line.push_str(&format!(" · next run at {}", cronjob::when(next)));
             }
             parts.insert(0, line);
         }
