@@ -38,7 +38,7 @@ EOF
 
 # One warm-up of each: page cache, dynamic loader.
 /bin/true
-"$KBATCH" run -f "$manifest" --quiet >/dev/null 2>&1
+"$KBATCH" run -f "$manifest" >/dev/null 2>&1
 
 true_us=()
 run_us=()
@@ -47,7 +47,7 @@ for _ in $(seq "$runs"); do
   start=${EPOCHREALTIME/./}; /bin/true; end=${EPOCHREALTIME/./}
   true_us+=($((10#$end - 10#$start)))
   start=${EPOCHREALTIME/./}
-  if ! "$KBATCH" run -f "$manifest" --quiet >/dev/null 2>&1; then
+  if ! "$KBATCH" run -f "$manifest" >/dev/null 2>&1; then
     echo "kbatch run failed" >&2
     exit 1
   fi

@@ -494,21 +494,27 @@ impl Run {
             return;
         };
         let deleted = type_ == WatchEventType::Deleted;
-        let Some(tracked) = self.tracked(&owner) else {
-            if self.cronjob.is_some() && !deleted {
+        if self.tracked(&owner).is_none() {
+            if self.cronjob.is_some() {
                 let uid = pod.metadata.uid.clone();
                 let stray = self.stray_pods.entry(owner).or_default();
                 stray.retain(|p| p.metadata.uid != uid);
-                stray.push(pod);
+                if !deleted {
+                    stray.push(pod);
+                }
             }
+            return;
+        }
+        // Every state of a pod, a deleted pod's last one too, starts the followers of its new
+        // runs and tells those of the runs that ended.
+        self.logs.pod(&owner, &pod);
+        let Some(tracked) = self.tracked(&owner) else {
             return;
         };
         let lines = if deleted {
             tracked.pod_deleted(pod)
         } else {
-            let lines = tracked.pod_changed(pod.clone());
-            self.logs.pod(&owner, &pod);
-            lines
+            tracked.pod_changed(pod)
         };
         self.events(&lines);
     }
