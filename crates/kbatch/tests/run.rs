@@ -354,6 +354,14 @@ fn an_invalid_manifest_exits_2_with_the_same_lines_as_validate() {
         "{}",
         stderr(&o)
     );
+
+    let suspended = job("idle", "  suspend: true\n", "true");
+    let (o, _tmp) = run(&["-f", "-"], Some(&suspended));
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        stderr(&o),
+        "<stdin>: document 1 (Job/idle): spec.suspend is true: the Job would never start a pod\n"
+    );
 }
 
 #[test]

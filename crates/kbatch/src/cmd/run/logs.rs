@@ -14,7 +14,7 @@ use futures::StreamExt;
 use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
 use kbatch_api::logs::{LogOptions, LogStream, PodLogs};
 use tokio::sync::watch;
-use tokio::task::JoinSet;
+use tokio::task::JoinHandle;
 
 use super::console::Console;
 
@@ -23,10 +23,19 @@ use super::console::Console;
 pub struct Logs {
     source: Arc<dyn PodLogs>,
     console: Arc<Console>,
-    /// Each followed run (by containerID): set once the run has ended.
-    ended: HashMap<String, watch::Sender<bool>>,
-    /// The followers of each Job's pods, by the Job's uid.
-    tasks: HashMap<String, JoinSet<()>>,
+    /// By containerID.
+    followers: HashMap<String, Follower>,
+}
+
+/// The follower of one run.
+#[derive(Debug)]
+struct Follower {
+    job_uid: String,
+    pod_uid: String,
+    /// Set once the run has ended.
+    ended: watch::Sender<bool>,
+    /// Until it has been waited for.
+    task: Option<JoinHandle<()>>,
 }
 
 /// One run of a container as a pod's status names it.
@@ -43,8 +52,7 @@ impl Logs {
         Logs {
             source,
             console,
-            ended: HashMap::new(),
-            tasks: HashMap::new(),
+            followers: HashMap::new(),
         }
     }
 
@@ -56,22 +64,28 @@ impl Logs {
             return;
         }
         for run in runs(pod) {
-            match self.ended.get(&run.id) {
-                Some(ended) => {
+            match self.followers.get(&run.id) {
+                Some(follower) => {
                     if run.ended {
-                        ended.send_replace(true);
+                        follower.ended.send_replace(true);
                     }
                 }
                 None => {
                     let (tx, rx) = watch::channel(run.ended);
-                    self.ended.insert(run.id.clone(), tx);
-                    self.follow(job_uid, pod, &run, rx);
+                    let task = self.follow(pod, &run, rx);
+                    let follower = Follower {
+                        job_uid: job_uid.to_owned(),
+                        pod_uid: pod.metadata.uid.clone().unwrap_or_default(),
+                        ended: tx,
+                        task: Some(task),
+                    };
+                    self.followers.insert(run.id, follower);
                 }
             }
         }
     }
 
-    fn follow(&mut self, job_uid: &str, pod: &Pod, run: &RunRef, mut ended: watch::Receiver<bool>) {
+    fn follow(&self, pod: &Pod, run: &RunRef, mut ended: watch::Receiver<bool>) -> JoinHandle<()> {
         let source = self.source.clone();
         let console = self.console.clone();
         let pod = pod.clone();
@@ -81,8 +95,7 @@ impl Logs {
             previous: run.previous,
             ..Default::default()
         };
-        let tasks = self.tasks.entry(job_uid.to_owned()).or_default();
-        tasks.spawn(async move {
+        tokio::spawn(async move {
             let name = pod.metadata.name.clone().unwrap_or_default();
             let mut out = Printer {
                 console: &console,
@@ -125,14 +138,31 @@ impl Logs {
                 Ok(stream) => out.rest(stream).await,
                 Err(e) => out.no_log(&e.to_string()),
             }
-        });
+        })
+    }
+
+    /// Waits until the logs of the pod's ended runs are written out, so that they come
+    /// before what is said about the pod's end.
+    pub async fn pod_ended(&mut self, pod_uid: &str) {
+        let ended = |f: &Follower| f.pod_uid == pod_uid && *f.ended.borrow();
+        self.wait(ended).await;
     }
 
     /// Waits until every followed run of the Job's pods has ended and its log is written
     /// out.
     pub async fn drain(&mut self, job_uid: &str) {
-        if let Some(mut tasks) = self.tasks.remove(job_uid) {
-            while tasks.join_next().await.is_some() {}
+        self.wait(|f| f.job_uid == job_uid).await;
+    }
+
+    async fn wait(&mut self, which: impl Fn(&Follower) -> bool) {
+        let tasks: Vec<JoinHandle<()>> = self
+            .followers
+            .values_mut()
+            .filter(|f| which(f))
+            .filter_map(|f| f.task.take())
+            .collect();
+        for task in tasks {
+            let _ = task.await;
         }
     }
 }

@@ -78,6 +78,34 @@ pub(crate) enum RuntimeKind {
 /// The Job controller's longest backoff (Kubernetes' 10 minutes).
 const BACKOFF_MAX: Duration = Duration::from_secs(600);
 
+/// Whether the run would run anything: a suspended Job (or CronJob, with `--schedule`) never
+/// starts a pod, and nothing can resume it during the run.
+fn runnable(object: &Object, schedule: bool) -> Result<(), &'static str> {
+    let suspended = |s: Option<bool>| s == Some(true);
+    match object {
+        Object::Job(_) if schedule => {
+            Err("--schedule runs a CronJob on its schedule; this is a Job")
+        }
+        Object::Job(job) if suspended(job.spec.as_ref().and_then(|s| s.suspend)) => {
+            Err("spec.suspend is true: the Job would never start a pod")
+        }
+        Object::CronJob(cj) if schedule && suspended(cj.spec.as_ref().and_then(|s| s.suspend)) => {
+            Err("spec.suspend is true: the CronJob would never start a Job")
+        }
+        Object::CronJob(cj)
+            if suspended(
+                cj.spec
+                    .as_ref()
+                    .and_then(|s| s.job_template.spec.as_ref())
+                    .and_then(|s| s.suspend),
+            ) =>
+        {
+            Err("spec.jobTemplate.spec.suspend is true: its Jobs would never start a pod")
+        }
+        _ => Ok(()),
+    }
+}
+
 pub fn run(args: RunArgs) -> ExitCode {
     // kbatch's own log stays out of the run's output unless asked for.
     tracing_subscriber::fmt()
@@ -96,11 +124,8 @@ pub fn run(args: RunArgs) -> ExitCode {
             return ExitCode::from(EXIT_INVALID);
         }
     };
-    if args.schedule && !matches!(manifest.object, Object::CronJob(_)) {
-        eprintln!(
-            "{}: --schedule runs a CronJob on its schedule; this is a Job",
-            manifest.label
-        );
+    if let Err(why) = runnable(&manifest.object, args.schedule) {
+        eprintln!("{}: {why}", manifest.label);
         return ExitCode::from(EXIT_INVALID);
     }
     let data = match DataDir::prepare(args.data_dir.clone(), args.keep) {

@@ -25,7 +25,7 @@ use kbatch_api::registry::{
     WatchStream, WriteOptions,
 };
 use kbatch_controllers::ControllersConfig;
-use kbatch_controllers::job::pods::controller_of;
+use kbatch_controllers::job::pods::{controller_of, is_terminal};
 use kbatch_core::object::{CRONJOB, JOB, Kind, NAMESPACE, Object, POD};
 use kbatch_store::{Compactor, MemoryStore, Retention, Store};
 use serde_json::json;
@@ -281,15 +281,9 @@ impl Run {
                 let feed = Feed::start(&self.registry, CRONJOB, &self.namespace).await?;
                 let cj = self.create_cronjob(cj).await?;
                 let name = name_of(&cj.metadata).to_owned();
-                let suspended = cj.spec.as_ref().and_then(|s| s.suspend) == Some(true);
                 let schedule = cj.spec.as_ref().map_or("", |s| s.schedule.as_str());
                 self.console.event(&format!(
-                    "cronjob/{name} created: schedule {schedule:?}{}; Ctrl-C stops it",
-                    if suspended {
-                        " (suspended: nothing runs until it is resumed)"
-                    } else {
-                        ""
-                    }
+                    "cronjob/{name} created: schedule {schedule:?}; Ctrl-C stops it"
                 ));
                 self.cronjob = Some(Schedule {
                     name,
@@ -364,7 +358,7 @@ impl Run {
             }
             tokio::select! {
                 (type_, obj) = jobs.next() => self.job_event(type_, obj).await,
-                (type_, obj) = pods.next() => self.pod_event(type_, obj),
+                (type_, obj) = pods.next() => self.pod_event(type_, obj).await,
                 (type_, obj) = next_of(&mut cronjobs) => self.cronjob_event(type_, obj),
                 stopped = signals.next() => self.stop(stopped).await,
                 () = tick_of(&mut tick) => self.show_progress(),
@@ -488,7 +482,7 @@ impl Run {
         }
     }
 
-    fn pod_event(&mut self, type_: WatchEventType, obj: Object) {
+    async fn pod_event(&mut self, type_: WatchEventType, obj: Object) {
         let Object::Pod(pod) = obj else { return };
         let Some(owner) = controller_of(&pod).map(|r| r.uid.clone()) else {
             return;
@@ -508,6 +502,11 @@ impl Run {
         // Every state of a pod, a deleted pod's last one too, starts the followers of its new
         // runs and tells those of the runs that ended.
         self.logs.pod(&owner, &pod);
+        if deleted || is_terminal(&pod) {
+            self.logs
+                .pod_ended(pod.metadata.uid.as_deref().unwrap_or(""))
+                .await;
+        }
         let Some(tracked) = self.tracked(&owner) else {
             return;
         };
@@ -689,7 +688,7 @@ impl Run {
         {
             Ok(list) => {
                 for pod in list.items {
-                    self.pod_event(WatchEventType::Added, pod);
+                    self.pod_event(WatchEventType::Added, pod).await;
                 }
             }
             Err(e) => self.console.note(&format!("listing the pods: {e}")),
@@ -705,7 +704,7 @@ impl Run {
             .flat_map(|j| &j.pods)
             .filter(|p| {
                 !p.gone
-                    && !kbatch_controllers::job::pods::is_terminal(&p.pod)
+                    && !is_terminal(&p.pod)
                     && (grace.is_some() || p.pod.metadata.deletion_timestamp.is_none())
             })
             .map(|p| {

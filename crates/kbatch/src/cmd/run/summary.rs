@@ -146,7 +146,7 @@ pub fn print(console: &Console, job: &Tracked, stopped: Option<Stopped>) {
         let state = match (phase(&record.pod), record.gone) {
             ("Succeeded" | "Failed", _) => phase(&record.pod).to_owned(),
             (_, true) => "Deleted".to_owned(),
-            (p, false) if p.is_empty() => "Pending".to_owned(),
+            ("", false) => "Pending".to_owned(),
             (p, false) => p.to_owned(),
         };
         console.detail(&format!(
