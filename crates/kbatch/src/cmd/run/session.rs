@@ -361,7 +361,11 @@ impl Run {
                 (type_, obj) = pods.next() => self.pod_event(type_, obj).await,
                 (type_, obj) = next_of(&mut cronjobs) => self.cronjob_event(type_, obj),
                 stopped = signals.next() => self.stop(stopped).await,
-                () = tick_of(&mut tick) => self.show_progress(),
+                // Between changes, the clock and the backoff wait move on.
+                () = tick_of(&mut tick) => {}
+            }
+            if tick.is_some() {
+                self.show_progress();
             }
         }
         self.end().await
