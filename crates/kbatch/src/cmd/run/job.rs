@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::batch::v1::{Job, JobCondition};
+use k8s_openapi::api::batch::v1::{Job, JobCondition, JobStatus};
 use k8s_openapi::api::core::v1::Pod;
 use kbatch_controllers::job::BackoffRecord;
 use kbatch_controllers::job::indexes::completion_index;
@@ -123,7 +123,7 @@ impl Tracked {
         if self.finished().is_some() && self.ended.is_none() {
             self.ended = Some(Instant::now());
         }
-        let failed = self.job.status.as_ref().and_then(|s| s.failed).unwrap_or(0);
+        let failed = self.counter(|s| s.failed);
         if failed <= self.announced_failed {
             return Vec::new();
         }
@@ -235,7 +235,6 @@ impl Tracked {
         if self.finished().is_some() || self.condition("FailureTarget").is_some() {
             return None;
         }
-        let status = self.job.status.clone().unwrap_or_default();
         let parallelism = self
             .job
             .spec
@@ -247,8 +246,8 @@ impl Tracked {
             .iter()
             .filter(|p| phase(&p.pod) == "Failed")
             .count();
-        let counted = usize::try_from(status.failed.unwrap_or(0)).unwrap_or(0);
-        if counted < failed || status.active.unwrap_or(0) >= parallelism {
+        let counted = usize::try_from(self.counter(|s| s.failed)).unwrap_or(0);
+        if counted < failed || self.counter(|s| s.active) >= parallelism {
             return None;
         }
         let of_phase = |wanted: &str| -> Vec<&Pod> {
@@ -263,21 +262,24 @@ impl Tracked {
         (!wait.is_zero()).then_some(wait)
     }
 
+    /// One of the Job's status counters (0 when unset).
+    fn counter(&self, which: impl Fn(&JobStatus) -> Option<i32>) -> i32 {
+        self.job.status.as_ref().and_then(which).unwrap_or(0)
+    }
+
     /// The progress line: succeeded, failed and active pods against completions, elapsed
     /// time, the backoff wait.
     pub fn progress(&self, backoff: Backoff) -> String {
-        let status = self.job.status.clone().unwrap_or_default();
-        let spec = self.job.spec.clone().unwrap_or_default();
-        let succeeded = status.succeeded.unwrap_or(0);
-        let done = match spec.completions {
+        let succeeded = self.counter(|s| s.succeeded);
+        let done = match self.job.spec.as_ref().and_then(|s| s.completions) {
             Some(c) => format!("{succeeded}/{c} succeeded"),
             None => format!("{succeeded} succeeded"),
         };
         let mut line = format!(
             "job/{}  {done} · {} failed · {} active · {}",
             self.name(),
-            status.failed.unwrap_or(0),
-            status.active.unwrap_or(0),
+            self.counter(|s| s.failed),
+            self.counter(|s| s.active),
             summary::elapsed(self.elapsed()),
         );
         if let Some(wait) = self.backoff_wait(backoff) {

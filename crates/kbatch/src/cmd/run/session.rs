@@ -463,7 +463,12 @@ impl Run {
             .iter()
             .flatten()
             .any(|r| r.controller == Some(true) && r.uid == schedule.uid);
-        if !ours || type_ == WatchEventType::Deleted || job_finished(&job) {
+        if !ours {
+            return;
+        }
+        if type_ == WatchEventType::Deleted || job_finished(&job) {
+            // Reported already (or never to be): its pods are of no more interest.
+            self.stray_pods.remove(&uid);
             return;
         }
         let when = cronjob::scheduled_for(&job)
