@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod cmd;
+mod instance;
 
 /// Kubernetes Jobs and CronJobs without the cluster.
 #[derive(Parser, Debug)]
@@ -20,6 +21,9 @@ enum Command {
     Validate(cmd::validate::ValidateArgs),
     /// Cron schedules exactly as a Kubernetes CronJob reads them: next fire times, explanations.
     Cron(cmd::cron::CronArgs),
+    /// Run a Job (or one run of a CronJob) from a manifest to its result, with its logs,
+    /// on an embedded instance that lives as long as the run.
+    Run(cmd::run::RunArgs),
     /// Serve the Kubernetes API (batch/v1 Jobs and CronJobs) over HTTPS, with a kubeconfig for kubectl.
     Server(cmd::server::ServerArgs),
     /// Print version information: kbatch, the Kubernetes API it serves, the tz database.
@@ -44,6 +48,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Validate(args) => cmd::validate::run(&args),
         Command::Cron(args) => cmd::cron::run(args),
+        Command::Run(args) => cmd::run::run(args),
         Command::Server(args) => cmd::server::run(args),
         Command::Version => cmd::version::run(),
         Command::Image(args) => cmd::image::run(args),

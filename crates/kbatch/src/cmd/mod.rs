@@ -2,6 +2,7 @@
 
 pub mod cron;
 pub mod image;
+pub mod run;
 pub mod server;
 pub mod shim;
 pub mod validate;

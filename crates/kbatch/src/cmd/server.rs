@@ -2,22 +2,22 @@
 //! kubeconfig made on first start.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
-use kbatch_agent::runtime::process::ProcessRuntime;
-use kbatch_agent::{Agent, AgentConfig, FileLogs};
 use kbatch_api::Metrics;
 use kbatch_api::clock::{Clock, SystemClock};
-use kbatch_api::logs::NoLogs;
 use kbatch_api::pki::{Credentials, server_url};
 use kbatch_api::server::{Api, ApiConfig, bind};
-use kbatch_controllers::{Controllers, ControllersConfig};
-use kbatch_store::SqliteStore;
+use kbatch_controllers::ControllersConfig;
+
+use crate::instance::{
+    Instance, NodeSettings, Settings, Supervision, go_duration, host_node_name, open_store,
+};
 
 #[derive(Args, Debug)]
 pub struct ServerArgs {
@@ -48,14 +48,6 @@ pub struct ServerArgs {
     /// How long a pod's logs are kept after the pod is gone.
     #[arg(long, default_value = "24h", value_parser = go_duration)]
     log_retention: Duration,
-}
-
-/// A duration as Go writes it (`10s`, `1m30s`, `250ms`), the form Kubernetes flags take.
-fn go_duration(text: &str) -> Result<Duration, String> {
-    let nanos = kbatch_schedule::parse_go_duration(text).map_err(|e| e.to_string())?;
-    u64::try_from(nanos)
-        .map(Duration::from_nanos)
-        .map_err(|_| format!("{text}: must not be negative"))
 }
 
 pub fn run(args: ServerArgs) -> ExitCode {
@@ -92,16 +84,11 @@ fn default_data_dir() -> anyhow::Result<PathBuf> {
 }
 
 async fn serve(args: ServerArgs) -> anyhow::Result<()> {
-    let data_dir = match args.data_dir {
+    let data_dir = match args.data_dir.clone() {
         Some(d) => d,
         None => default_data_dir()?,
     };
-    std::fs::create_dir_all(&data_dir)
-        .with_context(|| format!("creating {}", data_dir.display()))?;
-    let store = Arc::new(
-        SqliteStore::open(&data_dir)
-            .with_context(|| format!("opening the store in {}", data_dir.display()))?,
-    );
+    let store = open_store(&data_dir)?;
     let listener = bind(args.listen).await?;
     let addr = listener
         .local_addr()
@@ -110,17 +97,13 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
     let tls = credentials.server_config()?;
     let url = server_url(addr);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let agent_dir = data_dir.join("agent");
+    let settings = settings(&args, &data_dir)?;
     let metrics: Arc<Metrics> = Arc::default();
     let api = Api::new(
         ApiConfig {
             store,
             clock: clock.clone(),
-            logs: if args.no_agent {
-                Arc::new(NoLogs)
-            } else {
-                Arc::new(FileLogs::new(agent_dir.clone()))
-            },
+            logs: settings.logs(),
             token: Some(credentials.token.clone()),
             metrics: metrics.clone(),
         },
@@ -128,33 +111,8 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
     )
     .await?;
     api.spawn_compactor();
-    if !args.no_controllers {
-        let controllers = Controllers::new(
-            api.registry().clone(),
-            clock.clone(),
-            ControllersConfig {
-                backoff_base: args.backoff_base,
-                backoff_max: args.backoff_max,
-                ..Default::default()
-            },
-            &metrics,
-        );
-        tokio::spawn(controllers.run(std::future::pending()));
-    }
-    if !args.no_agent {
-        let node_name = match args.node_name {
-            Some(n) => n,
-            None => gethostname_lowercase(),
-        };
-        // Each container runs under a shim (this binary's hidden subcommand), so that it
-        // survives a restart of the server and is adopted by the next one.
-        let program = std::env::current_exe()
-            .context("locating the kbatch binary, which supervises the containers")?;
-        let runtime = ProcessRuntime::new(clock.clone()).with_shim(program, agent_dir.join("runs"));
-        let mut config = AgentConfig::new(node_name, agent_dir, Arc::new(runtime));
-        config.log_retention = args.log_retention;
-        tokio::spawn(Agent::new(api.registry().clone(), clock.clone(), config).run());
-    }
+    // Runs until the process ends; dropping it would stop the controllers.
+    let _instance = Instance::start(api.registry(), &clock, &metrics, settings);
     println!("kbatch server listening on {url}");
     println!("  data dir:   {}", data_dir.display());
     println!("  kubeconfig: {}", credentials.kubeconfig.display());
@@ -167,17 +125,26 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The host name as a node name: Kubernetes node names are lower-case DNS subdomains.
-fn gethostname_lowercase() -> String {
-    let host = gethostname::gethostname()
-        .to_string_lossy()
-        .trim()
-        .to_ascii_lowercase();
-    if host.is_empty() {
-        "localhost".to_owned()
+/// The controllers and the node the flags ask for.
+fn settings(args: &ServerArgs, data_dir: &Path) -> anyhow::Result<Settings> {
+    let controllers = (!args.no_controllers).then(|| ControllersConfig {
+        backoff_base: args.backoff_base,
+        backoff_max: args.backoff_max,
+        ..Default::default()
+    });
+    let node = if args.no_agent {
+        None
     } else {
-        host
-    }
+        // Each container runs under a shim (this binary's hidden subcommand), so that it
+        // survives a restart of the server and is adopted by the next one.
+        let program = std::env::current_exe()
+            .context("locating the kbatch binary, which supervises the containers")?;
+        let name = args.node_name.clone().unwrap_or_else(host_node_name);
+        let mut node = NodeSettings::new(name, data_dir, Supervision::Shim(program));
+        node.log_retention = args.log_retention;
+        Some(node)
+    };
+    Ok(Settings { controllers, node })
 }
 
 /// Ctrl-C or SIGTERM.

@@ -70,12 +70,7 @@ impl Run<'_> {
 
     fn path(&mut self, path: &Path) {
         if path.as_os_str() == "-" {
-            let mut text = String::new();
-            match std::io::stdin().read_to_string(&mut text) {
-                Ok(_) => self.source("<stdin>", &text),
-                Err(e) => self.fail(Outcome::Unreadable, &format!("<stdin>: {e}")),
-            }
-            return;
+            return self.file(path);
         }
         match std::fs::metadata(path) {
             Ok(m) if m.is_dir() => {
@@ -97,29 +92,16 @@ impl Run<'_> {
     }
 
     fn file(&mut self, path: &Path) {
-        match std::fs::read(path) {
-            Ok(bytes) => match String::from_utf8(bytes) {
-                Ok(text) => self.source(&path.display().to_string(), &text),
-                Err(_) => self.fail(
-                    Outcome::Unreadable,
-                    &format!("{}: not UTF-8 text", path.display()),
-                ),
-            },
-            Err(e) => self.fail(Outcome::Unreadable, &format!("{}: {e}", path.display())),
+        match read_source(path) {
+            Ok((name, text)) => self.source(&name, &text),
+            Err(line) => self.fail(Outcome::Unreadable, &line),
         }
     }
 
     fn source(&mut self, name: &str, text: &str) {
         let docs = match decode::parse_documents(text) {
             Ok(docs) => docs,
-            Err(e) => {
-                let at = match (e.line, e.column) {
-                    (Some(l), Some(c)) => format!("line {l}, column {c}: "),
-                    (Some(l), None) => format!("line {l}: "),
-                    _ => String::new(),
-                };
-                return self.fail(Outcome::Unreadable, &format!("{name}: {at}{}", e.message));
-            }
+            Err(e) => return self.fail(Outcome::Unreadable, &syntax_error(name, &e)),
         };
         if docs.is_empty() {
             let _ = writeln!(self.err, "{name}: no documents");
@@ -142,44 +124,20 @@ impl Run<'_> {
     }
 
     fn document(&mut self, where_: &str, doc: Document) {
-        let label = format!("{where_} ({})", describe(&doc.value));
-        let decoded = match decode::decode(&doc) {
-            Ok(d) => d,
-            Err(e) => {
-                return self.fail(
-                    Outcome::Invalid,
-                    &format!("{label}: {}", decode_message(&e)),
-                );
-            }
-        };
-        if !decoded.strict_problems.is_empty() {
-            for p in &decoded.strict_problems {
-                self.fail(Outcome::Invalid, &format!("{label}: {p}"));
-            }
-            return;
-        }
-        let ctx = AdmitContext {
-            uid: uuid::Uuid::new_v4().to_string(),
-            now: jiff::Timestamp::now(),
-            namespace: self.args.namespace.clone(),
-        };
-        match admission::admit_create(decoded.object, &ctx) {
-            Ok(admitted) => {
-                for w in &admitted.warnings {
-                    let _ = writeln!(self.err, "{label}: warning: {w}");
+        let checked = check_document(where_, doc, &self.args.namespace);
+        match checked.result {
+            Ok(ok) => {
+                for w in &ok.warnings {
+                    let _ = writeln!(self.err, "{}: warning: {w}", checked.label);
                 }
                 if self.args.output.is_none() {
-                    println!("{label}: valid");
+                    println!("{}: valid", checked.label);
                 }
-                self.admitted.push(admitted.object);
+                self.admitted.push(ok.admitted);
             }
-            Err(rejected) => {
-                for e in &rejected.errors {
-                    let mut line = format!("{label}: {e}");
-                    if let Some(hint) = &e.hint {
-                        line.push_str(&format!("\n    hint: {hint}"));
-                    }
-                    self.fail(Outcome::Invalid, &line);
+            Err(lines) => {
+                for line in &lines {
+                    self.fail(Outcome::Invalid, line);
                 }
             }
         }
@@ -201,6 +159,102 @@ impl Run<'_> {
             Err(e) => self.fail(Outcome::Unreadable, &format!("cannot print objects: {e}")),
         }
     }
+}
+
+/// A manifest's name for messages (`<stdin>` for `-`) and its text, or the line that says
+/// why it cannot be read.
+pub(crate) fn read_source(path: &Path) -> Result<(String, String), String> {
+    if path.as_os_str() == "-" {
+        let mut text = String::new();
+        return match std::io::stdin().read_to_string(&mut text) {
+            Ok(_) => Ok(("<stdin>".to_owned(), text)),
+            Err(e) => Err(format!("<stdin>: {e}")),
+        };
+    }
+    match std::fs::read(path) {
+        Ok(bytes) => match String::from_utf8(bytes) {
+            Ok(text) => Ok((path.display().to_string(), text)),
+            Err(_) => Err(format!("{}: not UTF-8 text", path.display())),
+        },
+        Err(e) => Err(format!("{}: {e}", path.display())),
+    }
+}
+
+/// A manifest that is not YAML or JSON: `name: line L, column C: message`.
+pub(crate) fn syntax_error(name: &str, e: &decode::SyntaxError) -> String {
+    let at = match (e.line, e.column) {
+        (Some(l), Some(c)) => format!("line {l}, column {c}: "),
+        (Some(l), None) => format!("line {l}: "),
+        _ => String::new(),
+    };
+    format!("{name}: {at}{}", e.message)
+}
+
+/// One document checked as the API server admits it on create.
+pub(crate) struct Checked {
+    /// `<where>: document N (Kind/name)`, the start of every line about it.
+    pub label: String,
+    /// The document's object, or every error as a line of its own (hints included).
+    pub result: Result<Accepted, Vec<String>>,
+}
+
+/// A document that passed: the decoded object as a client sends it, the object as the
+/// server would store it, and admission's warnings.
+pub(crate) struct Accepted {
+    pub object: Object,
+    pub admitted: Object,
+    pub warnings: Vec<String>,
+}
+
+/// Decodes a document strictly (unknown and duplicate fields are errors, as kubectl's
+/// default `fieldValidation=Strict`) and admits it in `namespace`.
+pub(crate) fn check_document(where_: &str, doc: Document, namespace: &str) -> Checked {
+    let label = format!("{where_} ({})", describe(&doc.value));
+    let decoded = match decode::decode(&doc) {
+        Ok(d) => d,
+        Err(e) => {
+            let line = format!("{label}: {}", decode_message(&e));
+            return Checked {
+                label,
+                result: Err(vec![line]),
+            };
+        }
+    };
+    if !decoded.strict_problems.is_empty() {
+        let lines = decoded
+            .strict_problems
+            .iter()
+            .map(|p| format!("{label}: {p}"))
+            .collect();
+        return Checked {
+            label,
+            result: Err(lines),
+        };
+    }
+    let ctx = AdmitContext {
+        uid: uuid::Uuid::new_v4().to_string(),
+        now: jiff::Timestamp::now(),
+        namespace: namespace.to_owned(),
+    };
+    let result = match admission::admit_create(decoded.object.clone(), &ctx) {
+        Ok(admitted) => Ok(Accepted {
+            object: decoded.object,
+            admitted: admitted.object,
+            warnings: admitted.warnings,
+        }),
+        Err(rejected) => Err(rejected
+            .errors
+            .iter()
+            .map(|e| {
+                let mut line = format!("{label}: {e}");
+                if let Some(hint) = &e.hint {
+                    line.push_str(&format!("\n    hint: {hint}"));
+                }
+                line
+            })
+            .collect()),
+    };
+    Checked { label, result }
 }
 
 /// `Kind/name` of a raw document, for messages; `?` where missing.

@@ -1,0 +1,149 @@
+//! The embedded instance that `kbatch server` and `kbatch run` share: a store, the registry
+//! over it, the controllers and a node agent, all in this process. The server puts its HTTPS
+//! API in front of the registry; `run` drives the registry directly and needs no listener.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use kbatch_agent::runtime::process::ProcessRuntime;
+use kbatch_agent::{Agent, AgentConfig, FileLogs};
+use kbatch_api::Metrics;
+use kbatch_api::clock::Clock;
+use kbatch_api::logs::{NoLogs, PodLogs};
+use kbatch_api::registry::Registry;
+use kbatch_controllers::{Controllers, ControllersConfig};
+use kbatch_store::SqliteStore;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// A duration as Go writes it (`10s`, `1m30s`, `250ms`), the form Kubernetes flags take.
+pub fn go_duration(text: &str) -> Result<Duration, String> {
+    let nanos = kbatch_schedule::parse_go_duration(text).map_err(|e| e.to_string())?;
+    u64::try_from(nanos)
+        .map(Duration::from_nanos)
+        .map_err(|_| format!("{text}: must not be negative"))
+}
+
+/// Opens (creating it if needed) the SQLite store in `data_dir`.
+pub fn open_store(data_dir: &Path) -> anyhow::Result<Arc<SqliteStore>> {
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("creating {}", data_dir.display()))?;
+    let store = SqliteStore::open(data_dir)
+        .with_context(|| format!("opening the store in {}", data_dir.display()))?;
+    Ok(Arc::new(store))
+}
+
+/// The host name as a node name: Kubernetes node names are lower-case DNS subdomains.
+pub fn host_node_name() -> String {
+    let host = gethostname::gethostname()
+        .to_string_lossy()
+        .trim()
+        .to_ascii_lowercase();
+    if host.is_empty() {
+        "localhost".to_owned()
+    } else {
+        host
+    }
+}
+
+/// How containers are run.
+#[derive(Debug, Clone)]
+pub enum Supervision {
+    /// Each container under a shim (`<program> __shim`) that survives this process, so a
+    /// restarted server adopts its runs: what a long-lived server needs.
+    Shim(PathBuf),
+    /// Containers are this process's children: a one-shot run, which ends them all before
+    /// it exits, needs no more (and starts each container without an extra process).
+    Direct,
+}
+
+/// The node this instance runs.
+#[derive(Debug, Clone)]
+pub struct NodeSettings {
+    pub name: String,
+    /// The agent's directory: logs, checkpoints, the pods' working directories.
+    pub dir: PathBuf,
+    pub supervision: Supervision,
+    pub log_retention: Duration,
+}
+
+impl NodeSettings {
+    /// A node named after the host, keeping its files under `data_dir/agent`.
+    pub fn new(name: String, data_dir: &Path, supervision: Supervision) -> NodeSettings {
+        NodeSettings {
+            name,
+            dir: data_dir.join("agent"),
+            supervision,
+            log_retention: Duration::from_secs(24 * 3600),
+        }
+    }
+}
+
+/// What runs beside the registry.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    /// None: no controllers (the API alone).
+    pub controllers: Option<ControllersConfig>,
+    /// None: no node.
+    pub node: Option<NodeSettings>,
+}
+
+impl Settings {
+    /// The container logs the API serves: the node's log files, or none without a node.
+    pub fn logs(&self) -> Arc<dyn PodLogs> {
+        match &self.node {
+            Some(node) => Arc::new(FileLogs::new(node.dir.clone())),
+            None => Arc::new(NoLogs),
+        }
+    }
+}
+
+/// The controllers and the agent, running over a registry; dropping it stops the
+/// controllers.
+#[derive(Debug)]
+pub struct Instance {
+    controllers: Option<(oneshot::Sender<()>, JoinHandle<()>)>,
+}
+
+impl Instance {
+    /// Starts the controllers and the agent `settings` ask for, as tasks on the current
+    /// tokio runtime.
+    pub fn start(
+        registry: &Registry,
+        clock: &Arc<dyn Clock>,
+        metrics: &Metrics,
+        settings: Settings,
+    ) -> Instance {
+        let controllers = settings.controllers.map(|config| {
+            let controllers = Controllers::new(registry.clone(), clock.clone(), config, metrics);
+            let (stop, stopped) = oneshot::channel::<()>();
+            let task = tokio::spawn(controllers.run(async {
+                let _ = stopped.await;
+            }));
+            (stop, task)
+        });
+        // The agent runs until the tokio runtime ends.
+        if let Some(node) = settings.node {
+            let runtime = ProcessRuntime::new(clock.clone());
+            let runtime = match node.supervision {
+                Supervision::Shim(program) => runtime.with_shim(program, node.dir.join("runs")),
+                Supervision::Direct => runtime,
+            };
+            let mut config = AgentConfig::new(node.name, node.dir, Arc::new(runtime));
+            config.log_retention = node.log_retention;
+            tokio::spawn(Agent::new(registry.clone(), clock.clone(), config).run());
+        }
+        Instance { controllers }
+    }
+
+    /// Stops the controllers; they finish the keys they hold first, so once this returns
+    /// nothing creates or deletes pods any more. The agent goes on running the pods it has.
+    pub async fn stop_controllers(&mut self) {
+        if let Some((stop, task)) = self.controllers.take() {
+            let _ = stop.send(());
+            let _ = task.await;
+        }
+    }
+}
