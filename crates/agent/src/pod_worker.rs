@@ -1145,7 +1145,7 @@ impl PodWorker {
         if let Err(e) = self.ctx.checkpoints.remove(&self.pod_ref.uid) {
             tracing::warn!(pod = %self.pod_ref.name, error = %e, "removing the pod's checkpoint");
         }
-        self.ctx.runtime.release_pod(&self.pod_ref.uid);
+        self.ctx.runtime.release_pod(&self.pod_ref.uid).await;
         let dir = self.work_dir();
         if dir.exists()
             && let Err(e) = std::fs::remove_dir_all(&dir)
