@@ -24,13 +24,15 @@ enum Command {
     Server(cmd::server::ServerArgs),
     /// Print version information: kbatch, the Kubernetes API it serves, the tz database.
     Version,
-    /// Supervise one container run for the server's node agent (internal: the agent starts
-    /// it, with the run on stdin).
-    #[command(name = kbatch_agent::shim::SUBCOMMAND, hide = true)]
-    Shim,
 }
 
 fn main() -> ExitCode {
+    // `kbatch __shim` (hidden) supervises one container run for the server's node agent,
+    // which starts it with the run's claim on stdin. It is on the path of every pod's start,
+    // so it skips building the command line's parser.
+    if std::env::args_os().nth(1).as_deref() == Some(kbatch_agent::shim::SUBCOMMAND.as_ref()) {
+        return cmd::shim::run();
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -44,6 +46,5 @@ fn main() -> ExitCode {
         Command::Cron(args) => cmd::cron::run(args),
         Command::Server(args) => cmd::server::run(args),
         Command::Version => cmd::version::run(),
-        Command::Shim => cmd::shim::run(),
     }
 }
