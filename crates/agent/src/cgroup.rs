@@ -202,10 +202,30 @@ impl Cgroups {
         Ok(RunCgroup { dirs })
     }
 
-    /// Removes a pod's (empty) cgroup directories.
-    pub fn remove_pod(&self, pod_uid: &str) {
+    /// The directories [`Cgroups::create`] makes for this run, whether or not it has.
+    pub fn run_paths(&self, pod_uid: &str, name: &str) -> Vec<PathBuf> {
+        self.hierarchies
+            .iter()
+            .map(|h| h.base.join(format!("pod{pod_uid}")).join(name))
+            .collect()
+    }
+
+    /// Kills whatever is left in a pod's cgroups, then removes them.
+    pub async fn end_pod(&self, pod_uid: &str) {
         for h in &self.hierarchies {
-            let _ = std::fs::remove_dir(h.base.join(format!("pod{pod_uid}")));
+            let pod = h.base.join(format!("pod{pod_uid}"));
+            let runs: Vec<PathBuf> = std::fs::read_dir(&pod)
+                .map(|entries| {
+                    entries
+                        .flatten()
+                        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                        .map(|e| e.path())
+                        .collect()
+                })
+                .unwrap_or_default();
+            kill_all(&runs).await;
+            remove(&runs).await;
+            let _ = std::fs::remove_dir(&pod);
         }
     }
 }

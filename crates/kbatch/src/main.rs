@@ -27,11 +27,16 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    // `kbatch __shim` (hidden) supervises one container run for the server's node agent,
-    // which starts it with the run's claim on stdin. It is on the path of every pod's start,
-    // so it skips building the command line's parser.
-    if std::env::args_os().nth(1).as_deref() == Some(kbatch_agent::shim::SUBCOMMAND.as_ref()) {
+    // Hidden: `kbatch __shim` supervises one container run for the server's node agent,
+    // which starts it with the run's claim on stdin; `kbatch __shim-spawner` forks such
+    // shims. They are on the path of every pod's start, so they skip building the command
+    // line's parser.
+    let first = std::env::args_os().nth(1);
+    if first.as_deref() == Some(kbatch_agent::shim::SUBCOMMAND.as_ref()) {
         return cmd::shim::run();
+    }
+    if first.as_deref() == Some(kbatch_agent::shim::SPAWNER_SUBCOMMAND.as_ref()) {
+        return cmd::shim::run_spawner();
     }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,

@@ -275,6 +275,80 @@ async fn an_adopted_run_whose_shim_died_meanwhile_is_lost() {
     second.release_pod(&uid("gone")).await;
 }
 
+/// The command line of a process.
+fn cmdline(pid: i32) -> String {
+    String::from_utf8_lossy(&std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default())
+        .replace('\0', " ")
+}
+
+/// Shims are forked by the runtime's spawner; one that has ended is replaced, and runs
+/// start as before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shims_are_forked_by_a_spawner_that_is_replaced_when_it_ends() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime(dir.path());
+    let first = rt
+        .start(spec(dir.path(), "forked", &gated(3)))
+        .await
+        .unwrap();
+    let shim = first.process().unwrap().shim.unwrap();
+    let spawner: i32 = stat_field(shim.pid, 4).unwrap().parse().unwrap();
+    assert!(
+        cmdline(spawner).contains("__shim-spawner"),
+        "{}",
+        cmdline(spawner)
+    );
+    assert_eq!(
+        std::fs::read_to_string(format!("/proc/{}/comm", shim.pid)).unwrap_or_default(),
+        "kbatch-shim\n"
+    );
+    open_gate(dir.path());
+    assert_eq!(first.wait().await.code, 3);
+    kill9(spawner);
+    eventually("the spawner has ended", || !alive(spawner)).await;
+
+    let second = rt.start(spec(dir.path(), "after", "exit 4")).await.unwrap();
+    assert_eq!(second.wait().await.code, 4);
+    rt.release_pod(&uid("forked")).await;
+    rt.release_pod(&uid("after")).await;
+}
+
+/// Without a working spawner (here one that ends at once, before or after it was handed the
+/// run) the runtime executes each shim itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_spawner_shims_are_executed() {
+    let dir = tempfile::tempdir().unwrap();
+    let program = dir.path().join("kbatch-without-spawner");
+    std::fs::write(
+        &program,
+        format!(
+            "#!/bin/sh\ncase \"$1\" in __shim-spawner) exit 0;; esac\nexec {} \"$@\"\n",
+            kbatch().display()
+        ),
+    )
+    .unwrap();
+    std::process::Command::new("chmod")
+        .args(["+x"])
+        .arg(&program)
+        .status()
+        .unwrap();
+    let rt =
+        ProcessRuntime::new(Arc::new(SystemClock)).with_shim(&program, dir.path().join("runs"));
+    for (i, name) in ["exec-1", "exec-2", "exec-3"].into_iter().enumerate() {
+        let run = rt.start(spec(dir.path(), name, &counted(5))).await.unwrap();
+        let shim = run.process().unwrap().shim.unwrap();
+        assert!(
+            cmdline(shim.pid).contains(" __shim"),
+            "{}",
+            cmdline(shim.pid)
+        );
+        open_gate(dir.path());
+        assert_eq!((run.wait().await.code, starts(dir.path())), (5, i + 1));
+        std::fs::remove_file(dir.path().join("gate")).unwrap();
+        rt.release_pod(&uid(name)).await;
+    }
+}
+
 /// A gated script (as [`gated`]) that first appends `start` to the file `starts` in its
 /// working directory: how many times the container ran.
 fn counted(code: i32) -> String {
@@ -443,15 +517,48 @@ async fn a_shim_that_died_starting_a_run_leaves_it_to_start_only_if_it_never_cou
     }
 }
 
+/// A shim that died while it overwrote its status file left no whole version: the
+/// run may have started (the file exists), so it is lost, and not started again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_status_file_left_half_written_makes_the_run_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = spec(dir.path(), "torn", &counted(0));
+    hold(dir.path(), "starting");
+    let shim = start_in_an_agent_dying_at(dir.path(), "starting", s.clone());
+    kill9(shim);
+    eventually("the shim is gone", || !alive(shim)).await;
+    let status = dir
+        .path()
+        .join("runs")
+        .join(format!("{}_{}.json", s.pod.uid, s.id));
+    let mut bytes = std::fs::read(&status).unwrap();
+    let half = bytes.len() / 2;
+    bytes[half..].fill(b'x');
+    std::fs::write(&status, bytes).unwrap();
+
+    let second = runtime(dir.path());
+    let exit = second.start(s).await.unwrap().wait().await;
+    assert_eq!(exit.code, 137);
+    let why = exit.lost.expect("lost");
+    assert!(
+        why.contains("while it was recording the container's start"),
+        "{why}"
+    );
+    open_gate(dir.path());
+    assert_eq!(starts(dir.path()), 0);
+    second.release_pod(&uid("torn")).await;
+}
+
 /// An agent that died after creating a run's claim but before spawning its shim left a
 /// claim nobody holds and no status: the run never started, and is started.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_claim_no_shim_took_is_started() {
     let dir = tempfile::tempdir().unwrap();
     let s = spec(dir.path(), "unspawned", &counted(0));
-    let pod_dir = dir.path().join("runs").join(&s.pod.uid);
-    std::fs::create_dir_all(&pod_dir).unwrap();
-    std::fs::write(pod_dir.join(format!("{}.claim", s.id)), "{\"launch\": {").unwrap();
+    let runs = dir.path().join("runs");
+    std::fs::create_dir_all(&runs).unwrap();
+    let claim = runs.join(format!("{}_{}.claim", s.pod.uid, s.id));
+    std::fs::write(claim, "{\"launch\": {").unwrap();
 
     let rt = runtime(dir.path());
     let run = rt.start(s).await.unwrap();

@@ -31,11 +31,13 @@
 //!   every [`ADOPTED_POLL`] instead: a run's end is seen that much later, which a batch pod
 //!   does not notice.
 //!
-//!   A run's state lives in `<state dir>/<pod uid>/`, which goes with the pod
-//!   ([`Runtime::release_pod`]), after whatever is left of its runs has been ended.
+//!   A run's claim and status file are `<state dir>/<pod uid>_<run id>.{claim,json}`; they
+//!   go once its exit is reported, or with the pod ([`Runtime::release_pod`]) once whatever
+//!   is left of its runs has been ended.
 
 use std::collections::HashMap;
 use std::fs::File;
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -45,14 +47,20 @@ use std::time::Duration;
 use async_trait::async_trait;
 use k8s_openapi::api::core::v1::Container;
 use kbatch_api::clock::Clock;
+use rustix::net::{AddressFamily, SocketFlags, SocketType, socketpair};
+use rustix::pipe::{PipeFlags, pipe_with};
 use rustix::process::{Pid, Signal, kill_process, kill_process_group};
-use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use tokio::net::unix::pipe;
 
 use super::container::Launch;
 use super::{ContainerHandle, ContainerSpec, Exit, ExitCell, Runtime, StartError, StopSignal};
 use crate::cgroup::{self, Cgroups, RunCgroup};
 use crate::checkpoint::{ProcessRecord, RunRecord, ShimRecord, start_ticks};
-use crate::shim::{Handshake, RunStatus, SUBCOMMAND, ShimSpec, take_claim};
+use crate::shim::{
+    Found, Handshake, RunStatus, SPAWNER_SUBCOMMAND, SUBCOMMAND, ShimSpec, send_to_spawner,
+    take_claim,
+};
 
 /// How often an adopted run's shim and status file are looked at.
 pub const ADOPTED_POLL: Duration = Duration::from_millis(100);
@@ -67,6 +75,8 @@ pub struct ProcessRuntime {
     cgroups: Option<Cgroups>,
     shim: Option<Shim>,
     runs: Mutex<HashMap<String, Arc<ProcessRun>>>,
+    /// Started with the first run in shim mode.
+    spawner: Mutex<Option<Spawner>>,
 }
 
 /// How runs are supervised in shim mode.
@@ -74,7 +84,7 @@ pub struct ProcessRuntime {
 struct Shim {
     /// The kbatch binary, run as `<program> __shim`.
     program: PathBuf,
-    /// Where the runs' claims and status files go, a directory per pod.
+    /// Where the runs' claims and status files go.
     state_dir: PathBuf,
     /// Tests only: see [`ProcessRuntime::hold_shims_at`].
     hold: Option<PathBuf>,
@@ -109,12 +119,27 @@ impl RunFiles {
 }
 
 impl Shim {
-    fn pod_dir(&self, uid: &str) -> PathBuf {
-        self.state_dir.join(uid)
+    fn files(&self, uid: &str, id: &str) -> RunFiles {
+        RunFiles::of_status(&self.state_dir.join(format!("{uid}_{id}.json")))
     }
 
-    fn files(&self, uid: &str, id: &str) -> RunFiles {
-        RunFiles::of_status(&self.pod_dir(uid).join(format!("{id}.json")))
+    /// The claims in the state directory, with their pods' uids (run ids are hex, so the
+    /// pod's uid is what comes before the last `_`).
+    fn claims(&self) -> Vec<(String, RunFiles)> {
+        let Ok(entries) = std::fs::read_dir(&self.state_dir) else {
+            return Vec::new();
+        };
+        entries
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name().into_string().ok()?;
+                let (uid, _) = name.strip_suffix(".claim")?.rsplit_once('_')?;
+                Some((
+                    uid.to_owned(),
+                    RunFiles::of_status(&e.path().with_extension("json")),
+                ))
+            })
+            .collect()
     }
 }
 
@@ -145,6 +170,7 @@ impl ProcessRuntime {
             cgroups,
             shim: None,
             runs: Mutex::new(HashMap::new()),
+            spawner: Mutex::new(None),
         }
     }
 
@@ -224,11 +250,10 @@ impl ProcessRuntime {
         spec: ContainerSpec,
     ) -> Result<Arc<ProcessRun>, StartError> {
         let files = shim.files(&spec.pod.uid, &spec.id);
-        let dir = shim.pod_dir(&spec.pod.uid);
-        std::fs::create_dir_all(&dir).map_err(|e| {
+        std::fs::create_dir_all(&shim.state_dir).map_err(|e| {
             StartError(format!(
                 "creating the directory of the containers' status files {}: {e}",
-                dir.display()
+                shim.state_dir.display()
             ))
         })?;
         loop {
@@ -239,28 +264,31 @@ impl ProcessRuntime {
                 ))
             })?;
             // Read under the claim when it was free: no shim can write it meanwhile.
-            let status = RunStatus::read(&files.status);
-            match (claim, status) {
-                (Some(claim), None) => return self.spawn_shim(shim, &files, claim, spec).await,
+            let found = RunStatus::load(&files.status);
+            match (claim, found) {
+                (Some(claim), Found::Absent) => {
+                    return self.spawn_shim(shim, &files, claim, spec).await;
+                }
                 // It held the claim as long as it lived: its record is final.
-                (Some(_), Some(status)) => {
-                    return self.ended_earlier(&spec.id, &files, status).await;
+                (Some(_), found) => {
+                    let cgroups = self.run_cgroup_paths(&spec);
+                    return self.ended_earlier(&spec.id, &files, found, cgroups).await;
                 }
                 (
                     None,
-                    Some(RunStatus::Started {
+                    Found::Whole(RunStatus::Started {
                         record, started_at, ..
                     }),
                 ) => {
                     tracing::info!(run = %spec.id, "a live shim started this run for an earlier agent process: following it");
                     return Ok(self.follow(&spec.id, record, started_at.as_deref()));
                 }
-                (None, Some(RunStatus::NotStarted { not_started })) => {
+                (None, Found::Whole(RunStatus::NotStarted { not_started })) => {
                     files.remove();
                     return Err(StartError(not_started));
                 }
                 // A live shim is about to start the container, or to give up.
-                (None, Some(RunStatus::Starting { .. }) | None) => {
+                (None, Found::Absent | Found::Torn | Found::Whole(RunStatus::Starting { .. })) => {
                     tokio::time::sleep(CLAIM_POLL).await;
                 }
             }
@@ -301,93 +329,180 @@ impl ProcessRuntime {
             cgroup::remove(&cgroups).await;
             return Err(StartError(e));
         }
-        // The shim's stdin is the claim itself: it holds the lock from its first instruction
-        // for as long as it lives; this process's descriptor closes with the command.
-        let spawned = tokio::process::Command::new(&shim.program)
+        let mut claim = claim;
+        let mut spawner = true;
+        loop {
+            let (answers, child) = match self.hand_over(shim, claim, spawner) {
+                Ok(handed) => handed,
+                Err(e) => {
+                    cgroup::remove(&cgroups).await;
+                    files.remove();
+                    return Err(StartError(e));
+                }
+            };
+            let via_spawner = child.is_none();
+            let mut answers = match pipe::Receiver::from_owned_fd(answers) {
+                Ok(answers) => BufReader::new(answers),
+                // The shim, if it starts, goes on alone; a later start finds it.
+                Err(e) => {
+                    return Err(StartError(format!(
+                        "reading the container's supervisor's answer: {e}"
+                    )));
+                }
+            };
+            let mut line = String::new();
+            // A shim that cannot answer ends; its status file then tells.
+            let _ = answers.read_line(&mut line).await;
+            let handshake = serde_json::from_str::<Handshake>(&line).ok();
+            if let Some(Handshake::Started(record)) = &handshake
+                && let Some(shim) = record.shim.clone()
+            {
+                let run = Arc::new(ProcessRun {
+                    id,
+                    started_at: self.clock.now(),
+                    record: record.clone(),
+                    exit: ExitCell::new(),
+                });
+                let clock = self.clock.clone();
+                let watched = run.clone();
+                tokio::spawn(async move {
+                    ended(answers, child).await;
+                    let exit = recorded_exit(&watched.record, &shim, clock.as_ref(), "ended").await;
+                    watched.exit.set(exit);
+                });
+                return Ok(run);
+            }
+            ended(answers, child).await;
+            // The shim has ended, and the claim with it: its status file is final.
+            let found = RunStatus::load(&files.status);
+            if let Some(Handshake::Failed(message)) = handshake {
+                // The shim removed the cgroups of a container it started; one it never got
+                // that far with left them to this runtime.
+                cgroup::remove(&cgroups).await;
+                if matches!(
+                    found,
+                    Found::Absent | Found::Whole(RunStatus::NotStarted { .. })
+                ) {
+                    files.remove();
+                }
+                return Err(StartError(message));
+            }
+            if found == Found::Absent
+                && via_spawner
+                && let Ok(Some(again)) = take_claim(&files.claim)
+                && RunStatus::load(&files.status) == Found::Absent
+            {
+                // The spawner ended before it forked the shim: nothing started, and the
+                // claim is free again. The runtime executes the shim itself instead.
+                tracing::debug!(run = %id, "the shims' spawner ended with the run: executing the shim");
+                claim = again;
+                spawner = false;
+                continue;
+            }
+            return match found {
+                Found::Whole(_) | Found::Torn => {
+                    self.ended_earlier(&id, files, found, cgroups).await
+                }
+                Found::Absent => {
+                    cgroup::remove(&cgroups).await;
+                    files.remove();
+                    Err(StartError(format!(
+                        "the container's supervisor ({program} {SUBCOMMAND}) ended before starting the container"
+                    )))
+                }
+            };
+        }
+    }
+
+    /// Starts a shim for the run whose claim this runtime holds: forked by the spawner
+    /// (when `spawner` and it is available) or executed. Returns the read end of the shim's
+    /// answer pipe and, when executed, the shim's process. The shim's stdin is the claim
+    /// itself: it holds the lock from its first instruction for as long as it lives. Its
+    /// stdout is the answer pipe, which it keeps open until it ends. This process's
+    /// descriptors of both are closed once they are handed over.
+    fn hand_over(
+        &self,
+        shim: &Shim,
+        claim: File,
+        spawner: bool,
+    ) -> Result<(OwnedFd, Option<tokio::process::Child>), String> {
+        let (answers, answer) = pipe_with(PipeFlags::CLOEXEC)
+            .map_err(|e| format!("making the pipe for the supervisor's answer: {e}"))?;
+        if spawner {
+            match self.hand_to_spawner(shim, &claim, &answer) {
+                Ok(()) => return Ok((answers, None)),
+                Err(e) => {
+                    tracing::debug!(error = %e, "the shims' spawner is not available: executing the shim");
+                }
+            }
+        }
+        let child = tokio::process::Command::new(&shim.program)
             .arg(SUBCOMMAND)
             .env_clear()
             // Like any daemon: it holds no directory of the agent's busy.
             .current_dir("/")
             .stdin(Stdio::from(claim))
-            .stdout(Stdio::piped())
+            .stdout(Stdio::from(answer))
             // Nothing may tie the shim to the agent's process once it is gone.
             .stderr(Stdio::null())
             .kill_on_drop(false)
-            .spawn();
-        let mut child = match spawned {
-            Ok(child) => child,
-            Err(e) => {
-                cgroup::remove(&cgroups).await;
-                files.remove();
-                return Err(StartError(format!(
-                    "starting the container's supervisor {program}: {e}"
-                )));
-            }
-        };
-        let mut answer = String::new();
-        if let Some(stdout) = child.stdout.take() {
-            // A shim that cannot answer ends; its status file then tells.
-            let _ = BufReader::new(stdout).read_line(&mut answer).await;
-        }
-        let handshake = serde_json::from_str::<Handshake>(&answer).ok();
-        if let Some(Handshake::Started(record)) = &handshake
-            && let Some(shim) = record.shim.clone()
-        {
-            let run = Arc::new(ProcessRun {
-                id,
-                started_at: self.clock.now(),
-                record: record.clone(),
-                exit: ExitCell::new(),
-            });
-            let clock = self.clock.clone();
-            let watched = run.clone();
-            tokio::spawn(async move {
-                let mut child = child;
-                let how = match child.wait().await {
-                    Ok(status) => format!("ended ({status})"),
-                    Err(e) => format!("could not be waited for ({e})"),
-                };
-                let exit = recorded_exit(&watched.record, &shim, clock.as_ref(), &how).await;
-                watched.exit.set(exit);
-            });
-            return Ok(run);
-        }
-        if handshake.is_none() {
-            let _ = child.start_kill();
-        }
-        let ended = child.wait().await;
-        // The shim has ended, and the claim with it: its status file is final.
-        let status = RunStatus::read(&files.status);
-        if let Some(Handshake::Failed(message)) = handshake {
-            // The shim removed the cgroups of a container it started; one it never got
-            // that far with left them to this runtime.
-            cgroup::remove(&cgroups).await;
-            if matches!(status, None | Some(RunStatus::NotStarted { .. })) {
-                files.remove();
-            }
-            return Err(StartError(message));
-        }
-        match status {
-            Some(status) => self.ended_earlier(&id, files, status).await,
-            None => {
-                cgroup::remove(&cgroups).await;
-                files.remove();
-                Err(StartError(format!(
-                    "the container's supervisor ({program} {SUBCOMMAND}) ended before starting the container ({})",
-                    ended.map_or_else(|e| e.to_string(), |s| s.to_string())
-                )))
-            }
-        }
+            .spawn()
+            .map_err(|e| {
+                format!(
+                    "starting the container's supervisor {}: {e}",
+                    shim.program.display()
+                )
+            })?;
+        Ok((answers, Some(child)))
     }
 
-    /// A run a shim that has ended started (or tried to): its recorded exit, or lost when
-    /// it may have run and nothing recorded how it ended; an error when it never ran.
+    /// Hands the run to the shims' spawner, starting it first if it is not running (or
+    /// starting it again, once, if it has ended).
+    fn hand_to_spawner(&self, shim: &Shim, claim: &File, answer: &OwnedFd) -> std::io::Result<()> {
+        let mut spawner = self.spawner.lock().unwrap_or_else(|p| p.into_inner());
+        let mut last = None;
+        for _ in 0..2 {
+            if spawner.is_none() {
+                *spawner = Some(Spawner::start(&shim.program)?);
+            }
+            let Some(running) = spawner.as_ref() else {
+                break;
+            };
+            match send_to_spawner(running.socket.as_fd(), claim.as_fd(), answer.as_fd()) {
+                Ok(()) => return Ok(()),
+                Err(e) => {
+                    // Ended, or stuck: a new one takes over.
+                    *spawner = None;
+                    last = Some(e);
+                }
+            }
+        }
+        Err(last.unwrap_or_else(|| std::io::Error::other("no spawner")))
+    }
+
+    /// A run a shim that has ended started (or tried to), from what its status file holds
+    /// (`cgroups`: the run's): its recorded exit, or lost when it may have run and nothing
+    /// recorded how it ended; an error when it never ran.
     async fn ended_earlier(
         &self,
         id: &str,
         files: &RunFiles,
-        status: RunStatus,
+        found: Found,
+        cgroups: Vec<PathBuf>,
     ) -> Result<Arc<ProcessRun>, StartError> {
+        let status = match found {
+            Found::Whole(status) => status,
+            // No shim ever held the claim without creating the file first: it started,
+            // then died writing a version.
+            Found::Absent | Found::Torn => RunStatus::Starting {
+                starting: ShimRecord {
+                    pid: 0,
+                    start_ticks: 0,
+                    status_file: files.status.clone(),
+                },
+                cgroups,
+            },
+        };
         let (record, started_at, exit) = match status {
             RunStatus::NotStarted { not_started } => {
                 files.remove();
@@ -419,10 +534,14 @@ impl ProcessRuntime {
                     signal: None,
                     oom_killed: false,
                     finished_at: self.clock.now(),
-                    lost: Some(format!(
-                        "the container's supervisor (kbatch shim, pid {}) ended while it was starting the container: whether the container ran is unknown, and what it may have left was killed",
-                        starting.pid
-                    )),
+                    lost: Some(if starting.pid == 0 {
+                        "the container's supervisor (kbatch shim) ended while it was recording the container's start: whether the container ran is unknown, and what it may have left was killed".to_owned()
+                    } else {
+                        format!(
+                            "the container's supervisor (kbatch shim, pid {}) ended while it was starting the container: whether the container ran is unknown, and what it may have left was killed",
+                            starting.pid
+                        )
+                    }),
                 };
                 let record = ProcessRecord {
                     pid: 0,
@@ -469,62 +588,106 @@ impl ProcessRuntime {
         run
     }
 
-    /// Ends whatever is left of the runs of a pod in `dir`: every claimed run, whether or
-    /// not any agent recorded it. A shim still holding a claim is killed (once it has said
-    /// who it is), so nothing of the pod can start after this.
-    async fn end_pod_runs(&self, dir: &Path) {
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return;
-        };
-        let claims: Vec<PathBuf> = entries
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|x| x == "claim"))
-            .collect();
-        for claim in claims {
-            let files = RunFiles {
-                status: claim.with_extension("json"),
-                claim,
+    /// The cgroups [`ProcessRuntime::create_cgroup`] makes for the run.
+    fn run_cgroup_paths(&self, spec: &ContainerSpec) -> Vec<PathBuf> {
+        self.cgroups
+            .as_ref()
+            .map(|c| c.run_paths(&spec.pod.uid, &format!("{}-{}", spec.name, spec.attempt)))
+            .unwrap_or_default()
+    }
+
+    /// Ends whatever is left of one claimed run, whether or not any agent recorded it, and
+    /// removes its files. A shim still holding the claim is killed (once it has said who it
+    /// is), so nothing of the run can start after this.
+    async fn end_claimed(&self, files: &RunFiles) {
+        loop {
+            let Ok(held) = take_claim(&files.claim) else {
+                break;
             };
-            loop {
-                let Ok(held) = take_claim(&files.claim) else {
+            let found = RunStatus::load(&files.status);
+            match (held, found) {
+                (Some(_), Found::Whole(RunStatus::Started { record, .. })) => {
+                    end_remains(&record).await;
                     break;
-                };
-                let status = RunStatus::read(&files.status);
-                match (held, status) {
-                    (Some(_), Some(RunStatus::Started { record, .. })) => {
-                        end_remains(&record).await;
-                        break;
-                    }
-                    (Some(_), Some(RunStatus::Starting { cgroups, .. })) => {
-                        cgroup::kill_all(&cgroups).await;
-                        cgroup::remove(&cgroups).await;
-                        break;
-                    }
-                    (Some(_), _) => break,
-                    // Ended on its own: its shim is only writing the exit, then leaving.
-                    (
-                        None,
-                        Some(
-                            RunStatus::Started { exit: Some(_), .. } | RunStatus::NotStarted { .. },
-                        ),
-                    ) => break,
-                    (None, Some(RunStatus::Started { record, .. })) => {
-                        end_remains(&record).await;
-                    }
-                    (None, Some(RunStatus::Starting { starting, .. })) => {
-                        if starting.is_alive()
-                            && let Some(pid) = Pid::from_raw(starting.pid)
-                        {
-                            let _ = kill_process(pid, Signal::KILL);
-                        }
-                        tokio::time::sleep(CLAIM_POLL).await;
-                    }
-                    // Spawned, and about to say who it is.
-                    (None, None) => tokio::time::sleep(CLAIM_POLL).await,
                 }
+                (Some(_), Found::Whole(RunStatus::Starting { cgroups, .. })) => {
+                    cgroup::kill_all(&cgroups).await;
+                    cgroup::remove(&cgroups).await;
+                    break;
+                }
+                // Nothing started, or nothing known of it: the pod's cgroups are swept after.
+                (Some(_), _) => break,
+                // Ended on its own: its shim is only writing the exit, then leaving.
+                (
+                    None,
+                    Found::Whole(
+                        RunStatus::Started { exit: Some(_), .. } | RunStatus::NotStarted { .. },
+                    ),
+                ) => break,
+                (None, Found::Whole(RunStatus::Started { record, .. })) => {
+                    end_remains(&record).await;
+                }
+                (None, Found::Whole(RunStatus::Starting { starting, .. })) => {
+                    if starting.is_alive()
+                        && let Some(pid) = Pid::from_raw(starting.pid)
+                    {
+                        let _ = kill_process(pid, Signal::KILL);
+                    }
+                    tokio::time::sleep(CLAIM_POLL).await;
+                }
+                // Spawned, and about to say who it is.
+                (None, Found::Absent | Found::Torn) => tokio::time::sleep(CLAIM_POLL).await,
             }
         }
+        files.remove();
+    }
+}
+
+/// The shims' spawner (`crate::shim::run_spawner`): `<program> __shim-spawner`, started
+/// once, which forks each shim from its own small process, so the agent does not execute the
+/// kbatch binary anew for every run. It ends with the runtime (or when the agent's process
+/// ends and closes the socket); the shims it started go on.
+#[derive(Debug)]
+struct Spawner {
+    /// This end of the socket pair whose other end is the spawner's stdin.
+    socket: OwnedFd,
+    /// Killed when the runtime goes; tokio reaps it.
+    _process: tokio::process::Child,
+}
+
+impl Spawner {
+    fn start(program: &Path) -> std::io::Result<Spawner> {
+        // Datagrams in sequence: each run's message arrives whole. Non-blocking, so a
+        // spawner that stopped reading is replaced rather than waited for.
+        let (socket, theirs) = socketpair(
+            AddressFamily::UNIX,
+            SocketType::SEQPACKET,
+            SocketFlags::CLOEXEC | SocketFlags::NONBLOCK,
+            None,
+        )?;
+        let process = tokio::process::Command::new(program)
+            .arg(SPAWNER_SUBCOMMAND)
+            .env_clear()
+            .current_dir("/")
+            .stdin(Stdio::from(theirs))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()?;
+        Ok(Spawner {
+            socket,
+            _process: process,
+        })
+    }
+}
+
+/// Waits until the shim has ended: its answer pipe (its stdout, which it never closes)
+/// reaches its end; then reaps it if it is this runtime's child.
+async fn ended(mut answers: BufReader<pipe::Receiver>, child: Option<tokio::process::Child>) {
+    let mut rest = Vec::new();
+    let _ = answers.read_to_end(&mut rest).await;
+    if let Some(mut child) = child {
+        let _ = child.wait().await;
     }
 }
 
@@ -663,28 +826,20 @@ impl Runtime for ProcessRuntime {
         let Some(shim) = &self.shim else {
             return Vec::new();
         };
-        let Ok(entries) = std::fs::read_dir(&shim.state_dir) else {
-            return Vec::new();
-        };
-        entries
-            .flatten()
-            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-            .filter_map(|e| e.file_name().into_string().ok())
-            .collect()
+        let mut pods: Vec<String> = shim.claims().into_iter().map(|(uid, _)| uid).collect();
+        pods.sort();
+        pods.dedup();
+        pods
     }
 
     async fn release_pod(&self, uid: &str) {
         if let Some(shim) = &self.shim {
-            let dir = shim.pod_dir(uid);
-            self.end_pod_runs(&dir).await;
-            if let Err(e) = std::fs::remove_dir_all(&dir)
-                && e.kind() != std::io::ErrorKind::NotFound
-            {
-                tracing::warn!(dir = %dir.display(), error = %e, "removing a pod's run files");
+            for (_, files) in shim.claims().into_iter().filter(|(u, _)| u == uid) {
+                self.end_claimed(&files).await;
             }
         }
         if let Some(c) = &self.cgroups {
-            c.remove_pod(uid);
+            c.end_pod(uid).await;
         }
     }
 }
