@@ -479,6 +479,9 @@ impl PodWorker {
         loop {
             self.observe();
             self.step().await;
+            if self.take_delivered_exits() {
+                continue;
+            }
             let reported = self.report().await;
             if matches!(self.stage, Stage::Done) && reported {
                 self.finish().await;
@@ -497,6 +500,19 @@ impl PodWorker {
                 () = sleep_until(wake) => {}
             }
         }
+    }
+
+    /// Takes the exits already delivered, before the status is written: a run that ended
+    /// while the worker was starting it (or reporting another change) is reported terminated
+    /// in the same write, as kubelet's status manager writes the latest state it has rather
+    /// than every state in between. Returns whether there were any.
+    fn take_delivered_exits(&mut self) -> bool {
+        let mut any = false;
+        while let Ok((id, exit)) = self.exits_rx.try_recv() {
+            self.on_exit(&id, exit);
+            any = true;
+        }
+        any
     }
 
     fn on_update(&mut self, update: Option<Pod>) {
