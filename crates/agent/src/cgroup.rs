@@ -202,10 +202,30 @@ impl Cgroups {
         Ok(RunCgroup { dirs })
     }
 
-    /// Removes a pod's (empty) cgroup directories.
-    pub fn remove_pod(&self, pod_uid: &str) {
+    /// The directories [`Cgroups::create`] makes for this run, whether or not it has.
+    pub fn run_paths(&self, pod_uid: &str, name: &str) -> Vec<PathBuf> {
+        self.hierarchies
+            .iter()
+            .map(|h| h.base.join(format!("pod{pod_uid}")).join(name))
+            .collect()
+    }
+
+    /// Kills whatever is left in a pod's cgroups, then removes them.
+    pub async fn end_pod(&self, pod_uid: &str) {
         for h in &self.hierarchies {
-            let _ = std::fs::remove_dir(h.base.join(format!("pod{pod_uid}")));
+            let pod = h.base.join(format!("pod{pod_uid}"));
+            let runs: Vec<PathBuf> = std::fs::read_dir(&pod)
+                .map(|entries| {
+                    entries
+                        .flatten()
+                        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                        .map(|e| e.path())
+                        .collect()
+                })
+                .unwrap_or_default();
+            kill_all(&runs).await;
+            remove(&runs).await;
+            let _ = std::fs::remove_dir(&pod);
         }
     }
 }
@@ -364,14 +384,25 @@ impl RunCgroup {
         Ok(())
     }
 
-    /// The `cgroup.procs` files, opened for the child to write itself into before exec.
-    pub fn open_procs(&self) -> io::Result<Vec<File>> {
+    /// The files a child writes `0` to between fork and exec to join the run's cgroups,
+    /// opened beforehand.
+    ///
+    /// On v1 that is `tasks`, which moves the writing thread alone: the forked child has only
+    /// the one, so it moves the whole process, and the kernel moves a thread that moves itself
+    /// without write-locking the global `cgroup_threadgroup_rwsem`
+    /// (`cgroup_procs_write_start`). A write to `cgroup.procs` takes that lock, which waits
+    /// for an RCU grace period unless another migration just did: 10 to 20 ms per run on an
+    /// otherwise idle host, most of a pod's start. v2 allows a thread to move alone only
+    /// within a threaded subtree, so there it is `cgroup.procs`.
+    pub fn open_join_files(&self) -> io::Result<Vec<File>> {
         self.dirs
             .iter()
             .map(|d| {
-                File::options()
-                    .write(true)
-                    .open(d.path.join("cgroup.procs"))
+                let file = match d.version {
+                    Version::V1 => "tasks",
+                    Version::V2 => "cgroup.procs",
+                };
+                File::options().write(true).open(d.path.join(file))
             })
             .collect()
     }

@@ -296,7 +296,8 @@ impl Dispatcher {
 
     /// Ends the runs of pods no worker follows: pods deleted while no agent was watching,
     /// and pods whose final status an earlier agent wrote but died before it let go of
-    /// their runs.
+    /// their runs; then whatever the runtime still keeps for pods without a worker, which
+    /// includes runs an earlier agent started but died before recording.
     async fn reclaim_orphans(&self) {
         for checkpoint in self.ctx.checkpoints.all() {
             if self.workers.contains_key(&checkpoint.uid) {
@@ -316,7 +317,12 @@ impl Dispatcher {
             if let Err(e) = self.ctx.checkpoints.remove(&checkpoint.uid) {
                 tracing::warn!(pod = %checkpoint.name, error = %e, "removing a checkpoint");
             }
-            self.ctx.runtime.release_pod(&checkpoint.uid);
+            self.ctx.runtime.release_pod(&checkpoint.uid).await;
+        }
+        for uid in self.ctx.runtime.pods() {
+            if !self.workers.contains_key(&uid) {
+                self.ctx.runtime.release_pod(&uid).await;
+            }
         }
     }
 }

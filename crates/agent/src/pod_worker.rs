@@ -479,6 +479,9 @@ impl PodWorker {
         loop {
             self.observe();
             self.step().await;
+            if self.take_delivered_exits() {
+                continue;
+            }
             let reported = self.report().await;
             if matches!(self.stage, Stage::Done) && reported {
                 self.finish().await;
@@ -497,6 +500,19 @@ impl PodWorker {
                 () = sleep_until(wake) => {}
             }
         }
+    }
+
+    /// Takes the exits already delivered, before the status is written: a run that ended
+    /// while the worker was starting it (or reporting another change) is reported terminated
+    /// in the same write, as kubelet's status manager writes the latest state it has rather
+    /// than every state in between. Returns whether there were any.
+    fn take_delivered_exits(&mut self) -> bool {
+        let mut any = false;
+        while let Ok((id, exit)) = self.exits_rx.try_recv() {
+            self.on_exit(&id, exit);
+            any = true;
+        }
+        any
     }
 
     fn on_update(&mut self, update: Option<Pod>) {
@@ -1145,7 +1161,7 @@ impl PodWorker {
         if let Err(e) = self.ctx.checkpoints.remove(&self.pod_ref.uid) {
             tracing::warn!(pod = %self.pod_ref.name, error = %e, "removing the pod's checkpoint");
         }
-        self.ctx.runtime.release_pod(&self.pod_ref.uid);
+        self.ctx.runtime.release_pod(&self.pod_ref.uid).await;
         let dir = self.work_dir();
         if dir.exists()
             && let Err(e) = std::fs::remove_dir_all(&dir)

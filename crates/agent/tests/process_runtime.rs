@@ -30,9 +30,9 @@ fn uid(name: &str) -> String {
 }
 
 /// Removes the pod cgroups of a test's runs.
-fn release(rt: &ProcessRuntime, names: &[&str]) {
+async fn release(rt: &ProcessRuntime, names: &[&str]) {
     for name in names {
-        rt.release_pod(&uid(name));
+        rt.release_pod(&uid(name)).await;
     }
 }
 
@@ -120,7 +120,7 @@ async fn output_goes_to_the_log_and_the_exit_code_is_reported() {
             line("stdout", "P", "partial")
         ]
     );
-    release(&rt, &["echo"]);
+    release(&rt, &["echo"]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -155,7 +155,7 @@ async fn no_shell_environment_and_working_directory() {
         log_lines(&log),
         [line("stdout", "F", work.to_str().unwrap())]
     );
-    release(&rt, &["env", "pwd"]);
+    release(&rt, &["env", "pwd"]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -182,7 +182,7 @@ async fn what_cannot_run_says_why() {
     s.working_dir = dir.path().join("absent");
     let err = rt.start(s).await.unwrap_err();
     assert!(err.to_string().starts_with("chdir to cwd"), "{err}");
-    release(&rt, &["missing", "missing2", "nowhere"]);
+    release(&rt, &["missing", "missing2", "nowhere"]).await;
 }
 
 async fn group_dies_with_the_run(rt: &ProcessRuntime, dir: &Path) {
@@ -212,7 +212,7 @@ async fn group_dies_with_the_run(rt: &ProcessRuntime, dir: &Path) {
     let pgid = run.process().unwrap().pgid;
     assert_eq!(run.wait().await.code, 0);
     assert_eq!(group_members(pgid), Vec::<i32>::new());
-    release(rt, &["tree", "daemon"]);
+    release(rt, &["tree", "daemon"]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -280,7 +280,7 @@ async fn limits_are_applied_through_cgroups() {
     for path in &record.cgroups {
         assert!(!path.exists(), "{} stays after the run", path.display());
     }
-    release(&rt, &["limited"]);
+    release(&rt, &["limited"]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -299,7 +299,7 @@ async fn exceeding_the_memory_limit_is_oomkilled() {
         (exit.code, exit.signal, exit.oom_killed),
         (137, Some(9), true)
     );
-    release(&rt, &["hog"]);
+    release(&rt, &["hog"]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -30,13 +30,20 @@ enum Command {
     Version,
     /// Container images on this node: pull, import, list, remove.
     Image(cmd::image::ImageArgs),
-    /// Supervise one container run for the server's node agent (internal: the agent starts
-    /// it, with the run on stdin).
-    #[command(name = kbatch_agent::shim::SUBCOMMAND, hide = true)]
-    Shim,
 }
 
 fn main() -> ExitCode {
+    // Hidden: `kbatch __shim` supervises one container run for the server's node agent,
+    // which starts it with the run's claim on stdin; `kbatch __shim-spawner` forks such
+    // shims. They are on the path of every pod's start, so they skip building the command
+    // line's parser.
+    let first = std::env::args_os().nth(1);
+    if first.as_deref() == Some(kbatch_agent::shim::SUBCOMMAND.as_ref()) {
+        return cmd::shim::run();
+    }
+    if first.as_deref() == Some(kbatch_agent::shim::SPAWNER_SUBCOMMAND.as_ref()) {
+        return cmd::shim::run_spawner();
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -52,6 +59,5 @@ fn main() -> ExitCode {
         Command::Server(args) => cmd::server::run(args),
         Command::Version => cmd::version::run(),
         Command::Image(args) => cmd::image::run(args),
-        Command::Shim => cmd::shim::run(),
     }
 }

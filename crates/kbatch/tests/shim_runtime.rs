@@ -182,8 +182,8 @@ async fn a_run_under_a_shim_behaves_as_a_direct_one() {
         !shim.status_file.exists()
     })
     .await;
-    rt.release_pod(&uid("plain"));
-    rt.release_pod(&uid("missing"));
+    rt.release_pod(&uid("plain")).await;
+    rt.release_pod(&uid("missing")).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -205,7 +205,7 @@ async fn a_run_outlives_its_runtime_and_is_adopted_with_its_exit_and_logs() {
     let exit = adopted.wait().await;
     assert_eq!((exit.code, exit.lost), (3, None));
     assert_eq!(log_contents(&log), ["before", "after"]);
-    second.release_pod(&uid("kept"));
+    second.release_pod(&uid("kept")).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -222,7 +222,7 @@ async fn a_run_that_ended_while_no_runtime_followed_it_reports_its_real_exit() {
     let exit = second.adopt(&record).await.unwrap().wait().await;
     assert_eq!((exit.code, exit.signal, exit.lost), (7, None, None));
     assert_eq!(log_contents(&log), ["before", "after"]);
-    second.release_pod(&uid("ended"));
+    second.release_pod(&uid("ended")).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -246,7 +246,7 @@ async fn a_run_whose_shim_was_killed_is_lost_and_its_container_killed() {
         "{why}"
     );
     eventually("the container is killed", || !alive(record.pid)).await;
-    rt.release_pod(&uid("orphaned"));
+    rt.release_pod(&uid("orphaned")).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -272,33 +272,335 @@ async fn an_adopted_run_whose_shim_died_meanwhile_is_lost() {
         "{:?}",
         exit.lost
     );
-    second.release_pod(&uid("gone"));
+    second.release_pod(&uid("gone")).await;
 }
 
+/// The command line of a process.
+fn cmdline(pid: i32) -> String {
+    String::from_utf8_lossy(&std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default())
+        .replace('\0', " ")
+}
+
+/// Shims are forked by the runtime's spawner; one that has ended is replaced, and runs
+/// start as before.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_run_started_again_ends_the_shim_an_earlier_agent_left_for_it() {
+async fn shims_are_forked_by_a_spawner_that_is_replaced_when_it_ends() {
     let dir = tempfile::tempdir().unwrap();
-    let s = spec(dir.path(), "again", &gated(0));
+    let rt = runtime(dir.path());
+    let first = rt
+        .start(spec(dir.path(), "forked", &gated(3)))
+        .await
+        .unwrap();
+    let shim = first.process().unwrap().shim.unwrap();
+    let spawner: i32 = stat_field(shim.pid, 4).unwrap().parse().unwrap();
+    assert!(
+        cmdline(spawner).contains("__shim-spawner"),
+        "{}",
+        cmdline(spawner)
+    );
+    assert_eq!(
+        std::fs::read_to_string(format!("/proc/{}/comm", shim.pid)).unwrap_or_default(),
+        "kbatch-shim\n"
+    );
+    open_gate(dir.path());
+    assert_eq!(first.wait().await.code, 3);
+    kill9(spawner);
+    eventually("the spawner has ended", || !alive(spawner)).await;
+
+    let second = rt.start(spec(dir.path(), "after", "exit 4")).await.unwrap();
+    assert_eq!(second.wait().await.code, 4);
+    rt.release_pod(&uid("forked")).await;
+    rt.release_pod(&uid("after")).await;
+}
+
+/// Without a working spawner (here one that ends at once, before or after it was handed the
+/// run) the runtime executes each shim itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_spawner_shims_are_executed() {
+    let dir = tempfile::tempdir().unwrap();
+    let program = dir.path().join("kbatch-without-spawner");
+    std::fs::write(
+        &program,
+        format!(
+            "#!/bin/sh\ncase \"$1\" in __shim-spawner) exit 0;; esac\nexec {} \"$@\"\n",
+            kbatch().display()
+        ),
+    )
+    .unwrap();
+    std::process::Command::new("chmod")
+        .args(["+x"])
+        .arg(&program)
+        .status()
+        .unwrap();
+    let rt =
+        ProcessRuntime::new(Arc::new(SystemClock)).with_shim(&program, dir.path().join("runs"));
+    for (i, name) in ["exec-1", "exec-2", "exec-3"].into_iter().enumerate() {
+        let run = rt.start(spec(dir.path(), name, &counted(5))).await.unwrap();
+        let shim = run.process().unwrap().shim.unwrap();
+        assert!(
+            cmdline(shim.pid).contains(" __shim"),
+            "{}",
+            cmdline(shim.pid)
+        );
+        open_gate(dir.path());
+        assert_eq!((run.wait().await.code, starts(dir.path())), (5, i + 1));
+        std::fs::remove_file(dir.path().join("gate")).unwrap();
+        rt.release_pod(&uid(name)).await;
+    }
+}
+
+/// A gated script (as [`gated`]) that first appends `start` to the file `starts` in its
+/// working directory: how many times the container ran.
+fn counted(code: i32) -> String {
+    format!("echo start >> starts; {}", gated(code))
+}
+
+/// How many times a [`counted`] container has started in `dir`.
+fn starts(dir: &Path) -> usize {
+    std::fs::read_to_string(dir.join("starts"))
+        .unwrap_or_default()
+        .lines()
+        .count()
+}
+
+/// The directory that holds the shims of [`held_runtime`] at their start's points.
+fn holds(dir: &Path) -> PathBuf {
+    dir.join("holds")
+}
+
+/// A shim-mode runtime whose shims stop at the points `holds(dir)` names.
+fn held_runtime(dir: &Path) -> ProcessRuntime {
+    runtime(dir).hold_shims_at(holds(dir))
+}
+
+/// Holds the next shims at `point` until [`release`] (`ProcessRuntime::hold_shims_at`).
+fn hold(dir: &Path, point: &str) {
+    std::fs::create_dir_all(holds(dir)).unwrap();
+    std::fs::write(holds(dir).join(point), "").unwrap();
+}
+
+fn release(dir: &Path, point: &str) {
+    std::fs::remove_file(holds(dir).join(point)).unwrap();
+}
+
+/// Starts the run as an agent process would that dies once its shim has stopped at
+/// `point`: the runtime and its pending start go away, the shim stays. Returns the shim's
+/// pid.
+fn start_in_an_agent_dying_at(dir: &Path, point: &str, spec: ContainerSpec) -> i32 {
+    let held = holds(dir).join(format!("{point}.held"));
+    let dir = dir.to_owned();
+    let waited = held.clone();
+    std::thread::spawn(move || {
+        let tasks = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        tasks.block_on(async {
+            let rt = held_runtime(&dir);
+            tokio::select! {
+                started = rt.start(spec) => panic!("the start did not wait for its held shim: {:?}", started.map(|r| r.id().to_owned())),
+                () = eventually("the shim is held", || waited.exists()) => {}
+            }
+        });
+        // Dropping the tasks drops the pending start, as the agent's death would.
+    })
+    .join()
+    .unwrap();
+    std::fs::read_to_string(&held).unwrap().parse().unwrap()
+}
+
+/// The agent died after the shim had recorded the run but before the agent did (its
+/// checkpoint): the pod worker starts the same attempt again, and gets the run the shim
+/// started, which goes on to its end; the container runs once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_started_for_an_agent_that_died_before_recording_it_is_followed_not_run_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = spec(dir.path(), "again", &counted(0));
     let log = s.log_path.clone();
-    // An agent that died before it recorded the run: the pod worker runs the same attempt
-    // again.
     let earlier = start_in_a_dying_agent(dir.path(), s.clone())
         .process
         .unwrap();
 
     let second = runtime(dir.path());
     let run = second.start(s).await.unwrap();
-    eventually("the earlier container is gone", || !alive(earlier.pid)).await;
-    eventually("the earlier shim is gone", || {
-        !earlier.shim.as_ref().unwrap().is_alive()
-    })
-    .await;
+    assert_eq!(run.process().unwrap(), earlier, "the earlier run, followed");
     open_gate(dir.path());
     let exit = run.wait().await;
     assert_eq!((exit.code, exit.lost), (0, None));
-    // The log is the new run's alone.
     assert_eq!(log_contents(&log), ["before", "after"]);
-    second.release_pod(&uid("again"));
+    assert_eq!(starts(dir.path()), 1);
+    second.release_pod(&uid("again")).await;
+}
+
+/// The agent died after spawning the shim, before the shim wrote anything (`claimed`) or
+/// while it was about to start the container (`starting`): the next start waits for that
+/// shim, follows the run it starts and never starts one of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_start_waits_for_the_shim_an_agent_that_died_spawned() {
+    for point in ["claimed", "starting"] {
+        let dir = tempfile::tempdir().unwrap();
+        let name = format!("spawned-{point}");
+        let s = spec(dir.path(), &name, &counted(4));
+        let log = s.log_path.clone();
+        hold(dir.path(), point);
+        let shim = start_in_an_agent_dying_at(dir.path(), point, s.clone());
+
+        let second = Arc::new(runtime(dir.path()));
+        let starting = tokio::spawn({
+            let second = second.clone();
+            async move { second.start(s).await }
+        });
+        release(dir.path(), point);
+        let run = starting.await.unwrap().unwrap();
+        assert_eq!(run.process().unwrap().shim.unwrap().pid, shim, "{point}");
+        open_gate(dir.path());
+        let exit = run.wait().await;
+        assert_eq!((exit.code, exit.lost), (4, None), "{point}");
+        assert_eq!(log_contents(&log), ["before", "after"], "{point}");
+        assert_eq!(starts(dir.path()), 1, "{point}");
+        second.release_pod(&uid(&name)).await;
+    }
+}
+
+/// A run whose shim recorded it started (`started`) but had not yet answered when the agent
+/// died is followed at once, while the shim is still held.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_start_follows_a_recorded_run_whose_shim_never_answered() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = spec(dir.path(), "unanswered", &counted(0));
+    hold(dir.path(), "started");
+    let shim = start_in_an_agent_dying_at(dir.path(), "started", s.clone());
+
+    let second = runtime(dir.path());
+    let run = second.start(s).await.unwrap();
+    assert_eq!(run.process().unwrap().shim.unwrap().pid, shim);
+    release(dir.path(), "started");
+    open_gate(dir.path());
+    assert_eq!(run.wait().await.code, 0);
+    assert_eq!(starts(dir.path()), 1);
+    second.release_pod(&uid("unanswered")).await;
+}
+
+/// A shim that died before it marked the run as starting provably started nothing: the
+/// run is started (once); one that died after the mark may have, so the run is lost, and
+/// not started again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shim_that_died_starting_a_run_leaves_it_to_start_only_if_it_never_could_have() {
+    for point in ["claimed", "starting"] {
+        let dir = tempfile::tempdir().unwrap();
+        let name = format!("died-{point}");
+        let s = spec(dir.path(), &name, &counted(0));
+        hold(dir.path(), point);
+        let shim = start_in_an_agent_dying_at(dir.path(), point, s.clone());
+        kill9(shim);
+        eventually("the shim is gone", || !alive(shim)).await;
+
+        let second = runtime(dir.path());
+        let run = second.start(s).await.unwrap();
+        open_gate(dir.path());
+        let exit = run.wait().await;
+        if point == "claimed" {
+            assert_eq!((exit.code, exit.lost), (0, None));
+            assert_eq!(starts(dir.path()), 1);
+        } else {
+            assert_eq!(exit.code, 137);
+            let why = exit.lost.expect("lost");
+            assert!(
+                why.contains(&format!(
+                    "(kbatch shim, pid {shim}) ended while it was starting the container"
+                )),
+                "{why}"
+            );
+            assert_eq!(starts(dir.path()), 0);
+        }
+        second.release_pod(&uid(&name)).await;
+    }
+}
+
+/// A shim that died while it overwrote its status file left no whole version: the
+/// run may have started (the file exists), so it is lost, and not started again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_status_file_left_half_written_makes_the_run_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = spec(dir.path(), "torn", &counted(0));
+    hold(dir.path(), "starting");
+    let shim = start_in_an_agent_dying_at(dir.path(), "starting", s.clone());
+    kill9(shim);
+    eventually("the shim is gone", || !alive(shim)).await;
+    let status = dir
+        .path()
+        .join("runs")
+        .join(format!("{}_{}.json", s.pod.uid, s.id));
+    let mut bytes = std::fs::read(&status).unwrap();
+    let half = bytes.len() / 2;
+    bytes[half..].fill(b'x');
+    std::fs::write(&status, bytes).unwrap();
+
+    let second = runtime(dir.path());
+    let exit = second.start(s).await.unwrap().wait().await;
+    assert_eq!(exit.code, 137);
+    let why = exit.lost.expect("lost");
+    assert!(
+        why.contains("while it was recording the container's start"),
+        "{why}"
+    );
+    open_gate(dir.path());
+    assert_eq!(starts(dir.path()), 0);
+    second.release_pod(&uid("torn")).await;
+}
+
+/// An agent that died after creating a run's claim but before spawning its shim left a
+/// claim nobody holds and no status: the run never started, and is started.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claim_no_shim_took_is_started() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = spec(dir.path(), "unspawned", &counted(0));
+    let runs = dir.path().join("runs");
+    std::fs::create_dir_all(&runs).unwrap();
+    let claim = runs.join(format!("{}_{}.claim", s.pod.uid, s.id));
+    std::fs::write(claim, "{\"launch\": {").unwrap();
+
+    let rt = runtime(dir.path());
+    let run = rt.start(s).await.unwrap();
+    open_gate(dir.path());
+    assert_eq!((run.wait().await.code, starts(dir.path())), (0, 1));
+    rt.release_pod(&uid("unspawned")).await;
+}
+
+/// A run that ended while no agent ran, started for an agent that died before recording
+/// it: starting it again reports its real exit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_start_reports_the_exit_of_an_unrecorded_run_that_ended_meanwhile() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = spec(dir.path(), "ended-unrecorded", &counted(5));
+    let shim = shim_of(&start_in_a_dying_agent(dir.path(), s.clone()));
+    open_gate(dir.path());
+    eventually("the shim has ended", || !shim.is_alive()).await;
+
+    let second = runtime(dir.path());
+    let exit = second.start(s).await.unwrap().wait().await;
+    assert_eq!((exit.code, exit.lost), (5, None));
+    assert_eq!(starts(dir.path()), 1);
+    second.release_pod(&uid("ended-unrecorded")).await;
+}
+
+/// Releasing a pod ends every run of it on the node, the ones no agent recorded included:
+/// a shim still starting one is killed before it starts anything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn releasing_a_pod_ends_the_runs_no_agent_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = spec(dir.path(), "released", &counted(0));
+    let uid = s.pod.uid.clone();
+    hold(dir.path(), "starting");
+    let shim = start_in_an_agent_dying_at(dir.path(), "starting", s);
+
+    let second = runtime(dir.path());
+    assert!(second.pods().contains(&uid));
+    second.release_pod(&uid).await;
+    assert!(!alive(shim));
+    assert!(!second.pods().contains(&uid));
+    release(dir.path(), "starting");
+    assert_eq!(starts(dir.path()), 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -318,7 +620,7 @@ async fn the_shim_reports_an_oom_kill() {
         (exit.code, exit.signal, exit.oom_killed, exit.lost),
         (137, Some(9), true, None)
     );
-    rt.release_pod(&uid("hog"));
+    rt.release_pod(&uid("hog")).await;
 }
 
 const NODE: &str = "node-1";
@@ -454,6 +756,68 @@ async fn a_new_agent_adopts_the_runs_of_its_pods() {
         let log = kbatch_agent::logs::run_path(&data, &pod_ref, "c", 0);
         assert_eq!(log_contents(&log), ["started", "finished"]);
     }
+    second.abort();
+}
+
+/// An agent killed between spawning a shim and recording the run (the shim held before it
+/// wrote anything): the next agent waits for that shim and adopts its run; the container
+/// runs once and the pod succeeds as if nothing had happened.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_agent_adopts_a_run_the_dead_agent_spawned_but_never_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("agent");
+    let registry = registry().await;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let agent = |rt: ProcessRuntime| {
+        let config = AgentConfig::new(NODE, &data, Arc::new(rt));
+        tokio::spawn(Agent::new(registry.clone(), clock.clone(), config).run())
+    };
+    let shims =
+        || ProcessRuntime::new(Arc::new(SystemClock)).with_shim(kbatch(), data.join("runs"));
+    hold(dir.path(), "claimed");
+    let first = agent(shims().hold_shims_at(holds(dir.path())));
+    let (count, gate) = (dir.path().join("starts"), dir.path().join("gate"));
+    let script = format!(
+        "echo start >> {}; echo started; while [ ! -e {} ]; do sleep 0.02; done; echo finished",
+        count.display(),
+        gate.display()
+    );
+    run_pod(&registry, "spawned", &script).await;
+    eventually("the shim is held", || {
+        holds(dir.path()).join("claimed.held").exists()
+    })
+    .await;
+    first.abort();
+    let _ = first.await;
+    let pod = get(&registry, "spawned").await;
+    assert_ne!(
+        phase(&pod),
+        Some("Running"),
+        "reported before it was recorded"
+    );
+
+    let second = agent(shims());
+    release(dir.path(), "claimed");
+    wait_for(&registry, "spawned", |p| phase(p) == Some("Running")).await;
+    std::fs::write(&gate, "").unwrap();
+    let done = wait_for(&registry, "spawned", |p| phase(p) == Some("Succeeded")).await;
+    assert_eq!(terminated(&done), Some((0, "Completed".to_owned())));
+    let status = &done
+        .status
+        .as_ref()
+        .unwrap()
+        .container_statuses
+        .as_ref()
+        .unwrap()[0];
+    assert_eq!(status.restart_count, 0);
+    let pod_ref = PodRef {
+        namespace: "default".into(),
+        name: "spawned".into(),
+        uid: done.metadata.uid.clone().unwrap(),
+    };
+    let log = kbatch_agent::logs::run_path(&data, &pod_ref, "c", 0);
+    assert_eq!(log_contents(&log), ["started", "finished"]);
+    assert_eq!(std::fs::read_to_string(&count).unwrap(), "start\n");
     second.abort();
 }
 

@@ -72,7 +72,7 @@ impl Launch {
         }
         let procs = match &self.cgroup {
             Some(cg) => cg
-                .open_procs()
+                .open_join_files()
                 .map_err(|e| StartError(format!("opening the container's cgroup: {e}")))?,
             None => Vec::new(),
         };
@@ -198,8 +198,10 @@ async fn kill_leftovers(id: &str, pgid: i32, cgroup: Option<&RunCgroup>) {
         return;
     };
     for _ in 0..200 {
-        let _ = kill_process_group(group, Signal::KILL);
-        if !group_alive(pgid) {
+        // ESRCH: no process is in the group, not even a zombie, so there is nothing to scan
+        // /proc for (the usual case: the leader has been reaped and started nothing).
+        let sent = kill_process_group(group, Signal::KILL);
+        if sent == Err(rustix::io::Errno::SRCH) || !group_alive(pgid) {
             return;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
@@ -236,7 +238,8 @@ mod spawn {
     use std::fs::File;
 
     /// Makes the child write itself into the run's cgroups before it execs, so that the run
-    /// and everything it starts are limited and accounted from the first instruction.
+    /// and everything it starts are limited and accounted from the first instruction
+    /// (`RunCgroup::open_join_files` says which files, and why).
     pub(super) fn join_cgroups(cmd: &mut tokio::process::Command, procs: Vec<File>) {
         if procs.is_empty() {
             return;

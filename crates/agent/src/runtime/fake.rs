@@ -143,6 +143,7 @@ impl Runtime for FakeRuntime {
         state.next_pid += 1;
         let run = Arc::new(FakeRun {
             id: spec.id.clone(),
+            pod_uid: spec.pod.uid.clone(),
             container: spec.name.clone(),
             attempt: spec.attempt,
             pid: i32::MAX - state.next_pid,
@@ -184,12 +185,40 @@ impl Runtime for FakeRuntime {
         record.is_alive()
     }
 
-    fn release_pod(&self, _uid: &str) {}
+    fn pods(&self) -> Vec<String> {
+        let mut pods: Vec<String> = self
+            .state()
+            .runs
+            .values()
+            .map(|r| r.pod_uid.clone())
+            .collect();
+        pods.sort();
+        pods.dedup();
+        pods
+    }
+
+    /// Runs of the pod still held end as SIGKILLed ones do.
+    async fn release_pod(&self, uid: &str) {
+        let mut state = self.state();
+        let left: Vec<Arc<FakeRun>> = state
+            .runs
+            .values()
+            .filter(|r| r.pod_uid == uid)
+            .cloned()
+            .collect();
+        state.runs.retain(|_, r| r.pod_uid != uid);
+        drop(state);
+        let now = self.clock.now();
+        for run in left {
+            run.finish(137, Some(9), false, now);
+        }
+    }
 }
 
 #[derive(Debug)]
 struct FakeRun {
     id: String,
+    pod_uid: String,
     container: String,
     attempt: u32,
     pid: i32,

@@ -123,7 +123,10 @@ pub trait Runtime: Send + Sync + Debug {
     /// Whether this runtime can run the container at all; the error says why not and how
     /// to fix it. Checked for every container before a pod starts.
     fn check(&self, container: &Container) -> Result<(), String>;
-    /// Starts one run.
+    /// Starts one run, at most once: when a run of this id has been started before (by an
+    /// earlier agent process that died before it recorded the run), the handle follows that
+    /// run, or reports how it ended, instead of starting another; a run that never started
+    /// is started.
     async fn start(&self, spec: ContainerSpec) -> Result<Arc<dyn ContainerHandle>, StartError>;
     /// A run this runtime started and still follows: how an agent restarted in the same
     /// process adopts its pods.
@@ -138,8 +141,12 @@ pub trait Runtime: Send + Sync + Debug {
     /// Ends whatever is left of a run recorded by an earlier agent process that this runtime
     /// cannot follow (no exit status, no output). Returns whether anything was still alive.
     async fn reclaim(&self, record: &ProcessRecord) -> bool;
-    /// The pod is done on this node: release what the runtime kept for it.
-    fn release_pod(&self, uid: &str);
+    /// The pods this runtime keeps state for, on this node, whichever agent process
+    /// started their runs.
+    fn pods(&self) -> Vec<String>;
+    /// The pod is done on this node: end whatever is left of its runs, recorded or not, and
+    /// release what the runtime kept for it.
+    async fn release_pod(&self, uid: &str);
 }
 
 /// The exit of a run, set once and read by any number of waiters.
