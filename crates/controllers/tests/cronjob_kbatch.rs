@@ -4,6 +4,8 @@
 
 mod cronjob_support;
 
+use std::time::Duration;
+
 use jiff::SignedDuration;
 use k8s_openapi::api::core::v1::ObjectReference;
 use kbatch_api::registry::{DeleteOptions, Propagation};
@@ -556,6 +558,24 @@ async fn a_foreign_job_holds_the_fire_time() {
     );
 }
 
+/// Issue 6's precision: without Kubernetes' 100 ms (C-30), the requeue lands on the fire time
+/// itself, and a sync that runs a little early finds nothing due and asks for what is left.
+#[tokio::test]
+async fn kbatch_requeues_at_the_fire_time_itself() {
+    let env = Env::new().await;
+    let ctrl = CronJobController::new(env.registry.clone(), env.clock.clone());
+    env.set_now(at_min(-1));
+    env.create("cj", json!({})).await;
+    let sync = || async { ctrl.sync(NS, "cj").await.unwrap() };
+    assert_eq!(sync().await, Some(Duration::from_secs(60)));
+    env.set_now(t0() - SignedDuration::from_micros(300));
+    assert_eq!(sync().await, Some(Duration::from_micros(300)), "early");
+    assert!(env.jobs().await.is_empty());
+    env.set_now(t0());
+    assert_eq!(sync().await, Some(Duration::from_secs(3600)));
+    assert_eq!(env.job_names().await, vec![job_name("cj", t0())]);
+}
+
 #[tokio::test]
 async fn metrics_follow_the_cronjob() {
     let env = Env::new().await;
@@ -581,6 +601,8 @@ async fn metrics_follow_the_cronjob() {
         "cronjob_controller_job_creation_skew_duration_seconds_sum 60.0".to_owned(),
         "cronjob_controller_job_creation_skew_duration_seconds_bucket{le=\"64.0\"} 1".to_owned(),
         "cronjob_controller_job_creation_skew_duration_seconds_bucket{le=\"32.0\"} 0".to_owned(),
+        // kbatch's finer buckets below Kubernetes' first.
+        "cronjob_controller_job_creation_skew_duration_seconds_bucket{le=\"0.05\"} 0".to_owned(),
     ] {
         assert!(text.contains(&line), "{line} in\n{text}");
     }
