@@ -37,6 +37,7 @@
 //!   CronJob is not requeued (C-23(d)), so the fire times it skips are recorded by the next
 //!   sync that looks at it.
 
+mod cache;
 mod jobs;
 mod metrics;
 mod record;
@@ -60,10 +61,12 @@ use kbatch_core::object::{CRONJOB, JOB, Object};
 use kbatch_schedule::{Instant, ParseError, Zone, ZoneError};
 use serde_json::{Map, Value, json};
 
+use self::cache::JobCache;
 use self::metrics::CronJobMetrics;
 use self::record::{Fate, Held, Outcome};
 pub use self::timeline::KUBERNETES_REQUEUE_DELTA;
 use self::timeline::{Missed, Timeline, go_seconds, go_sub};
+use crate::runtime::Informer;
 
 /// The field manager and event source of the controller's writes.
 pub const FIELD_MANAGER: &str = "cronjob-controller";
@@ -94,6 +97,8 @@ pub struct CronJobController {
     keys: Mutex<HashMap<String, KeyState>>,
     /// Added to the next fire time for the requeue (C-30).
     requeue_delta: Duration,
+    /// Where a sync finds its Jobs; without it, a list of the namespace's Jobs.
+    jobs: Option<JobCache>,
 }
 
 /// What the controller remembers about one CronJob between syncs.
@@ -149,7 +154,16 @@ impl CronJobController {
             metrics: CronJobMetrics::default(),
             keys: Mutex::new(HashMap::new()),
             requeue_delta: Duration::ZERO,
+            jobs: None,
         }
+    }
+
+    /// Reads each CronJob's Jobs from `jobs` (the shared Jobs informer) through an index by
+    /// controller, as upstream reads them from its lister, instead of listing the namespace's
+    /// Jobs in every sync.
+    pub fn with_job_cache(mut self, jobs: &Informer) -> Self {
+        self.jobs = Some(JobCache::new(jobs));
+        self
     }
 
     /// Requeues each CronJob `delta` after its next fire time instead of at it: with
@@ -862,6 +876,9 @@ impl CronJobController {
     /// C-52 (`getJobsToBeReconciled`): every Job of the namespace whose controller reference
     /// names the CronJob, whatever its labels.
     async fn owned_jobs(&self, cj: &CronJob) -> Result<Vec<Job>, ApiError> {
+        if let Some(cache) = &self.jobs {
+            return Ok(cache.controlled_by(spec::namespace(cj), spec::name(cj)));
+        }
         let list = self
             .registry
             .list(&JOB, Some(spec::namespace(cj)), &ListParams::default())
