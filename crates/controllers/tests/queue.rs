@@ -97,7 +97,7 @@ async fn many_delayed_keys_come_out_in_time_order() {
     let delay = |k: u32| Duration::from_millis(u64::from(k) + 1);
     for i in 0..n {
         let k = (i * 7_919) % n;
-        if k % 10 == 0 {
+        if k.is_multiple_of(10) {
             q.add_after(k, delay(k) + Duration::from_secs(5));
         }
         q.add_after(k, delay(k));

@@ -2,9 +2,11 @@
 //! one level-triggered `sync` per CronJob that reconciles status.active with the Jobs it owns,
 //! trims the history, and starts the Job of the most recent due fire time (cronjob.md §3–§6).
 //!
-//! A sync reads the CronJob and its Jobs through the registry, then writes in this order: Job
-//! deletions and creations, the record of skipped fire times (events, below), the status
-//! (once, C-28), and last kbatch's metadata annotations (below) with one merge patch. Each
+//! A sync reads the CronJob through the registry and its Jobs from the Jobs informer (or a
+//! list of the namespace's Jobs without one), then
+//! writes in this order: Job deletions and creations, the record of skipped fire times
+//! (events, below), the status (once, C-28) carrying kbatch's metadata annotations (below), or,
+//! when the status does not change, the annotations alone with one merge patch. Each
 //! write is idempotent on retry: a Job's name is a pure function of its fire time (C-50), so a
 //! crash between creating it and writing the status is repaired by the next sync, which gets
 //! AlreadyExists and puts the Job in status.active with lastScheduleTime as if the first
@@ -238,7 +240,29 @@ impl CronJobController {
         } else {
             None
         };
+        let mut annotations = if result.is_ok() && !spec::deleting(&ctx.cj) {
+            annotation_changes(&ctx, recorded)
+        } else {
+            Map::new()
+        };
         if ctx.changed {
+            // kbatch's annotations ride on the status write when there is one: a write to
+            // /status keeps the metadata it is given (Kubernetes' status strategy resets only
+            // the spec), so a sync that starts a Job writes the CronJob once, not twice.
+            let held = ctx
+                .cj
+                .metadata
+                .annotations
+                .get_or_insert_with(Default::default);
+            for (key, value) in std::mem::take(&mut annotations) {
+                match value {
+                    Value::String(value) => held.insert(key, value),
+                    _ => held.remove(&key),
+                };
+            }
+            if held.is_empty() {
+                ctx.cj.metadata.annotations = None;
+            }
             let opts = WriteOptions {
                 subresource: Some("status".into()),
                 field_manager: Some(FIELD_MANAGER.into()),
@@ -260,8 +284,8 @@ impl CronJobController {
             }
         }
         let requeue = result?;
-        if !spec::deleting(&ctx.cj) {
-            Box::pin(self.write_annotations(&mut ctx, recorded)).await?;
+        if !annotations.is_empty() {
+            Box::pin(self.write_annotations(&mut ctx, annotations)).await?;
         }
         self.metrics
             .observe(&ctx.cj, kube_state_next(&ctx.cj, &ctx.tz));
@@ -793,38 +817,13 @@ impl CronJobController {
         }
     }
 
-    /// Writes kbatch's annotations that changed, in one merge patch of the metadata.
+    /// Writes kbatch's annotations that changed (`null`: remove), in one merge patch of the
+    /// metadata.
     async fn write_annotations(
         &self,
         ctx: &mut Ctx,
-        recorded: Option<Instant>,
+        changes: Map<String, Value>,
     ) -> Result<(), ApiError> {
-        let zone = ctx.zone();
-        let next = match (&ctx.outcome, &ctx.timeline) {
-            (Outcome::Walked { .. }, Some(timeline)) => timeline
-                .next_fire(ctx.now())
-                .map(|t| t.rfc3339(&zone).to_string()),
-            _ => None,
-        };
-        let mut changes = Map::new();
-        let mut set = |key: &str, value: Option<String>| {
-            if spec::annotation(&ctx.cj, key) != value.as_deref() {
-                changes.insert(key.to_owned(), value.map_or(Value::Null, Value::String));
-            }
-        };
-        set(NEXT_SCHEDULE_TIME, next);
-        if let Some(handled) = ctx.run_now_handled.clone() {
-            set(RUN_NOW_HANDLED, Some(handled));
-        }
-        if let Some(until) = recorded {
-            set(
-                SCHEDULES_RECORDED_UNTIL,
-                Some(until.rfc3339(&zone).to_string()),
-            );
-        }
-        if changes.is_empty() {
-            return Ok(());
-        }
         let opts = WriteOptions {
             field_manager: Some(FIELD_MANAGER.into()),
             ..Default::default()
@@ -947,6 +946,35 @@ async fn record(registry: &Registry, spec: EventSpec) {
     if let Err(e) = registry.record_event(spec).await {
         tracing::warn!(reason, error = %e, "recording an event failed");
     }
+}
+
+/// kbatch's annotations whose value this sync changes (`null`: remove): the next fire time,
+/// the run-now value handled, the end of the record of skipped fire times.
+fn annotation_changes(ctx: &Ctx, recorded: Option<Instant>) -> Map<String, Value> {
+    let zone = ctx.zone();
+    let next = match (&ctx.outcome, &ctx.timeline) {
+        (Outcome::Walked { .. }, Some(timeline)) => timeline
+            .next_fire(ctx.now())
+            .map(|t| t.rfc3339(&zone).to_string()),
+        _ => None,
+    };
+    let mut changes = Map::new();
+    let mut set = |key: &str, value: Option<String>| {
+        if spec::annotation(&ctx.cj, key) != value.as_deref() {
+            changes.insert(key.to_owned(), value.map_or(Value::Null, Value::String));
+        }
+    };
+    set(NEXT_SCHEDULE_TIME, next);
+    if let Some(handled) = ctx.run_now_handled.clone() {
+        set(RUN_NOW_HANDLED, Some(handled));
+    }
+    if let Some(until) = recorded {
+        set(
+            SCHEDULES_RECORDED_UNTIL,
+            Some(until.rfc3339(&zone).to_string()),
+        );
+    }
+    changes
 }
 
 /// spec.timeZone as `time.LoadLocation` loads it; unset is UTC.

@@ -48,6 +48,12 @@ pub struct ServerArgs {
     /// How long a pod's logs are kept after the pod is gone.
     #[arg(long, default_value = "24h", value_parser = go_duration)]
     log_retention: Duration,
+    /// How many CronJobs are synced at once. Syncs of one CronJob never overlap; a sync that
+    /// starts a Job waits on several store commits, so CronJobs due at the same time finish
+    /// sooner when more of them wait together. Kubernetes syncs 5 at once
+    /// (`--concurrent-cron-job-syncs`).
+    #[arg(long, default_value_t = 50)]
+    concurrent_cron_job_syncs: usize,
 }
 
 /// A duration as Go writes it (`10s`, `1m30s`, `250ms`), the form Kubernetes flags take.
@@ -133,6 +139,7 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
             api.registry().clone(),
             clock.clone(),
             ControllersConfig {
+                cronjob_workers: args.concurrent_cron_job_syncs,
                 backoff_base: args.backoff_base,
                 backoff_max: args.backoff_max,
                 ..Default::default()
