@@ -120,7 +120,8 @@ impl Controllers {
         let job_queue = WorkQueue::new(RateLimiter::JOB_API);
         enqueue_jobs(&jobs, &pods, &job_queue, Arc::clone(&clock));
         let cronjobs = Informer::new(registry.clone(), CRONJOB);
-        let cronjob = Arc::new(CronJobController::new(registry.clone(), clock));
+        let cronjob =
+            Arc::new(CronJobController::new(registry.clone(), clock).with_job_cache(&jobs));
         let cronjob_queue = WorkQueue::new(RateLimiter::CONTROLLER_DEFAULT);
         enqueue_cronjobs(&cronjobs, &jobs, &cronjob_queue, Arc::clone(&cronjob));
         metrics.register(|r| {

@@ -87,6 +87,32 @@ async fn of_two_delays_the_earliest_wins_and_the_other_is_dropped() {
     assert_eq!(timed_get(&q).await, (Some("b"), Duration::from_secs(30)));
 }
 
+/// A timer per object (the CronJob controller keeps one per CronJob): the keys come out in the
+/// order of their times, each once, whatever order they were delayed in.
+#[tokio::test(start_paused = true)]
+async fn many_delayed_keys_come_out_in_time_order() {
+    let q: WorkQueue<u32> = WorkQueue::new(RateLimiter::CONTROLLER_DEFAULT);
+    let n = 10_000u32;
+    // A permutation of 0..n; key k waits k + 1 ms, and every tenth key first waits longer.
+    let delay = |k: u32| Duration::from_millis(u64::from(k) + 1);
+    for i in 0..n {
+        let k = (i * 7_919) % n;
+        if k.is_multiple_of(10) {
+            q.add_after(k, delay(k) + Duration::from_secs(5));
+        }
+        q.add_after(k, delay(k));
+    }
+    let start = Instant::now();
+    for k in 0..n {
+        let got = q.get().await;
+        assert_eq!(got, Some(k));
+        assert!(start.elapsed() >= delay(k));
+        q.done(&k);
+    }
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    assert!(q.is_empty(), "the later delays were dropped");
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_waiting_worker_wakes_for_an_earlier_delay() {
     let q = queue();

@@ -2,12 +2,17 @@
 //! one level-triggered `sync` per CronJob that reconciles status.active with the Jobs it owns,
 //! trims the history, and starts the Job of the most recent due fire time (cronjob.md §3–§6).
 //!
-//! A sync reads the CronJob and its Jobs through the registry, then writes in this order: Job
-//! deletions and creations, the status (once, C-28), and last kbatch's metadata annotations
-//! (below) with one merge patch. Each write is idempotent on retry: a Job's name is a pure
-//! function of its fire time (C-50), so a crash between creating it and writing the status is
-//! repaired by the next sync, which gets AlreadyExists and puts the Job in status.active with
-//! lastScheduleTime as if the first attempt had finished (C-27).
+//! A sync reads the CronJob through the registry and its Jobs from the Jobs informer (or a
+//! list of the namespace's Jobs without one), then
+//! writes in this order: Job deletions and creations, the record of skipped fire times
+//! (events, below), the status (once, C-28) carrying kbatch's metadata annotations (below), or,
+//! when the status does not change, the annotations alone with one merge patch. Each
+//! write is idempotent on retry: a Job's name is a pure function of its fire time (C-50), so a
+//! crash between creating it and writing the status is repaired by the next sync, which gets
+//! AlreadyExists and puts the Job in status.active with lastScheduleTime as if the first
+//! attempt had finished (C-27); a crash before the status write repeats the record's events
+//! rather than losing them. tests/cronjob_crash.rs crashes a sync after each of its writes in
+//! turn.
 //!
 //! kbatch's additions, all in the `kbatch.dev/` annotation domain:
 //! - [`NEXT_SCHEDULE_TIME`]: after every sync, the next fire time (the C-30 requeue target
@@ -34,6 +39,7 @@
 //!   CronJob is not requeued (C-23(d)), so the fire times it skips are recorded by the next
 //!   sync that looks at it.
 
+mod cache;
 mod jobs;
 mod metrics;
 mod record;
@@ -57,9 +63,12 @@ use kbatch_core::object::{CRONJOB, JOB, Object};
 use kbatch_schedule::{Instant, ParseError, Zone, ZoneError};
 use serde_json::{Map, Value, json};
 
+use self::cache::JobCache;
 use self::metrics::CronJobMetrics;
 use self::record::{Fate, Held, Outcome};
+pub use self::timeline::KUBERNETES_REQUEUE_DELTA;
 use self::timeline::{Missed, Timeline, go_seconds, go_sub};
+use crate::runtime::Informer;
 
 /// The field manager and event source of the controller's writes.
 pub const FIELD_MANAGER: &str = "cronjob-controller";
@@ -88,6 +97,10 @@ pub struct CronJobController {
     clock: Arc<dyn Clock>,
     metrics: CronJobMetrics,
     keys: Mutex<HashMap<String, KeyState>>,
+    /// Added to the next fire time for the requeue (C-30).
+    requeue_delta: Duration,
+    /// Where a sync finds its Jobs; without it, a list of the namespace's Jobs.
+    jobs: Option<JobCache>,
 }
 
 /// What the controller remembers about one CronJob between syncs.
@@ -142,7 +155,25 @@ impl CronJobController {
             clock,
             metrics: CronJobMetrics::default(),
             keys: Mutex::new(HashMap::new()),
+            requeue_delta: Duration::ZERO,
+            jobs: None,
         }
+    }
+
+    /// Reads each CronJob's Jobs from `jobs` (the shared Jobs informer) through an index by
+    /// controller, as upstream reads them from its lister, instead of listing the namespace's
+    /// Jobs in every sync.
+    pub fn with_job_cache(mut self, jobs: &Informer) -> Self {
+        self.jobs = Some(JobCache::new(jobs));
+        self
+    }
+
+    /// Requeues each CronJob `delta` after its next fire time instead of at it: with
+    /// [`KUBERNETES_REQUEUE_DELTA`], the delays are kube-controller-manager's to the
+    /// nanosecond (C-30), which the tests that pin Kubernetes' figures use.
+    pub fn with_requeue_delta(mut self, delta: Duration) -> Self {
+        self.requeue_delta = delta;
+        self
     }
 
     /// Registers `cronjob_controller_job_creation_skew_duration_seconds` and
@@ -154,8 +185,11 @@ impl CronJobController {
     }
 
     /// One sync of the CronJob (C-20…C-52 and kbatch's annotations). `Ok(Some(d))`: sync
-    /// again after `d` (the next fire time + 100ms, C-30); `Ok(None)`: only an event brings
-    /// it back (suspended, unusable schedule or zone, gone); `Err`: retry with backoff.
+    /// again after `d`, which ends at the next fire time plus the requeue delta (C-30; none
+    /// unless [`CronJobController::with_requeue_delta`]) and is measured from the end of the
+    /// sync, so the sync's own duration does not make the next one late; `Ok(None)`: only an
+    /// event brings it back (suspended, unusable schedule or zone, gone); `Err`: retry with
+    /// backoff.
     pub async fn sync(&self, namespace: &str, name: &str) -> Result<Option<Duration>, ApiError> {
         // A sync's state holds several CronJobs; on the heap, callers' futures stay small.
         Box::pin(self.sync_key(namespace, name)).await
@@ -196,7 +230,39 @@ impl CronJobController {
                 result = Err(e);
             }
         }
+        // kbatch's record goes before the status: a later sync resumes the record after
+        // lastScheduleTime at the latest, so a crash between the status write and the record
+        // would lose the fire times skipped on the way to the new lastScheduleTime. This way
+        // a crash repeats the record instead (the same events again), and a record that cannot
+        // be written fails the sync before the status moves.
+        let recorded = if result.is_ok() && !spec::deleting(&ctx.cj) {
+            Box::pin(self.record_skipped(&ctx)).await?
+        } else {
+            None
+        };
+        let mut annotations = if result.is_ok() && !spec::deleting(&ctx.cj) {
+            annotation_changes(&ctx, recorded)
+        } else {
+            Map::new()
+        };
         if ctx.changed {
+            // kbatch's annotations ride on the status write when there is one: a write to
+            // /status keeps the metadata it is given (Kubernetes' status strategy resets only
+            // the spec), so a sync that starts a Job writes the CronJob once, not twice.
+            let held = ctx
+                .cj
+                .metadata
+                .annotations
+                .get_or_insert_with(Default::default);
+            for (key, value) in std::mem::take(&mut annotations) {
+                match value {
+                    Value::String(value) => held.insert(key, value),
+                    _ => held.remove(&key),
+                };
+            }
+            if held.is_empty() {
+                ctx.cj.metadata.annotations = None;
+            }
             let opts = WriteOptions {
                 subresource: Some("status".into()),
                 field_manager: Some(FIELD_MANAGER.into()),
@@ -218,13 +284,13 @@ impl CronJobController {
             }
         }
         let requeue = result?;
-        if !spec::deleting(&ctx.cj) {
-            let recorded = Box::pin(self.record_skipped(&ctx)).await;
-            Box::pin(self.write_annotations(&mut ctx, recorded)).await?;
+        if !annotations.is_empty() {
+            Box::pin(self.write_annotations(&mut ctx, annotations)).await?;
         }
         self.metrics
             .observe(&ctx.cj, kube_state_next(&ctx.cj, &ctx.tz));
-        Ok(requeue)
+        let now = Instant::from(self.clock.now());
+        Ok(requeue.map(|at| timeline::until(at, now)))
     }
 
     /// C-31: the delay after which a spec update re-enqueues the CronJob. A changed schedule
@@ -238,7 +304,13 @@ impl CronJobController {
             return Some(Duration::ZERO);
         }
         match schedule_timeline(new, &time_zone(new)) {
-            Ok(timeline) => Some(timeline.requeue_after(Instant::from(self.clock.now()))),
+            Ok(timeline) => {
+                let now = Instant::from(self.clock.now());
+                Some(timeline::until(
+                    timeline.requeue_at(now, self.requeue_delta),
+                    now,
+                ))
+            }
             Err(_) => {
                 let spec = event_spec(
                     new,
@@ -261,8 +333,8 @@ impl CronJobController {
         }
     }
 
-    /// `syncCronJob` (C-40, C-41, C-23).
-    async fn sync_cronjob(&self, ctx: &mut Ctx) -> Result<Option<Duration>, ApiError> {
+    /// `syncCronJob` (C-40, C-41, C-23); `Some(at)`: sync again at `at`.
+    async fn sync_cronjob(&self, ctx: &mut Ctx) -> Result<Option<Instant>, ApiError> {
         Box::pin(self.reconcile_active(ctx)).await?;
         if spec::deleting(&ctx.cj) {
             return Ok(None);
@@ -327,7 +399,7 @@ impl CronJobController {
         ctx.timeline = Some(timeline.clone());
         let Some(due) = due else {
             ctx.outcome = Outcome::Walked { due: None };
-            return Ok(Some(timeline.requeue_after(now)));
+            return Ok(Some(timeline.requeue_at(now, self.requeue_delta)));
         };
         let walked = |fate| Outcome::Walked {
             due: Some((due, fate)),
@@ -337,12 +409,12 @@ impl CronJobController {
             self.event(&ctx.cj, "Warning", "MissSchedule", message)
                 .await;
             ctx.outcome = walked(Fate::TooLate);
-            return Ok(Some(timeline.requeue_after(now)));
+            return Ok(Some(timeline.requeue_at(now, self.requeue_delta)));
         }
         let job_name = timeline::job_name(spec::name(&ctx.cj), due);
         if spec::in_active_by_name(&ctx.cj, &job_name) || last_schedule_time(&ctx.cj) == Some(due) {
             ctx.outcome = walked(Fate::Started);
-            return Ok(Some(timeline.requeue_after(now)));
+            return Ok(Some(timeline.requeue_at(now, self.requeue_delta)));
         }
         if spec::concurrency_policy(&ctx.cj) == "Forbid" && !spec::active(&ctx.cj).is_empty() {
             self.event(
@@ -353,7 +425,7 @@ impl CronJobController {
             )
             .await;
             ctx.outcome = walked(Fate::Held(Held::Forbidden));
-            return Ok(Some(timeline.requeue_after(now)));
+            return Ok(Some(timeline.requeue_at(now, self.requeue_delta)));
         }
         if spec::concurrency_policy(&ctx.cj) == "Replace" {
             self.replace_active(ctx).await?;
@@ -402,7 +474,7 @@ impl CronJobController {
         ctx.changed = true;
         ctx.outcome = walked(Fate::Started);
         timeline.last_schedule = Some(due);
-        let requeue = timeline.requeue_after(now);
+        let requeue = timeline.requeue_at(now, self.requeue_delta);
         ctx.timeline = Some(timeline);
         Ok(Some(requeue))
     }
@@ -677,8 +749,9 @@ impl CronJobController {
 
     /// kbatch's record: one `SkippedSchedule` event per fire time since the end of the record
     /// that no Job will ever start, then the "for now" event of a due fire time this sync held
-    /// back. Returns the new end of the record, if it moved.
-    async fn record_skipped(&self, ctx: &Ctx) -> Option<Instant> {
+    /// back. Returns the new end of the record, if it moved; an event of the record that
+    /// cannot be written is an error (the "for now" event is best effort).
+    async fn record_skipped(&self, ctx: &Ctx) -> Result<Option<Instant>, ApiError> {
         let timeline = match &ctx.outcome {
             Outcome::Unscheduled => None,
             Outcome::Suspended => schedule_timeline(&ctx.cj, &ctx.tz).ok(),
@@ -688,6 +761,15 @@ impl CronJobController {
         if let (Some(after), Some(timeline)) = (ctx.recorded_until, timeline) {
             let key = format!("{}/{}", spec::namespace(&ctx.cj), spec::name(&ctx.cj));
             let held = self.key_state(&key, |s| s.held.clone());
+            // A fire time whose Job exists started, whatever lastScheduleTime says: a crash
+            // between the Job's creation and the status write leaves it so.
+            let started: HashSet<&str> = ctx
+                .jobs
+                .iter()
+                .filter(|job| jobs::controlled_by(job, &ctx.cj))
+                .map(jobs::name)
+                .collect();
+            let cronjob = spec::name(&ctx.cj);
             let (entries, recorded) = record::skipped(
                 after,
                 &ctx.outcome,
@@ -695,9 +777,11 @@ impl CronJobController {
                 ctx.now(),
                 held.as_ref(),
                 &ctx.zone(),
+                |at| started.contains(timeline::job_name(cronjob, at).as_str()),
             );
             for (type_, message) in entries {
-                self.event(&ctx.cj, type_, "SkippedSchedule", message).await;
+                let spec = event_spec(&ctx.cj, type_, "SkippedSchedule", message);
+                self.registry.record_event(spec).await?;
             }
             end = recorded;
         }
@@ -707,7 +791,7 @@ impl CronJobController {
         {
             self.hold(ctx, *due, held.clone()).await;
         }
-        end
+        Ok(end)
     }
 
     /// The due fire time is held back (C-25, C-27): a `SkippedSchedule` "for now" event, once
@@ -733,38 +817,13 @@ impl CronJobController {
         }
     }
 
-    /// Writes kbatch's annotations that changed, in one merge patch of the metadata.
+    /// Writes kbatch's annotations that changed (`null`: remove), in one merge patch of the
+    /// metadata.
     async fn write_annotations(
         &self,
         ctx: &mut Ctx,
-        recorded: Option<Instant>,
+        changes: Map<String, Value>,
     ) -> Result<(), ApiError> {
-        let zone = ctx.zone();
-        let next = match (&ctx.outcome, &ctx.timeline) {
-            (Outcome::Walked { .. }, Some(timeline)) => timeline
-                .next_fire(ctx.now())
-                .map(|t| t.rfc3339(&zone).to_string()),
-            _ => None,
-        };
-        let mut changes = Map::new();
-        let mut set = |key: &str, value: Option<String>| {
-            if spec::annotation(&ctx.cj, key) != value.as_deref() {
-                changes.insert(key.to_owned(), value.map_or(Value::Null, Value::String));
-            }
-        };
-        set(NEXT_SCHEDULE_TIME, next);
-        if let Some(handled) = ctx.run_now_handled.clone() {
-            set(RUN_NOW_HANDLED, Some(handled));
-        }
-        if let Some(until) = recorded {
-            set(
-                SCHEDULES_RECORDED_UNTIL,
-                Some(until.rfc3339(&zone).to_string()),
-            );
-        }
-        if changes.is_empty() {
-            return Ok(());
-        }
         let opts = WriteOptions {
             field_manager: Some(FIELD_MANAGER.into()),
             ..Default::default()
@@ -816,6 +875,9 @@ impl CronJobController {
     /// C-52 (`getJobsToBeReconciled`): every Job of the namespace whose controller reference
     /// names the CronJob, whatever its labels.
     async fn owned_jobs(&self, cj: &CronJob) -> Result<Vec<Job>, ApiError> {
+        if let Some(cache) = &self.jobs {
+            return Ok(cache.controlled_by(spec::namespace(cj), spec::name(cj)));
+        }
         let list = self
             .registry
             .list(&JOB, Some(spec::namespace(cj)), &ListParams::default())
@@ -884,6 +946,35 @@ async fn record(registry: &Registry, spec: EventSpec) {
     if let Err(e) = registry.record_event(spec).await {
         tracing::warn!(reason, error = %e, "recording an event failed");
     }
+}
+
+/// kbatch's annotations whose value this sync changes (`null`: remove): the next fire time,
+/// the run-now value handled, the end of the record of skipped fire times.
+fn annotation_changes(ctx: &Ctx, recorded: Option<Instant>) -> Map<String, Value> {
+    let zone = ctx.zone();
+    let next = match (&ctx.outcome, &ctx.timeline) {
+        (Outcome::Walked { .. }, Some(timeline)) => timeline
+            .next_fire(ctx.now())
+            .map(|t| t.rfc3339(&zone).to_string()),
+        _ => None,
+    };
+    let mut changes = Map::new();
+    let mut set = |key: &str, value: Option<String>| {
+        if spec::annotation(&ctx.cj, key) != value.as_deref() {
+            changes.insert(key.to_owned(), value.map_or(Value::Null, Value::String));
+        }
+    };
+    set(NEXT_SCHEDULE_TIME, next);
+    if let Some(handled) = ctx.run_now_handled.clone() {
+        set(RUN_NOW_HANDLED, Some(handled));
+    }
+    if let Some(until) = recorded {
+        set(
+            SCHEDULES_RECORDED_UNTIL,
+            Some(until.rfc3339(&zone).to_string()),
+        );
+    }
+    changes
 }
 
 /// spec.timeZone as `time.LoadLocation` loads it; unset is UTC.

@@ -68,7 +68,8 @@ pub(super) type Entry = (&'static str, String);
 
 /// The fire times in (after, now] that no Job will ever start, as events, and the new end of
 /// the record (`None` when nothing was recorded). `held` is the fire time an earlier sync held
-/// back, if any, so that its reason survives until it is superseded.
+/// back, if any, so that its reason survives until it is superseded; `started` tells the fire
+/// times that have a Job, which are never recorded.
 pub(super) fn skipped(
     after: Instant,
     outcome: &Outcome,
@@ -76,6 +77,7 @@ pub(super) fn skipped(
     now: Instant,
     held: Option<&(Instant, Held)>,
     zone: &Zone,
+    started: impl Fn(Instant) -> bool,
 ) -> (Vec<Entry>, Option<Instant>) {
     let cutoff = timeline.deadline_cutoff(now);
     let past_deadline = |at: Instant| cutoff.is_some_and(|c| at <= c);
@@ -99,6 +101,9 @@ pub(super) fn skipped(
     for at in timeline.fire_times(after, now) {
         if Some(at) == stop {
             break;
+        }
+        if started(at) {
+            continue;
         }
         let (type_, why) = if past_deadline(at) || due.is_some_and(|(d, _)| *d == at) {
             let seconds = timeline.starting_deadline.unwrap_or(0);

@@ -10,8 +10,11 @@ use kbatch_schedule::{Instant, Schedule, Zone};
 
 const NANOS_PER_SECOND: i64 = 1_000_000_000;
 
-/// `nextScheduleDelta`: the requeue lands this long after the fire time (C-30).
-const NEXT_SCHEDULE_DELTA_NANOS: i64 = 100_000_000;
+/// `nextScheduleDelta`: Kubernetes requeues a CronJob this long after its next fire time
+/// (C-30), so its sync never runs a little before the fire time. kbatch's server uses no
+/// delta: a sync that runs early finds nothing due and requeues for what is left, so firing
+/// at the instant costs at most one extra sync and keeps the 100 ms out of every Job's start.
+pub const KUBERNETES_REQUEUE_DELTA: Duration = Duration::from_millis(100);
 
 /// More missed start times than this raise `TooManyMissedTimes` (C-22).
 const MANY_MISSED: i64 = 100;
@@ -143,12 +146,12 @@ impl Timeline {
         self.schedule.next(base, &self.zone)
     }
 
-    /// `nextScheduleTimeDuration` (C-30): until the next fire time plus 100ms. Go hands the
-    /// (possibly negative) duration to the queue, which treats it as zero.
-    pub fn requeue_after(&self, now: Instant) -> Duration {
+    /// `nextScheduleTimeDuration` (C-30) as an instant: the next fire time plus `delta`
+    /// (Kubernetes: [`KUBERNETES_REQUEUE_DELTA`]). Where robfig/cron finds no next fire time,
+    /// Go's zero time: long past, so the queue takes it as now.
+    pub fn requeue_at(&self, now: Instant, delta: Duration) -> Instant {
         let next = self.next_fire(now).unwrap_or(Instant::GO_ZERO);
-        let nanos = go_sub(add_nanos(next, NEXT_SCHEDULE_DELTA_NANOS), now);
-        Duration::from_nanos(u64::try_from(nanos).unwrap_or(0))
+        add_nanos(next, i64::try_from(delta.as_nanos()).unwrap_or(i64::MAX))
     }
 
     /// The fire times in (after, until], oldest first.
@@ -158,6 +161,12 @@ impl Timeline {
         })
         .take_while(move |t| *t <= until)
     }
+}
+
+/// How long from `now` until `at`; zero once it has passed (as the queue treats Go's
+/// negative durations).
+pub(super) fn until(at: Instant, now: Instant) -> Duration {
+    Duration::from_nanos(u64::try_from(go_sub(at, now)).unwrap_or(0))
 }
 
 /// The name of the job for a fire time (C-50): minutes since the epoch, as Go's truncating

@@ -13,8 +13,8 @@
 //!
 //! Delays run on tokio's clock, so tests drive them with `tokio::time::pause`.
 
-use std::collections::hash_map::Entry;
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
 use std::fmt::Debug;
 use std::hash::Hash;
 use std::pin::pin;
@@ -102,8 +102,17 @@ struct State<K> {
     dirty: HashSet<K>,
     /// Keys a worker holds.
     processing: HashSet<K>,
-    /// Delayed keys and when they become ready (one entry per key: the earliest).
-    waiting: HashMap<K, Instant>,
+    /// Delayed keys: when each becomes ready (the earliest of its delays), in `timers` under
+    /// a sequence number.
+    waiting: HashMap<K, (Instant, u64)>,
+    /// The delayed keys' times, earliest first: a due key is found without looking at the
+    /// others (a controller may hold one timer per object, e.g. every CronJob's next fire
+    /// time). An entry whose key left `waiting`, or waits under a newer number, is stale and
+    /// dropped when it comes up.
+    timers: BinaryHeap<Reverse<(Instant, u64)>>,
+    /// The key of each live timer.
+    timer_keys: HashMap<u64, K>,
+    next_timer: u64,
     /// Consecutive failures per key, for the rate limiter.
     failures: HashMap<K, u32>,
     shutting_down: bool,
@@ -125,18 +134,49 @@ impl<K: QueueKey> State<K> {
 
     /// Queues the delayed keys whose time has come; true if any was queued.
     fn promote_due(&mut self, now: Instant) -> bool {
-        let due: Vec<K> = self
-            .waiting
-            .iter()
-            .filter(|(_, at)| **at <= now)
-            .map(|(k, _)| k.clone())
-            .collect();
         let mut queued = false;
-        for key in due {
-            self.waiting.remove(&key);
-            queued |= self.insert(key);
+        while let Some(Reverse((at, id))) = self.timers.peek().copied() {
+            if at > now {
+                break;
+            }
+            self.timers.pop();
+            if let Some(key) = self.timer_keys.remove(&id) {
+                self.waiting.remove(&key);
+                queued |= self.insert(key);
+            }
         }
         queued
+    }
+
+    /// Delays `key` until `at`, unless it already waits for an earlier time; true if `at` is
+    /// now its time.
+    fn delay(&mut self, key: K, at: Instant) -> bool {
+        let id = self.next_timer;
+        match self.waiting.get_mut(&key) {
+            Some((earlier, _)) if *earlier <= at => return false,
+            Some(entry) => {
+                self.timer_keys.remove(&entry.1);
+                *entry = (at, id);
+            }
+            None => {
+                self.waiting.insert(key.clone(), (at, id));
+            }
+        }
+        self.next_timer += 1;
+        self.timer_keys.insert(id, key);
+        self.timers.push(Reverse((at, id)));
+        true
+    }
+
+    /// When the earliest delayed key becomes ready, dropping stale timers on the way.
+    fn next_deadline(&mut self) -> Option<Instant> {
+        while let Some(Reverse((at, id))) = self.timers.peek().copied() {
+            if self.timer_keys.contains_key(&id) {
+                return Some(at);
+            }
+            self.timers.pop();
+        }
+        None
     }
 }
 
@@ -150,6 +190,9 @@ impl<K: QueueKey> WorkQueue<K> {
                     dirty: HashSet::new(),
                     processing: HashSet::new(),
                     waiting: HashMap::new(),
+                    timers: BinaryHeap::new(),
+                    timer_keys: HashMap::new(),
+                    next_timer: 0,
                     failures: HashMap::new(),
                     shutting_down: false,
                 }),
@@ -185,17 +228,9 @@ impl<K: QueueKey> WorkQueue<K> {
         let at = Instant::now() + delay;
         {
             let mut state = self.state();
-            if state.shutting_down {
+            let earlier = state.next_deadline().is_none_or(|first| at < first);
+            if state.shutting_down || !state.delay(key, at) || !earlier {
                 return;
-            }
-            match state.waiting.entry(key) {
-                Entry::Occupied(e) if *e.get() <= at => return,
-                Entry::Occupied(mut e) => {
-                    e.insert(at);
-                }
-                Entry::Vacant(e) => {
-                    e.insert(at);
-                }
             }
         }
         // Waiting workers sleep until the earliest delay they knew of.
@@ -252,7 +287,7 @@ impl<K: QueueKey> WorkQueue<K> {
                 } else if state.shutting_down {
                     return None;
                 } else {
-                    (Err(state.waiting.values().min().copied()), false)
+                    (Err(state.next_deadline()), false)
                 }
             };
             match next {
@@ -297,6 +332,8 @@ impl<K: QueueKey> WorkQueue<K> {
             let mut state = self.state();
             state.shutting_down = true;
             state.waiting.clear();
+            state.timers.clear();
+            state.timer_keys.clear();
         }
         self.shared.wake.notify_waiters();
     }

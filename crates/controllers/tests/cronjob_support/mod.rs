@@ -21,6 +21,7 @@ use kbatch_api::registry::{
     DeleteOptions, ListParams, PatchType, Propagation, Registry, WriteOptions,
 };
 use kbatch_controllers::CronJobController;
+use kbatch_controllers::cronjob::KUBERNETES_REQUEUE_DELTA;
 use kbatch_core::object::{CRONJOB, EVENT, JOB, NAMESPACE, Object};
 use kbatch_store::{MemoryStore, Store};
 use serde_json::{Value, json};
@@ -94,7 +95,9 @@ impl Env {
         let store = Arc::new(MemoryStore::new());
         let registry = Registry::new(store.clone(), ticking);
         registry.bootstrap().await.unwrap();
-        let ctrl = CronJobController::new(registry.clone(), clock.clone());
+        // Kubernetes' requeue delays to the nanosecond, as test-cases.md gives them.
+        let ctrl = CronJobController::new(registry.clone(), clock.clone())
+            .with_requeue_delta(KUBERNETES_REQUEUE_DELTA);
         Env {
             store,
             registry,
@@ -105,6 +108,17 @@ impl Env {
 
     pub fn now(&self) -> Timestamp {
         self.clock.now()
+    }
+
+    /// Another registry with the test's clock over `store` (e.g. a wrapper of `self.store`):
+    /// what a restarted server builds over the same data.
+    pub fn registry_over(&self, store: Arc<dyn Store>) -> Registry {
+        let ticking = Arc::new(TickingClock {
+            base: self.clock.clone(),
+            // Apart from the first registry's readings, so event names stay distinct.
+            ticks: AtomicI64::new(1 << 24),
+        });
+        Registry::new(store, ticking)
     }
 
     pub fn set_now(&self, t: Timestamp) {
