@@ -21,8 +21,6 @@ use super::{FIELD_MANAGER, JobController, SyncCtx, count, spec};
 
 /// `MaxPodCreateDeletePerSync` (J-32, J-34).
 const MAX_POD_CREATE_DELETE_PER_SYNC: usize = 500;
-/// `syncJobBatchPeriod`: a delayed sync is never sooner than this (J-51).
-const MIN_DELAY: Duration = Duration::from_secs(1);
 
 /// The result of deleting some pods: how many were ready, how many went, the first error.
 struct Deleted {
@@ -92,7 +90,7 @@ impl JobController {
         if !spec::has_backoff_limit_per_index(&job) {
             let remaining = ctx.new_backoff.remaining(now, base, max);
             if !remaining.is_zero() {
-                ctx.requeue_after(remaining.max(MIN_DELAY));
+                ctx.requeue_after(remaining.max(self.config.sync_batch_period));
                 return (active, None);
             }
         }
@@ -104,7 +102,7 @@ impl JobController {
             if spec::has_backoff_limit_per_index(&job) {
                 let (now_creatable, remaining) = creatable_indexes(ctx, &pending, now, base, max);
                 if !remaining.is_zero() {
-                    ctx.requeue_after(remaining.max(MIN_DELAY));
+                    ctx.requeue_after(remaining.max(self.config.sync_batch_period));
                     return (active, None);
                 }
                 pending = now_creatable;

@@ -53,13 +53,16 @@ pub(crate) const FIELD_MANAGER: &str = "job-controller";
 const BACKOFF_LIMIT_MESSAGE: &str = "Job has reached the specified backoff limit";
 const DEADLINE_MESSAGE: &str = "Job was active longer than specified deadline";
 
-/// The pod-failure backoff (J-50).
+/// The pod-failure backoff (J-50) and the batching of syncs (J-36, J-51).
 #[derive(Clone, Debug)]
 pub struct JobConfig {
     /// The delay after the first failure; doubled after each further one. 10s.
     pub backoff_base: Duration,
     /// The longest delay. 10 minutes.
     pub backoff_max: Duration,
+    /// `syncJobBatchPeriod`: a sync delayed by the backoff is never sooner than this (J-51).
+    /// Kubernetes: 1s.
+    pub sync_batch_period: Duration,
 }
 
 impl Default for JobConfig {
@@ -67,6 +70,7 @@ impl Default for JobConfig {
         JobConfig {
             backoff_base: Duration::from_secs(10),
             backoff_max: Duration::from_secs(600),
+            sync_batch_period: crate::manager::JOB_SYNC_BATCH_PERIOD,
         }
     }
 }
