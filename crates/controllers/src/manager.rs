@@ -118,6 +118,7 @@ impl Controllers {
         let ttl = TtlAfterFinishedController::new(registry.clone(), Arc::clone(&clock), &jobs);
         let job = Arc::new(JobController::new(
             registry.clone(),
+            &pods,
             Arc::clone(&clock),
             JobConfig {
                 backoff_base: config.backoff_base,

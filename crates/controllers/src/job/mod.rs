@@ -5,13 +5,20 @@
 //! counting protocol (J-91) writes the staged pods before removing their finalizers, then
 //! the counters (or, when a removal failed, the partial progress before failing).
 //!
+//! The pods come from the pod informer the manager runs (its indexes by controller uid and by
+//! tracked Job name, see `pods.rs`): shared objects, nothing listed or decoded per sync.
+//!
 //! In-memory state, kept per Job key and dropped when a sync finds the Job gone (the backoff
 //! record is also reset once the Job finished):
 //! - the pod-failure backoff record (J-52), which exists nowhere else;
-//! - a lock, so that syncs of one Job never overlap. Upstream's creation, deletion and
-//!   finalizer-removal expectations exist because its pod cache lags its own writes; the
-//!   registry's lists see every earlier write at once, so waiting for the previous sync of
-//!   the same Job is all that is needed for a sync never to act on a stale view of its pods.
+//! - a lock, so that syncs of one Job never overlap;
+//! - the revision of the last pod write made for the Job (creates, deletes, finalizer and
+//!   ownership patches). Upstream's creation, deletion and finalizer-removal expectations
+//!   exist because its pod cache lags its own writes. Here a sync first waits until the pod
+//!   informer has applied that revision; store revisions are global and gapless, so the cache
+//!   then holds every one of the Job's earlier writes, and a sync never acts on a view of its
+//!   pods older than its own previous sync left them. Changes by others may still be on
+//!   their way, as upstream: their events queue the Job again.
 
 mod backoff;
 pub mod failure_policy;
@@ -38,10 +45,14 @@ use kbatch_api::error::ApiError;
 use kbatch_api::registry::{EventSpec, Registry};
 use kbatch_core::object::{JOB, Object};
 
+use crate::runtime::Informer;
+
 use self::failure_policy::{Action, match_policy};
 use self::indexes::{Intervals, completion_index, index_absolute_failure_count};
 use self::metrics::JobMetrics;
-use self::pods::{has_tracking_finalizer, is_active, is_failed, is_ready, is_terminating};
+use self::pods::{
+    SharedPod, has_tracking_finalizer, is_active, is_failed, is_ready, is_terminating,
+};
 use self::status::{
     Uncounted, counter, find_condition, is_finished, new_condition, success_criteria_met_condition,
 };
@@ -79,6 +90,7 @@ impl Default for JobConfig {
 #[derive(Debug)]
 pub struct JobController {
     registry: Registry,
+    pods: Informer,
     clock: Arc<dyn Clock>,
     config: JobConfig,
     metrics: JobMetrics,
@@ -90,14 +102,16 @@ pub struct JobController {
 struct KeyState {
     lock: Arc<tokio::sync::Mutex<()>>,
     backoff: BackoffRecord,
+    /// The revision of the last pod write a sync of the Job made.
+    written: i64,
 }
 
 /// One sync's view of a Job (`syncJobCtx`).
 struct SyncCtx {
     key: String,
     job: Job,
-    pods: Vec<Pod>,
-    active_pods: Vec<Pod>,
+    pods: Vec<SharedPod>,
+    active_pods: Vec<SharedPod>,
     /// The target found this sync: FailureTarget, SuccessCriteriaMet, or the terminal
     /// condition of one found earlier.
     finished: Option<JobCondition>,
@@ -110,7 +124,7 @@ struct SyncCtx {
     /// `status.uncountedTerminatedPods` as the sync found it.
     uncounted: Uncounted,
     /// The last failed pod of each pending index, kept until its replacement exists (J-55).
-    delayed_deletion: HashMap<i64, Pod>,
+    delayed_deletion: HashMap<i64, SharedPod>,
     terminating: i32,
     ready: i32,
     /// The metrics' `action` label of this sync.
@@ -125,9 +139,19 @@ impl SyncCtx {
 }
 
 impl JobController {
-    pub fn new(registry: Registry, clock: Arc<dyn Clock>, config: JobConfig) -> Self {
+    /// A controller that reads pods from `pods`, an informer of every pod, on which it adds
+    /// its indexes. The informer must run (and have synced) before the first sync.
+    pub fn new(
+        registry: Registry,
+        pods: &Informer,
+        clock: Arc<dyn Clock>,
+        config: JobConfig,
+    ) -> Self {
+        pods.add_index(pods::CONTROLLER_UID_INDEX, pods::controller_uid_index);
+        pods.add_index(pods::TRACKED_INDEX, pods::tracked_index);
         JobController {
             registry,
+            pods: pods.clone(),
             clock,
             config,
             metrics: JobMetrics::default(),
@@ -150,6 +174,8 @@ impl JobController {
         let key = format!("{namespace}/{name}");
         let lock = self.key_state(&key, |s| s.lock.clone());
         let _serialized = lock.lock().await;
+        let written = self.key_state(&key, |s| s.written);
+        self.pods.wait_for_revision(written).await;
         let job = match self.registry.get(&JOB, namespace, name).await {
             Ok(Object::Job(job)) => job,
             Ok(_) => return Err(ApiError::internal("a Job read returned another kind")),
@@ -157,7 +183,7 @@ impl JobController {
                 // J-20: the Job is gone: forget it, and free the pods it left (J-101).
                 self.forget(&key);
                 self.metrics.forget_job(namespace, name);
-                let pods = self.list_pods(namespace).await?;
+                let pods = self.orphaned_pods(namespace, name);
                 self.release_orphans(name, None, &pods).await?;
                 return Ok(None);
             }
@@ -169,7 +195,7 @@ impl JobController {
         }
         if is_finished(&job) {
             self.key_state(&key, |s| s.backoff = BackoffRecord::default());
-            let pods = self.list_pods(namespace).await?;
+            let pods = self.orphaned_pods(namespace, name);
             self.release_orphans(name, Some(&job), &pods).await?;
             self.metrics.observe_job(&job);
             return Ok(None);
@@ -226,7 +252,7 @@ impl JobController {
             .get_or_insert_with(Default::default);
         ctx.uncounted = Uncounted::from_status(status);
 
-        let all_pods = self.list_pods(spec::namespace(&ctx.job)).await?;
+        let all_pods = self.pods_for_job(&ctx.job);
         let claimed = self.claim_pods(&ctx.job, all_pods).await?;
         self.release_orphans(spec::name(&ctx.job), Some(&ctx.job), &claimed.others)
             .await?;
@@ -500,6 +526,19 @@ impl JobController {
         let mut keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
         keys.remove(key);
     }
+
+    /// Records a pod write made by a sync of the Job `namespace/job_name`: its next sync
+    /// waits for the pod informer to show it.
+    fn wrote_pod(&self, namespace: &str, job_name: &str, written: &Object) {
+        let revision = written
+            .metadata()
+            .resource_version
+            .as_deref()
+            .and_then(|rv| rv.parse::<i64>().ok())
+            .unwrap_or(0);
+        let key = format!("{namespace}/{job_name}");
+        self.key_state(&key, |s| s.written = s.written.max(revision));
+    }
 }
 
 fn count<T>(items: impl Iterator<Item = T>) -> i32 {
@@ -518,7 +557,11 @@ fn new_finished_pods(ctx: &SyncCtx) -> (Vec<&Pod>, Vec<&Pod>) {
         pods::phase(p) == "Succeeded"
     });
     let failed = valid_pods(ctx, &ctx.uncounted.failed, |p| is_failed(p, &ctx.job));
-    (succeeded, failed)
+    (plain(succeeded), plain(failed))
+}
+
+fn plain(pods: Vec<&SharedPod>) -> Vec<&Pod> {
+    pods.into_iter().map(|p| &**p).collect()
 }
 
 /// `getValidPodsWithFilter`.
@@ -526,7 +569,7 @@ fn valid_pods<'c>(
     ctx: &'c SyncCtx,
     skip: &HashSet<String>,
     keep: impl Fn(&Pod) -> bool,
-) -> Vec<&'c Pod> {
+) -> Vec<&'c SharedPod> {
     let indexed = spec::is_indexed(&ctx.job);
     let completions = spec::indexed_completions(&ctx.job);
     ctx.pods
@@ -539,7 +582,7 @@ fn valid_pods<'c>(
 
 /// `getFailJobMessage` (J-23(3)): the message of the first failed pod that matches a FailJob
 /// rule.
-fn fail_job_message(job: &Job, all: &[Pod]) -> Option<String> {
+fn fail_job_message(job: &Job, all: &[SharedPod]) -> Option<String> {
     let policy = spec::pod_failure_policy(job)?;
     all.iter()
         .filter(|p| is_failed(p, job))
@@ -548,14 +591,14 @@ fn fail_job_message(job: &Job, all: &[Pod]) -> Option<String> {
 
 /// `pastBackoffLimitOnFailure` (J-23(4), J-56): restarts of the live pods of an OnFailure Job
 /// count against backoffLimit.
-fn past_backoff_limit_on_failure(job: &Job, all: &[Pod]) -> bool {
+fn past_backoff_limit_on_failure(job: &Job, all: &[SharedPod]) -> bool {
     if spec::restart_policy(job) != "OnFailure" {
         return false;
     }
     let restarts: i64 = all
         .iter()
         .filter(|p| matches!(pods::phase(p), "Running" | "Pending"))
-        .flat_map(pods::restart_counts)
+        .flat_map(|p| pods::restart_counts(p))
         .map(i64::from)
         .sum();
     let limit = i64::from(spec::backoff_limit(job));
@@ -568,7 +611,7 @@ fn past_backoff_limit_on_failure(job: &Job, all: &[Pod]) -> bool {
 
 /// `calculateSucceededIndexes` (J-83): the indexes in status.completedIndexes, and those plus
 /// the indexes of succeeded pods not counted yet.
-fn succeeded_indexes(job: &Job, all: &[Pod], completions: i64) -> (Intervals, Intervals) {
+fn succeeded_indexes(job: &Job, all: &[SharedPod], completions: i64) -> (Intervals, Intervals) {
     let text = job
         .status
         .as_ref()
@@ -578,7 +621,7 @@ fn succeeded_indexes(job: &Job, all: &[Pod], completions: i64) -> (Intervals, In
     let mut new: Vec<i64> = all
         .iter()
         .filter(|p| pods::phase(p) == "Succeeded" && has_tracking_finalizer(p))
-        .filter_map(completion_index)
+        .filter_map(|p| completion_index(p))
         .filter(|i| *i < completions)
         .collect();
     new.sort_unstable();
@@ -589,7 +632,7 @@ fn succeeded_indexes(job: &Job, all: &[Pod], completions: i64) -> (Intervals, In
 
 /// `calculateFailedIndexes` (J-55): the indexes in status.failedIndexes and those whose pods
 /// failed for good since.
-fn failed_indexes(job: &Job, all: &[Pod], completions: i64, limit: i32) -> Intervals {
+fn failed_indexes(job: &Job, all: &[SharedPod], completions: i64, limit: i32) -> Intervals {
     let text = job
         .status
         .as_ref()
@@ -598,7 +641,7 @@ fn failed_indexes(job: &Job, all: &[Pod], completions: i64, limit: i32) -> Inter
     let mut new: Vec<i64> = all
         .iter()
         .filter(|p| has_tracking_finalizer(p) && index_failed(job, p, limit))
-        .filter_map(completion_index)
+        .filter_map(|p| completion_index(p))
         .filter(|i| *i < completions)
         .collect();
     new.sort_unstable();
@@ -621,14 +664,14 @@ fn index_failed(job: &Job, pod: &Pod, limit: i32) -> bool {
 
 /// `getPodsWithDelayedDeletionPerIndex` (J-55): for each index that is neither succeeded,
 /// failed nor active, its last failed pod (most failures, then latest finish).
-fn pods_with_delayed_deletion(ctx: &SyncCtx, completions: i64) -> HashMap<i64, Pod> {
+fn pods_with_delayed_deletion(ctx: &SyncCtx, completions: i64) -> HashMap<i64, SharedPod> {
     let active: HashSet<i64> = ctx
         .active_pods
         .iter()
-        .filter_map(completion_index)
+        .filter_map(|p| completion_index(p))
         .collect();
     let failed_indexes = ctx.failed_indexes.clone().unwrap_or_default();
-    let mut out: HashMap<i64, Pod> = HashMap::new();
+    let mut out: HashMap<i64, SharedPod> = HashMap::new();
     for pod in valid_pods(ctx, &HashSet::new(), |p| is_failed(p, &ctx.job)) {
         let Some(ix) = completion_index(pod).filter(|i| *i < completions) else {
             continue;

@@ -17,7 +17,7 @@ use kbatch_core::object::{JOB, Object};
 use super::failure_policy::{Action, match_policy};
 use super::indexes::completion_index;
 use super::metrics::Counters;
-use super::pods::{has_tracking_finalizer, is_failed, phase, uid};
+use super::pods::{SharedPod, has_tracking_finalizer, is_failed, phase, uid};
 use super::{FIELD_MANAGER, JobController, SyncCtx, spec};
 
 /// `MaxUncountedPods` (J-91): at most this many pods are staged per sync.
@@ -224,7 +224,7 @@ impl JobController {
         }
         let policy = spec::pod_failure_policy(&ctx.job).cloned();
         let mut by_action: HashMap<Action, u64> = HashMap::new();
-        let mut to_remove: Vec<Pod> = Vec::new();
+        let mut to_remove: Vec<SharedPod> = Vec::new();
         let mut new_succeeded_indexes: Vec<i64> = Vec::new();
         let mut reached_max = false;
         let finishing_as_failure = ctx
@@ -354,7 +354,7 @@ impl JobController {
     async fn flush_uncounted_and_remove_finalizers(
         &self,
         ctx: &mut SyncCtx,
-        to_remove: &[Pod],
+        to_remove: &[SharedPod],
         with_finalizer: &mut HashSet<String>,
         old: &mut Counters,
         by_action: &HashMap<Action, u64>,
@@ -373,7 +373,13 @@ impl JobController {
             self.metrics.failure_policy_action(*action, *n);
         }
         let mut remove_error = None;
-        let results = join_all(to_remove.iter().map(|p| self.remove_tracking_finalizer(p))).await;
+        let job_name = spec::name(&ctx.job);
+        let results = join_all(
+            to_remove
+                .iter()
+                .map(|p| self.remove_tracking_finalizer(job_name, p)),
+        )
+        .await;
         for (pod, result) in to_remove.iter().zip(results) {
             match result {
                 Ok(()) => {
