@@ -17,7 +17,7 @@ use super::backoff::remaining_for_index;
 use super::indexes::{completion_index, first_pending};
 use super::metrics::{ACTION_PODS_CREATED, ACTION_PODS_DELETED, ACTION_TRACKING};
 use super::pods::{self, SharedPod, is_ready, is_terminating, new_pod};
-use super::{FIELD_MANAGER, JobController, SyncCtx, count, spec};
+use super::{Events, FIELD_MANAGER, JobController, SyncCtx, count, event_spec, spec};
 
 /// `MaxPodCreateDeletePerSync` (J-32, J-34).
 const MAX_POD_CREATE_DELETE_PER_SYNC: usize = 500;
@@ -47,7 +47,7 @@ impl JobController {
             // J-30: a suspended Job runs nothing; its pods lose the finalizer first, so they
             // are not counted as failed.
             let all = pods_for_removal(&job, &ctx.active_pods, ctx.active_pods.len());
-            let done = self.delete_job_pods(&job, &all).await;
+            let done = self.delete_job_pods(&job, &all, &ctx.events).await;
             active -= done.deleted;
             ctx.terminating += done.deleted;
             ctx.ready -= done.ready;
@@ -66,7 +66,7 @@ impl JobController {
         let mut to_delete = pods_for_removal(&job, &ctx.active_pods, rm_at_least);
         to_delete.truncate(MAX_POD_CREATE_DELETE_PER_SYNC);
         if !to_delete.is_empty() {
-            let done = self.delete_job_pods(&job, &to_delete).await;
+            let done = self.delete_job_pods(&job, &to_delete, &ctx.events).await;
             active -= done.deleted;
             ctx.terminating += done.deleted;
             ctx.ready -= done.ready;
@@ -138,7 +138,7 @@ impl JobController {
             let (this, rest) = left.split_at(batch);
             let results = join_all(this.iter().map(|ix| {
                 let replaced = ix.and_then(|i| ctx.delayed_deletion.get(&i));
-                self.create_pod(job, *ix, replaced.map(|p| &**p))
+                self.create_pod(job, *ix, replaced.map(|p| &**p), &ctx.events)
             }))
             .await;
             let mut batch_failed = false;
@@ -170,6 +170,7 @@ impl JobController {
         job: &Job,
         index: Option<i64>,
         replaced: Option<&Pod>,
+        events: &Events,
     ) -> Result<(), CreateError> {
         let pod = new_pod(job, index, replaced);
         let opts = WriteOptions {
@@ -190,14 +191,13 @@ impl JobController {
             Ok(written) => {
                 self.wrote_pod(spec::namespace(job), spec::name(job), &written.object);
                 let message = format!("Created pod: {}", written.object.name());
-                self.event(job, "Normal", "SuccessfulCreate", &message)
-                    .await;
+                events.push(event_spec(job, "Normal", "SuccessfulCreate", &message));
                 Ok(())
             }
             Err(e) if namespace_terminating(&e) => Err(CreateError::NamespaceTerminating),
             Err(e) => {
                 let message = format!("Error creating: {e}");
-                self.event(job, "Warning", "FailedCreate", &message).await;
+                events.push(event_spec(job, "Warning", "FailedCreate", &message));
                 Err(CreateError::Api(e))
             }
         }
@@ -205,10 +205,10 @@ impl JobController {
 
     /// `deleteJobPods` (J-30, J-32): removes the tracking finalizer, then deletes, so the pods
     /// are never counted.
-    async fn delete_job_pods(&self, job: &Job, pods: &[SharedPod]) -> Deleted {
+    async fn delete_job_pods(&self, job: &Job, pods: &[SharedPod], events: &Events) -> Deleted {
         let results = join_all(pods.iter().map(|pod| async move {
             self.remove_tracking_finalizer(spec::name(job), pod).await?;
-            self.delete_pod(job, pod).await
+            self.delete_pod(job, pod, events).await
         }))
         .await;
         tally(pods, results)
@@ -220,14 +220,15 @@ impl JobController {
         &self,
         job: &Job,
         pods: &[SharedPod],
+        events: &Events,
     ) -> (i32, i32, Option<ApiError>) {
-        let results = join_all(pods.iter().map(|pod| self.delete_pod(job, pod))).await;
+        let results = join_all(pods.iter().map(|pod| self.delete_pod(job, pod, events))).await;
         let done = tally(pods, results);
         (done.ready, done.deleted, done.error)
     }
 
     /// `DeletePod` with J-37's events; a pod already gone is not an error for the callers.
-    async fn delete_pod(&self, job: &Job, pod: &Pod) -> Result<(), ApiError> {
+    async fn delete_pod(&self, job: &Job, pod: &Pod, events: &Events) -> Result<(), ApiError> {
         let name = pods::name(pod);
         match self
             .registry
@@ -237,14 +238,13 @@ impl JobController {
             Ok(outcome) => {
                 self.wrote_pod(spec::namespace(job), spec::name(job), outcome.0.object());
                 let message = format!("Deleted pod: {name}");
-                self.event(job, "Normal", "SuccessfulDelete", &message)
-                    .await;
+                events.push(event_spec(job, "Normal", "SuccessfulDelete", &message));
                 Ok(())
             }
             Err(e) if e.is_not_found() => Err(e),
             Err(e) => {
                 let message = format!("Error deleting: {e}");
-                self.event(job, "Warning", "FailedDelete", &message).await;
+                events.push(event_spec(job, "Warning", "FailedDelete", &message));
                 Err(e)
             }
         }

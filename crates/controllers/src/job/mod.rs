@@ -36,6 +36,8 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use futures::future::join_all;
+
 use jiff::Timestamp;
 use k8s_openapi::api::batch::v1::{Job, JobCondition, JobStatus};
 use k8s_openapi::api::core::v1::{ObjectReference, Pod};
@@ -106,6 +108,23 @@ struct KeyState {
     written: i64,
 }
 
+/// The events of one sync, recorded together when it ends. client-go's recorder sends events
+/// on its own goroutine, so a sync never waits for them between its writes; here they are
+/// written concurrently after the sync's last write, in the order they happened, except that
+/// a repeat waits for the event it repeats so that the two aggregate into one.
+#[derive(Debug, Default)]
+pub(super) struct Events(Mutex<Vec<EventSpec>>);
+
+impl Events {
+    fn push(&self, event: EventSpec) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).push(event);
+    }
+
+    fn take(&self) -> Vec<EventSpec> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
 /// One sync's view of a Job (`syncJobCtx`).
 struct SyncCtx {
     key: String,
@@ -130,6 +149,7 @@ struct SyncCtx {
     /// The metrics' `action` label of this sync.
     action: &'static str,
     requeue: Option<Duration>,
+    events: Events,
 }
 
 impl SyncCtx {
@@ -232,8 +252,12 @@ impl JobController {
             ready: 0,
             action: metrics::ACTION_RECONCILING,
             requeue: None,
+            events: Events::default(),
         };
         let result = self.sync_job(&mut ctx).await;
+        for round in repeat_rounds(ctx.events.take()) {
+            join_all(round.into_iter().map(|e| self.record(e))).await;
+        }
         self.metrics
             .observe_sync(mode_label, result.is_ok(), ctx.action, started.elapsed());
         // After a failed sync the in-memory Job may hold a status that was never written.
@@ -297,7 +321,8 @@ impl JobController {
             // J-24: the Job is finishing: its active pods go, keeping their finalizers so
             // they are counted.
             let pods = ctx.active_pods.clone();
-            let (deleted_ready, deleted, error) = self.delete_active_pods(&ctx.job, &pods).await;
+            let (deleted_ready, deleted, error) =
+                self.delete_active_pods(&ctx.job, &pods, &ctx.events).await;
             if deleted != active {
                 ctx.finished = None;
             }
@@ -327,7 +352,7 @@ impl JobController {
                     now,
                 ));
             } else if manage_called {
-                suspend_changed = self.update_suspended_condition(ctx, now).await;
+                suspend_changed = self.update_suspended_condition(ctx, now);
             }
         }
 
@@ -451,7 +476,7 @@ impl JobController {
     /// time the Job runs (1.36, MutableSchedulingDirectivesForSuspendedJobs: without the
     /// clearing, a Job resumed after its deadline would fail at once). Returns whether the
     /// status changed.
-    async fn update_suspended_condition(&self, ctx: &mut SyncCtx, now: Timestamp) -> bool {
+    fn update_suspended_condition(&self, ctx: &mut SyncCtx, now: Timestamp) -> bool {
         let suspend = spec::suspended(&ctx.job);
         let status = ctx.job.status.get_or_insert_with(JobStatus::default);
         let conditions = status.conditions.get_or_insert_with(Vec::new);
@@ -487,32 +512,24 @@ impl JobController {
             } else {
                 ("Resumed", "Job resumed")
             };
-            self.event(&ctx.job, "Normal", reason, message).await;
+            ctx.events
+                .push(event_spec(&ctx.job, "Normal", reason, message));
         }
         changed || cleared
     }
 
-    /// Records an event about the Job from the job-controller. Events are best effort, as
-    /// client-go's recorder is: a failure is logged, never returned.
+    /// Records an event about the Job from the job-controller at once (outside a sync's
+    /// writes; within them, events go to the sync's [`Events`]).
     async fn event(&self, job: &Job, type_: &str, reason: &str, message: &str) {
-        let spec = EventSpec {
-            involved: ObjectReference {
-                api_version: Some(JOB.api_version()),
-                kind: Some(JOB.kind.to_owned()),
-                name: job.metadata.name.clone(),
-                namespace: job.metadata.namespace.clone(),
-                uid: job.metadata.uid.clone(),
-                resource_version: job.metadata.resource_version.clone(),
-                ..Default::default()
-            },
-            type_: type_.to_owned(),
-            reason: reason.to_owned(),
-            message: message.to_owned(),
-            component: FIELD_MANAGER.to_owned(),
-            host: None,
-        };
-        if let Err(e) = self.registry.record_event(spec).await {
-            tracing::warn!(job = spec::name(job), reason, error = %e, "recording an event failed");
+        self.record(event_spec(job, type_, reason, message)).await;
+    }
+
+    /// Events are best effort, as client-go's recorder is: a failure is logged, never
+    /// returned.
+    async fn record(&self, event: EventSpec) {
+        let (job, reason) = (event.involved.name.clone(), event.reason.clone());
+        if let Err(e) = self.registry.record_event(event).await {
+            tracing::warn!(job, reason, error = %e, "recording an event failed");
         }
     }
 
@@ -538,6 +555,48 @@ impl JobController {
             .unwrap_or(0);
         let key = format!("{namespace}/{job_name}");
         self.key_state(&key, |s| s.written = s.written.max(revision));
+    }
+}
+
+/// Splits events into rounds to record one after the other: the n-th occurrence of each
+/// (type, reason, message) goes to round n, so no round holds two events that aggregate.
+fn repeat_rounds(events: Vec<EventSpec>) -> Vec<Vec<EventSpec>> {
+    let mut seen: HashMap<(String, String, String), usize> = HashMap::new();
+    let mut rounds: Vec<Vec<EventSpec>> = Vec::new();
+    for event in events {
+        let n = seen
+            .entry((
+                event.type_.clone(),
+                event.reason.clone(),
+                event.message.clone(),
+            ))
+            .or_default();
+        if rounds.len() <= *n {
+            rounds.push(Vec::new());
+        }
+        rounds[*n].push(event);
+        *n += 1;
+    }
+    rounds
+}
+
+/// An event about the Job from the job-controller.
+fn event_spec(job: &Job, type_: &str, reason: &str, message: &str) -> EventSpec {
+    EventSpec {
+        involved: ObjectReference {
+            api_version: Some(JOB.api_version()),
+            kind: Some(JOB.kind.to_owned()),
+            name: job.metadata.name.clone(),
+            namespace: job.metadata.namespace.clone(),
+            uid: job.metadata.uid.clone(),
+            resource_version: job.metadata.resource_version.clone(),
+            ..Default::default()
+        },
+        type_: type_.to_owned(),
+        reason: reason.to_owned(),
+        message: message.to_owned(),
+        component: FIELD_MANAGER.to_owned(),
+        host: None,
     }
 }
 
