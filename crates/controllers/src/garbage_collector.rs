@@ -19,8 +19,8 @@ use futures::stream::select_all;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kbatch_api::error::ApiError;
 use kbatch_api::registry::{
-    DeleteOptions, ListParams, Propagation, Registry, WatchEvent, WatchEventType, WatchParams,
-    WriteOptions,
+    DeleteOptions, ListParams, Propagation, Registry, SharedWatchEvent, WatchEventType,
+    WatchParams, WriteOptions,
 };
 use kbatch_core::object::{ADMITTED_KINDS, EVENT, Kind, Object};
 
@@ -60,13 +60,13 @@ impl GarbageCollector {
                 resource_version: Some("0".to_owned()),
                 ..Default::default()
             };
-            let (stream, _) = self.registry.watch(kind, None, params).await?;
+            let (stream, _) = self.registry.watch_shared(kind, None, params).await?;
             streams.push(stream);
         }
         let mut events = select_all(streams);
         while let Some(event) = events.next().await {
             match event {
-                WatchEvent::Object(t, obj) => {
+                SharedWatchEvent::Object(t, obj) => {
                     if let Err(e) = self.sync(t, &obj).await {
                         tracing::warn!(
                             kind = obj.kind().kind, name = obj.name(), error = %e,
@@ -74,7 +74,7 @@ impl GarbageCollector {
                         );
                     }
                 }
-                WatchEvent::Error(status) => {
+                SharedWatchEvent::Error(status) => {
                     return Err(ApiError::from(*status));
                 }
             }

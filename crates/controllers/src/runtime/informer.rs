@@ -25,7 +25,8 @@ use std::time::Duration;
 use futures::{FutureExt, StreamExt};
 use kbatch_api::error::ApiError;
 use kbatch_api::registry::{
-    Registry, WatchEvent, WatchEventType, WatchParams, WatchStream, parse_resource_version,
+    Registry, SharedWatchEvent, SharedWatchStream, WatchEventType, WatchParams,
+    parse_resource_version,
 };
 use kbatch_core::object::{Kind, Object};
 use tokio::sync::watch;
@@ -312,7 +313,7 @@ impl Informer {
         let (mut stream, listed_at) = match self
             .shared
             .registry
-            .watch(&self.shared.kind, None, params)
+            .watch_shared(&self.shared.kind, None, params)
             .await
         {
             Ok(w) => w,
@@ -356,10 +357,10 @@ impl Informer {
     }
 
     /// Applies one live event to the cache and reports it.
-    fn apply(&self, event: WatchEvent) -> Result<(), WatchEnd> {
+    fn apply(&self, event: SharedWatchEvent) -> Result<(), WatchEnd> {
         let (kind, obj) = match event {
-            WatchEvent::Object(kind, obj) => (kind, obj),
-            WatchEvent::Error(status) => {
+            SharedWatchEvent::Object(kind, obj) => (kind, obj),
+            SharedWatchEvent::Error(status) => {
                 return Err(if status.code == Some(410) {
                     WatchEnd::Expired
                 } else {
@@ -372,7 +373,7 @@ impl Informer {
         let handlers = self.read_handlers();
         match kind {
             WatchEventType::Added | WatchEventType::Modified => {
-                let new = Arc::new(*obj);
+                let new = obj;
                 let old = self.write_cache().insert(key, Arc::clone(&new));
                 self.advance(at);
                 let change = match &old {
@@ -410,17 +411,17 @@ impl Informer {
 /// ADDED events the registry has ready at once, at or below the revision it listed at. The
 /// first live event, if one is already waiting behind them, is returned separately.
 fn replayed(
-    stream: &mut WatchStream,
+    stream: &mut SharedWatchStream,
     listed_at: i64,
-) -> (HashMap<ObjectKey, Arc<Object>>, Option<WatchEvent>) {
+) -> (HashMap<ObjectKey, Arc<Object>>, Option<SharedWatchEvent>) {
     let mut listed = HashMap::new();
     while let Some(next) = stream.next().now_or_never() {
         let Some(event) = next else {
             return (listed, None);
         };
         match event {
-            WatchEvent::Object(WatchEventType::Added, obj) if revision(&obj) <= listed_at => {
-                listed.insert(ObjectKey::of(&obj), Arc::new(*obj));
+            SharedWatchEvent::Object(WatchEventType::Added, obj) if revision(&obj) <= listed_at => {
+                listed.insert(ObjectKey::of(&obj), obj);
             }
             live => return (listed, Some(live)),
         }
