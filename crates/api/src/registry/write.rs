@@ -288,6 +288,42 @@ impl Registry {
         Err(status::conflict(kind, name).into())
     }
 
+    /// Changes the stored object with `change`, as a patch does but without its JSON: the
+    /// apiserver's `GuaranteedUpdate` with a try-update function. The latest version is read,
+    /// changed, admitted and stored with it as precondition; when another write got in
+    /// between, it is read and changed again. `change` returns whether it changed anything: a
+    /// change of nothing writes nothing and returns the stored object.
+    pub async fn edit(
+        &self,
+        kind: &Kind,
+        namespace: &str,
+        name: &str,
+        opts: &WriteOptions,
+        change: impl Fn(&mut Object) -> bool,
+    ) -> Result<Written> {
+        for _ in 0..MAX_RETRIES {
+            let (old, old_rev, old_bytes) = self.read_stored(kind, namespace, name).await?;
+            let mut new = old.clone();
+            if !change(&mut new) {
+                return Ok(Written {
+                    object: old,
+                    warnings: Vec::new(),
+                    created: false,
+                });
+            }
+            let stored = (&old, old_rev, old_bytes.as_slice());
+            match self
+                .commit_update(kind, stored, new, opts, Vec::new(), true)
+                .await
+            {
+                Err(Commit::Retry) => continue,
+                Err(Commit::Failed(e)) => return Err(e),
+                Ok(w) => return Ok(w),
+            }
+        }
+        Err(status::conflict(kind, name).into())
+    }
+
     /// The JSON of `current` with the patch applied.
     fn patched(
         &self,

@@ -448,7 +448,9 @@ impl JobController {
         }
     }
 
-    /// `removeTrackingFinalizerPatch`, applied, in a sync of the Job `job_name`.
+    /// `removeTrackingFinalizerPatch`, applied, in a sync of the Job `job_name`: the same
+    /// change to the latest version of the pod, made on the typed object rather than through
+    /// a strategic merge patch's JSON.
     pub(super) async fn remove_tracking_finalizer(
         &self,
         job_name: &str,
@@ -457,9 +459,24 @@ impl JobController {
         if !has_tracking_finalizer(pod) {
             return Ok(());
         }
-        let body =
-            json!({"metadata": {"$deleteFromPrimitiveList/finalizers": [TRACKING_FINALIZER]}});
-        self.patch_pod(job_name, pod, &body).await.map(|_| ())
+        let ns = pod.metadata.namespace.as_deref().unwrap_or("");
+        let opts = WriteOptions {
+            field_manager: Some(FIELD_MANAGER.to_owned()),
+            ..Default::default()
+        };
+        let written = self
+            .registry
+            .edit(&POD, ns, name(pod), &opts, |obj| {
+                let Some(finalizers) = obj.metadata_mut().finalizers.as_mut() else {
+                    return false;
+                };
+                let before = finalizers.len();
+                finalizers.retain(|f| f != TRACKING_FINALIZER);
+                finalizers.len() != before
+            })
+            .await?;
+        self.wrote_pod(ns, job_name, &written.object);
+        Ok(())
     }
 
     /// Patches a pod in a sync of the Job `job_name`, which then waits for the pod informer
