@@ -126,7 +126,10 @@ impl Registry {
             .get(&Self::key(kind, namespace, name))
             .await
             .map_err(|e| ApiError::from_store(e, kind, name))?;
-        let obj = decode_stored(kind, &kv)?;
+        let obj = match self.decoded.peek(&kv) {
+            Some(shared) => Arc::unwrap_or_clone(shared),
+            None => decode_stored(kind, &kv)?,
+        };
         Ok((obj, kv.mod_revision, kv.value))
     }
 

@@ -120,6 +120,12 @@ impl DecodeCache {
         Some(obj)
     }
 
+    /// The object stored by `kv`, if a watcher decoded it recently; a plain read takes it
+    /// from here rather than decoding it again, but leaves the cache to the watchers.
+    pub(super) fn peek(&self, kv: &KeyValue) -> Option<Arc<Object>> {
+        self.lock().objects.get(&kv.mod_revision).cloned()
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Decoded> {
         // Each critical section is one map and one queue operation.
         self.0.lock().unwrap_or_else(|p| p.into_inner())
