@@ -12,7 +12,8 @@
 #   latency part), JOB_TIMEOUT (180 s; a Job not Complete by then is reported with its
 #   progress), PROGRESS (15 s between progress lines), KUBECTL (kubectl), PROFILE=1 (perf
 #   record --call-graph dwarf on the server during each part: jobs.data and latency.data in
-#   $PROFILE_DIR, default $TMPDIR/kbatch-jobs-profile), CGROUPS=0 (root only: the server runs
+#   $PROFILE_DIR, default $TMPDIR/kbatch-jobs-profile; PROFILE_STACK bytes of stack copied per
+#   sample, 16384 unless set: deep serde stacks need up to 65528), CGROUPS=0 (root only: the server runs
 #   in a mount namespace with an empty /sys/fs/cgroup, so it finds no cgroups),
 #   CARGO_TARGET_DIR as for cargo.
 set -euo pipefail
@@ -26,6 +27,7 @@ KUBECTL=${KUBECTL:-kubectl}
 PROFILE=${PROFILE:-0}
 CGROUPS=${CGROUPS:-1}
 PROFILE_DIR=${PROFILE_DIR:-${TMPDIR:-/tmp}/kbatch-jobs-profile}
+PROFILE_STACK=${PROFILE_STACK:-16384}
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 target=${CARGO_TARGET_DIR:-$root/target}
@@ -106,7 +108,7 @@ elapsed() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", b - a}'; }
 perf_start() {
     [ "$PROFILE" = 1 ] || return 0
     mkdir -p "$PROFILE_DIR"
-    perf record -e cpu-clock -F 199 --call-graph dwarf,16384 -p "$server_pid" \
+    perf record -e cpu-clock -F 199 --call-graph "dwarf,$PROFILE_STACK" -p "$server_pid" \
         -o "$PROFILE_DIR/$1.data" >"$PROFILE_DIR/$1.log" 2>&1 &
     perf_pid=$!
 }

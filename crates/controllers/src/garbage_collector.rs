@@ -8,10 +8,17 @@
 //! - Orphan: an owner marked with the `orphan` finalizer has its reference removed from every
 //!   dependent, then the finalizer goes and with it the owner.
 //!
-//! Level-triggered: every change of any object re-checks that object as an owner (its
-//! finalizers) and as a dependent (its owners), and the start of the watch replays the whole
-//! state, so work interrupted by a restart is finished after it.
-
+//! Level-triggered: the start of the watch replays the whole state, so work interrupted by a
+//! restart is finished after it. As upstream's graph builder does, the collector remembers
+//! what it saw of each object (its kind, name, owner references and whether it is being
+//! deleted, by uid) and acts on what changed there: an object checks its owners when it
+//! first appears or its references change, not on every status write; an owner that goes
+//! makes its dependents check theirs; an owner being deleted in the foreground is finished
+//! when its dependents go. Dependents are found in that graph rather than by listing; a
+//! list confirms only that none is left before a finalizer goes, since the graph can lag
+//! behind an object just created.
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -19,18 +26,114 @@ use futures::stream::select_all;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kbatch_api::error::ApiError;
 use kbatch_api::registry::{
-    DeleteOptions, ListParams, Propagation, Registry, WatchEvent, WatchEventType, WatchParams,
-    WriteOptions,
+    DeleteOptions, ListParams, Propagation, Registry, SharedWatchEvent, WatchEventType,
+    WatchParams, WriteOptions,
 };
 use kbatch_core::object::{ADMITTED_KINDS, EVENT, Kind, Object};
 
 const ORPHAN: &str = "orphan";
+/// How many times a judgement is made again after the object changed under it.
+const ATTEMPTS: usize = 5;
 const FOREGROUND: &str = "foregroundDeletion";
 
 /// The garbage collector over the in-process API.
 #[derive(Debug, Clone)]
 pub struct GarbageCollector {
     registry: Registry,
+    graph: Arc<Mutex<Graph>>,
+}
+
+/// One object as the collector last saw it (a node of upstream's graph).
+#[derive(Debug, Clone)]
+struct Node {
+    kind: Kind,
+    namespace: String,
+    name: String,
+    uid: String,
+    owners: Vec<OwnerReference>,
+    deleting: bool,
+}
+
+impl Node {
+    fn of(obj: &Object) -> Node {
+        let meta = obj.metadata();
+        Node {
+            kind: obj.kind(),
+            namespace: meta.namespace.clone().unwrap_or_default(),
+            name: obj.name().to_owned(),
+            uid: meta.uid.clone().unwrap_or_default(),
+            owners: owner_refs(obj),
+            deleting: meta.deletion_timestamp.is_some(),
+        }
+    }
+}
+
+/// Every object seen, by uid, and the dependents of each owner uid.
+#[derive(Debug, Default)]
+struct Graph {
+    nodes: HashMap<String, Node>,
+    dependents: HashMap<String, HashSet<String>>,
+}
+
+impl Graph {
+    /// Records `obj` as seen now. True if it is new to the graph or its owner references
+    /// changed.
+    fn observe(&mut self, obj: &Object) -> bool {
+        let node = Node::of(obj);
+        let uid = node.uid.clone();
+        let changed = self.nodes.get(&uid).is_none_or(|n| n.owners != node.owners);
+        if changed {
+            self.unlink(&uid);
+            for r in &node.owners {
+                self.dependents
+                    .entry(r.uid.clone())
+                    .or_default()
+                    .insert(uid.clone());
+            }
+        }
+        self.nodes.insert(uid, node);
+        changed
+    }
+
+    /// Forgets a deleted object; its dependents stay (they still name it).
+    fn forget(&mut self, uid: &str) {
+        self.unlink(uid);
+        self.nodes.remove(uid);
+    }
+
+    fn unlink(&mut self, uid: &str) {
+        let Some(node) = self.nodes.get(uid) else {
+            return;
+        };
+        for r in &node.owners {
+            if let Some(set) = self.dependents.get_mut(&r.uid) {
+                set.remove(uid);
+                if set.is_empty() {
+                    self.dependents.remove(&r.uid);
+                }
+            }
+        }
+    }
+
+    fn dependents_of(&self, owner_uid: &str) -> Vec<Node> {
+        self.dependents
+            .get(owner_uid)
+            .into_iter()
+            .flatten()
+            .filter_map(|uid| self.nodes.get(uid).cloned())
+            .collect()
+    }
+
+    /// Whether every owner `obj` names is in the graph and not being deleted.
+    fn owners_present(&self, obj: &Object) -> bool {
+        owner_refs(obj)
+            .iter()
+            .all(|r| self.nodes.get(&r.uid).is_some_and(|n| !n.deleting))
+    }
+
+    fn is_deleting(&self, uid: &str) -> bool {
+        self.nodes.get(uid).is_some_and(|n| n.deleting)
+    }
 }
 
 /// The kinds that can own or depend: every served kind but events.
@@ -40,7 +143,15 @@ fn kinds() -> impl Iterator<Item = &'static Kind> {
 
 impl GarbageCollector {
     pub fn new(registry: Registry) -> Self {
-        GarbageCollector { registry }
+        GarbageCollector {
+            registry,
+            graph: Arc::default(),
+        }
+    }
+
+    fn graph(&self) -> MutexGuard<'_, Graph> {
+        // Each critical section is a few map operations.
+        self.graph.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Watches every kind and acts on each change, forever; restarts its watches when they end.
@@ -54,19 +165,22 @@ impl GarbageCollector {
     }
 
     async fn run_once(&self) -> Result<(), ApiError> {
+        // The watches replay everything: the graph is built again from them, and each object
+        // checked again, so nothing missed while no watch ran stays undone.
+        *self.graph() = Graph::default();
         let mut streams = Vec::new();
         for kind in kinds() {
             let params = WatchParams {
                 resource_version: Some("0".to_owned()),
                 ..Default::default()
             };
-            let (stream, _) = self.registry.watch(kind, None, params).await?;
+            let (stream, _) = self.registry.watch_shared(kind, None, params).await?;
             streams.push(stream);
         }
         let mut events = select_all(streams);
         while let Some(event) = events.next().await {
             match event {
-                WatchEvent::Object(t, obj) => {
+                SharedWatchEvent::Object(t, obj) => {
                     if let Err(e) = self.sync(t, &obj).await {
                         tracing::warn!(
                             kind = obj.kind().kind, name = obj.name(), error = %e,
@@ -74,7 +188,7 @@ impl GarbageCollector {
                         );
                     }
                 }
-                WatchEvent::Error(status) => {
+                SharedWatchEvent::Error(status) => {
                     return Err(ApiError::from(*status));
                 }
             }
@@ -85,21 +199,38 @@ impl GarbageCollector {
     /// Handles one change: the object as an owner, then as a dependent.
     pub async fn sync(&self, event: WatchEventType, obj: &Object) -> Result<(), ApiError> {
         if event == WatchEventType::Deleted {
-            for dependent in self.dependents(obj).await? {
-                self.check_owners(&dependent).await?;
+            let uid = obj.metadata().uid.clone().unwrap_or_default();
+            let dependents = {
+                let mut graph = self.graph();
+                graph.forget(&uid);
+                graph.dependents_of(&uid)
+            };
+            for dependent in &dependents {
+                self.check_owners(dependent).await?;
             }
             // A dependent that went may have been what a foreground owner waited for.
             for r in owner_refs(obj) {
-                if let Owner::Live(owner) = self.owner(obj, &r).await? {
+                if self.graph().is_deleting(&r.uid)
+                    && let Owner::Live(owner) = self.owner(obj, &r).await?
+                {
                     self.finalize_owner(&owner).await?;
                 }
             }
             return Ok(());
         }
+        let (changed, owners_present) = {
+            let mut graph = self.graph();
+            (graph.observe(obj), graph.owners_present(obj))
+        };
         if obj.metadata().deletion_timestamp.is_some() {
             self.finalize_owner(obj).await?;
         }
-        self.check_owners(obj).await
+        // An owner the graph holds and that is not being deleted is live: its deletion will
+        // come as an event, and make this object check again.
+        if changed && !owners_present {
+            self.check_owners(&Node::of(obj)).await?;
+        }
+        Ok(())
     }
 
     /// Acts on an owner being deleted with the orphan or foreground finalizer.
@@ -110,56 +241,106 @@ impl GarbageCollector {
         let finalizers = owner.metadata().finalizers.clone().unwrap_or_default();
         let uid = owner.metadata().uid.clone().unwrap_or_default();
         if finalizers.iter().any(|f| f == ORPHAN) {
-            for dependent in self.dependents(owner).await? {
-                self.edit(&dependent, |o| {
-                    if let Some(refs) = o.metadata_mut().owner_references.as_mut() {
-                        refs.retain(|r| r.uid != uid);
-                    }
-                })
-                .await?;
+            let known = self.graph().dependents_of(&uid);
+            for dependent in known {
+                self.orphan(&dependent, &uid).await?;
+            }
+            for dependent in self.listed_dependents(owner).await? {
+                self.orphan(&Node::of(&dependent), &uid).await?;
             }
             return self.remove_finalizer(owner, ORPHAN).await;
         }
         if finalizers.iter().any(|f| f == FOREGROUND) {
-            let mut blocking = 0;
-            for dependent in self.dependents(owner).await? {
-                let blocks = owner_refs(&dependent)
-                    .iter()
-                    .any(|r| r.uid == uid && r.block_owner_deletion == Some(true));
-                if blocks {
-                    blocking += 1;
-                }
-                if dependent.metadata().deletion_timestamp.is_none() {
-                    self.delete(&dependent, Propagation::Foreground).await?;
-                }
+            let known = self.graph().dependents_of(&uid);
+            if self.delete_dependents(&uid, &known).await? > 0 {
+                return Ok(());
             }
-            if blocking == 0 {
+            // The graph shows no blocking dependent: make sure none was created behind it.
+            let listed: Vec<Node> = self
+                .listed_dependents(owner)
+                .await?
+                .iter()
+                .map(Node::of)
+                .collect();
+            if self.delete_dependents(&uid, &listed).await? == 0 {
                 return self.remove_finalizer(owner, FOREGROUND).await;
             }
         }
         Ok(())
     }
 
+    /// Removes the reference to `owner_uid` from a dependent.
+    async fn orphan(&self, dependent: &Node, owner_uid: &str) -> Result<(), ApiError> {
+        self.edit(dependent, |o| {
+            if let Some(refs) = o.metadata_mut().owner_references.as_mut() {
+                refs.retain(|r| r.uid != owner_uid);
+            }
+        })
+        .await
+    }
+
+    /// Foreground: deletes the dependents of `owner_uid` not being deleted yet (in the
+    /// foreground too). Returns how many of them block the owner's deletion.
+    async fn delete_dependents(
+        &self,
+        owner_uid: &str,
+        dependents: &[Node],
+    ) -> Result<usize, ApiError> {
+        let mut blocking = 0;
+        for dependent in dependents {
+            let blocks = dependent
+                .owners
+                .iter()
+                .any(|r| r.uid == owner_uid && r.block_owner_deletion == Some(true));
+            if blocks {
+                blocking += 1;
+            }
+            if dependent.deleting {
+                continue;
+            }
+            for _ in 0..ATTEMPTS {
+                // Judged on its latest version: it may have lost the reference meanwhile.
+                let Some(fresh) = self.fresh(dependent).await? else {
+                    break;
+                };
+                let still = owner_refs(&fresh).iter().any(|r| r.uid == owner_uid);
+                if !still
+                    || fresh.metadata().deletion_timestamp.is_some()
+                    || self.delete(&fresh, Propagation::Foreground).await?
+                {
+                    break;
+                }
+            }
+        }
+        Ok(blocking)
+    }
+
     /// Deletes a dependent whose owners are all gone; drops references to owners that are
     /// gone while another owner lives.
-    async fn check_owners(&self, seen: &Object) -> Result<(), ApiError> {
-        if owner_refs(seen).is_empty() {
+    async fn check_owners(&self, seen: &Node) -> Result<(), ApiError> {
+        if seen.owners.is_empty() {
             return Ok(());
         }
+        for _ in 0..ATTEMPTS {
+            if self.check_owners_once(seen).await? {
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+
+    /// One judgement of a dependent's owners; false if the dependent changed before the
+    /// delete, to be judged again.
+    async fn check_owners_once(&self, seen: &Node) -> Result<bool, ApiError> {
         // Decide on the latest version: the event may be older than an orphaning that
         // already removed the reference (the upstream collector re-reads it too).
-        let kind = seen.kind();
-        let ns = seen.metadata().namespace.clone().unwrap_or_default();
-        let dependent = match self.registry.get(&kind, &ns, seen.name()).await {
-            Ok(d) if d.metadata().uid == seen.metadata().uid => d,
-            Ok(_) => return Ok(()),
-            Err(e) if e.is_not_found() => return Ok(()),
-            Err(e) => return Err(e),
+        let Some(dependent) = self.fresh(seen).await? else {
+            return Ok(true);
         };
         let dependent = &dependent;
         let refs = owner_refs(dependent);
         if refs.is_empty() || dependent.metadata().deletion_timestamp.is_some() {
-            return Ok(());
+            return Ok(true);
         }
         let mut absent = Vec::new();
         let mut waiting_foreground = false;
@@ -178,7 +359,7 @@ impl GarbageCollector {
             }
         }
         if absent.is_empty() {
-            return Ok(());
+            return Ok(true);
         }
         if absent.len() == refs.len() {
             let propagation = if waiting_foreground {
@@ -188,12 +369,28 @@ impl GarbageCollector {
             };
             return self.delete(dependent, propagation).await;
         }
-        self.edit(dependent, |o| {
+        self.edit(&Node::of(dependent), |o| {
             if let Some(list) = o.metadata_mut().owner_references.as_mut() {
                 list.retain(|r| !absent.contains(&r.uid));
             }
         })
-        .await
+        .await?;
+        Ok(true)
+    }
+
+    /// The latest version of the object a node stands for; `None` if it is gone or is
+    /// another object of the same name now.
+    async fn fresh(&self, node: &Node) -> Result<Option<Object>, ApiError> {
+        match self
+            .registry
+            .get(&node.kind, &node.namespace, &node.name)
+            .await
+        {
+            Ok(o) if o.metadata().uid.as_deref() == Some(node.uid.as_str()) => Ok(Some(o)),
+            Ok(_) => Ok(None),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// The owner an ownerReference names (same namespace for namespaced kinds; the uid must
@@ -220,8 +417,8 @@ impl GarbageCollector {
         }
     }
 
-    /// Every object that names `owner` in its ownerReferences.
-    async fn dependents(&self, owner: &Object) -> Result<Vec<Object>, ApiError> {
+    /// Every object that names `owner` in its ownerReferences, listed.
+    async fn listed_dependents(&self, owner: &Object) -> Result<Vec<Object>, ApiError> {
         let uid = owner.metadata().uid.clone().unwrap_or_default();
         let namespace = if owner.kind().namespaced {
             owner.metadata().namespace.clone()
@@ -246,11 +443,11 @@ impl GarbageCollector {
         Ok(out)
     }
 
-    async fn delete(&self, obj: &Object, propagation: Propagation) -> Result<(), ApiError> {
+    /// Deletes the version of `obj` that was judged. False if it changed since (a conflict),
+    /// for the caller to judge it again: its next event may not tell the collector to.
+    async fn delete(&self, obj: &Object, propagation: Propagation) -> Result<bool, ApiError> {
         let opts = DeleteOptions {
             propagation: Some(propagation),
-            // Only the version that was judged: a dependent changed since is judged again
-            // on its own event.
             preconditions: kbatch_api::registry::Preconditions {
                 uid: obj.metadata().uid.clone(),
                 resource_version: obj.metadata().resource_version.clone(),
@@ -263,14 +460,15 @@ impl GarbageCollector {
             .delete(&obj.kind(), &ns, obj.name(), &opts)
             .await
         {
-            Ok(_) => Ok(()),
-            Err(e) if e.is_not_found() || e.is_conflict() => Ok(()),
+            Ok(_) => Ok(true),
+            Err(e) if e.is_not_found() => Ok(true),
+            Err(e) if e.is_conflict() => Ok(false),
             Err(e) => Err(e),
         }
     }
 
     async fn remove_finalizer(&self, obj: &Object, finalizer: &str) -> Result<(), ApiError> {
-        self.edit(obj, |o| {
+        self.edit(&Node::of(obj), |o| {
             if let Some(list) = o.metadata_mut().finalizers.as_mut() {
                 list.retain(|f| f != finalizer);
             }
@@ -278,26 +476,20 @@ impl GarbageCollector {
         .await
     }
 
-    /// Updates the latest version of `obj` with `change`, retrying over concurrent writes.
-    async fn edit(&self, obj: &Object, change: impl Fn(&mut Object)) -> Result<(), ApiError> {
-        let kind = obj.kind();
-        let ns = obj.metadata().namespace.clone().unwrap_or_default();
-        for _ in 0..5 {
-            let mut current = match self.registry.get(&kind, &ns, obj.name()).await {
-                Ok(c) => c,
-                Err(e) if e.is_not_found() => return Ok(()),
-                Err(e) => return Err(e),
-            };
-            if current.metadata().uid != obj.metadata().uid {
+    /// Updates the latest version of the object `node` stands for with `change`, retrying
+    /// over concurrent writes.
+    async fn edit(&self, node: &Node, change: impl Fn(&mut Object)) -> Result<(), ApiError> {
+        for _ in 0..ATTEMPTS {
+            let Some(mut current) = self.fresh(node).await? else {
                 return Ok(());
-            }
+            };
             change(&mut current);
             match self
                 .registry
                 .update(
-                    &kind,
-                    &ns,
-                    obj.name(),
+                    &node.kind,
+                    &node.namespace,
+                    &node.name,
                     current,
                     &WriteOptions::default(),
                     Vec::new(),

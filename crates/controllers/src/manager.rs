@@ -38,7 +38,8 @@ use crate::runtime::{Change, Informer, ObjectKey, RateLimiter, WorkQueue, run_wo
 use crate::scheduler::Scheduler;
 use crate::ttl_after_finished::TtlAfterFinishedController;
 
-/// J-36: pod events reach their Job after this batching delay (`syncJobBatchPeriod`).
+/// J-36: Kubernetes' batching delay between a pod event and the sync of its Job
+/// (`syncJobBatchPeriod`), the default of [`ControllersConfig::job_sync_batch_period`].
 pub const JOB_SYNC_BATCH_PERIOD: Duration = Duration::from_secs(1);
 
 /// Settings of the controllers.
@@ -53,10 +54,15 @@ pub struct ControllersConfig {
     /// Jobs checked for expiry concurrently (`--concurrent-ttl-after-finished-syncs`).
     pub ttl_workers: usize,
     pub cronjob_workers: usize,
+    /// J-36: how long pod events and Job status updates wait before their Job is synced, so
+    /// that a burst of them costs one sync; also the shortest delay of a backoff requeue
+    /// (J-51). Only the timing of syncs depends on it, never what a sync does.
+    pub job_sync_batch_period: Duration,
 }
 
 impl Default for ControllersConfig {
-    /// kube-controller-manager's defaults: backoff 10 s up to 10 min, 5 and 5 workers.
+    /// kube-controller-manager's defaults: backoff 10 s up to 10 min, 5 and 5 workers, a 1 s
+    /// batch period.
     fn default() -> Self {
         ControllersConfig {
             backoff_base: Duration::from_secs(10),
@@ -64,6 +70,7 @@ impl Default for ControllersConfig {
             job_workers: 5,
             ttl_workers: 5,
             cronjob_workers: 5,
+            job_sync_batch_period: JOB_SYNC_BATCH_PERIOD,
         }
     }
 }
@@ -111,14 +118,22 @@ impl Controllers {
         let ttl = TtlAfterFinishedController::new(registry.clone(), Arc::clone(&clock), &jobs);
         let job = Arc::new(JobController::new(
             registry.clone(),
+            &pods,
             Arc::clone(&clock),
             JobConfig {
                 backoff_base: config.backoff_base,
                 backoff_max: config.backoff_max,
+                sync_batch_period: config.job_sync_batch_period,
             },
         ));
         let job_queue = WorkQueue::new(RateLimiter::JOB_API);
-        enqueue_jobs(&jobs, &pods, &job_queue, Arc::clone(&clock));
+        enqueue_jobs(
+            &jobs,
+            &pods,
+            &job_queue,
+            Arc::clone(&clock),
+            config.job_sync_batch_period,
+        );
         let cronjobs = Informer::new(registry.clone(), CRONJOB);
         let cronjob =
             Arc::new(CronJobController::new(registry.clone(), clock).with_job_cache(&jobs));
@@ -204,17 +219,18 @@ impl Controllers {
 /// The Job controller's event handlers (`addJob`/`updateJob`/`deleteJob`,
 /// `addPod`/`updatePod`/`deletePod`), feeding `queue` with Job keys:
 /// - a Job added or deleted, or its spec changed (a new generation), is queued at once;
-///   other Job updates wait [`JOB_SYNC_BATCH_PERIOD`] (J-36);
+///   other Job updates wait `batch_period` (J-36; Kubernetes: [`JOB_SYNC_BATCH_PERIOD`]);
 /// - J-40: a started Job whose activeDeadlineSeconds changed is also queued for
 ///   startTime + activeDeadlineSeconds;
 /// - a pod event queues the Job that controls the pod (its controller ownerReference of
-///   kind Job, with the uid of the Job in the cache) after [`JOB_SYNC_BATCH_PERIOD`]; a
-///   change of controller queues the former one as well.
+///   kind Job, with the uid of the Job in the cache) after `batch_period`; a change of
+///   controller queues the former one as well.
 pub fn enqueue_jobs(
     jobs: &Informer,
     pods: &Informer,
     queue: &WorkQueue<ObjectKey>,
     clock: Arc<dyn Clock>,
+    batch_period: Duration,
 ) {
     jobs.add_handler({
         let queue = queue.clone();
@@ -223,7 +239,7 @@ pub fn enqueue_jobs(
             Change::Updated { old, new } => {
                 let key = ObjectKey::of(new);
                 if old.metadata().generation == new.metadata().generation {
-                    queue.add_after(key.clone(), JOB_SYNC_BATCH_PERIOD);
+                    queue.add_after(key.clone(), batch_period);
                 } else {
                     queue.add(key.clone());
                 }
@@ -245,10 +261,10 @@ pub fn enqueue_jobs(
             if let Some(former) = former.and_then(|old| controlling_job(&jobs, old))
                 && Some(&former) != owner.as_ref()
             {
-                queue.add_after(former, JOB_SYNC_BATCH_PERIOD);
+                queue.add_after(former, batch_period);
             }
             if let Some(owner) = owner.or_else(|| orphan_cleanup_key(pod)) {
-                queue.add_after(owner, JOB_SYNC_BATCH_PERIOD);
+                queue.add_after(owner, batch_period);
             }
         }
     });

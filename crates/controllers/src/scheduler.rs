@@ -12,7 +12,12 @@
 //!   affinity).
 //! - Of the nodes that fit, the one with the fewest bound unfinished pods wins (ties: by
 //!   name), counting the pods this scheduler bound that the cache does not show yet (the
-//!   scheduler cache's assumed pods).
+//!   scheduler cache's assumed pods). The counts per node are kept as the pod informer
+//!   reports changes, not counted anew for each pod.
+//! - Pods are scheduled one at a time, but as in kube-scheduler only the choice of a node is:
+//!   the pod is assumed on its node and the binding (the `pods/binding` write and its event)
+//!   runs on its own task, so the next pod need not wait for it. A failed binding forgets
+//!   the assumption and tries the pod again after its backoff.
 //! - Bound: Normal event `Scheduled` "Successfully assigned <ns>/<pod> to <node>".
 //! - No fit: Warning event `FailedScheduling` and the condition PodScheduled=False reason
 //!   `Unschedulable`, both with `FitError`'s message ("0/2 nodes are available: 1 node(s)
@@ -87,6 +92,8 @@ struct State {
     /// Pods bound by this scheduler that the pod informer does not show bound yet, and their
     /// node.
     assumed: HashMap<ObjectKey, String>,
+    /// Per node, the pods the informer shows bound to it and not finished.
+    bound: HashMap<String, usize>,
 }
 
 fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
@@ -189,7 +196,10 @@ impl Scheduler {
             })
             .collect();
         match find_node(&pod, &node_list, &self.node_load(&node_list)) {
-            Ok(node) => self.bind(key, node).await,
+            Ok(node) => {
+                self.bind(key, node);
+                Ok(None)
+            }
             Err(message) => {
                 self.attempt("unschedulable");
                 self.record_failure(key, &pod, &message).await?;
@@ -207,43 +217,51 @@ impl Scheduler {
             .inc();
     }
 
-    /// Bound unfinished pods per node, assumed ones included.
+    /// Bound unfinished pods per node, assumed ones included. A pod leaves `assumed` in the
+    /// same step in which the informer's binding counts it, so none is counted twice.
     fn node_load(&self, nodes: &[&Node]) -> HashMap<String, usize> {
+        let state = lock(&self.state);
         let mut load: HashMap<String, usize> = nodes
             .iter()
-            .map(|n| (n.metadata.name.clone().unwrap_or_default(), 0))
+            .map(|n| {
+                let name = n.metadata.name.clone().unwrap_or_default();
+                let bound = state.bound.get(&name).copied().unwrap_or(0);
+                (name, bound)
+            })
             .collect();
-        let mut counted = HashSet::new();
-        for obj in self.pods.list() {
-            if let Object::Pod(pod) = &*obj
-                && let Some(node) = bound_node(pod)
-                && !finished(pod)
-                && let Some(n) = load.get_mut(node)
-            {
-                *n += 1;
-                counted.insert(ObjectKey::of(&obj));
-            }
-        }
-        for (key, node) in &lock(&self.state).assumed {
-            if !counted.contains(key)
-                && let Some(n) = load.get_mut(node)
-            {
+        for node in state.assumed.values() {
+            if let Some(n) = load.get_mut(node) {
                 *n += 1;
             }
         }
         load
     }
 
-    async fn bind(&self, key: &ObjectKey, node: String) -> Result<Option<Duration>, ApiError> {
+    /// Assumes the pod on `node` and starts its binding cycle on a task of its own.
+    fn bind(&self, key: &ObjectKey, node: String) {
         {
             let mut state = lock(&self.state);
             state.unschedulable.remove(key);
             // Assumed before the binding lands, so the next pod already counts it.
             state.assumed.insert(key.clone(), node.clone());
         }
+        let scheduler = self.clone();
+        let key = key.clone();
+        tokio::spawn(async move {
+            if let Err(e) = scheduler.binding_cycle(&key, &node).await {
+                tracing::warn!(pod = %key, node, error = %e, "binding failed; retrying");
+                scheduler.queue.add_rate_limited(key);
+            }
+        });
+    }
+
+    /// Binds an assumed pod and records the event. A pod gone, bound by someone else or
+    /// being deleted meanwhile needs nothing more; any other failure forgets the assumption
+    /// and is returned, for the pod to be tried again.
+    async fn binding_cycle(&self, key: &ObjectKey, node: &str) -> Result<(), ApiError> {
         match self
             .registry
-            .bind_pod(&key.namespace, &key.name, &node)
+            .bind_pod(&key.namespace, &key.name, node)
             .await
         {
             Ok(bound) => {
@@ -258,13 +276,13 @@ impl Scheduler {
                     ),
                 )
                 .await;
-                Ok(None)
+                Ok(())
             }
             Err(e) => {
                 lock(&self.state).assumed.remove(key);
                 // Gone, bound by someone else, or being deleted: nothing left to schedule.
                 if e.is_not_found() || e.is_conflict() {
-                    return Ok(None);
+                    return Ok(());
                 }
                 self.attempt("error");
                 Err(e)
@@ -340,9 +358,29 @@ impl Scheduler {
     }
 }
 
-/// The pod informer's handler: queue pods that need a node; forget the ones that no longer
-/// do.
+/// The pod informer's handler: keep the per-node counts; queue pods that need a node;
+/// forget the ones that no longer do.
 fn on_pod(queue: &WorkQueue<ObjectKey>, state: &Mutex<State>, change: Change<'_>) {
+    let (before, after) = match change {
+        Change::Added(obj) => (None, Some(obj)),
+        Change::Updated { old, new } => (Some(old), Some(new)),
+        Change::Deleted(obj) => (Some(obj), None),
+    };
+    let (left, joined) = (before.and_then(load_node), after.and_then(load_node));
+    if left != joined {
+        let mut state = lock(state);
+        if let Some(node) = left
+            && let Some(n) = state.bound.get_mut(node)
+        {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                state.bound.remove(node);
+            }
+        }
+        if let Some(node) = joined {
+            *state.bound.entry(node.to_owned()).or_default() += 1;
+        }
+    }
     let (obj, changed) = match change {
         Change::Added(obj) => (obj, true),
         Change::Updated { old, new } => (new, pod_updated(old, new)),
@@ -411,6 +449,14 @@ fn scheduling_properties_changed(old: &Object, new: &Object) -> bool {
         || conditions(o) != conditions(n)
         || o.status.as_ref().and_then(|s| s.allocatable.clone())
             != n.status.as_ref().and_then(|s| s.allocatable.clone())
+}
+
+/// The node whose load a pod adds to: the one it is bound to, while it has not finished.
+fn load_node(obj: &Object) -> Option<&str> {
+    match obj {
+        Object::Pod(pod) if !finished(pod) => bound_node(pod),
+        _ => None,
+    }
 }
 
 fn bound_node(pod: &Pod) -> Option<&str> {

@@ -174,3 +174,52 @@ async fn a_dependent_with_a_live_owner_loses_only_the_dangling_reference() {
     })
     .await;
 }
+
+/// A dependent created with a reference to an owner that does not exist goes as soon as
+/// the collector sees it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dependent_of_an_owner_that_never_existed_is_deleted() {
+    let (r, owner) = setup().await;
+    let mut dangling = owner_ref(&owner, true);
+    dangling.uid = "no-such-uid".into();
+    create(&r, pod("p1", vec![dangling])).await;
+    create(&r, pod("p2", vec![owner_ref(&owner, true)])).await;
+    eventually("pod deleted", || async { !exists(&r, &POD, "p1").await }).await;
+    assert!(exists(&r, &POD, "p2").await);
+}
+
+/// Foreground: every dependent goes, blocking or not, dependents that changed after the
+/// collector saw them included, and only then the owner.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn foreground_deletes_every_dependent_before_the_owner() {
+    let (r, owner) = setup().await;
+    let mut loose = owner_ref(&owner, false);
+    loose.block_owner_deletion = Some(false);
+    create(&r, pod("p1", vec![owner_ref(&owner, true)])).await;
+    create(&r, pod("p2", vec![owner_ref(&owner, true)])).await;
+    create(&r, pod("p3", vec![loose])).await;
+    // A status write the collector sees as nothing new.
+    let mut p1 = r.get(&POD, "default", "p1").await.unwrap();
+    if let Object::Pod(p) = &mut p1 {
+        p.status.get_or_insert_with(Default::default).phase = Some("Running".into());
+    }
+    let status = WriteOptions {
+        subresource: Some("status".into()),
+        ..Default::default()
+    };
+    r.update(&POD, "default", "p1", p1, &status, Vec::new())
+        .await
+        .unwrap();
+    r.delete(
+        &JOB,
+        "default",
+        "owner",
+        &delete_opts(Propagation::Foreground),
+    )
+    .await
+    .unwrap();
+    for name in ["p1", "p2", "p3"] {
+        eventually("pod deleted", || async { !exists(&r, &POD, name).await }).await;
+    }
+    eventually("owner gone", || async { !exists(&r, &JOB, "owner").await }).await;
+}

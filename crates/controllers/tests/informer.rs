@@ -201,3 +201,90 @@ async fn a_watch_expired_by_compaction_is_replaced_by_a_new_list() {
     create(&r, pod("d", "black")).await;
     assert_eq!(next_lines(&mut rx, 1).await, ["added d black"]);
 }
+
+fn by_color(obj: &Object) -> Vec<String> {
+    vec![color(obj)]
+}
+
+fn indexed(informer: &Informer, key: &str) -> Vec<String> {
+    informer
+        .by_index("color", key)
+        .iter()
+        .map(|o| o.name().to_owned())
+        .collect()
+}
+
+/// An index follows every change: adds, updates that move an object to another key,
+/// deletes, and a relist after the watch expired. Reads come out by name.
+#[tokio::test]
+async fn an_index_follows_changes_and_relists() {
+    let store = MemoryStore::with_watch_buffer(1);
+    let r = registry(store.clone()).await;
+    create(&r, pod("b", "red")).await;
+    let (informer, mut rx) = informer(&r);
+    tokio::spawn(informer.clone().run());
+    informer.wait_synced().await;
+    // Added to a synced informer: built from what it holds.
+    informer.add_index("color", by_color);
+    assert_eq!(indexed(&informer, "red"), ["b"]);
+    assert_eq!(next_lines(&mut rx, 1).await, ["added b red"]);
+
+    create(&r, pod("a", "red")).await;
+    create(&r, pod("c", "blue")).await;
+    next_lines(&mut rx, 2).await;
+    assert_eq!(indexed(&informer, "red"), ["a", "b"]);
+    recolor(&r, "b", "blue").await;
+    next_lines(&mut rx, 1).await;
+    assert_eq!(indexed(&informer, "red"), ["a"]);
+    assert_eq!(indexed(&informer, "blue"), ["b", "c"]);
+    delete(&r, "c").await;
+    next_lines(&mut rx, 1).await;
+    assert_eq!(indexed(&informer, "blue"), ["b"]);
+    assert!(indexed(&informer, "green").is_empty());
+    assert!(informer.by_index("no such index", "red").is_empty());
+
+    // Behind the informer's back, then a relist.
+    recolor(&r, "a", "green").await;
+    recolor(&r, "b", "green").await;
+    create(&r, pod("d", "red")).await;
+    let now = kbatch_store::Store::current_revision(&store).await.unwrap();
+    kbatch_store::Store::compact(&store, now).await.unwrap();
+    next_lines(&mut rx, 3).await;
+    assert_eq!(indexed(&informer, "green"), ["a", "b"]);
+    assert_eq!(indexed(&informer, "red"), ["d"]);
+    assert!(indexed(&informer, "blue").is_empty());
+}
+
+/// `wait_for_revision` returns once the cache shows a write of its kind at that revision,
+/// and at once for one it already shows.
+#[tokio::test]
+async fn waiting_for_a_revision_waits_for_that_write() {
+    let r = registry(MemoryStore::new()).await;
+    let (informer, _rx) = informer(&r);
+    tokio::spawn(informer.clone().run());
+    informer.wait_synced().await;
+    let written = r
+        .create(
+            &POD,
+            "default",
+            pod("a", "red"),
+            &WriteOptions::default(),
+            Vec::new(),
+        )
+        .await
+        .unwrap();
+    let revision: i64 = written
+        .object
+        .metadata()
+        .resource_version
+        .as_deref()
+        .unwrap()
+        .parse()
+        .unwrap();
+    // The single-threaded runtime has not run the informer since the write.
+    assert!(informer.get("default", "a").is_none());
+    informer.wait_for_revision(revision).await;
+    assert_eq!(cached(&informer), ["a red"]);
+    assert!(informer.applied_revision() >= revision);
+    informer.wait_for_revision(revision - 1).await;
+}

@@ -82,6 +82,21 @@ async fn j35_parallel_pods_are_created_in_one_sync() {
     assert_eq!(active(&env.job("p").await), 5);
 }
 
+/// A sync that follows another at once, before the pod informer has shown the first one's
+/// writes, still sees them: it waits for the revision of the last pod write made for the Job
+/// (what upstream's expectations are for), so it creates no second set of pods.
+#[tokio::test]
+async fn a_sync_right_after_another_sees_its_writes() {
+    let env = Env::new().await;
+    env.create_job("p", json!({"parallelism": 3, "completions": 6}))
+        .await;
+    env.caught_up().await;
+    env.ctrl.sync(NS, "p").await.unwrap();
+    env.ctrl.sync(NS, "p").await.unwrap();
+    assert_eq!(env.pods("p").await.len(), 3);
+    assert_eq!(active(&env.job("p").await), 3);
+}
+
 #[tokio::test]
 async fn j14_ready_pods_are_counted() {
     let env = Env::new().await;

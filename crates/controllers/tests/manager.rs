@@ -10,7 +10,7 @@ use k8s_openapi::api::core::v1::Node;
 use kbatch_api::Metrics;
 use kbatch_api::clock::Clock;
 use kbatch_api::registry::{DeleteOptions, Propagation, Registry, WriteOptions};
-use kbatch_controllers::manager::enqueue_jobs;
+use kbatch_controllers::manager::{JOB_SYNC_BATCH_PERIOD, enqueue_jobs};
 use kbatch_controllers::runtime::{Informer, ObjectKey, RateLimiter, WorkQueue};
 use kbatch_controllers::{Controllers, ControllersConfig};
 use kbatch_core::object::{JOB, NODE, Object, POD};
@@ -117,7 +117,7 @@ impl Handlers {
         let jobs = Informer::new(registry.clone(), JOB);
         let pods = Informer::new(registry.clone(), POD);
         let queue = WorkQueue::new(RateLimiter::JOB_API);
-        enqueue_jobs(&jobs, &pods, &queue, clock);
+        enqueue_jobs(&jobs, &pods, &queue, clock, JOB_SYNC_BATCH_PERIOD);
         tokio::spawn(jobs.clone().run());
         tokio::spawn(pods.clone().run());
         jobs.wait_synced().await;

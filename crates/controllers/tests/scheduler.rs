@@ -312,6 +312,48 @@ async fn pods_spread_over_the_least_loaded_nodes() {
     assert_eq!(per_node.get("n2"), Some(&3));
 }
 
+/// The load of a node counts the unfinished pods bound to it, whoever bound them: a pod that
+/// finished or was deleted no longer counts.
+#[tokio::test(start_paused = true)]
+async fn finished_and_deleted_pods_leave_their_nodes_load() {
+    let c = Cluster::start().await;
+    c.node("n1", "True", json!({})).await;
+    c.node("n2", "True", json!({})).await;
+    for (name, node) in [
+        ("a", "n1"),
+        ("b", "n1"),
+        ("c", "n2"),
+        ("d", "n2"),
+        ("e", "n2"),
+    ] {
+        c.pod(name, json!({"nodeName": node})).await;
+    }
+    let mut done = c.get_pod("c").await;
+    done.status.get_or_insert_with(Default::default).phase = Some("Succeeded".to_owned());
+    let status = WriteOptions {
+        subresource: Some("status".to_owned()),
+        ..Default::default()
+    };
+    c.registry
+        .update(&POD, "default", "c", Object::Pod(done), &status, Vec::new())
+        .await
+        .unwrap();
+    let now = kbatch_api::registry::DeleteOptions {
+        grace_period_seconds: Some(0),
+        ..Default::default()
+    };
+    c.registry.delete(&POD, "default", "d", &now).await.unwrap();
+    c.settle().await;
+    // n1 runs 2 pods, n2 only e.
+    c.pod("p", json!({})).await;
+    c.settle().await;
+    assert_eq!(c.node_of("p").await.as_deref(), Some("n2"));
+    // 2 and 2: the tie goes by name.
+    c.pod("q", json!({})).await;
+    c.settle().await;
+    assert_eq!(c.node_of("q").await.as_deref(), Some("n1"));
+}
+
 fn node(name: &str, json: Value) -> Node {
     let mut base = json!({"metadata": {"name": name},
         "status": {"conditions": [{"type": "Ready", "status": "True"}]}});

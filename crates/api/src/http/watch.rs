@@ -18,7 +18,7 @@ use super::negotiate::Output;
 use super::resources::{Call, list_params};
 use super::respond;
 use crate::error::Result;
-use crate::registry::{WatchEvent, WatchEventType, WatchParams};
+use crate::registry::{SharedWatchEvent, WatchEventType, WatchParams};
 
 /// How often a watch that allows bookmarks gets one (the apiserver sends them about once a
 /// minute).
@@ -37,7 +37,7 @@ pub(super) async fn watch(call: &Call<'_>) -> Result<axum::response::Response> {
     let (mut events, start) = call
         .state
         .registry
-        .watch(
+        .watch_shared(
             &kind,
             call.target.namespace.as_deref(),
             WatchParams {
@@ -66,7 +66,7 @@ pub(super) async fn watch(call: &Call<'_>) -> Result<axum::response::Response> {
                 _ = ticker.tick(), if bookmarks => bookmark(&kind, last_revision),
                 event = events.next() => match event {
                     None => return,
-                    Some(WatchEvent::Error(status)) => {
+                    Some(SharedWatchEvent::Error(status)) => {
                         let mut value = serde_json::to_value(&*status).unwrap_or_default();
                         value["kind"] = json!("Status");
                         value["apiVersion"] = json!("v1");
@@ -74,19 +74,18 @@ pub(super) async fn watch(call: &Call<'_>) -> Result<axum::response::Response> {
                         let _ = tx.send(line).await;
                         return;
                     }
-                    Some(WatchEvent::Object(t, obj)) => {
+                    Some(SharedWatchEvent::Object(t, obj)) => {
                         if let Some(rv) = obj.metadata().resource_version.as_deref().and_then(|r| r.parse().ok()) {
                             last_revision = last_revision.max(rv);
                         }
-                        let value = match output {
+                        match output {
                             Output::Table => {
                                 let table = table_event(&obj, clock.now(), include, first_table);
                                 first_table = false;
-                                serde_json::to_value(table).unwrap_or_default()
+                                event_line(t.as_str(), serde_json::to_value(table).unwrap_or_default())
                             }
-                            _ => obj.to_json(),
-                        };
-                        event_line(t.as_str(), value)
+                            _ => object_line(t.as_str(), &obj),
+                        }
                     }
                 },
             };
@@ -115,6 +114,18 @@ fn event_line(type_: &str, object: Value) -> Bytes {
     let mut line =
         serde_json::to_vec(&json!({"type": type_, "object": object})).unwrap_or_default();
     line.push(b'\n');
+    Bytes::from(line)
+}
+
+/// An event line around an object serialised once, straight to bytes.
+fn object_line(type_: &str, object: &Object) -> Bytes {
+    let body = object.to_json_vec();
+    let mut line = Vec::with_capacity(body.len() + type_.len() + 24);
+    line.extend_from_slice(b"{\"type\":\"");
+    line.extend_from_slice(type_.as_bytes());
+    line.extend_from_slice(b"\",\"object\":");
+    line.extend_from_slice(&body);
+    line.extend_from_slice(b"}\n");
     Bytes::from(line)
 }
 

@@ -28,7 +28,9 @@ use crate::error::{ApiError, Result};
 
 pub use delete::{DeleteOptions, DeleteOutcome, Preconditions, Propagation};
 pub use events::EventSpec;
-pub use watch::{WatchEvent, WatchEventType, WatchParams, WatchStream};
+pub use watch::{
+    SharedWatchEvent, SharedWatchStream, WatchEvent, WatchEventType, WatchParams, WatchStream,
+};
 pub use write::{FieldValidation, PatchType, WriteOptions, Written};
 
 /// Kubernetes' REST semantics over a store. Cheap to clone.
@@ -39,6 +41,8 @@ pub struct Registry {
     /// Recent events by what makes a repeat a repeat, so a repeat is found by name
     /// (client-go's EventCorrelator cache); see `events.rs`.
     recent_events: events::RecentEvents,
+    /// Objects decoded for watchers, shared by all of them; see `watch.rs`.
+    decoded: watch::DecodeCache,
 }
 
 /// Options of a list: selectors, paging and the resourceVersion to read at.
@@ -69,6 +73,7 @@ impl Registry {
             store,
             clock,
             recent_events: Default::default(),
+            decoded: Default::default(),
         }
     }
 
@@ -104,14 +109,28 @@ impl Registry {
 
     /// The stored object and the revision it was written at.
     async fn read(&self, kind: &Kind, namespace: &str, name: &str) -> Result<(Object, Revision)> {
+        let (obj, revision, _) = self.read_stored(kind, namespace, name).await?;
+        Ok((obj, revision))
+    }
+
+    /// [`Registry::read`], with the bytes stored.
+    async fn read_stored(
+        &self,
+        kind: &Kind,
+        namespace: &str,
+        name: &str,
+    ) -> Result<(Object, Revision, Vec<u8>)> {
         check_name(kind, name)?;
         let kv = self
             .store
             .get(&Self::key(kind, namespace, name))
             .await
             .map_err(|e| ApiError::from_store(e, kind, name))?;
-        let revision = kv.mod_revision;
-        Ok((decode_stored(kind, &kv)?, revision))
+        let obj = match self.decoded.peek(&kv) {
+            Some(shared) => Arc::unwrap_or_clone(shared),
+            None => decode_stored(kind, &kv)?,
+        };
+        Ok((obj, kv.mod_revision, kv.value))
     }
 
     /// Lists a collection (`namespace` None: every namespace), filtered by the selectors.

@@ -2,6 +2,14 @@
 //! watcher): ADDED/MODIFIED/DELETED filtered by selectors — an object that stops matching is
 //! DELETED for the watcher, one that starts matching is ADDED — with synthetic ADDED events for
 //! the current state when a watch starts at resourceVersion "" or "0".
+//!
+//! Every watcher of a kind sees the same store events, so the objects are decoded once and
+//! shared (the apiserver's watch cache does the same): a [`DecodeCache`] keeps the recently
+//! decoded objects by the revision they were written at. [`Registry::watch_shared`] hands
+//! them out as they are; [`Registry::watch`] gives each watcher its own copy.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
 
 use futures::StreamExt;
 use futures::stream::{self, BoxStream};
@@ -9,7 +17,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Status;
 use kbatch_core::object::{Kind, Object};
 use kbatch_core::selector::{FieldSelector, LabelSelector};
 use kbatch_core::status;
-use kbatch_store::{EventKind, ListOptions, Revision};
+use kbatch_store::{EventKind, KeyValue, ListOptions, Revision};
 
 use super::{Registry, decode_stored, fields, selectors_match};
 use crate::error::{ApiError, Result};
@@ -49,6 +57,81 @@ pub enum WatchEvent {
 /// The stream of a watch; it ends only on an error or when the store closes.
 pub type WatchStream = BoxStream<'static, WatchEvent>;
 
+/// One event of a [`Registry::watch_shared`]: the object is shared with the registry's
+/// decode cache and every other watcher, and read-only.
+#[derive(Debug, Clone)]
+pub enum SharedWatchEvent {
+    Object(WatchEventType, Arc<Object>),
+    Error(Box<Status>),
+}
+
+impl SharedWatchEvent {
+    /// The event with an object of its own.
+    pub fn into_owned(self) -> WatchEvent {
+        match self {
+            SharedWatchEvent::Object(t, obj) => {
+                WatchEvent::Object(t, Box::new(Arc::unwrap_or_clone(obj)))
+            }
+            SharedWatchEvent::Error(status) => WatchEvent::Error(status),
+        }
+    }
+}
+
+/// The stream of a [`Registry::watch_shared`].
+pub type SharedWatchStream = BoxStream<'static, SharedWatchEvent>;
+
+/// How many decoded objects the [`DecodeCache`] keeps: the watchers of a kind read each event
+/// within moments of each other, so a few thousand revisions cover them.
+const DECODED_KEPT: usize = 2048;
+
+/// Objects decoded for watchers, by the revision of the write that stored them (a revision
+/// names one version of one key, so one object), the most recent [`DECODED_KEPT`].
+#[derive(Debug, Clone, Default)]
+pub(super) struct DecodeCache(Arc<Mutex<Decoded>>);
+
+#[derive(Debug, Default)]
+struct Decoded {
+    objects: HashMap<Revision, Arc<Object>>,
+    /// Insertion order, for eviction.
+    order: VecDeque<Revision>,
+}
+
+impl DecodeCache {
+    /// The object stored by `kv` as readers see it (defaulted, with its resourceVersion):
+    /// from the cache, or decoded and remembered. `None` if it cannot be decoded.
+    fn get(&self, kind: &Kind, kv: &KeyValue) -> Option<Arc<Object>> {
+        let revision = kv.mod_revision;
+        if let Some(obj) = self.lock().objects.get(&revision) {
+            return Some(Arc::clone(obj));
+        }
+        let obj = Arc::new(decode_stored(kind, kv).ok()?);
+        let mut decoded = self.lock();
+        if let Some(other) = decoded.objects.get(&revision) {
+            // Another watcher decoded it meanwhile: share one copy.
+            return Some(Arc::clone(other));
+        }
+        if decoded.order.len() >= DECODED_KEPT
+            && let Some(oldest) = decoded.order.pop_front()
+        {
+            decoded.objects.remove(&oldest);
+        }
+        decoded.order.push_back(revision);
+        decoded.objects.insert(revision, Arc::clone(&obj));
+        Some(obj)
+    }
+
+    /// The object stored by `kv`, if a watcher decoded it recently; a plain read takes it
+    /// from here rather than decoding it again, but leaves the cache to the watchers.
+    pub(super) fn peek(&self, kv: &KeyValue) -> Option<Arc<Object>> {
+        self.lock().objects.get(&kv.mod_revision).cloned()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Decoded> {
+        // Each critical section is one map and one queue operation.
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
 /// Options of a watch.
 #[derive(Debug, Clone, Default)]
 pub struct WatchParams {
@@ -59,13 +142,26 @@ pub struct WatchParams {
 }
 
 impl Registry {
-    /// Watches a collection (`namespace` None: every namespace).
+    /// Watches a collection (`namespace` None: every namespace). Returns the stream and the
+    /// revision it starts after.
     pub async fn watch(
         &self,
         kind: &Kind,
         namespace: Option<&str>,
         params: WatchParams,
     ) -> Result<(WatchStream, Revision)> {
+        let (events, after) = self.watch_shared(kind, namespace, params).await?;
+        Ok((events.map(SharedWatchEvent::into_owned).boxed(), after))
+    }
+
+    /// [`Registry::watch`] with objects shared rather than copied, for watchers that only
+    /// read them (informers, the garbage collector, HTTP watches).
+    pub async fn watch_shared(
+        &self,
+        kind: &Kind,
+        namespace: Option<&str>,
+        params: WatchParams,
+    ) -> Result<(SharedWatchStream, Revision)> {
         if let Some(fs) = &params.field_selector {
             fields::check_supported(kind, fs)?;
         }
@@ -79,13 +175,17 @@ impl Registry {
                 .map_err(|e| ApiError::from_store(e, kind, ""))?;
             let mut added = Vec::new();
             for kv in &list.items {
-                let obj = decode_stored(kind, kv)?;
+                let obj = match self.decoded.get(kind, kv) {
+                    Some(obj) => obj,
+                    // Not decodable: the list's error, as a plain list would give it.
+                    None => Arc::new(decode_stored(kind, kv)?),
+                };
                 if selectors_match(
                     &obj,
                     params.label_selector.as_ref(),
                     params.field_selector.as_ref(),
                 ) {
-                    added.push(WatchEvent::Object(WatchEventType::Added, Box::new(obj)));
+                    added.push(SharedWatchEvent::Object(WatchEventType::Added, obj));
                 }
             }
             (added, list.revision)
@@ -93,18 +193,18 @@ impl Registry {
             (Vec::new(), super::parse_resource_version(rv)?)
         };
         let kind = *kind;
-        let live: WatchStream = match self.store.watch(&prefix, after).await {
+        let live: SharedWatchStream = match self.store.watch(&prefix, after).await {
             Ok(events) => {
-                let labels = params.label_selector;
-                let fields_sel = params.field_selector;
+                let view = View {
+                    kind,
+                    labels: params.label_selector,
+                    fields: params.field_selector,
+                    decoded: self.decoded.clone(),
+                };
                 events
                     .flat_map(move |item| {
-                        let out: Vec<WatchEvent> = match item {
-                            Ok(event) => {
-                                translate(&kind, &event, labels.as_ref(), fields_sel.as_ref())
-                                    .into_iter()
-                                    .collect()
-                            }
+                        let out: Vec<SharedWatchEvent> = match item {
+                            Ok(event) => view.translate(&event).into_iter().collect(),
                             Err(e) => vec![stream_error(e, after)],
                         };
                         stream::iter(out)
@@ -122,56 +222,78 @@ impl Registry {
 
 /// An error inside a running watch: the apiserver sends it as an ERROR event holding a
 /// Status (410 Expired when the watcher fell behind compaction).
-fn stream_error(e: kbatch_store::Error, after: Revision) -> WatchEvent {
+fn stream_error(e: kbatch_store::Error, after: Revision) -> SharedWatchEvent {
     let s = match e {
         kbatch_store::Error::Compacted { compacted, .. } => {
             status::gone(format!("too old resource version: {after} ({compacted})"))
         }
         other => status::internal(other.to_string()),
     };
-    WatchEvent::Error(Box::new(s))
+    SharedWatchEvent::Error(Box::new(s))
 }
 
-/// One store event as seen through the selectors.
-fn translate(
-    kind: &Kind,
-    event: &kbatch_store::Event,
-    labels: Option<&LabelSelector>,
-    fields_sel: Option<&FieldSelector>,
-) -> Option<WatchEvent> {
-    let decode = |kv: &kbatch_store::KeyValue| decode_stored(kind, kv).ok();
-    let matching = |o: &Object| selectors_match(o, labels, fields_sel);
-    match event.kind {
-        EventKind::Create => {
-            let obj = decode(&event.kv)?;
-            matching(&obj).then(|| WatchEvent::Object(WatchEventType::Added, Box::new(obj)))
-        }
-        EventKind::Update => {
-            let new = decode(&event.kv)?;
-            let old = event.prev.as_ref().and_then(decode);
-            let old_matched = old.as_ref().is_some_and(&matching);
-            match (old_matched, matching(&new)) {
-                // The watcher last saw the previous state; it leaves with that state at the
-                // update's resourceVersion (the etcd3 watcher's transform).
-                (true, false) => {
-                    let mut gone = old?;
-                    super::set_resource_version(&mut gone, event.kv.mod_revision);
-                    Some(WatchEvent::Object(WatchEventType::Deleted, Box::new(gone)))
-                }
-                (true, true) => Some(WatchEvent::Object(WatchEventType::Modified, Box::new(new))),
-                (false, true) => Some(WatchEvent::Object(WatchEventType::Added, Box::new(new))),
+/// What one watcher sees: a kind through its selectors.
+struct View {
+    kind: Kind,
+    labels: Option<LabelSelector>,
+    fields: Option<FieldSelector>,
+    decoded: DecodeCache,
+}
 
-                (false, false) => None,
+impl View {
+    fn matching(&self, obj: &Object) -> bool {
+        selectors_match(obj, self.labels.as_ref(), self.fields.as_ref())
+    }
+
+    fn decode(&self, kv: &KeyValue) -> Option<Arc<Object>> {
+        self.decoded.get(&self.kind, kv)
+    }
+
+    /// One store event as seen through the selectors.
+    fn translate(&self, event: &kbatch_store::Event) -> Option<SharedWatchEvent> {
+        let selective = self.labels.is_some() || self.fields.is_some();
+        match event.kind {
+            EventKind::Create => {
+                let obj = self.decode(&event.kv)?;
+                self.matching(&obj)
+                    .then(|| SharedWatchEvent::Object(WatchEventType::Added, obj))
             }
-        }
-        EventKind::Delete => {
-            let prev = event.prev.as_ref()?;
-            let mut obj = decode(prev)?;
-            if !matching(&obj) {
-                return None;
+            EventKind::Update => {
+                let new = self.decode(&event.kv)?;
+                // Without selectors every version matches: the previous one needs no decoding.
+                let old_matched = match &event.prev {
+                    None => false,
+                    Some(_) if !selective => true,
+                    Some(prev) => self.decode(prev).is_some_and(|o| self.matching(&o)),
+                };
+                match (old_matched, self.matching(&new)) {
+                    // The watcher last saw the previous state; it leaves with that state at the
+                    // update's resourceVersion (the etcd3 watcher's transform).
+                    (true, false) => {
+                        let mut gone = Arc::unwrap_or_clone(self.decode(event.prev.as_ref()?)?);
+                        super::set_resource_version(&mut gone, event.kv.mod_revision);
+                        Some(SharedWatchEvent::Object(
+                            WatchEventType::Deleted,
+                            Arc::new(gone),
+                        ))
+                    }
+                    (true, true) => Some(SharedWatchEvent::Object(WatchEventType::Modified, new)),
+                    (false, true) => Some(SharedWatchEvent::Object(WatchEventType::Added, new)),
+                    (false, false) => None,
+                }
             }
-            super::set_resource_version(&mut obj, event.kv.mod_revision);
-            Some(WatchEvent::Object(WatchEventType::Deleted, Box::new(obj)))
+            EventKind::Delete => {
+                let prev = self.decode(event.prev.as_ref()?)?;
+                if !self.matching(&prev) {
+                    return None;
+                }
+                let mut obj = Arc::unwrap_or_clone(prev);
+                super::set_resource_version(&mut obj, event.kv.mod_revision);
+                Some(SharedWatchEvent::Object(
+                    WatchEventType::Deleted,
+                    Arc::new(obj),
+                ))
+            }
         }
     }
 }

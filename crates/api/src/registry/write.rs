@@ -210,7 +210,7 @@ impl Registry {
             Some(rv) => Some(super::parse_resource_version(rv)?),
         };
         for _ in 0..MAX_RETRIES {
-            let (old, old_rev) = self.read(kind, namespace, name).await?;
+            let (old, old_rev, old_bytes) = self.read_stored(kind, namespace, name).await?;
             if let Some(p) = precondition
                 && p != old_rev
             {
@@ -222,8 +222,9 @@ impl Registry {
             if precondition.is_none() {
                 new.metadata_mut().resource_version = Some(old_rev.to_string());
             }
+            let stored = (&old, old_rev, old_bytes.as_slice());
             match self
-                .commit_update(kind, (&old, old_rev), new, opts, warnings.clone(), true)
+                .commit_update(kind, stored, new, opts, warnings.clone(), true)
                 .await
             {
                 Err(Commit::Retry) if precondition.is_none() => continue,
@@ -246,7 +247,7 @@ impl Registry {
         opts: &WriteOptions,
     ) -> Result<Written> {
         for _ in 0..MAX_RETRIES {
-            let (old, old_rev) = match self.read(kind, namespace, name).await {
+            let (old, old_rev, old_bytes) = match self.read_stored(kind, namespace, name).await {
                 Ok(found) => found,
                 Err(e)
                     if e.is_not_found() && patch_type == PatchType::Apply && !opts.is_status() =>
@@ -273,12 +274,49 @@ impl Registry {
             let (new, warnings) = self.decode_patched(kind, name, patched, opts)?;
             // An apply records its own ownership; every other patch is an Update.
             let record = patch_type != PatchType::Apply;
+            let stored = (&old, old_rev, old_bytes.as_slice());
             match self
-                .commit_update(kind, (&old, old_rev), new, opts, warnings, record)
+                .commit_update(kind, stored, new, opts, warnings, record)
                 .await
             {
                 Err(Commit::Retry) if precondition.is_none() => continue,
                 Err(Commit::Retry) => return Err(status::conflict(kind, name).into()),
+                Err(Commit::Failed(e)) => return Err(e),
+                Ok(w) => return Ok(w),
+            }
+        }
+        Err(status::conflict(kind, name).into())
+    }
+
+    /// Changes the stored object with `change`, as a patch does but without its JSON: the
+    /// apiserver's `GuaranteedUpdate` with a try-update function. The latest version is read,
+    /// changed, admitted and stored with it as precondition; when another write got in
+    /// between, it is read and changed again. `change` returns whether it changed anything: a
+    /// change of nothing writes nothing and returns the stored object.
+    pub async fn edit(
+        &self,
+        kind: &Kind,
+        namespace: &str,
+        name: &str,
+        opts: &WriteOptions,
+        change: impl Fn(&mut Object) -> bool,
+    ) -> Result<Written> {
+        for _ in 0..MAX_RETRIES {
+            let (old, old_rev, old_bytes) = self.read_stored(kind, namespace, name).await?;
+            let mut new = old.clone();
+            if !change(&mut new) {
+                return Ok(Written {
+                    object: old,
+                    warnings: Vec::new(),
+                    created: false,
+                });
+            }
+            let stored = (&old, old_rev, old_bytes.as_slice());
+            match self
+                .commit_update(kind, stored, new, opts, Vec::new(), true)
+                .await
+            {
+                Err(Commit::Retry) => continue,
                 Err(Commit::Failed(e)) => return Err(e),
                 Ok(w) => return Ok(w),
             }
@@ -385,12 +423,12 @@ impl Registry {
             .await
     }
 
-    /// Admits and stores a new version of `old`, the stored object and the revision it was
-    /// read at.
+    /// Admits and stores a new version of `old`, the stored object, the revision it was read
+    /// at and the bytes stored.
     async fn commit_update(
         &self,
         kind: &Kind,
-        (old, old_rev): (&Object, Revision),
+        (old, old_rev, old_bytes): (&Object, Revision, &[u8]),
         new: Object,
         opts: &WriteOptions,
         mut warnings: Vec<String>,
@@ -409,13 +447,23 @@ impl Registry {
             warnings: admit_warnings,
         } = admitted.map_err(|r| Commit::Failed(ApiError::from(&r)))?;
         warnings.extend(admit_warnings);
-        if record_fields {
+        let tracked = record_fields && opts.field_manager.is_some();
+        if tracked {
             self.track_fields(Some(old), &mut new, opts)
                 .map_err(Commit::Failed)?;
         }
+        let bytes = encode_stored(&mut new);
         // A write that changes nothing is not a write: same resourceVersion, no event
-        // (kubectl prints "patched (no change)").
-        if unchanged(old, &new) {
+        // (kubectl prints "patched (no change)"). Tracking has already put back the times of
+        // managedFields entries that nothing else changed, so, as the apiserver does, the
+        // bytes to store are compared with those stored; other writes (apply, no manager)
+        // compare the objects without those times.
+        let same = if tracked {
+            bytes == old_bytes
+        } else {
+            unchanged(old, &new)
+        };
+        if same {
             return Ok(Written {
                 object: old.clone(),
                 warnings,
@@ -457,11 +505,7 @@ impl Registry {
                 Err(e) => Err(Commit::Failed(ApiError::from_store(e, kind, &name))),
             };
         }
-        match self
-            .store
-            .update(&key, encode_stored(&mut new), old_rev)
-            .await
-        {
+        match self.store.update(&key, bytes, old_rev).await {
             Ok(revision) => {
                 set_resource_version(&mut new, revision);
                 Ok(Written {

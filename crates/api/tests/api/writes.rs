@@ -697,3 +697,86 @@ async fn registry_writes_over_sqlite() {
     assert_eq!(cj.metadata().generation, Some(1));
     assert_eq!(registry.get(&JOB, "default", "pi").await.unwrap(), changed);
 }
+
+/// `Registry::edit`, the typed try-update the controllers use instead of a patch: a change is
+/// admitted, recorded for its field manager and stored; a change of nothing writes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edit_writes_its_change_and_nothing_else() {
+    let (registry, _) = crate::common::memory_registry().await;
+    let creator = WriteOptions {
+        field_manager: Some("creator".to_owned()),
+        ..Default::default()
+    };
+    let obj =
+        kbatch_core::object::Object::from_value(&JOB, job("pi", json!({"app": "pi"}))).unwrap();
+    let created = registry
+        .create(&JOB, "default", obj, &creator, Vec::new())
+        .await
+        .unwrap()
+        .object;
+    let opts = WriteOptions {
+        field_manager: Some("editor".to_owned()),
+        ..Default::default()
+    };
+    let edited = registry
+        .edit(&JOB, "default", "pi", &opts, |obj| {
+            let labels = obj
+                .metadata_mut()
+                .labels
+                .get_or_insert_with(Default::default);
+            labels
+                .insert("edited".to_owned(), "yes".to_owned())
+                .is_none()
+        })
+        .await
+        .unwrap()
+        .object;
+    assert!(rv(&edited) > rv(&created));
+    let labels = edited.metadata().labels.clone().unwrap();
+    assert_eq!(labels["edited"], "yes");
+    assert_eq!(labels["app"], "pi");
+    let managers: Vec<_> = edited
+        .metadata()
+        .managed_fields
+        .iter()
+        .flatten()
+        .map(|m| (m.manager.clone(), m.operation.clone()))
+        .collect();
+    let update = Some("Update".to_owned());
+    assert_eq!(
+        managers,
+        [
+            (Some("creator".to_owned()), update.clone()),
+            (Some("editor".to_owned()), update)
+        ]
+    );
+    // The same change again changes nothing: no write.
+    let again = registry
+        .edit(&JOB, "default", "pi", &opts, |obj| {
+            let labels = obj
+                .metadata_mut()
+                .labels
+                .get_or_insert_with(Default::default);
+            labels
+                .insert("edited".to_owned(), "yes".to_owned())
+                .is_none()
+        })
+        .await
+        .unwrap()
+        .object;
+    assert_eq!(rv(&again), rv(&edited));
+    // A change that admission refuses is refused.
+    let err = registry
+        .edit(&JOB, "default", "pi", &opts, |obj| {
+            obj.metadata_mut().name = Some("renamed".to_owned());
+            true
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), 422, "{err}");
+    let missing = registry
+        .edit(&JOB, "default", "nope", &opts, |_| true)
+        .await
+        .unwrap_err();
+    assert!(missing.is_not_found());
+}

@@ -16,13 +16,11 @@ use kbatch_core::object::{Object, POD};
 use super::backoff::remaining_for_index;
 use super::indexes::{completion_index, first_pending};
 use super::metrics::{ACTION_PODS_CREATED, ACTION_PODS_DELETED, ACTION_TRACKING};
-use super::pods::{self, is_ready, is_terminating, new_pod};
-use super::{FIELD_MANAGER, JobController, SyncCtx, count, spec};
+use super::pods::{self, SharedPod, is_ready, is_terminating, new_pod};
+use super::{Events, FIELD_MANAGER, JobController, SyncCtx, count, event_spec, spec};
 
 /// `MaxPodCreateDeletePerSync` (J-32, J-34).
 const MAX_POD_CREATE_DELETE_PER_SYNC: usize = 500;
-/// `syncJobBatchPeriod`: a delayed sync is never sooner than this (J-51).
-const MIN_DELAY: Duration = Duration::from_secs(1);
 
 /// The result of deleting some pods: how many were ready, how many went, the first error.
 struct Deleted {
@@ -49,7 +47,7 @@ impl JobController {
             // J-30: a suspended Job runs nothing; its pods lose the finalizer first, so they
             // are not counted as failed.
             let all = pods_for_removal(&job, &ctx.active_pods, ctx.active_pods.len());
-            let done = self.delete_job_pods(&job, &all).await;
+            let done = self.delete_job_pods(&job, &all, &ctx.events).await;
             active -= done.deleted;
             ctx.terminating += done.deleted;
             ctx.ready -= done.ready;
@@ -68,7 +66,7 @@ impl JobController {
         let mut to_delete = pods_for_removal(&job, &ctx.active_pods, rm_at_least);
         to_delete.truncate(MAX_POD_CREATE_DELETE_PER_SYNC);
         if !to_delete.is_empty() {
-            let done = self.delete_job_pods(&job, &to_delete).await;
+            let done = self.delete_job_pods(&job, &to_delete, &ctx.events).await;
             active -= done.deleted;
             ctx.terminating += done.deleted;
             ctx.ready -= done.ready;
@@ -92,7 +90,7 @@ impl JobController {
         if !spec::has_backoff_limit_per_index(&job) {
             let remaining = ctx.new_backoff.remaining(now, base, max);
             if !remaining.is_zero() {
-                ctx.requeue_after(remaining.max(MIN_DELAY));
+                ctx.requeue_after(remaining.max(self.config.sync_batch_period));
                 return (active, None);
             }
         }
@@ -104,7 +102,7 @@ impl JobController {
             if spec::has_backoff_limit_per_index(&job) {
                 let (now_creatable, remaining) = creatable_indexes(ctx, &pending, now, base, max);
                 if !remaining.is_zero() {
-                    ctx.requeue_after(remaining.max(MIN_DELAY));
+                    ctx.requeue_after(remaining.max(self.config.sync_batch_period));
                     return (active, None);
                 }
                 pending = now_creatable;
@@ -140,7 +138,7 @@ impl JobController {
             let (this, rest) = left.split_at(batch);
             let results = join_all(this.iter().map(|ix| {
                 let replaced = ix.and_then(|i| ctx.delayed_deletion.get(&i));
-                self.create_pod(job, *ix, replaced)
+                self.create_pod(job, *ix, replaced.map(|p| &**p), &ctx.events)
             }))
             .await;
             let mut batch_failed = false;
@@ -172,6 +170,7 @@ impl JobController {
         job: &Job,
         index: Option<i64>,
         replaced: Option<&Pod>,
+        events: &Events,
     ) -> Result<(), CreateError> {
         let pod = new_pod(job, index, replaced);
         let opts = WriteOptions {
@@ -190,15 +189,15 @@ impl JobController {
             .await
         {
             Ok(written) => {
+                self.wrote_pod(spec::namespace(job), spec::name(job), &written.object);
                 let message = format!("Created pod: {}", written.object.name());
-                self.event(job, "Normal", "SuccessfulCreate", &message)
-                    .await;
+                events.push(event_spec(job, "Normal", "SuccessfulCreate", &message));
                 Ok(())
             }
             Err(e) if namespace_terminating(&e) => Err(CreateError::NamespaceTerminating),
             Err(e) => {
                 let message = format!("Error creating: {e}");
-                self.event(job, "Warning", "FailedCreate", &message).await;
+                events.push(event_spec(job, "Warning", "FailedCreate", &message));
                 Err(CreateError::Api(e))
             }
         }
@@ -206,10 +205,10 @@ impl JobController {
 
     /// `deleteJobPods` (J-30, J-32): removes the tracking finalizer, then deletes, so the pods
     /// are never counted.
-    async fn delete_job_pods(&self, job: &Job, pods: &[Pod]) -> Deleted {
+    async fn delete_job_pods(&self, job: &Job, pods: &[SharedPod], events: &Events) -> Deleted {
         let results = join_all(pods.iter().map(|pod| async move {
-            self.remove_tracking_finalizer(pod).await?;
-            self.delete_pod(job, pod).await
+            self.remove_tracking_finalizer(spec::name(job), pod).await?;
+            self.delete_pod(job, pod, events).await
         }))
         .await;
         tally(pods, results)
@@ -220,31 +219,32 @@ impl JobController {
     pub(super) async fn delete_active_pods(
         &self,
         job: &Job,
-        pods: &[Pod],
+        pods: &[SharedPod],
+        events: &Events,
     ) -> (i32, i32, Option<ApiError>) {
-        let results = join_all(pods.iter().map(|pod| self.delete_pod(job, pod))).await;
+        let results = join_all(pods.iter().map(|pod| self.delete_pod(job, pod, events))).await;
         let done = tally(pods, results);
         (done.ready, done.deleted, done.error)
     }
 
     /// `DeletePod` with J-37's events; a pod already gone is not an error for the callers.
-    async fn delete_pod(&self, job: &Job, pod: &Pod) -> Result<(), ApiError> {
+    async fn delete_pod(&self, job: &Job, pod: &Pod, events: &Events) -> Result<(), ApiError> {
         let name = pods::name(pod);
         match self
             .registry
             .delete(&POD, spec::namespace(job), name, &DeleteOptions::default())
             .await
         {
-            Ok(_) => {
+            Ok(outcome) => {
+                self.wrote_pod(spec::namespace(job), spec::name(job), outcome.0.object());
                 let message = format!("Deleted pod: {name}");
-                self.event(job, "Normal", "SuccessfulDelete", &message)
-                    .await;
+                events.push(event_spec(job, "Normal", "SuccessfulDelete", &message));
                 Ok(())
             }
             Err(e) if e.is_not_found() => Err(e),
             Err(e) => {
                 let message = format!("Error deleting: {e}");
-                self.event(job, "Warning", "FailedDelete", &message).await;
+                events.push(event_spec(job, "Warning", "FailedDelete", &message));
                 Err(e)
             }
         }
@@ -252,7 +252,7 @@ impl JobController {
 }
 
 /// Counts deletions: a pod that was already gone counts as deleted.
-fn tally(pods: &[Pod], results: Vec<Result<(), ApiError>>) -> Deleted {
+fn tally(pods: &[SharedPod], results: Vec<Result<(), ApiError>>) -> Deleted {
     let mut done = Deleted {
         ready: 0,
         deleted: 0,
@@ -310,7 +310,7 @@ fn pending_indexes(ctx: &SyncCtx, count: usize) -> Vec<i64> {
     let active: BTreeSet<i64> = ctx
         .active_pods
         .iter()
-        .filter_map(completion_index)
+        .filter_map(|p| completion_index(p))
         .collect();
     let mut taken = ctx
         .succeeded_indexes
@@ -320,7 +320,7 @@ fn pending_indexes(ctx: &SyncCtx, count: usize) -> Vec<i64> {
             .pods
             .iter()
             .filter(|p| is_terminating(p))
-            .filter_map(completion_index)
+            .filter_map(|p| completion_index(p))
             .collect();
         taken = taken.with_indexes(&terminating.into_iter().collect::<Vec<_>>());
     }
@@ -342,7 +342,8 @@ fn creatable_indexes(
     let mut ready = Vec::new();
     let mut shortest: Option<Duration> = None;
     for &ix in pending {
-        let remaining = remaining_for_index(now, base, max, ctx.delayed_deletion.get(&ix));
+        let remaining =
+            remaining_for_index(now, base, max, ctx.delayed_deletion.get(&ix).map(|p| &**p));
         if remaining.is_zero() {
             ready.push(ix);
         } else {
@@ -358,14 +359,14 @@ fn creatable_indexes(
 
 /// `activePodsForRemoval` (J-32): for Indexed Jobs, pods without a valid index and all but
 /// the most advanced pod of each index; then, as needed, the earliest-stage pods (J-33).
-fn pods_for_removal(job: &Job, active: &[Pod], rm_at_least: usize) -> Vec<Pod> {
+fn pods_for_removal(job: &Job, active: &[SharedPod], rm_at_least: usize) -> Vec<SharedPod> {
     let (mut rm, mut left) = if spec::is_indexed(job) {
         duplicated_index_pods(active, spec::indexed_completions(job))
     } else {
         (Vec::new(), active.to_vec())
     };
     if rm.len() < rm_at_least {
-        left.sort_by(deletion_order);
+        left.sort_by(|a, b| deletion_order(a, b));
         let more = rm_at_least - rm.len();
         rm.extend(left.into_iter().take(more));
     }
@@ -374,7 +375,10 @@ fn pods_for_removal(job: &Job, active: &[Pod], rm_at_least: usize) -> Vec<Pod> {
 
 /// `appendDuplicatedIndexPodsForRemoval`: splits active pods into those to remove (no index,
 /// index out of range, or a duplicate of an index) and the rest.
-fn duplicated_index_pods(active: &[Pod], completions: i64) -> (Vec<Pod>, Vec<Pod>) {
+fn duplicated_index_pods(
+    active: &[SharedPod],
+    completions: i64,
+) -> (Vec<SharedPod>, Vec<SharedPod>) {
     let mut sorted = active.to_vec();
     sorted.sort_by_key(|p| completion_index(p).unwrap_or(-1));
     let (mut rm, mut left) = (Vec::new(), Vec::new());
@@ -390,7 +394,7 @@ fn duplicated_index_pods(active: &[Pod], completions: i64) -> (Vec<Pod>, Vec<Pod
         match ix {
             Some(i) if i < completions => {
                 let mut group = group.to_vec();
-                group.sort_by(deletion_order);
+                group.sort_by(|a, b| deletion_order(a, b));
                 if let Some(keep) = group.pop() {
                     left.push(keep);
                 }

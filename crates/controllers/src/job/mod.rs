@@ -5,13 +5,20 @@
 //! counting protocol (J-91) writes the staged pods before removing their finalizers, then
 //! the counters (or, when a removal failed, the partial progress before failing).
 //!
+//! The pods come from the pod informer the manager runs (its indexes by controller uid and by
+//! tracked Job name, see `pods.rs`): shared objects, nothing listed or decoded per sync.
+//!
 //! In-memory state, kept per Job key and dropped when a sync finds the Job gone (the backoff
 //! record is also reset once the Job finished):
 //! - the pod-failure backoff record (J-52), which exists nowhere else;
-//! - a lock, so that syncs of one Job never overlap. Upstream's creation, deletion and
-//!   finalizer-removal expectations exist because its pod cache lags its own writes; the
-//!   registry's lists see every earlier write at once, so waiting for the previous sync of
-//!   the same Job is all that is needed for a sync never to act on a stale view of its pods.
+//! - a lock, so that syncs of one Job never overlap;
+//! - the revision of the last pod write made for the Job (creates, deletes, finalizer and
+//!   ownership patches). Upstream's creation, deletion and finalizer-removal expectations
+//!   exist because its pod cache lags its own writes. Here a sync first waits until the pod
+//!   informer has applied that revision; store revisions are global and gapless, so the cache
+//!   then holds every one of the Job's earlier writes, and a sync never acts on a view of its
+//!   pods older than its own previous sync left them. Changes by others may still be on
+//!   their way, as upstream: their events queue the Job again.
 
 mod backoff;
 pub mod failure_policy;
@@ -29,6 +36,8 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use futures::future::join_all;
+
 use jiff::Timestamp;
 use k8s_openapi::api::batch::v1::{Job, JobCondition, JobStatus};
 use k8s_openapi::api::core::v1::{ObjectReference, Pod};
@@ -38,10 +47,14 @@ use kbatch_api::error::ApiError;
 use kbatch_api::registry::{EventSpec, Registry};
 use kbatch_core::object::{JOB, Object};
 
+use crate::runtime::Informer;
+
 use self::failure_policy::{Action, match_policy};
 use self::indexes::{Intervals, completion_index, index_absolute_failure_count};
 use self::metrics::JobMetrics;
-use self::pods::{has_tracking_finalizer, is_active, is_failed, is_ready, is_terminating};
+use self::pods::{
+    SharedPod, has_tracking_finalizer, is_active, is_failed, is_ready, is_terminating,
+};
 use self::status::{
     Uncounted, counter, find_condition, is_finished, new_condition, success_criteria_met_condition,
 };
@@ -53,13 +66,16 @@ pub(crate) const FIELD_MANAGER: &str = "job-controller";
 const BACKOFF_LIMIT_MESSAGE: &str = "Job has reached the specified backoff limit";
 const DEADLINE_MESSAGE: &str = "Job was active longer than specified deadline";
 
-/// The pod-failure backoff (J-50).
+/// The pod-failure backoff (J-50) and the batching of syncs (J-36, J-51).
 #[derive(Clone, Debug)]
 pub struct JobConfig {
     /// The delay after the first failure; doubled after each further one. 10s.
     pub backoff_base: Duration,
     /// The longest delay. 10 minutes.
     pub backoff_max: Duration,
+    /// `syncJobBatchPeriod`: a sync delayed by the backoff is never sooner than this (J-51).
+    /// Kubernetes: 1s.
+    pub sync_batch_period: Duration,
 }
 
 impl Default for JobConfig {
@@ -67,6 +83,7 @@ impl Default for JobConfig {
         JobConfig {
             backoff_base: Duration::from_secs(10),
             backoff_max: Duration::from_secs(600),
+            sync_batch_period: crate::manager::JOB_SYNC_BATCH_PERIOD,
         }
     }
 }
@@ -75,6 +92,7 @@ impl Default for JobConfig {
 #[derive(Debug)]
 pub struct JobController {
     registry: Registry,
+    pods: Informer,
     clock: Arc<dyn Clock>,
     config: JobConfig,
     metrics: JobMetrics,
@@ -86,14 +104,33 @@ pub struct JobController {
 struct KeyState {
     lock: Arc<tokio::sync::Mutex<()>>,
     backoff: BackoffRecord,
+    /// The revision of the last pod write a sync of the Job made.
+    written: i64,
+}
+
+/// The events of one sync, recorded together when it ends. client-go's recorder sends events
+/// on its own goroutine, so a sync never waits for them between its writes; here they are
+/// written concurrently after the sync's last write, in the order they happened, except that
+/// a repeat waits for the event it repeats so that the two aggregate into one.
+#[derive(Debug, Default)]
+pub(super) struct Events(Mutex<Vec<EventSpec>>);
+
+impl Events {
+    fn push(&self, event: EventSpec) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).push(event);
+    }
+
+    fn take(&self) -> Vec<EventSpec> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|p| p.into_inner()))
+    }
 }
 
 /// One sync's view of a Job (`syncJobCtx`).
 struct SyncCtx {
     key: String,
     job: Job,
-    pods: Vec<Pod>,
-    active_pods: Vec<Pod>,
+    pods: Vec<SharedPod>,
+    active_pods: Vec<SharedPod>,
     /// The target found this sync: FailureTarget, SuccessCriteriaMet, or the terminal
     /// condition of one found earlier.
     finished: Option<JobCondition>,
@@ -106,12 +143,13 @@ struct SyncCtx {
     /// `status.uncountedTerminatedPods` as the sync found it.
     uncounted: Uncounted,
     /// The last failed pod of each pending index, kept until its replacement exists (J-55).
-    delayed_deletion: HashMap<i64, Pod>,
+    delayed_deletion: HashMap<i64, SharedPod>,
     terminating: i32,
     ready: i32,
     /// The metrics' `action` label of this sync.
     action: &'static str,
     requeue: Option<Duration>,
+    events: Events,
 }
 
 impl SyncCtx {
@@ -121,9 +159,19 @@ impl SyncCtx {
 }
 
 impl JobController {
-    pub fn new(registry: Registry, clock: Arc<dyn Clock>, config: JobConfig) -> Self {
+    /// A controller that reads pods from `pods`, an informer of every pod, on which it adds
+    /// its indexes. The informer must run (and have synced) before the first sync.
+    pub fn new(
+        registry: Registry,
+        pods: &Informer,
+        clock: Arc<dyn Clock>,
+        config: JobConfig,
+    ) -> Self {
+        pods.add_index(pods::CONTROLLER_UID_INDEX, pods::controller_uid_index);
+        pods.add_index(pods::TRACKED_INDEX, pods::tracked_index);
         JobController {
             registry,
+            pods: pods.clone(),
             clock,
             config,
             metrics: JobMetrics::default(),
@@ -146,6 +194,8 @@ impl JobController {
         let key = format!("{namespace}/{name}");
         let lock = self.key_state(&key, |s| s.lock.clone());
         let _serialized = lock.lock().await;
+        let written = self.key_state(&key, |s| s.written);
+        self.pods.wait_for_revision(written).await;
         let job = match self.registry.get(&JOB, namespace, name).await {
             Ok(Object::Job(job)) => job,
             Ok(_) => return Err(ApiError::internal("a Job read returned another kind")),
@@ -153,7 +203,7 @@ impl JobController {
                 // J-20: the Job is gone: forget it, and free the pods it left (J-101).
                 self.forget(&key);
                 self.metrics.forget_job(namespace, name);
-                let pods = self.list_pods(namespace).await?;
+                let pods = self.orphaned_pods(namespace, name);
                 self.release_orphans(name, None, &pods).await?;
                 return Ok(None);
             }
@@ -165,7 +215,7 @@ impl JobController {
         }
         if is_finished(&job) {
             self.key_state(&key, |s| s.backoff = BackoffRecord::default());
-            let pods = self.list_pods(namespace).await?;
+            let pods = self.orphaned_pods(namespace, name);
             self.release_orphans(name, Some(&job), &pods).await?;
             self.metrics.observe_job(&job);
             return Ok(None);
@@ -202,8 +252,12 @@ impl JobController {
             ready: 0,
             action: metrics::ACTION_RECONCILING,
             requeue: None,
+            events: Events::default(),
         };
         let result = self.sync_job(&mut ctx).await;
+        for round in repeat_rounds(ctx.events.take()) {
+            join_all(round.into_iter().map(|e| self.record(e))).await;
+        }
         self.metrics
             .observe_sync(mode_label, result.is_ok(), ctx.action, started.elapsed());
         // After a failed sync the in-memory Job may hold a status that was never written.
@@ -222,7 +276,7 @@ impl JobController {
             .get_or_insert_with(Default::default);
         ctx.uncounted = Uncounted::from_status(status);
 
-        let all_pods = self.list_pods(spec::namespace(&ctx.job)).await?;
+        let all_pods = self.pods_for_job(&ctx.job);
         let claimed = self.claim_pods(&ctx.job, all_pods).await?;
         self.release_orphans(spec::name(&ctx.job), Some(&ctx.job), &claimed.others)
             .await?;
@@ -267,7 +321,8 @@ impl JobController {
             // J-24: the Job is finishing: its active pods go, keeping their finalizers so
             // they are counted.
             let pods = ctx.active_pods.clone();
-            let (deleted_ready, deleted, error) = self.delete_active_pods(&ctx.job, &pods).await;
+            let (deleted_ready, deleted, error) =
+                self.delete_active_pods(&ctx.job, &pods, &ctx.events).await;
             if deleted != active {
                 ctx.finished = None;
             }
@@ -297,7 +352,7 @@ impl JobController {
                     now,
                 ));
             } else if manage_called {
-                suspend_changed = self.update_suspended_condition(ctx, now).await;
+                suspend_changed = self.update_suspended_condition(ctx, now);
             }
         }
 
@@ -421,7 +476,7 @@ impl JobController {
     /// time the Job runs (1.36, MutableSchedulingDirectivesForSuspendedJobs: without the
     /// clearing, a Job resumed after its deadline would fail at once). Returns whether the
     /// status changed.
-    async fn update_suspended_condition(&self, ctx: &mut SyncCtx, now: Timestamp) -> bool {
+    fn update_suspended_condition(&self, ctx: &mut SyncCtx, now: Timestamp) -> bool {
         let suspend = spec::suspended(&ctx.job);
         let status = ctx.job.status.get_or_insert_with(JobStatus::default);
         let conditions = status.conditions.get_or_insert_with(Vec::new);
@@ -457,32 +512,24 @@ impl JobController {
             } else {
                 ("Resumed", "Job resumed")
             };
-            self.event(&ctx.job, "Normal", reason, message).await;
+            ctx.events
+                .push(event_spec(&ctx.job, "Normal", reason, message));
         }
         changed || cleared
     }
 
-    /// Records an event about the Job from the job-controller. Events are best effort, as
-    /// client-go's recorder is: a failure is logged, never returned.
+    /// Records an event about the Job from the job-controller at once (outside a sync's
+    /// writes; within them, events go to the sync's [`Events`]).
     async fn event(&self, job: &Job, type_: &str, reason: &str, message: &str) {
-        let spec = EventSpec {
-            involved: ObjectReference {
-                api_version: Some(JOB.api_version()),
-                kind: Some(JOB.kind.to_owned()),
-                name: job.metadata.name.clone(),
-                namespace: job.metadata.namespace.clone(),
-                uid: job.metadata.uid.clone(),
-                resource_version: job.metadata.resource_version.clone(),
-                ..Default::default()
-            },
-            type_: type_.to_owned(),
-            reason: reason.to_owned(),
-            message: message.to_owned(),
-            component: FIELD_MANAGER.to_owned(),
-            host: None,
-        };
-        if let Err(e) = self.registry.record_event(spec).await {
-            tracing::warn!(job = spec::name(job), reason, error = %e, "recording an event failed");
+        self.record(event_spec(job, type_, reason, message)).await;
+    }
+
+    /// Events are best effort, as client-go's recorder is: a failure is logged, never
+    /// returned.
+    async fn record(&self, event: EventSpec) {
+        let (job, reason) = (event.involved.name.clone(), event.reason.clone());
+        if let Err(e) = self.registry.record_event(event).await {
+            tracing::warn!(job, reason, error = %e, "recording an event failed");
         }
     }
 
@@ -495,6 +542,61 @@ impl JobController {
     fn forget(&self, key: &str) {
         let mut keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
         keys.remove(key);
+    }
+
+    /// Records a pod write made by a sync of the Job `namespace/job_name`: its next sync
+    /// waits for the pod informer to show it.
+    fn wrote_pod(&self, namespace: &str, job_name: &str, written: &Object) {
+        let revision = written
+            .metadata()
+            .resource_version
+            .as_deref()
+            .and_then(|rv| rv.parse::<i64>().ok())
+            .unwrap_or(0);
+        let key = format!("{namespace}/{job_name}");
+        self.key_state(&key, |s| s.written = s.written.max(revision));
+    }
+}
+
+/// Splits events into rounds to record one after the other: the n-th occurrence of each
+/// (type, reason, message) goes to round n, so no round holds two events that aggregate.
+fn repeat_rounds(events: Vec<EventSpec>) -> Vec<Vec<EventSpec>> {
+    let mut seen: HashMap<(String, String, String), usize> = HashMap::new();
+    let mut rounds: Vec<Vec<EventSpec>> = Vec::new();
+    for event in events {
+        let n = seen
+            .entry((
+                event.type_.clone(),
+                event.reason.clone(),
+                event.message.clone(),
+            ))
+            .or_default();
+        if rounds.len() <= *n {
+            rounds.push(Vec::new());
+        }
+        rounds[*n].push(event);
+        *n += 1;
+    }
+    rounds
+}
+
+/// An event about the Job from the job-controller.
+fn event_spec(job: &Job, type_: &str, reason: &str, message: &str) -> EventSpec {
+    EventSpec {
+        involved: ObjectReference {
+            api_version: Some(JOB.api_version()),
+            kind: Some(JOB.kind.to_owned()),
+            name: job.metadata.name.clone(),
+            namespace: job.metadata.namespace.clone(),
+            uid: job.metadata.uid.clone(),
+            resource_version: job.metadata.resource_version.clone(),
+            ..Default::default()
+        },
+        type_: type_.to_owned(),
+        reason: reason.to_owned(),
+        message: message.to_owned(),
+        component: FIELD_MANAGER.to_owned(),
+        host: None,
     }
 }
 
@@ -514,7 +616,11 @@ fn new_finished_pods(ctx: &SyncCtx) -> (Vec<&Pod>, Vec<&Pod>) {
         pods::phase(p) == "Succeeded"
     });
     let failed = valid_pods(ctx, &ctx.uncounted.failed, |p| is_failed(p, &ctx.job));
-    (succeeded, failed)
+    (plain(succeeded), plain(failed))
+}
+
+fn plain(pods: Vec<&SharedPod>) -> Vec<&Pod> {
+    pods.into_iter().map(|p| &**p).collect()
 }
 
 /// `getValidPodsWithFilter`.
@@ -522,7 +628,7 @@ fn valid_pods<'c>(
     ctx: &'c SyncCtx,
     skip: &HashSet<String>,
     keep: impl Fn(&Pod) -> bool,
-) -> Vec<&'c Pod> {
+) -> Vec<&'c SharedPod> {
     let indexed = spec::is_indexed(&ctx.job);
     let completions = spec::indexed_completions(&ctx.job);
     ctx.pods
@@ -535,7 +641,7 @@ fn valid_pods<'c>(
 
 /// `getFailJobMessage` (J-23(3)): the message of the first failed pod that matches a FailJob
 /// rule.
-fn fail_job_message(job: &Job, all: &[Pod]) -> Option<String> {
+fn fail_job_message(job: &Job, all: &[SharedPod]) -> Option<String> {
     let policy = spec::pod_failure_policy(job)?;
     all.iter()
         .filter(|p| is_failed(p, job))
@@ -544,14 +650,14 @@ fn fail_job_message(job: &Job, all: &[Pod]) -> Option<String> {
 
 /// `pastBackoffLimitOnFailure` (J-23(4), J-56): restarts of the live pods of an OnFailure Job
 /// count against backoffLimit.
-fn past_backoff_limit_on_failure(job: &Job, all: &[Pod]) -> bool {
+fn past_backoff_limit_on_failure(job: &Job, all: &[SharedPod]) -> bool {
     if spec::restart_policy(job) != "OnFailure" {
         return false;
     }
     let restarts: i64 = all
         .iter()
         .filter(|p| matches!(pods::phase(p), "Running" | "Pending"))
-        .flat_map(pods::restart_counts)
+        .flat_map(|p| pods::restart_counts(p))
         .map(i64::from)
         .sum();
     let limit = i64::from(spec::backoff_limit(job));
@@ -564,7 +670,7 @@ fn past_backoff_limit_on_failure(job: &Job, all: &[Pod]) -> bool {
 
 /// `calculateSucceededIndexes` (J-83): the indexes in status.completedIndexes, and those plus
 /// the indexes of succeeded pods not counted yet.
-fn succeeded_indexes(job: &Job, all: &[Pod], completions: i64) -> (Intervals, Intervals) {
+fn succeeded_indexes(job: &Job, all: &[SharedPod], completions: i64) -> (Intervals, Intervals) {
     let text = job
         .status
         .as_ref()
@@ -574,7 +680,7 @@ fn succeeded_indexes(job: &Job, all: &[Pod], completions: i64) -> (Intervals, In
     let mut new: Vec<i64> = all
         .iter()
         .filter(|p| pods::phase(p) == "Succeeded" && has_tracking_finalizer(p))
-        .filter_map(completion_index)
+        .filter_map(|p| completion_index(p))
         .filter(|i| *i < completions)
         .collect();
     new.sort_unstable();
@@ -585,7 +691,7 @@ fn succeeded_indexes(job: &Job, all: &[Pod], completions: i64) -> (Intervals, In
 
 /// `calculateFailedIndexes` (J-55): the indexes in status.failedIndexes and those whose pods
 /// failed for good since.
-fn failed_indexes(job: &Job, all: &[Pod], completions: i64, limit: i32) -> Intervals {
+fn failed_indexes(job: &Job, all: &[SharedPod], completions: i64, limit: i32) -> Intervals {
     let text = job
         .status
         .as_ref()
@@ -594,7 +700,7 @@ fn failed_indexes(job: &Job, all: &[Pod], completions: i64, limit: i32) -> Inter
     let mut new: Vec<i64> = all
         .iter()
         .filter(|p| has_tracking_finalizer(p) && index_failed(job, p, limit))
-        .filter_map(completion_index)
+        .filter_map(|p| completion_index(p))
         .filter(|i| *i < completions)
         .collect();
     new.sort_unstable();
@@ -617,14 +723,14 @@ fn index_failed(job: &Job, pod: &Pod, limit: i32) -> bool {
 
 /// `getPodsWithDelayedDeletionPerIndex` (J-55): for each index that is neither succeeded,
 /// failed nor active, its last failed pod (most failures, then latest finish).
-fn pods_with_delayed_deletion(ctx: &SyncCtx, completions: i64) -> HashMap<i64, Pod> {
+fn pods_with_delayed_deletion(ctx: &SyncCtx, completions: i64) -> HashMap<i64, SharedPod> {
     let active: HashSet<i64> = ctx
         .active_pods
         .iter()
-        .filter_map(completion_index)
+        .filter_map(|p| completion_index(p))
         .collect();
     let failed_indexes = ctx.failed_indexes.clone().unwrap_or_default();
-    let mut out: HashMap<i64, Pod> = HashMap::new();
+    let mut out: HashMap<i64, SharedPod> = HashMap::new();
     for pod in valid_pods(ctx, &HashSet::new(), |p| is_failed(p, &ctx.job)) {
         let Some(ix) = completion_index(pod).filter(|i| *i < completions) else {
             continue;

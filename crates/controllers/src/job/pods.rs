@@ -1,9 +1,12 @@
-//! A Job's pods: how they are classified (J-14, J-15), claimed, adopted and released by
-//! selector and controllerRef (J-13, `PodControllerRefManager.ClaimPods`), freed of the
-//! tracking finalizer when orphaned (J-13, J-101, `syncOrphanPod`), and built from the
-//! template (J-11, J-12, `GetPodFromTemplate` plus the Indexed additions).
+//! A Job's pods: how they are read from the pod informer's indexes, classified (J-14,
+//! J-15), claimed, adopted and released by selector and controllerRef (J-13,
+//! `PodControllerRefManager.ClaimPods`), freed of the tracking finalizer when orphaned (J-13,
+//! J-101, `syncOrphanPod`), and built from the template (J-11, J-12, `GetPodFromTemplate`
+//! plus the Indexed additions).
 
 use std::collections::BTreeMap;
+use std::ops::Deref;
+use std::sync::Arc;
 
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{
@@ -11,7 +14,7 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use kbatch_api::error::ApiError;
-use kbatch_api::registry::{ListParams, PatchType, WriteOptions};
+use kbatch_api::registry::{PatchType, WriteOptions};
 use kbatch_core::object::{JOB, Object, POD};
 use kbatch_core::selector::LabelSelector;
 use serde_json::json;
@@ -29,6 +32,74 @@ use super::{FIELD_MANAGER, JobController};
 /// `batch.kubernetes.io/job-tracking`: a terminated pod keeps it until the Job counted it
 /// (J-91).
 pub const TRACKING_FINALIZER: &str = "batch.kubernetes.io/job-tracking";
+
+/// The pod informer's index of pods by their controller's uid, pods without a controller
+/// under [`orphan_key`] of their namespace (upstream's `PodControllerUIDIndex`).
+pub const CONTROLLER_UID_INDEX: &str = "job-controller/controller-uid";
+
+/// The pod informer's index of the pods that hold the tracking finalizer and whose controller
+/// is a Job, by that Job's `namespace/name`: what an orphan cleanup looks for (J-13, J-101),
+/// whichever incarnation of the Job created them.
+pub const TRACKED_INDEX: &str = "job-controller/tracked-by-job-name";
+
+/// The [`CONTROLLER_UID_INDEX`] key of a namespace's pods without a controller (no uid can
+/// contain a `/`).
+pub fn orphan_key(namespace: &str) -> String {
+    format!("orphan/{namespace}")
+}
+
+/// [`CONTROLLER_UID_INDEX`]'s function.
+pub fn controller_uid_index(obj: &Object) -> Vec<String> {
+    let Object::Pod(pod) = obj else {
+        return Vec::new();
+    };
+    vec![match controller_of(pod) {
+        Some(r) => r.uid.clone(),
+        None => orphan_key(pod.metadata.namespace.as_deref().unwrap_or("")),
+    }]
+}
+
+/// [`TRACKED_INDEX`]'s function.
+pub fn tracked_index(obj: &Object) -> Vec<String> {
+    let Object::Pod(pod) = obj else {
+        return Vec::new();
+    };
+    match controller_of(pod) {
+        Some(r) if r.kind == JOB.kind && has_tracking_finalizer(pod) => {
+            let namespace = pod.metadata.namespace.as_deref().unwrap_or("");
+            vec![format!("{namespace}/{}", r.name)]
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// A pod as the pod informer caches it: shared with the cache, never copied.
+#[derive(Clone, Debug)]
+pub struct SharedPod(Arc<Object>);
+
+impl SharedPod {
+    /// `None` for an object that is not a pod.
+    pub fn new(obj: Arc<Object>) -> Option<SharedPod> {
+        matches!(*obj, Object::Pod(_)).then_some(SharedPod(obj))
+    }
+
+    /// A pod the controller just wrote.
+    pub fn owned(pod: Pod) -> SharedPod {
+        SharedPod(Arc::new(Object::Pod(pod)))
+    }
+}
+
+impl Deref for SharedPod {
+    type Target = Pod;
+
+    fn deref(&self) -> &Pod {
+        match &*self.0 {
+            Object::Pod(pod) => pod,
+            // Both constructors admit pods only.
+            _ => unreachable!("a SharedPod holds a pod"),
+        }
+    }
+}
 
 pub fn name(pod: &Pod) -> &str {
     pod.metadata.name.as_deref().unwrap_or("")
@@ -232,32 +303,52 @@ fn new_index_failure_counts(job: &Job, replaced: Option<&Pod>) -> (i32, i32) {
 
 /// The pods of a namespace that a sync looked at: those the Job claimed, and the rest.
 pub(super) struct Claimed {
-    pub mine: Vec<Pod>,
-    pub others: Vec<Pod>,
+    pub mine: Vec<SharedPod>,
+    pub others: Vec<SharedPod>,
 }
 
 impl JobController {
-    /// Every pod of the namespace: claiming also looks at pods that no longer match the
-    /// selector but still name the Job as controller (`getPodsForJob`).
-    pub(super) async fn list_pods(&self, namespace: &str) -> Result<Vec<Pod>, ApiError> {
-        let list = self
-            .registry
-            .list(&POD, Some(namespace), &ListParams::default())
-            .await?;
-        Ok(list
-            .items
-            .into_iter()
-            .filter_map(|o| match o {
-                Object::Pod(p) => Some(p),
-                _ => None,
-            })
-            .collect())
+    /// The pods a sync of `job` looks at (`getPodsForJob`, `FilterPodsByOwner`): those it
+    /// controls, whether or not its selector still matches them; the namespace's pods
+    /// without a controller, which it may adopt; and those an earlier Job of its name left
+    /// with the tracking finalizer (J-101). In the store's order (by name).
+    pub(super) fn pods_for_job(&self, job: &Job) -> Vec<SharedPod> {
+        let (namespace, job_uid) = (spec::namespace(job), spec::uid(job));
+        let mut pods = self.pods.by_index(CONTROLLER_UID_INDEX, job_uid);
+        pods.extend(self.orphans_of(namespace, spec::name(job)).filter(|o| {
+            let Object::Pod(pod) = &**o else {
+                return false;
+            };
+            controller_of(pod).is_none_or(|r| r.uid != job_uid)
+        }));
+        sorted(pods)
+    }
+
+    /// The pods an orphan cleanup for the Job `namespace/job_name` looks at when no live
+    /// Job of that name claims them (J-101): the namespace's pods without a controller, and
+    /// the pods that a Job of that name controls and that still hold the tracking finalizer.
+    pub(super) fn orphaned_pods(&self, namespace: &str, job_name: &str) -> Vec<SharedPod> {
+        sorted(self.orphans_of(namespace, job_name).collect())
+    }
+
+    fn orphans_of(&self, namespace: &str, job_name: &str) -> impl Iterator<Item = Arc<Object>> {
+        let orphans = self
+            .pods
+            .by_index(CONTROLLER_UID_INDEX, &orphan_key(namespace));
+        let tracked = self
+            .pods
+            .by_index(TRACKED_INDEX, &format!("{namespace}/{job_name}"));
+        orphans.into_iter().chain(tracked)
     }
 
     /// `ClaimPods` (J-13): keeps the pods the Job controls and its selector matches, releases
     /// controlled pods it no longer matches, and adopts matching orphans (adding the tracking
     /// finalizer). Any failed adoption or release fails the sync, as upstream.
-    pub(super) async fn claim_pods(&self, job: &Job, pods: Vec<Pod>) -> Result<Claimed, ApiError> {
+    pub(super) async fn claim_pods(
+        &self,
+        job: &Job,
+        pods: Vec<SharedPod>,
+    ) -> Result<Claimed, ApiError> {
         let selector = job
             .spec
             .as_ref()
@@ -301,7 +392,7 @@ impl JobController {
                         continue;
                     }
                     match self.adopt(job, &pod).await {
-                        Ok(adopted) => claimed.mine.push(adopted),
+                        Ok(adopted) => claimed.mine.push(SharedPod::owned(adopted)),
                         Err(e) if e.is_not_found() => {}
                         Err(e) => errors.push(e),
                     }
@@ -339,34 +430,63 @@ impl JobController {
             "uid": uid(pod),
             "finalizers": [TRACKING_FINALIZER],
         }});
-        self.patch_pod(pod, &body).await
+        self.patch_pod(spec::name(job), pod, &body).await
     }
 
     /// `ReleasePod`: drops the Job's reference and the tracking finalizer. A pod gone or
     /// replaced meanwhile needs no release.
-    async fn release(&self, job: &Job, pod: &Pod) -> Result<Pod, ApiError> {
+    async fn release(&self, job: &Job, pod: &SharedPod) -> Result<SharedPod, ApiError> {
         let body = json!({"metadata": {
             "ownerReferences": [{"$patch": "delete", "uid": spec::uid(job)}],
             "uid": uid(pod),
             "$deleteFromPrimitiveList/finalizers": [TRACKING_FINALIZER],
         }});
-        match self.patch_pod(pod, &body).await {
+        match self.patch_pod(spec::name(job), pod, &body).await {
+            Ok(released) => Ok(SharedPod::owned(released)),
             Err(e) if e.is_not_found() || e.code() == 422 => Ok(pod.clone()),
-            other => other,
+            Err(e) => Err(e),
         }
     }
 
-    /// `removeTrackingFinalizerPatch`, applied.
-    pub(super) async fn remove_tracking_finalizer(&self, pod: &Pod) -> Result<(), ApiError> {
+    /// `removeTrackingFinalizerPatch`, applied, in a sync of the Job `job_name`: the same
+    /// change to the latest version of the pod, made on the typed object rather than through
+    /// a strategic merge patch's JSON.
+    pub(super) async fn remove_tracking_finalizer(
+        &self,
+        job_name: &str,
+        pod: &Pod,
+    ) -> Result<(), ApiError> {
         if !has_tracking_finalizer(pod) {
             return Ok(());
         }
-        let body =
-            json!({"metadata": {"$deleteFromPrimitiveList/finalizers": [TRACKING_FINALIZER]}});
-        self.patch_pod(pod, &body).await.map(|_| ())
+        let ns = pod.metadata.namespace.as_deref().unwrap_or("");
+        let opts = WriteOptions {
+            field_manager: Some(FIELD_MANAGER.to_owned()),
+            ..Default::default()
+        };
+        let written = self
+            .registry
+            .edit(&POD, ns, name(pod), &opts, |obj| {
+                let Some(finalizers) = obj.metadata_mut().finalizers.as_mut() else {
+                    return false;
+                };
+                let before = finalizers.len();
+                finalizers.retain(|f| f != TRACKING_FINALIZER);
+                finalizers.len() != before
+            })
+            .await?;
+        self.wrote_pod(ns, job_name, &written.object);
+        Ok(())
     }
 
-    async fn patch_pod(&self, pod: &Pod, body: &serde_json::Value) -> Result<Pod, ApiError> {
+    /// Patches a pod in a sync of the Job `job_name`, which then waits for the pod informer
+    /// to show the patch before its next sync.
+    async fn patch_pod(
+        &self,
+        job_name: &str,
+        pod: &Pod,
+        body: &serde_json::Value,
+    ) -> Result<Pod, ApiError> {
         let ns = pod.metadata.namespace.as_deref().unwrap_or("");
         let opts = WriteOptions {
             field_manager: Some(FIELD_MANAGER.to_owned()),
@@ -376,6 +496,7 @@ impl JobController {
             .registry
             .patch(&POD, ns, name(pod), PatchType::Strategic, body, &opts)
             .await?;
+        self.wrote_pod(ns, job_name, &written.object);
         match written.object {
             Object::Pod(p) => Ok(p),
             _ => Err(ApiError::internal("a pod patch returned another kind")),
@@ -390,7 +511,7 @@ impl JobController {
         &self,
         job_name: &str,
         job: Option<&Job>,
-        pods: &[Pod],
+        pods: &[SharedPod],
     ) -> Result<(), ApiError> {
         let mut first_error = None;
         for pod in pods.iter().filter(|p| has_tracking_finalizer(p)) {
@@ -406,7 +527,7 @@ impl JobController {
             if !orphaned {
                 continue;
             }
-            match self.remove_tracking_finalizer(pod).await {
+            match self.remove_tracking_finalizer(job_name, pod).await {
                 Err(e) if !e.is_not_found() => {
                     first_error.get_or_insert(e);
                 }
@@ -415,4 +536,14 @@ impl JobController {
         }
         first_error.map_or(Ok(()), Err)
     }
+}
+
+/// Pods in the store's order: by namespace, then name.
+fn sorted(objects: Vec<Arc<Object>>) -> Vec<SharedPod> {
+    let mut pods: Vec<SharedPod> = objects.into_iter().filter_map(SharedPod::new).collect();
+    // Each index read is already in order, so this merges a few sorted runs.
+    pods.sort_by(|a, b| {
+        (a.metadata.namespace.as_deref(), name(a)).cmp(&(b.metadata.namespace.as_deref(), name(b)))
+    });
+    pods
 }

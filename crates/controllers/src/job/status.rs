@@ -17,8 +17,8 @@ use kbatch_core::object::{JOB, Object};
 use super::failure_policy::{Action, match_policy};
 use super::indexes::completion_index;
 use super::metrics::Counters;
-use super::pods::{has_tracking_finalizer, is_failed, phase, uid};
-use super::{FIELD_MANAGER, JobController, SyncCtx, spec};
+use super::pods::{SharedPod, has_tracking_finalizer, is_failed, phase, uid};
+use super::{Events, FIELD_MANAGER, JobController, SyncCtx, event_spec, spec};
 
 /// `MaxUncountedPods` (J-91): at most this many pods are staged per sync.
 const MAX_UNCOUNTED_PODS: usize = 500;
@@ -224,7 +224,7 @@ impl JobController {
         }
         let policy = spec::pod_failure_policy(&ctx.job).cloned();
         let mut by_action: HashMap<Action, u64> = HashMap::new();
-        let mut to_remove: Vec<Pod> = Vec::new();
+        let mut to_remove: Vec<SharedPod> = Vec::new();
         let mut new_succeeded_indexes: Vec<i64> = Vec::new();
         let mut reached_max = false;
         let finishing_as_failure = ctx
@@ -341,7 +341,7 @@ impl JobController {
         if needs_flush {
             ctx.job = self.update_status(&ctx.job).await?;
             if finished && let Some(condition) = ctx.finished.clone() {
-                self.record_job_finished(&ctx.job, &condition).await;
+                self.record_job_finished(&ctx.job, &condition, &ctx.events);
             }
             self.metrics.pods_finished(&ctx.job, &old);
         }
@@ -354,7 +354,7 @@ impl JobController {
     async fn flush_uncounted_and_remove_finalizers(
         &self,
         ctx: &mut SyncCtx,
-        to_remove: &[Pod],
+        to_remove: &[SharedPod],
         with_finalizer: &mut HashSet<String>,
         old: &mut Counters,
         by_action: &HashMap<Action, u64>,
@@ -373,7 +373,13 @@ impl JobController {
             self.metrics.failure_policy_action(*action, *n);
         }
         let mut remove_error = None;
-        let results = join_all(to_remove.iter().map(|p| self.remove_tracking_finalizer(p))).await;
+        let job_name = spec::name(&ctx.job);
+        let results = join_all(
+            to_remove
+                .iter()
+                .map(|p| self.remove_tracking_finalizer(job_name, p)),
+        )
+        .await;
         for (pod, result) in to_remove.iter().zip(results) {
             match result {
                 Ok(()) => {
@@ -428,26 +434,24 @@ impl JobController {
     }
 
     /// `recordJobFinished` (J-27): events and the finished-jobs metric.
-    async fn record_job_finished(&self, job: &Job, condition: &JobCondition) {
+    fn record_job_finished(&self, job: &Job, condition: &JobCondition, events: &Events) {
         let mode = spec::mode_label(job);
         let reason = condition.reason.as_deref().unwrap_or("");
         if condition.type_ == "Complete" {
             let succeeded = counter(job.status.as_ref().and_then(|s| s.succeeded));
             if spec::completions(job).is_some_and(|c| succeeded > c) {
-                self.event(
+                events.push(event_spec(
                     job,
                     "Warning",
                     "TooManySucceededPods",
                     "Too many succeeded pods running after completion count reached",
-                )
-                .await;
+                ));
             }
-            self.event(job, "Normal", "Completed", "Job completed")
-                .await;
+            events.push(event_spec(job, "Normal", "Completed", "Job completed"));
             self.metrics.job_finished(mode, "succeeded", "");
         } else {
             let message = condition.message.as_deref().unwrap_or("");
-            self.event(job, "Warning", reason, message).await;
+            events.push(event_spec(job, "Warning", reason, message));
             self.metrics.job_finished(mode, "failed", reason);
         }
     }

@@ -1,5 +1,10 @@
 //! The Job controller over a registry on the in-memory store with a settable clock. Tests
 //! call `sync` directly and play the kubelet by writing pod status through `/status`.
+//!
+//! The controller reads pods from a running pod informer. In the manager a sync follows the
+//! pod events that queued it; here each sync first waits until the informer has seen every
+//! write made so far (a write to a barrier pod in kube-system, then that write's revision),
+//! as if the events of the test's own writes had queued it.
 
 #![allow(dead_code)]
 
@@ -20,6 +25,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kbatch_api::clock::Clock;
 use kbatch_api::error::ApiError;
 use kbatch_api::registry::{DeleteOptions, ListParams, Registry, WriteOptions};
+use kbatch_controllers::runtime::Informer;
 use kbatch_controllers::{JobConfig, JobController};
 use kbatch_core::object::{JOB, Object, POD};
 use kbatch_store::MemoryStore;
@@ -75,6 +81,7 @@ pub struct Env {
     pub registry: Registry,
     pub clock: Arc<FakeClock>,
     pub ctrl: JobController,
+    pub pods: Informer,
 }
 
 impl Env {
@@ -90,12 +97,49 @@ impl Env {
         });
         let registry = Registry::new(Arc::new(MemoryStore::new()), ticking);
         registry.bootstrap().await.unwrap();
-        let ctrl = JobController::new(registry.clone(), clock.clone(), config);
+        let pods = Informer::new(registry.clone(), POD);
+        let ctrl = JobController::new(registry.clone(), &pods, clock.clone(), config);
+        tokio::spawn(pods.clone().run());
+        pods.wait_synced().await;
         Env {
             registry,
             clock,
             ctrl,
+            pods,
         }
+    }
+
+    /// Waits until the pod informer has seen every write made so far: it writes the barrier
+    /// pod and waits for that write, whose revision is later than all of them.
+    pub async fn caught_up(&self) {
+        const BARRIER: &str = "informer-barrier";
+        let opts = WriteOptions::default();
+        let written = match self.registry.get(&POD, "kube-system", BARRIER).await {
+            Ok(mut barrier) => {
+                let labels = barrier
+                    .metadata_mut()
+                    .labels
+                    .get_or_insert_with(Default::default);
+                let n: u64 = labels.get("n").and_then(|n| n.parse().ok()).unwrap_or(0);
+                labels.insert("n".to_owned(), (n + 1).to_string());
+                self.registry
+                    .update(&POD, "kube-system", BARRIER, barrier, &opts, vec![])
+                    .await
+            }
+            Err(_) => {
+                let pod: Pod = serde_json::from_value(json!({
+                    "metadata": {"name": BARRIER},
+                    "spec": {"containers": [{"name": "c", "image": "busybox"}]}
+                }))
+                .unwrap();
+                self.registry
+                    .create(&POD, "kube-system", Object::Pod(pod), &opts, vec![])
+                    .await
+            }
+        }
+        .unwrap();
+        let revision = written.object.metadata().resource_version.clone().unwrap();
+        self.pods.wait_for_revision(revision.parse().unwrap()).await;
     }
 
     pub fn now(&self) -> Timestamp {
@@ -122,10 +166,11 @@ impl Env {
     }
 
     pub async fn sync(&self, name: &str) -> Option<Duration> {
-        self.ctrl.sync(NS, name).await.unwrap()
+        self.try_sync(name).await.unwrap()
     }
 
     pub async fn try_sync(&self, name: &str) -> Result<Option<Duration>, ApiError> {
+        self.caught_up().await;
         self.ctrl.sync(NS, name).await
     }
 

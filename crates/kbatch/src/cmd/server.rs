@@ -35,6 +35,13 @@ pub struct ServerArgs {
     /// The longest such delay (Kubernetes: 10m).
     #[arg(long, default_value = "10m", value_parser = go_duration)]
     backoff_max: Duration,
+    /// How long the Job controller waits after a pod event before it syncs the pod's Job, so
+    /// that a burst of events costs one sync; also the shortest delay before a Job held back
+    /// by the failure backoff is synced again. Only the timing of syncs depends on it.
+    /// Kubernetes waits 1s, which caps a Job at about `parallelism` pods per second;
+    /// `--job-sync-batch-period 1s` gives Kubernetes' exact pacing.
+    #[arg(long, default_value = "5ms", value_parser = go_duration)]
+    job_sync_batch_period: Duration,
     /// The name of this server's node [default: the host name].
     #[arg(long)]
     node_name: Option<String>,
@@ -137,6 +144,7 @@ fn settings(args: &ServerArgs, data_dir: &Path) -> anyhow::Result<Settings> {
         backoff_base: args.backoff_base,
         backoff_max: args.backoff_max,
         cronjob_workers: args.concurrent_cron_job_syncs,
+        job_sync_batch_period: args.job_sync_batch_period,
         ..Default::default()
     });
     let node = if args.no_agent {

@@ -91,6 +91,9 @@ pub async fn run(
         controllers: Some(ControllersConfig {
             backoff_base: options.backoff.base,
             backoff_max: options.backoff.max,
+            // As the server's default (`--job-sync-batch-period`): a pod's end reaches its
+            // Job in milliseconds, not after Kubernetes' 1 s; only the timing differs.
+            job_sync_batch_period: Duration::from_millis(5),
             ..Default::default()
         }),
         node: Some(NodeSettings::new(
