@@ -20,8 +20,8 @@ use crate::{Error, Result, Revision};
 impl Inner {
     pub async fn compact(&self, revision: Revision) -> Result<()> {
         let result = self
-            .retry(false, || {
-                let mut kv = self.kv.clone();
+            .retry(false, |member| {
+                let mut kv = member.kv.clone();
                 async move { kv.compact(revision, None).await }
             })
             .await;
@@ -39,7 +39,8 @@ impl Inner {
     pub async fn compacted_revision(&self, requested: Revision) -> Result<Revision> {
         let start = requested.max(1);
         let ask = async {
-            let mut client = self.watch.clone();
+            let (_, member) = self.members.pinned();
+            let mut client = member.watch.clone();
             let options = WatchOptions::new().with_start_revision(start);
             let mut stream = client
                 .watch(self.keys.key(""), Some(options))

@@ -7,15 +7,14 @@
 //! member could not be made), so a retry can never apply a write twice.
 
 use std::error::Error as _;
-use std::future::Future;
 use std::time::Duration;
-
-use tokio::time::Instant;
 
 use crate::Error;
 
 const COMPACTED: &str = "etcdserver: mvcc: required revision has been compacted";
 const FUTURE_REVISION: &str = "etcdserver: mvcc: required revision is a future revision";
+/// A member without a leader refuses a request that requires one before proposing it.
+const NO_LEADER: &str = "etcdserver: no leader";
 
 /// What an etcd client error means for the store.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,7 +26,8 @@ pub(crate) enum Failure {
     /// The request may succeed against another member or a little later.
     Unavailable {
         message: String,
-        /// True when the request provably never reached etcd.
+        /// True when the request provably was not applied: it never reached etcd, or the
+        /// member refused it before proposing it.
         not_sent: bool,
     },
     /// Anything else: a refusal that another attempt would not change.
@@ -45,6 +45,10 @@ impl Failure {
                     tonic::Code::OutOfRange if message == FUTURE_REVISION => {
                         Failure::FutureRevision
                     }
+                    tonic::Code::Unavailable if message == NO_LEADER => Failure::Unavailable {
+                        message: error.to_string(),
+                        not_sent: true,
+                    },
                     // Unknown is what tonic reports for a connection that broke mid-request
                     // (an h2 reset, a closed socket) — the etcd member went away.
                     tonic::Code::Unavailable | tonic::Code::Unknown | tonic::Code::Cancelled => {
@@ -106,39 +110,6 @@ pub(crate) fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(50u64.saturating_mul(1 << attempt.min(5))).min(Duration::from_secs(1))
 }
 
-/// Runs `call` until it succeeds, fails for good, or `patience` has passed; each attempt is
-/// bounded by what is left of `patience` so a hung member cannot hold the caller forever.
-pub(crate) async fn with_retries<T, F, Fut>(
-    patience: Duration,
-    write: bool,
-    mut call: F,
-) -> Result<T, Failure>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, etcd_client::Error>>,
-{
-    let deadline = Instant::now() + patience;
-    let mut attempt = 0;
-    loop {
-        let failure = match tokio::time::timeout_at(deadline, call()).await {
-            Ok(Ok(value)) => return Ok(value),
-            Ok(Err(error)) => Failure::of(&error),
-            Err(_) => {
-                return Err(Failure::Unavailable {
-                    message: format!("no answer from etcd within {patience:?}"),
-                    not_sent: false,
-                });
-            }
-        };
-        let pause = backoff(attempt);
-        if !failure.retriable(write) || Instant::now() + pause >= deadline {
-            return Err(failure);
-        }
-        tokio::time::sleep(pause).await;
-        attempt += 1;
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,9 +136,14 @@ mod tests {
 
     #[test]
     fn only_unsent_writes_are_retried() {
-        let lost = Failure::of(&status(tonic::Code::Unavailable, "etcdserver: no leader"));
+        let lost = Failure::of(&status(
+            tonic::Code::Unavailable,
+            "etcdserver: request timed out",
+        ));
         assert!(lost.retriable(false));
         assert!(!lost.retriable(true), "the write may have been applied");
+        let leaderless = Failure::of(&status(tonic::Code::Unavailable, NO_LEADER));
+        assert!(leaderless.retriable(true), "refused before it was proposed");
 
         let refused = tonic::Status::from_error(Box::new(tonic::ConnectError(
             std::io::Error::from(std::io::ErrorKind::ConnectionRefused).into(),

@@ -9,6 +9,7 @@
 mod compaction;
 mod errors;
 mod keys;
+mod members;
 mod read;
 mod tls;
 mod txn;
@@ -19,13 +20,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use etcd_client::{Client, ConnectOptions, KvClient, WatchClient};
+use etcd_client::ConnectOptions;
 
 use crate::{
     Deleted, Error, KeyValue, ListOptions, ListResult, Result, Revision, Store, WatchStream,
 };
 use errors::Failure;
 use keys::Keys;
+use members::{Member, Members};
 pub use tls::EtcdTls;
 
 /// Settings of [`EtcdStore::connect`].
@@ -52,8 +54,9 @@ impl EtcdOptions {
             endpoints,
             prefix: String::new(),
             tls: None,
-            // kube-apiserver's etcd dial timeout.
-            dial_timeout: Duration::from_secs(20),
+            // A member that does not accept a connection within this is skipped for the
+            // next one; connections within a data centre take milliseconds.
+            dial_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(30),
         }
     }
@@ -67,18 +70,16 @@ pub struct EtcdStore {
 }
 
 pub(crate) struct Inner {
-    kv: KvClient,
-    watch: WatchClient,
+    members: Members,
     keys: Keys,
     /// [`EtcdOptions::request_timeout`].
     patience: Duration,
-    endpoints: Vec<String>,
 }
 
 impl std::fmt::Debug for EtcdStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("EtcdStore")
-            .field("endpoints", &self.inner.endpoints)
+            .field("endpoints", &self.inner.members.endpoints())
             .field("keys", &self.inner.keys)
             .finish_non_exhaustive()
     }
@@ -93,26 +94,21 @@ impl EtcdStore {
         }
         let keys = Keys::new(&options.prefix)?;
         // kube-apiserver's keepalive: a dead member is noticed on an idle watch within ~40 s.
+        // Requiring a leader makes a member cut off from the quorum refuse at once ("no
+        // leader": not applied, so even a write moves on to another member) and cancel its
+        // watches, which then resume elsewhere; Kubernetes requires one for its watches.
         let mut connect = ConnectOptions::new()
             .with_connect_timeout(options.dial_timeout)
-            .with_keep_alive(Duration::from_secs(30), Duration::from_secs(10));
+            .with_keep_alive(Duration::from_secs(30), Duration::from_secs(10))
+            .with_require_leader(true);
         if let Some(tls) = &options.tls {
             connect = connect.with_tls(tls.load()?);
         }
-        let client = Client::connect(&options.endpoints, Some(connect))
-            .await
-            .map_err(|e| match e {
-                etcd_client::Error::InvalidArgs(why) => Error::Config(why),
-                etcd_client::Error::InvalidUri(why) => Error::Config(why.to_string()),
-                other => Failure::of(&other).into_error(),
-            })?;
         let store = EtcdStore {
             inner: Arc::new(Inner {
-                kv: client.kv_client(),
-                watch: client.watch_client(),
+                members: Members::new(&options.endpoints, &connect).await?,
                 keys,
                 patience: options.request_timeout,
-                endpoints: options.endpoints,
             }),
         };
         store.inner.current_revision().await?;
@@ -121,18 +117,19 @@ impl EtcdStore {
 
     /// The endpoints the store was given.
     pub fn endpoints(&self) -> &[String] {
-        &self.inner.endpoints
+        self.inner.members.endpoints()
     }
 }
 
 impl Inner {
-    /// Runs one etcd call with the retry rules of [`errors`] within the request timeout.
+    /// Runs one etcd call on the pinned member, failing over and retrying by the rules of
+    /// [`errors`] within the request timeout.
     async fn retry<T, F, Fut>(&self, write: bool, call: F) -> std::result::Result<T, Failure>
     where
-        F: FnMut() -> Fut,
+        F: FnMut(&Member) -> Fut,
         Fut: Future<Output = std::result::Result<T, etcd_client::Error>>,
     {
-        errors::with_retries(self.patience, write, call).await
+        self.members.call(self.patience, write, call).await
     }
 }
 

@@ -19,8 +19,8 @@ impl Inner {
         options: GetOptions,
     ) -> std::result::Result<PbRangeResponse, Failure> {
         let response = self
-            .retry(false, || {
-                let mut kv = self.kv.clone();
+            .retry(false, |member| {
+                let mut kv = member.kv.clone();
                 let (key, options) = (key.clone(), options.clone());
                 async move { kv.get(key, Some(options)).await }
             })

@@ -16,8 +16,8 @@ use crate::{Deleted, Error, Result, Revision};
 impl Inner {
     async fn txn(&self, txn: Txn) -> Result<PbTxnResponse> {
         let response = self
-            .retry(true, || {
-                let mut kv = self.kv.clone();
+            .retry(true, |member| {
+                let mut kv = member.kv.clone();
                 let txn = txn.clone();
                 async move { kv.txn(txn).await }
             })

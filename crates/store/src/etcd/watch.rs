@@ -17,7 +17,7 @@ use etcd_client::{GetOptions, WatchOptions};
 use futures::StreamExt;
 
 use super::Inner;
-use super::errors::{Failure, backoff};
+use super::errors::Failure;
 use crate::{Error, Event, EventKind, KeyValue, Result, Revision, WatchStream};
 
 /// etcd's event types (`mvccpb.Event_EventType`).
@@ -50,8 +50,8 @@ pub(crate) async fn watch(inner: Arc<Inner>, prefix: &str, after: Revision) -> R
 async fn check_kept(inner: &Inner, after: Revision) -> Result<()> {
     let at = after.max(1);
     let read = inner
-        .retry(false, || {
-            let mut kv = inner.kv.clone();
+        .retry(false, |member| {
+            let mut kv = member.kv.clone();
             let key = inner.keys.key("");
             async move {
                 kv.get(
@@ -74,8 +74,9 @@ struct State {
     prefix: String,
     /// Every event up to this revision has been delivered (or lies before the start).
     last: Revision,
-    /// The etcd watch (requests and responses: dropping it ends the watch in etcd).
-    open: Option<etcd_client::WatchStream>,
+    /// The etcd watch and the member serving it (the stream holds both directions of the
+    /// watch: dropping it ends the watch in etcd).
+    open: Option<(usize, etcd_client::WatchStream)>,
     pending: VecDeque<Event>,
     done: bool,
 }
@@ -90,7 +91,7 @@ impl State {
             if self.done {
                 return None;
             }
-            let Some(stream) = self.open.as_mut() else {
+            let Some((member, stream)) = self.open.as_mut() else {
                 if let Err(error) = self.reopen().await {
                     return Some(Err(self.finish(error)));
                 }
@@ -102,10 +103,17 @@ impl State {
                         return Some(Err(self.finish(error)));
                     }
                 }
-                // The member went away (a closed stream, a reset connection): resume elsewhere.
-                Ok(None) => self.open = None,
+                // The member went away (a closed stream, a reset connection, a lost leader):
+                // resume on the next one.
+                Ok(None) => {
+                    self.inner.members.failed(*member);
+                    self.open = None;
+                }
                 Err(error) => match Failure::of(&error) {
-                    Failure::Unavailable { .. } => self.open = None,
+                    Failure::Unavailable { .. } => {
+                        self.inner.members.failed(*member);
+                        self.open = None;
+                    }
                     failure => return Some(Err(self.finish(failure.into_error()))),
                 },
             }
@@ -127,31 +135,43 @@ impl State {
             .with_start_revision(self.last + 1)
             .with_prev_key()
             .with_progress_notify();
-        let mut client = self.inner.watch.clone();
-        let mut stream = client
-            .watch(start, Some(options))
-            .await
-            .map_err(|e| Failure::of(&e).into_error())?;
-        let created = stream
-            .message()
-            .await
-            .map_err(|e| Failure::of(&e).into_error())?
-            .ok_or_else(|| Error::Unavailable("etcd closed a watch it was creating".into()))?;
+        let (member, clients) = self.inner.members.pinned();
+        let mut client = clients.watch.clone();
+        let opened = async {
+            let mut stream = client.watch(start, Some(options)).await?;
+            let created = stream.message().await?;
+            Ok::<_, etcd_client::Error>((stream, created))
+        };
+        let (stream, created) = match opened.await {
+            Ok((stream, Some(created))) => (stream, created),
+            Ok((_, None)) => {
+                self.inner.members.failed(member);
+                return Err(Error::Unavailable(
+                    "etcd closed a watch it was creating".into(),
+                ));
+            }
+            Err(error) => {
+                let failure = Failure::of(&error);
+                if matches!(failure, Failure::Unavailable { .. }) {
+                    self.inner.members.failed(member);
+                }
+                return Err(failure.into_error());
+            }
+        };
         self.take(created.0).await?;
-        self.open = Some(stream);
+        self.open = Some((member, stream));
         Ok(())
     }
 
-    /// Opens the watch again after its member went away, for as long as it takes (clientv3
-    /// does the same); only a refusal or compaction ends the stream.
+    /// Opens the watch again after its member went away, on the next member, for as long as
+    /// it takes (clientv3 does the same); only a refusal or compaction ends the stream.
     async fn reopen(&mut self) -> Result<()> {
         let mut attempt = 0;
         loop {
             match self.open().await {
                 Ok(()) => return Ok(()),
                 Err(Error::Unavailable(_)) => {
-                    self.open = None;
-                    tokio::time::sleep(backoff(attempt)).await;
+                    tokio::time::sleep(self.inner.members.pause(attempt)).await;
                     attempt = attempt.saturating_add(1);
                 }
                 Err(error) => return Err(error),
