@@ -1,8 +1,10 @@
-//! The behaviour every backend must show, as one suite run against each of them (the etcd
-//! backend joins by invoking [`conformance_tests!`](crate::conformance_tests) with its factory).
+//! The behaviour every backend must show, as one suite run against each of them: each backend's
+//! test file invokes [`conformance_tests!`](crate::conformance_tests) with its factory.
 //!
 //! Each case is an `async fn(Arc<dyn Store>)` that panics on a violation; it gets a fresh, empty
-//! store. Cases check behaviour only — never timing.
+//! store that nothing else writes to. Cases check behaviour only — never timing. Revisions are
+//! checked relative to the store's revision when the case starts (0 for the embedded backends,
+//! 1 for a fresh etcd): with no other writer, every write takes exactly the next one.
 
 use std::collections::BTreeSet;
 use std::future::Future;
@@ -20,10 +22,20 @@ use crate::{Error, Event, EventKind, ListOptions, Revision, Store, WatchStream};
 /// ```ignore
 /// kbatch_store::conformance_tests!(|| (Arc::new(MemoryStore::new()) as Arc<dyn Store>, ()));
 /// ```
+///
+/// A backend that must be reached asynchronously (etcd) passes `async $factory`, a
+/// `Fn() -> impl Future<Output = Option<(Arc<dyn Store>, G)>>` run inside the case's runtime;
+/// `None` skips the case (the factory says why, e.g. no etcd binary on this machine).
 #[macro_export]
 macro_rules! conformance_tests {
+    (async $factory:expr) => {
+        $crate::conformance_tests!(@cases run_case_async $factory);
+    };
     ($factory:expr) => {
-        $crate::conformance_tests!(@cases $factory;
+        $crate::conformance_tests!(@cases run_case $factory);
+    };
+    (@cases $run:ident $factory:expr) => {
+        $crate::conformance_tests!(@each $run $factory;
             create_then_get,
             create_existing_is_already_exists,
             missing_key_is_not_found,
@@ -52,14 +64,22 @@ macro_rules! conformance_tests {
             watch_sees_concurrent_writes_in_order,
         );
     };
-    (@cases $factory:expr; $($case:ident),* $(,)?) => {
+    (@each $run:ident $factory:expr; $($case:ident),* $(,)?) => {
         $(
             #[test]
             fn $case() {
-                $crate::conformance::run_case(&$factory, $crate::conformance::$case);
+                $crate::conformance::$run(&$factory, $crate::conformance::$case);
             }
         )*
     };
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
 }
 
 /// Runs one case on a fresh store from `factory`, on a multi-threaded runtime (some cases race
@@ -70,14 +90,28 @@ where
     C: FnOnce(Arc<dyn Store>) -> Fut,
     Fut: Future<Output = ()>,
 {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
+    let runtime = runtime();
     let (store, guard) = factory();
     runtime.block_on(case(store));
     drop(guard);
+}
+
+/// [`run_case`] for a factory that connects asynchronously, inside the case's runtime (a
+/// network client's background tasks live there); a factory answering `None` skips the case.
+pub fn run_case_async<F, FFut, G, C, Fut>(factory: &F, case: C)
+where
+    F: Fn() -> FFut,
+    FFut: Future<Output = Option<(Arc<dyn Store>, G)>>,
+    C: FnOnce(Arc<dyn Store>) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    runtime().block_on(async {
+        let Some((store, guard)) = factory().await else {
+            return;
+        };
+        case(store).await;
+        drop(guard);
+    });
 }
 
 /// A guard against a hung watch: far longer than any correct backend needs, it only turns a
@@ -120,9 +154,9 @@ fn at(revision: Revision) -> ListOptions {
 }
 
 pub async fn create_then_get(store: Arc<dyn Store>) {
-    assert_eq!(store.current_revision().await.unwrap(), 0);
+    let start = store.current_revision().await.unwrap();
     let rev = store.create("/a", b"one".to_vec()).await.unwrap();
-    assert!(rev > 0);
+    assert_eq!(rev, start + 1);
     let kv = store.get("/a").await.unwrap();
     assert_eq!(kv.key, "/a");
     assert_eq!(kv.value, b"one");
@@ -143,6 +177,7 @@ pub async fn create_existing_is_already_exists(store: Arc<dyn Store>) {
 }
 
 pub async fn missing_key_is_not_found(store: Arc<dyn Store>) {
+    let start = store.current_revision().await.unwrap();
     let not_found = |e: Error| matches!(e, Error::NotFound { ref key } if key == "/nope");
     assert!(not_found(store.get("/nope").await.unwrap_err()));
     assert!(not_found(
@@ -150,7 +185,7 @@ pub async fn missing_key_is_not_found(store: Arc<dyn Store>) {
     ));
     assert!(not_found(store.delete("/nope", None).await.unwrap_err()));
     assert!(not_found(store.delete("/nope", Some(1)).await.unwrap_err()));
-    assert_eq!(store.current_revision().await.unwrap(), 0);
+    assert_eq!(store.current_revision().await.unwrap(), start);
 }
 
 pub async fn update_compares_revisions(store: Arc<dyn Store>) {
@@ -243,13 +278,14 @@ pub async fn revisions_increase_by_one_per_write(store: Arc<dyn Store>) {
 }
 
 pub async fn invalid_keys_are_refused(store: Arc<dyn Store>) {
+    let start = store.current_revision().await.unwrap();
     let invalid = |e: Error| matches!(e, Error::InvalidKey { .. });
     assert!(invalid(store.create("", b"x".to_vec()).await.unwrap_err()));
     assert!(invalid(
         store.update("", b"x".to_vec(), 1).await.unwrap_err()
     ));
     assert!(invalid(store.delete("", None).await.unwrap_err()));
-    assert_eq!(store.current_revision().await.unwrap(), 0);
+    assert_eq!(store.current_revision().await.unwrap(), start);
 }
 
 pub async fn list_respects_prefix_boundaries(store: Arc<dyn Store>) {
@@ -646,6 +682,7 @@ pub async fn compacted_watcher_is_told(store: Arc<dyn Store>) {
 pub async fn concurrent_writers(store: Arc<dyn Store>) {
     const WRITERS: usize = 16;
     const EACH: usize = 10;
+    let start = store.current_revision().await.unwrap();
     store.create("/counter", b"0".to_vec()).await.unwrap();
     let mut tasks = Vec::new();
     for w in 0..WRITERS {
@@ -692,7 +729,7 @@ pub async fn concurrent_writers(store: Arc<dyn Store>) {
     let counter = store.get("/counter").await.unwrap();
     assert_eq!(counter.value, (WRITERS * EACH).to_string().into_bytes());
     let current = store.current_revision().await.unwrap();
-    assert_eq!(current as usize, 1 + 2 * WRITERS * EACH);
+    assert_eq!((current - start) as usize, 1 + 2 * WRITERS * EACH);
     assert_eq!(all.len(), 2 * WRITERS * EACH);
     let listed = store.list("/c/", ListOptions::default()).await.unwrap();
     assert_eq!(listed.items.len(), WRITERS * EACH);
@@ -701,7 +738,8 @@ pub async fn concurrent_writers(store: Arc<dyn Store>) {
 pub async fn watch_sees_concurrent_writes_in_order(store: Arc<dyn Store>) {
     const WRITERS: usize = 8;
     const EACH: usize = 25;
-    let mut watch = store.watch("/c/", 0).await.unwrap();
+    let start = store.current_revision().await.unwrap();
+    let mut watch = store.watch("/c/", start).await.unwrap();
     let mut tasks = Vec::new();
     for w in 0..WRITERS {
         let store = store.clone();
@@ -719,6 +757,6 @@ pub async fn watch_sees_concurrent_writes_in_order(store: Arc<dyn Store>) {
         task.await.unwrap();
     }
     let revisions: Vec<Revision> = events.iter().map(Event::revision).collect();
-    let expected: Vec<Revision> = (1..=(WRITERS * EACH) as Revision).collect();
+    let expected: Vec<Revision> = (start + 1..=start + (WRITERS * EACH) as Revision).collect();
     assert_eq!(revisions, expected, "every write once, in revision order");
 }

@@ -61,6 +61,20 @@ pub enum Error {
         source: Arc<std::io::Error>,
     },
 
+    /// A remote backend (etcd) did not answer in time or could not be reached. A write that
+    /// fails so may or may not have been applied, as with any remote store.
+    #[error("etcd unavailable: {0}")]
+    Unavailable(String),
+
+    /// A remote backend (etcd) refused the request for a reason other than the ones above
+    /// (permissions, a malformed request, a cluster in alarm).
+    #[error("etcd: {0}")]
+    Etcd(String),
+
+    /// The backend's settings cannot work (an etcd endpoint, key prefix or TLS file).
+    #[error("store configuration: {0}")]
+    Config(String),
+
     /// The store was dropped or its writer stopped.
     #[error("the store is closed")]
     Closed,

@@ -6,14 +6,17 @@
 //! `resourceVersion`; updates and deletes compare-and-swap on it; watches replay the log after a
 //! revision and then follow live writes; compaction drops history older than a revision.
 //!
-//! Backends: [`SqliteStore`] (embedded, durable, the default) and [`MemoryStore`] (tests). Both
-//! pass the same [`conformance`] suite (feature `conformance`), which a later etcd backend joins.
+//! Backends: [`SqliteStore`] (embedded, durable, the default), `EtcdStore` (feature `etcd`: an
+//! etcd v3 cluster, for several servers) and [`MemoryStore`] (tests). All three pass the same
+//! `conformance` suite (feature `conformance`).
 
 mod compactor;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 mod continuation;
 mod error;
+#[cfg(feature = "etcd")]
+mod etcd;
 mod memory;
 mod op;
 mod sqlite;
@@ -24,6 +27,8 @@ use futures::stream::BoxStream;
 
 pub use compactor::{Clock, Compactor, Retention, SystemClock};
 pub use error::{Error, Result};
+#[cfg(feature = "etcd")]
+pub use etcd::{EtcdOptions, EtcdStore, EtcdTls};
 pub use memory::MemoryStore;
 pub use sqlite::{SqliteOptions, SqliteStore};
 
