@@ -417,15 +417,13 @@ fn sleeper(name: &str, marker: &str, ignore_term: bool) -> String {
 }
 
 /// Starts a sleeper Job and waits until both pods are running.
-fn start_sleeper(dir: &Path, marker: &str, ignore_term: bool, extra: &[&str]) -> Background {
+fn start_sleeper(dir: &Path, marker: &str, ignore_term: bool) -> Background {
     let path = write(
         dir,
         "sleeper.yaml",
         &sleeper("sleeper", marker, ignore_term),
     );
-    let mut args = vec!["-f", path.to_str().unwrap()];
-    args.extend(extra);
-    let mut bg = Background::start(&args);
+    let mut bg = Background::start(&["-f", path.to_str().unwrap()]);
     bg.wait_for("both pods running", |out, _| {
         out.matches("/main] waiting").count() == 2
     });
@@ -437,7 +435,7 @@ fn start_sleeper(dir: &Path, marker: &str, ignore_term: bool, extra: &[&str]) ->
 fn ctrl_c_stops_the_pods_and_leaves_no_process_behind() {
     let dir = tempfile::tempdir().unwrap();
     let marker = marker();
-    let mut bg = start_sleeper(dir.path(), &marker, false, &[]);
+    let mut bg = start_sleeper(dir.path(), &marker, false);
     bg.signal("INT");
     assert_eq!(bg.exit_code(), 130, "{}", bg.err());
     assert_eq!(processes_with(&marker), Vec::<String>::new());
@@ -463,7 +461,7 @@ fn ctrl_c_stops_the_pods_and_leaves_no_process_behind() {
 fn a_second_ctrl_c_kills_pods_that_ignore_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let marker = marker();
-    let mut bg = start_sleeper(dir.path(), &marker, true, &[]);
+    let mut bg = start_sleeper(dir.path(), &marker, true);
     bg.signal("INT");
     bg.wait_for("the stop", |_, err| err.contains("stopping the pods"));
     // The shells ignore SIGTERM and their grace period is 30s: only the second Ctrl-C ends
@@ -482,7 +480,7 @@ fn a_second_ctrl_c_kills_pods_that_ignore_sigterm() {
 fn sigterm_stops_the_pods_and_exits_143() {
     let dir = tempfile::tempdir().unwrap();
     let marker = marker();
-    let mut bg = start_sleeper(dir.path(), &marker, false, &[]);
+    let mut bg = start_sleeper(dir.path(), &marker, false);
     bg.signal("TERM");
     assert_eq!(bg.exit_code(), 143, "{}", bg.err());
     assert!(
