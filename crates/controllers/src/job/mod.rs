@@ -97,6 +97,8 @@ pub struct JobController {
     config: JobConfig,
     metrics: JobMetrics,
     keys: Mutex<HashMap<String, KeyState>>,
+    /// The task recording the events of the last sync that had any.
+    recording: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 /// What the controller remembers about one Job between syncs.
@@ -108,10 +110,10 @@ struct KeyState {
     written: i64,
 }
 
-/// The events of one sync, recorded together when it ends. client-go's recorder sends events
-/// on its own goroutine, so a sync never waits for them between its writes; here they are
-/// written concurrently after the sync's last write, in the order they happened, except that
-/// a repeat waits for the event it repeats so that the two aggregate into one.
+/// The events of one sync, recorded when it ends. client-go's recorder sends events on its
+/// own goroutine, so a sync never waits for them; here they are written on a task of their
+/// own after the sync, concurrently but in the order they happened, except that a repeat
+/// waits for the event it repeats so that the two aggregate into one.
 #[derive(Debug, Default)]
 pub(super) struct Events(Mutex<Vec<EventSpec>>);
 
@@ -176,6 +178,7 @@ impl JobController {
             config,
             metrics: JobMetrics::default(),
             keys: Mutex::new(HashMap::new()),
+            recording: Mutex::new(None),
         }
     }
 
@@ -255,9 +258,7 @@ impl JobController {
             events: Events::default(),
         };
         let result = self.sync_job(&mut ctx).await;
-        for round in repeat_rounds(ctx.events.take()) {
-            join_all(round.into_iter().map(|e| self.record(e))).await;
-        }
+        self.record_later(ctx.events.take());
         self.metrics
             .observe_sync(mode_label, result.is_ok(), ctx.action, started.elapsed());
         // After a failed sync the in-memory Job may hold a status that was never written.
@@ -521,15 +522,39 @@ impl JobController {
     /// Records an event about the Job from the job-controller at once (outside a sync's
     /// writes; within them, events go to the sync's [`Events`]).
     async fn event(&self, job: &Job, type_: &str, reason: &str, message: &str) {
-        self.record(event_spec(job, type_, reason, message)).await;
+        record(&self.registry, event_spec(job, type_, reason, message)).await;
     }
 
-    /// Events are best effort, as client-go's recorder is: a failure is logged, never
-    /// returned.
-    async fn record(&self, event: EventSpec) {
-        let (job, reason) = (event.involved.name.clone(), event.reason.clone());
-        if let Err(e) = self.registry.record_event(event).await {
-            tracing::warn!(job, reason, error = %e, "recording an event failed");
+    /// Records a sync's events on a task of their own, after those of the syncs before, so
+    /// that no sync waits for its events and they still appear in the order they happened
+    /// (client-go's broadcaster writes them from one goroutine, in order).
+    fn record_later(&self, events: Vec<EventSpec>) {
+        if events.is_empty() {
+            return;
+        }
+        let registry = self.registry.clone();
+        let mut recording = self.recording.lock().unwrap_or_else(|p| p.into_inner());
+        let previous = recording.take();
+        *recording = Some(tokio::spawn(async move {
+            if let Some(previous) = previous {
+                // A previous recording that panicked has nothing left to wait for.
+                let _ = previous.await;
+            }
+            for round in repeat_rounds(events) {
+                join_all(round.into_iter().map(|e| record(&registry, e))).await;
+            }
+        }));
+    }
+
+    /// Waits until the events of every sync so far are recorded.
+    pub async fn events_recorded(&self) {
+        let last = self
+            .recording
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(last) = last {
+            let _ = last.await;
         }
     }
 
@@ -555,6 +580,14 @@ impl JobController {
             .unwrap_or(0);
         let key = format!("{namespace}/{job_name}");
         self.key_state(&key, |s| s.written = s.written.max(revision));
+    }
+}
+
+/// Events are best effort, as client-go's recorder is: a failure is logged, never returned.
+async fn record(registry: &Registry, event: EventSpec) {
+    let (job, reason) = (event.involved.name.clone(), event.reason.clone());
+    if let Err(e) = registry.record_event(event).await {
+        tracing::warn!(job, reason, error = %e, "recording an event failed");
     }
 }
 

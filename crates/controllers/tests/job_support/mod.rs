@@ -169,9 +169,13 @@ impl Env {
         self.try_sync(name).await.unwrap()
     }
 
+    /// One sync, once the informer has seen every write so far; returns when its events
+    /// are recorded too.
     pub async fn try_sync(&self, name: &str) -> Result<Option<Duration>, ApiError> {
         self.caught_up().await;
-        self.ctrl.sync(NS, name).await
+        let result = self.ctrl.sync(NS, name).await;
+        self.ctrl.events_recorded().await;
+        result
     }
 
     pub async fn job(&self, name: &str) -> Job {
