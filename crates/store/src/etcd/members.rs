@@ -77,7 +77,7 @@ impl Members {
     /// then the growing backoff.
     pub fn pause(&self, attempt: u32) -> Duration {
         let n = u32::try_from(self.members.len()).unwrap_or(u32::MAX);
-        if (attempt + 1) % n != 0 {
+        if !(attempt + 1).is_multiple_of(n) {
             Duration::ZERO
         } else {
             backoff(attempt / n)
