@@ -231,14 +231,12 @@ fn get_outputs(s: &Server) {
     let table = s.ok(&["get", "jobs"]);
     let header: Vec<&str> = table.lines().next().unwrap().split_whitespace().collect();
     assert_eq!(header, ["NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"]);
-    // pi runs `echo`: by now it may be running (0/1) or complete (1/1).
-    let pi: Vec<&str> = table
-        .lines()
-        .find(|l| l.starts_with("pi "))
-        .unwrap_or_else(|| panic!("no pi row:\n{table}"))
-        .split_whitespace()
-        .collect();
-    assert!(["0/1", "1/1"].contains(&pi[2]), "{table}");
+    // Running or already done: how far the Job got by now depends on the machine.
+    let pi_row = table.lines().find(|l| l.starts_with("pi ")).unwrap_or("");
+    assert!(
+        pi_row.contains(" 0/1 ") || pi_row.contains(" 1/1 "),
+        "{table}"
+    );
     let wide = s.ok(&["get", "jobs", "-o", "wide"]);
     let wide_header: Vec<&str> = wide.lines().next().unwrap().split_whitespace().collect();
     assert_eq!(

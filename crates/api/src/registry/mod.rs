@@ -126,8 +126,9 @@ impl Registry {
             .get(&Self::key(kind, namespace, name))
             .await
             .map_err(|e| ApiError::from_store(e, kind, name))?;
-        let obj = match self.decoded.peek(&kv) {
+        let obj = match self.decoded.get(kind, &kv) {
             Some(shared) => Arc::unwrap_or_clone(shared),
+            // Not decodable: the error, as the decode gives it.
             None => decode_stored(kind, &kv)?,
         };
         Ok((obj, kv.mod_revision, kv.value))

@@ -5,7 +5,9 @@
 //!
 //! Every watcher of a kind sees the same store events, so the objects are decoded once and
 //! shared (the apiserver's watch cache does the same): a [`DecodeCache`] keeps the recently
-//! decoded objects by the revision they were written at. [`Registry::watch_shared`] hands
+//! decoded objects by the revision they were written at. Plain reads go through it too: a
+//! write reads the version the watchers have just decoded, and a namespace looked up for
+//! every create is decoded once. [`Registry::watch_shared`] hands
 //! them out as they are; [`Registry::watch`] gives each watcher its own copy.
 
 use std::collections::{HashMap, VecDeque};
@@ -99,7 +101,7 @@ struct Decoded {
 impl DecodeCache {
     /// The object stored by `kv` as readers see it (defaulted, with its resourceVersion):
     /// from the cache, or decoded and remembered. `None` if it cannot be decoded.
-    fn get(&self, kind: &Kind, kv: &KeyValue) -> Option<Arc<Object>> {
+    pub(super) fn get(&self, kind: &Kind, kv: &KeyValue) -> Option<Arc<Object>> {
         let revision = kv.mod_revision;
         if let Some(obj) = self.lock().objects.get(&revision) {
             return Some(Arc::clone(obj));
@@ -118,12 +120,6 @@ impl DecodeCache {
         decoded.order.push_back(revision);
         decoded.objects.insert(revision, Arc::clone(&obj));
         Some(obj)
-    }
-
-    /// The object stored by `kv`, if a watcher decoded it recently; a plain read takes it
-    /// from here rather than decoding it again, but leaves the cache to the watchers.
-    pub(super) fn peek(&self, kv: &KeyValue) -> Option<Arc<Object>> {
-        self.lock().objects.get(&kv.mod_revision).cloned()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Decoded> {
