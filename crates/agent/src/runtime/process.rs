@@ -25,11 +25,13 @@
 //!   even when the agent's process dies between spawning a shim and recording the run. A
 //!   later agent process adopts a recorded run ([`Runtime::adopt`]): it follows a live shim
 //!   until its status file holds the exit, takes the exit of a run that ended while no agent
-//!   ran, and reports as lost a run whose shim ended without recording one. While the shim
-//!   is the runtime's own child the runtime waits for it; an adopted shim is someone else's
-//!   child, so the runtime looks at its status file and its process (pid and start time)
-//!   every [`ADOPTED_POLL`] instead: a run's end is seen that much later, which a batch pod
-//!   does not notice.
+//!   ran, and reports as lost a run whose shim ended without recording one. The runtime
+//!   has shims forked by a spawner process of its own (`crate::shim::run_spawner`), and
+//!   executes them itself when the spawner is not available. For a shim it started, the
+//!   end of the shim's answer pipe says when it has ended; an adopted shim's pipe went with
+//!   the earlier agent, so the runtime looks at its status file and its process (pid and
+//!   start time) every [`ADOPTED_POLL`] instead: a run's end is seen that much later, which
+//!   a batch pod does not notice.
 //!
 //!   A run's claim and status file are `<state dir>/<pod uid>_<run id>.{claim,json}`; they
 //!   go once its exit is reported, or with the pod ([`Runtime::release_pod`]) once whatever
