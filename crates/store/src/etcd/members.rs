@@ -59,6 +59,10 @@ impl Members {
         &self.endpoints
     }
 
+    pub fn len(&self) -> usize {
+        self.members.len()
+    }
+
     /// The pinned member and its index (to report a failure of that very member).
     pub fn pinned(&self) -> (usize, &Member) {
         let index = self.pinned.load(Ordering::Relaxed) % self.members.len();
@@ -77,7 +81,7 @@ impl Members {
     /// then the growing backoff.
     pub fn pause(&self, attempt: u32) -> Duration {
         let n = u32::try_from(self.members.len()).unwrap_or(u32::MAX);
-        if (attempt + 1) % n != 0 {
+        if !(attempt + 1).is_multiple_of(n) {
             Duration::ZERO
         } else {
             backoff(attempt / n)
