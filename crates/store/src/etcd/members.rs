@@ -59,6 +59,10 @@ impl Members {
         &self.endpoints
     }
 
+    pub fn len(&self) -> usize {
+        self.members.len()
+    }
+
     /// The pinned member and its index (to report a failure of that very member).
     pub fn pinned(&self) -> (usize, &Member) {
         let index = self.pinned.load(Ordering::Relaxed) % self.members.len();

@@ -36,7 +36,15 @@ pub(crate) async fn watch(inner: Arc<Inner>, prefix: &str, after: Revision) -> R
         pending: VecDeque::new(),
         done: false,
     };
-    state.open().await?;
+    // Each member gets one chance before the caller hears that etcd is unavailable.
+    let mut attempt = 0;
+    loop {
+        match state.open().await {
+            Ok(()) => break,
+            Err(Error::Unavailable(_)) if attempt + 1 < state.inner.members.len() => attempt += 1,
+            Err(error) => return Err(error),
+        }
+    }
     Ok(futures::stream::unfold(state, |mut state| async move {
         state.next().await.map(|item| (item, state))
     })
