@@ -12,10 +12,12 @@
 #   latency part), JOB_TIMEOUT (180 s; a Job not Complete by then is reported with its
 #   progress), PROGRESS (15 s between progress lines), KUBECTL (kubectl), PROFILE=1 (perf
 #   record --call-graph dwarf on the server during each part: jobs.data and latency.data in
-#   $PROFILE_DIR, default $TMPDIR/kbatch-jobs-profile; PROFILE_STACK bytes of stack copied per
-#   sample, 16384 unless set: deep serde stacks need up to 65528), CGROUPS=0 (root only: the server runs
-#   in a mount namespace with an empty /sys/fs/cgroup, so it finds no cgroups),
-#   CARGO_TARGET_DIR as for cargo.
+#   $PROFILE_DIR, default $TMPDIR/kbatch-jobs-profile), PROFILE_STACK (bytes of stack perf
+#   copies per sample, 16384; deep serde stacks need up to 65528), CGROUPS=0 (root only: the
+#   server runs in a mount namespace with an empty /sys/fs/cgroup, so it finds no cgroups),
+#   SERVER_ARGS (more `kbatch server` flags, e.g. "--job-sync-batch-period 1s"), KBATCH (a
+#   kbatch binary to run instead of building this tree's; the latency part still builds its
+#   bench), CARGO_TARGET_DIR as for cargo.
 set -euo pipefail
 
 COMPLETIONS=${COMPLETIONS:-10000}
@@ -29,12 +31,16 @@ CGROUPS=${CGROUPS:-1}
 PROFILE_DIR=${PROFILE_DIR:-${TMPDIR:-/tmp}/kbatch-jobs-profile}
 PROFILE_STACK=${PROFILE_STACK:-16384}
 
+SERVER_ARGS=${SERVER_ARGS:-}
+
 root=$(cd "$(dirname "$0")/.." && pwd)
 target=${CARGO_TARGET_DIR:-$root/target}
-kbatch=$target/release/kbatch
+kbatch=${KBATCH:-$target/release/kbatch}
 
-echo "building (release)..." >&2
-(cd "$root" && cargo build --quiet --release -p kbatch)
+if [ -z "${KBATCH:-}" ]; then
+    echo "building (release)..." >&2
+    (cd "$root" && cargo build --quiet --release -p kbatch)
+fi
 if [ "$LATENCY_PODS" -gt 0 ]; then
     (cd "$root" && cargo bench --quiet --no-run -p kbatch --bench pod_start)
 fi
@@ -70,8 +76,9 @@ start_server() {
         # finds no cgroups and spawns without a pre-exec hook. The host's mounts are untouched.
         run=(unshare -m sh -c 'mount -t tmpfs none /sys/fs/cgroup && exec "$0" "$@"')
     fi
+    # shellcheck disable=SC2086 # SERVER_ARGS is a list of flags.
     KBATCH_LOG=warn "${run[@]}" "$kbatch" server --data-dir "$data" --listen 127.0.0.1:0 \
-        --node-name bench >"$work/$1.out" 2>"$work/$1.err" &
+        --node-name bench $SERVER_ARGS >"$work/$1.out" 2>"$work/$1.err" &
     server_pid=$!
     url=
     for _ in $(seq 200); do
