@@ -201,3 +201,31 @@ async fn a_watch_expired_by_compaction_is_replaced_by_a_new_list() {
     create(&r, pod("d", "black")).await;
     assert_eq!(next_lines(&mut rx, 1).await, ["added d black"]);
 }
+
+/// The cache keeps no managedFields (client-go's `TransformStripManagedFields`), from the
+/// first list and from live events alike; the store keeps them.
+#[tokio::test]
+async fn cached_objects_have_no_managed_fields() {
+    let r = registry(MemoryStore::new()).await;
+    let opts = WriteOptions {
+        field_manager: Some("kubectl-create".into()),
+        ..Default::default()
+    };
+    r.create(&POD, "default", pod("listed", "red"), &opts, Vec::new())
+        .await
+        .unwrap();
+    let (informer, mut rx) = informer(&r);
+    tokio::spawn(informer.clone().run());
+    informer.wait_synced().await;
+    r.create(&POD, "default", pod("live", "blue"), &opts, Vec::new())
+        .await
+        .unwrap();
+    next_lines(&mut rx, 2).await;
+    for name in ["listed", "live"] {
+        let stored = r.get(&POD, "default", name).await.unwrap();
+        assert!(stored.metadata().managed_fields.is_some(), "{name}");
+        let cached = informer.get("default", name).unwrap();
+        assert_eq!(cached.metadata().managed_fields, None, "{name}");
+        assert_eq!(color(&cached), color(&stored));
+    }
+}

@@ -9,6 +9,9 @@
 //! way, so handlers see what they missed.
 //!
 //! Handlers run on the informer's task, in event order, and should only queue work.
+//!
+//! Cached objects have no metadata.managedFields (client-go's `TransformStripManagedFields`):
+//! writes go through the registry, which keeps the stored ones.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -235,7 +238,7 @@ impl Informer {
         let handlers = self.read_handlers();
         match kind {
             WatchEventType::Added | WatchEventType::Modified => {
-                let new = Arc::new(*obj);
+                let new = Arc::new(stripped(*obj));
                 let old = self.write_cache().insert(key, Arc::clone(&new));
                 let change = match &old {
                     Some(old) => Change::Updated { old, new: &new },
@@ -268,12 +271,20 @@ fn replayed(
         };
         match event {
             WatchEvent::Object(WatchEventType::Added, obj) if revision(&obj) <= listed_at => {
-                listed.insert(ObjectKey::of(&obj), Arc::new(*obj));
+                listed.insert(ObjectKey::of(&obj), Arc::new(stripped(*obj)));
             }
             live => return (listed, Some(live)),
         }
     }
     (listed, None)
+}
+
+/// The object as the cache keeps it: without metadata.managedFields (client-go's
+/// `TransformStripManagedFields`), which no handler reads and which is half a decoded
+/// object's memory (8 of 15 KB for a CronJob).
+fn stripped(mut obj: Object) -> Object {
+    obj.metadata_mut().managed_fields = None;
+    obj
 }
 
 fn revision(obj: &Object) -> i64 {
