@@ -77,15 +77,9 @@ impl Registry {
                 .list(&prefix, ListOptions::default())
                 .await
                 .map_err(|e| ApiError::from_store(e, kind, ""))?;
-            (
-                added_events(*kind, list.items, &params),
-                list.revision,
-            )
+            (added_events(*kind, list.items, &params), list.revision)
         } else {
-            (
-                stream::empty().boxed(),
-                super::parse_resource_version(rv)?,
-            )
+            (stream::empty().boxed(), super::parse_resource_version(rv)?)
         };
         let kind = *kind;
         let live: WatchStream = match self.store.watch(&prefix, after).await {
