@@ -288,3 +288,31 @@ async fn waiting_for_a_revision_waits_for_that_write() {
     assert!(informer.applied_revision() >= revision);
     informer.wait_for_revision(revision - 1).await;
 }
+
+/// The cache keeps no managedFields (client-go's `TransformStripManagedFields`), from the
+/// first list and from live events alike; the store keeps them.
+#[tokio::test]
+async fn cached_objects_have_no_managed_fields() {
+    let r = registry(MemoryStore::new()).await;
+    let opts = WriteOptions {
+        field_manager: Some("kubectl-create".into()),
+        ..Default::default()
+    };
+    r.create(&POD, "default", pod("listed", "red"), &opts, Vec::new())
+        .await
+        .unwrap();
+    let (informer, mut rx) = informer(&r);
+    tokio::spawn(informer.clone().run());
+    informer.wait_synced().await;
+    r.create(&POD, "default", pod("live", "blue"), &opts, Vec::new())
+        .await
+        .unwrap();
+    next_lines(&mut rx, 2).await;
+    for name in ["listed", "live"] {
+        let stored = r.get(&POD, "default", name).await.unwrap();
+        assert!(stored.metadata().managed_fields.is_some(), "{name}");
+        let cached = informer.get("default", name).unwrap();
+        assert_eq!(cached.metadata().managed_fields, None, "{name}");
+        assert_eq!(color(&cached), color(&stored));
+    }
+}

@@ -20,6 +20,11 @@
 //! `batch.kubernetes.io/cronjob-scheduled-timestamp`; that difference also holds the watch's
 //! delivery. The Jobs are suspended, so no pod runs and no node is needed.
 //!
+//! The baselines run in the same invocation, on the same servers, just before: for part 1,
+//! 60 Jobs this client creates one at a time, from POST sent to ADDED received (what the API
+//! and the watch take without the controller); for part 2, the same number of Jobs created
+//! by the same number of clients, from the first POST to the last ADDED received.
+//!
 //! `KBATCH_CRON_PERF=<file>`: `perf record --call-graph dwarf` on the server from 1 s before
 //! the first shared slot, for 8 s, into `<file>`.
 
@@ -64,6 +69,15 @@ async fn one_per_slot(cronjobs: usize, minutes: usize) {
     let target = server.target();
     let mut arrivals = watch_jobs(&target, "precision").await;
     let mut client = Client::connect(&target).await;
+    let mut floor = Vec::new();
+    for i in 0..60 {
+        let sent = now_ns();
+        client
+            .create(JOBS, &job(&format!("baseline-{i}"), "precision"))
+            .await;
+        let arrival = arrivals.recv().await.expect("the watch");
+        floor.push(arrival.arrived_ns - sent);
+    }
     let before = client.skew_histogram().await;
     // Just after a whole second, so each creationTimestamp is the second it was sent in.
     let start = (now_ns() / SECOND + 1) * SECOND + 20_000_000;
@@ -96,6 +110,10 @@ async fn one_per_slot(cronjobs: usize, minutes: usize) {
     );
     let skews: Vec<i128> = seen.iter().map(|a| a.arrived_ns - a.slot_ns).collect();
     println!("   watch: slot -> ADDED received: {}", quantiles(skews));
+    println!(
+        "   baseline, 60 Jobs POSTed one at a time: POST sent -> ADDED received: {}",
+        quantiles(floor)
+    );
     println!("   /metrics: {}", after.since(&before).describe());
 }
 
@@ -104,12 +122,27 @@ async fn shared_slot(cronjobs: usize, slots: usize, clients: usize) {
     let target = server.target();
     let mut arrivals = watch_jobs(&target, "shared").await;
     let mut client = Client::connect(&target).await;
+    let jobs = (0..cronjobs)
+        .map(|i| job(&format!("baseline-{i}"), "shared"))
+        .collect();
+    let (start, cpu) = (now_ns(), server.cpu());
+    create_all(&target, JOBS, jobs, clients).await;
+    let mut last = start;
+    for _ in 0..cronjobs {
+        last = arrivals.recv().await.expect("the watch").arrived_ns;
+    }
+    println!(
+        "\n2. baseline: {cronjobs} Jobs POSTed by {clients} clients: first POST -> last ADDED \
+         received {:.1} ms; server CPU {:.2} s",
+        (last - start) as f64 / 1e6,
+        server.cpu() - cpu
+    );
     let objects = (0..cronjobs)
         .map(|i| cronjob(&format!("shared-{i}"), "* * * * *", None, "shared"))
         .collect();
     let took = create_all(&target, CRONJOBS, objects, clients).await;
     println!(
-        "\n2. a shared slot: {cronjobs} CronJobs `* * * * *` created in {took:.1} s ({:.0}/s, \
+        "   a shared slot: {cronjobs} CronJobs `* * * * *` created in {took:.1} s ({:.0}/s, \
          {clients} clients)",
         cronjobs as f64 / took
     );

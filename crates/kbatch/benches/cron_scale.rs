@@ -8,7 +8,13 @@
 //!
 //! * `KBATCH_CRON_SCALE`: CronJobs (100000);
 //! * `KBATCH_CRON_CLIENTS`: concurrent creating clients (16);
-//! * `KBATCH_CRON_IDLE_MINUTES`: the measured idle window, in real minutes (5, at most 30).
+//! * `KBATCH_CRON_IDLE_MINUTES`: the measured idle window, in real minutes (5, at most 30);
+//! * `KBATCH_CRON_SCALE_BASELINE`: 0 skips the baseline below.
+//!
+//! The baselines run in the same invocation: the empty server idle for a minute before the
+//! CronJobs are created, and, at the end, the same CronJobs created on a server without
+//! controllers (`--no-controllers`), whose RSS growth is what the API and the store alone
+//! keep per CronJob.
 //!
 //! The schedules are the issue's mix: half `*/5 H * * *` (every five minutes through one hour
 //! of the day), four tenths hourly `M * * * *`, one tenth `M H * * 1-5`, each in one of eight
@@ -23,8 +29,8 @@
 //!
 //! The objects' own size is measured in this process: 1,000 of the created CronJobs, as the
 //! server returns them, decoded into `kbatch_core::object::Object` and held the way the
-//! controllers' informer holds them (`HashMap<ObjectKey, Arc<Object>>`), under a counting
-//! allocator. RSS growth per CronJob minus that is what the server spends per CronJob beyond
+//! controllers' informer holds them (`HashMap<ObjectKey, Arc<Object>>`, without
+//! managedFields), under a counting allocator. RSS growth per CronJob minus that is what the server spends per CronJob beyond
 //! the objects (its store's caches included).
 
 // The counting allocator below: a GlobalAlloc impl is unsafe by definition.
@@ -143,7 +149,9 @@ fn object_size(items: &[Value]) -> f64 {
     let before = LIVE.load(Ordering::SeqCst);
     let mut cache: HashMap<ObjectKey, Arc<Object>> = HashMap::with_capacity(bodies.len());
     for body in &bodies {
-        let object = Object::from_json_slice(&CRONJOB, body).expect("a CronJob");
+        let mut object = Object::from_json_slice(&CRONJOB, body).expect("a CronJob");
+        // The informer drops them.
+        object.metadata_mut().managed_fields = None;
         cache.insert(ObjectKey::of(&object), Arc::new(object));
     }
     let held = LIVE.load(Ordering::SeqCst) - before;
@@ -169,29 +177,29 @@ async fn run() {
     let idle_minutes: u64 = env_or("KBATCH_CRON_IDLE_MINUTES", 5).clamp(1, 30);
     println!("load before: {}", load_average());
     let horizon = Duration::from_secs(60 * (idle_minutes + 25));
-    let objects: Vec<Value> = (0..n)
-        .map(|i| {
-            let zone = ZONES[i % ZONES.len()];
-            cronjob(
-                &format!("scale-{i}"),
-                &schedule(i, zone, horizon),
-                zone,
-                "scale",
-            )
-        })
-        .collect();
+    let objects: Arc<Vec<Value>> = Arc::new(
+        (0..n)
+            .map(|i| {
+                let zone = ZONES[i % ZONES.len()];
+                cronjob(
+                    &format!("scale-{i}"),
+                    &schedule(i, zone, horizon),
+                    zone,
+                    "scale",
+                )
+            })
+            .collect(),
+    );
 
     let server = Server::start();
     let target = server.target();
     let mut client = Client::connect(&target).await;
     let first_settle = settle(&server, &mut client).await;
+    println!("empty server settled in {first_settle:.0} s");
+    idle(&server, &mut client, 1, "baseline: the empty server idle").await;
     let (rss0, cpu0, rev0) = (server.rss_kib(), server.cpu(), client.revision().await);
-    println!(
-        "empty server: RSS {:.1} MiB, revision {rev0} (settled in {first_settle:.0} s)",
-        mib(rss0)
-    );
 
-    let took = create_all(&target, CRONJOBS, objects, clients).await;
+    let took = create_all(&target, CRONJOBS, objects.to_vec(), clients).await;
     let (cpu_created, rev_created) = (server.cpu(), client.revision().await);
     println!(
         "created {n} CronJobs in {took:.1} s: {:.0}/s with {clients} clients; server CPU \
@@ -229,7 +237,7 @@ async fn run() {
 
     let dir = server.stop();
     let restart = Instant::now();
-    let server = Server::start_in(dir);
+    let server = Server::start_in(dir, &[]);
     let listening = restart.elapsed().as_secs_f64();
     let target = server.target();
     let mut client = Client::connect(&target).await;
@@ -245,7 +253,35 @@ async fn run() {
         mib(server.rss_kib())
     );
     idle(&server, &mut client, 1, "idle after the restart").await;
+    drop(server);
+    if env_or("KBATCH_CRON_SCALE_BASELINE", 1) == 1 {
+        api_alone(objects.to_vec(), clients).await;
+    }
     println!("load after: {}", load_average());
+}
+
+/// The baseline: the same CronJobs created on a server without controllers, whose RSS then
+/// holds what the API and the store keep per CronJob.
+async fn api_alone(objects: Vec<Value>, clients: usize) {
+    let n = objects.len();
+    let server = Server::start_in(
+        tempfile::tempdir().expect("temp dir"),
+        &["--no-controllers"],
+    );
+    let target = server.target();
+    let mut client = Client::connect(&target).await;
+    settle(&server, &mut client).await;
+    let rss0 = server.rss_kib();
+    let took = create_all(&target, CRONJOBS, objects, clients).await;
+    settle(&server, &mut client).await;
+    let grown = server.rss_kib().saturating_sub(rss0);
+    println!(
+        "baseline: the API alone (--no-controllers): {n} CronJobs created in {took:.1} s \
+         ({:.0}/s); RSS +{:.1} MiB = {:.0} B per CronJob",
+        n as f64 / took,
+        mib(grown),
+        grown as f64 * 1024.0 / n as f64
+    );
 }
 
 /// The idle window: server CPU per minute and store writes.

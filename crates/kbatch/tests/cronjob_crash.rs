@@ -11,8 +11,10 @@
 //!   most recent missed time starts, C-21), or, with startingDeadlineSeconds, until after the
 //!   deadline (C-20); a slot that neither rule drops has its Job;
 //! - a slot with a Job has no `SkippedSchedule` event;
-//! - status.lastScheduleTime is the latest slot with a Job, and status.active names only Jobs
-//!   of the CronJob.
+//! - status.active names only Jobs of the CronJob, and a Job it does not name has an
+//!   `UnexpectedJob` event (C-40: a Job created just before a kill is not adopted when the
+//!   restarted server no longer has its slot due); status.lastScheduleTime is a slot with a
+//!   Job and no earlier than any slot whose Job status.active names.
 //!
 //! The skip rules are applied to the outages the test measured (the moment the killed server
 //! was reaped to the moment the next one was spawned), so they hold however the machine's
@@ -474,6 +476,23 @@ fn skips(s: &Server) -> Vec<Skip> {
         .collect()
 }
 
+/// (CronJob, Job) of every `UnexpectedJob` event (C-40).
+fn unexpected_jobs(s: &Server) -> BTreeSet<(String, String)> {
+    items(&get(s, EVENTS_PATH))
+        .iter()
+        .filter(|e| e["reason"] == "UnexpectedJob" && e["involvedObject"]["kind"] == "CronJob")
+        .filter_map(|e| {
+            let job = e["message"]
+                .as_str()?
+                .strip_prefix("Saw a job that the controller did not create or forgot: ")?;
+            Some((
+                e["involvedObject"]["name"].as_str()?.to_owned(),
+                job.to_owned(),
+            ))
+        })
+        .collect()
+}
+
 /// The slots up to `until` that have neither a Job nor a `SkippedSchedule` event, as
 /// `<cronjob> <slot>`.
 fn unaccounted(s: &Server, crons: &[Cron], until: Timestamp) -> Vec<String> {
@@ -573,19 +592,14 @@ fn every_slot_once_across_server_kills() {
     // A slot still unaccounted for after this is reported by `check` as lost.
     settle(run.server(), &crons, window);
     let s = run.server.take().unwrap();
-    let cronjobs = items(&get(&s, CRONJOBS_PATH));
-    let jobs = items(&get(&s, &format!("{JOBS_PATH}?labelSelector={LABEL}")));
-    let skipped = skips(&s);
-    let events = run.watch.finish(&s);
-    let problems = check(
-        &crons,
-        window,
-        &run.outages,
-        &events,
-        &jobs,
-        &skipped,
-        &cronjobs,
-    );
+    let recorded = Recorded {
+        cronjobs: items(&get(&s, CRONJOBS_PATH)),
+        jobs: items(&get(&s, &format!("{JOBS_PATH}?labelSelector={LABEL}"))),
+        skipped: skips(&s),
+        unexpected: unexpected_jobs(&s),
+        job_events: run.watch.finish(&s),
+    };
+    let problems = check(&crons, window, &run.outages, &recorded);
     let outages: Vec<String> = run
         .outages
         .iter()
@@ -603,9 +617,20 @@ fn every_slot_once_across_server_kills() {
         "{} kills, {} CronJobs, {} Jobs, {} skipped slots, slots up to {window}",
         run.kills,
         crons.len(),
-        jobs.len(),
-        skipped.len()
+        recorded.jobs.len(),
+        recorded.skipped.len()
     );
+}
+
+/// What the API recorded, read once the run is over.
+struct Recorded {
+    cronjobs: Vec<Value>,
+    /// The Jobs listed at the end.
+    jobs: Vec<Value>,
+    skipped: Vec<Skip>,
+    unexpected: BTreeSet<(String, String)>,
+    /// Every Job watch event of the run.
+    job_events: Vec<Value>,
 }
 
 /// The checks of the module's doc against what the API recorded; one line per problem.
@@ -613,11 +638,15 @@ fn check(
     crons: &[Cron],
     window: Timestamp,
     outages: &[(Timestamp, Timestamp)],
-    events: &[Value],
-    jobs: &[Value],
-    skipped: &[Skip],
-    cronjobs: &[Value],
+    recorded: &Recorded,
 ) -> Vec<String> {
+    let Recorded {
+        cronjobs,
+        jobs,
+        skipped,
+        unexpected,
+        job_events: events,
+    } = recorded;
     let mut problems = Vec::new();
     // Every Job ever created (by uid), from the watch.
     let mut created: BTreeMap<String, Value> = BTreeMap::new();
@@ -770,20 +799,11 @@ fn check(
             problems.push(format!("{}: gone", c.name));
             continue;
         };
-        let latest = by_slot.keys().next_back().copied();
-        let last: Option<Instant> = cj["status"]["lastScheduleTime"]
-            .as_str()
-            .and_then(|t| t.parse().ok());
-        if last < latest {
-            let show = |t: Option<Instant>| t.and_then(Instant::to_jiff).map(|t| t.to_string());
-            problems.push(format!(
-                "{}: lastScheduleTime {:?} is before its latest Job's slot {:?}",
-                c.name,
-                show(last),
-                show(latest)
-            ));
-        }
-        for entry in cj["status"]["active"].as_array().into_iter().flatten() {
+        let active: Vec<&Value> = cj["status"]["active"]
+            .as_array()
+            .map(|a| a.iter().collect())
+            .unwrap_or_default();
+        for entry in &active {
             let uid = entry["uid"].as_str().unwrap_or("");
             if !mine.iter().any(|j| j["metadata"]["uid"] == uid) {
                 problems.push(format!(
@@ -791,6 +811,44 @@ fn check(
                     c.name
                 ));
             }
+        }
+        // C-40: a Job the status does not list (created just before a kill, and the restarted
+        // server no longer had its slot due, so C-27 did not adopt it) is reported as
+        // unexpected, never silently forgotten.
+        for job in &mine {
+            let listed = active.iter().any(|e| e["uid"] == job["metadata"]["uid"]);
+            if !listed && !unexpected.contains(&(c.name.clone(), name(job).to_owned())) {
+                problems.push(format!(
+                    "{}: neither in status.active nor reported as UnexpectedJob",
+                    name(job)
+                ));
+            }
+        }
+        // lastScheduleTime is a slot with a Job, no earlier than any slot whose Job the
+        // status lists.
+        let last: Option<Instant> = cj["status"]["lastScheduleTime"]
+            .as_str()
+            .and_then(|t| t.parse().ok());
+        let listed = by_slot
+            .iter()
+            .filter(|(_, jobs)| {
+                jobs.iter()
+                    .any(|job| active.iter().any(|e| e["name"] == *job))
+            })
+            .map(|(slot, _)| *slot)
+            .next_back();
+        let show = |t: Option<Instant>| t.and_then(Instant::to_jiff).map(|t| t.to_string());
+        if last.is_some_and(|last| last <= Instant::from(window) && !by_slot.contains_key(&last))
+            || last < listed
+        {
+            problems.push(format!(
+                "{}: lastScheduleTime {:?}, the latest slot whose Job status.active lists {:?}, \
+                 slots with a Job {:?}",
+                c.name,
+                show(last),
+                show(listed),
+                by_slot.keys().map(|s| show(Some(*s))).collect::<Vec<_>>()
+            ));
         }
     }
     problems

@@ -99,6 +99,11 @@ struct Decoded {
 }
 
 impl DecodeCache {
+    /// The object written at `revision`, if the cache holds it.
+    fn peek(&self, revision: Revision) -> Option<Arc<Object>> {
+        self.lock().objects.get(&revision).cloned()
+    }
+
     /// The object stored by `kv` as readers see it (defaulted, with its resourceVersion):
     /// from the cache, or decoded and remembered. `None` if it cannot be decoded.
     pub(super) fn get(&self, kind: &Kind, kv: &KeyValue) -> Option<Arc<Object>> {
@@ -163,30 +168,18 @@ impl Registry {
         }
         let prefix = Self::prefix(kind, namespace);
         let rv = params.resource_version.as_deref().unwrap_or("");
-        let (initial, after) = if rv.is_empty() || rv == "0" {
+        let (initial, after): (SharedWatchStream, Revision) = if rv.is_empty() || rv == "0" {
             let list = self
                 .store
                 .list(&prefix, ListOptions::default())
                 .await
                 .map_err(|e| ApiError::from_store(e, kind, ""))?;
-            let mut added = Vec::new();
-            for kv in &list.items {
-                let obj = match self.decoded.get(kind, kv) {
-                    Some(obj) => obj,
-                    // Not decodable: the list's error, as a plain list would give it.
-                    None => Arc::new(decode_stored(kind, kv)?),
-                };
-                if selectors_match(
-                    &obj,
-                    params.label_selector.as_ref(),
-                    params.field_selector.as_ref(),
-                ) {
-                    added.push(SharedWatchEvent::Object(WatchEventType::Added, obj));
-                }
-            }
-            (added, list.revision)
+            (
+                added_events(*kind, list.items, &params, self.decoded.clone()),
+                list.revision,
+            )
         } else {
-            (Vec::new(), super::parse_resource_version(rv)?)
+            (stream::empty().boxed(), super::parse_resource_version(rv)?)
         };
         let kind = *kind;
         let live: SharedWatchStream = match self.store.watch(&prefix, after).await {
@@ -212,8 +205,45 @@ impl Registry {
             }
             Err(e) => return Err(ApiError::from_store(e, &kind, "")),
         };
-        Ok((stream::iter(initial).chain(live).boxed(), after))
+        // An ERROR event is the stream's last, wherever it comes from.
+        let events = initial.chain(live).scan(false, |ended, event| {
+            if *ended {
+                return futures::future::ready(None);
+            }
+            *ended = matches!(event, SharedWatchEvent::Error(_));
+            futures::future::ready(Some(event))
+        });
+        Ok((events.boxed(), after))
     }
+}
+
+/// The synthetic ADDED events of a watch from "0", each decoded as the watcher reads it: all
+/// decoded at once, the collection would be held twice, as stored and as objects (1.5 GB for
+/// 100,000 CronJobs when an informer starts). Objects the decode cache holds are shared; the
+/// others are decoded without being remembered, so one informer's start does not evict what
+/// the live watchers share. An object that cannot be decoded ends the watch with an ERROR
+/// event.
+fn added_events(
+    kind: Kind,
+    items: Vec<KeyValue>,
+    params: &WatchParams,
+    decoded: DecodeCache,
+) -> SharedWatchStream {
+    let (labels, fields_sel) = (params.label_selector.clone(), params.field_selector.clone());
+    stream::iter(items)
+        .filter_map(move |kv| {
+            let obj = match decoded.peek(kv.mod_revision) {
+                Some(obj) => Ok(obj),
+                None => decode_stored(&kind, &kv).map(Arc::new),
+            };
+            let event = match obj {
+                Ok(obj) => selectors_match(&obj, labels.as_ref(), fields_sel.as_ref())
+                    .then(|| SharedWatchEvent::Object(WatchEventType::Added, obj)),
+                Err(e) => Some(SharedWatchEvent::Error(e.0)),
+            };
+            futures::future::ready(event)
+        })
+        .boxed()
 }
 
 /// An error inside a running watch: the apiserver sends it as an ERROR event holding a

@@ -322,6 +322,42 @@ async fn a_compacted_resource_version_is_an_error_event_410() {
     quiet(&mut w).await;
 }
 
+#[tokio::test]
+async fn an_unreadable_stored_object_ends_a_watch_from_zero_with_an_error() {
+    // The synthetic ADDED events are decoded one at a time as the watcher reads them, so a
+    // stored value that does not decode is an ERROR event where it comes, the stream's last.
+    let (registry, _) = memory_registry().await;
+    create(&registry, &JOB, job("a", json!({}))).await;
+    create(&registry, &JOB, job("c", json!({}))).await;
+    let key = Registry::key(&JOB, "default", "b");
+    registry
+        .store()
+        .create(&key, b"not json".to_vec())
+        .await
+        .unwrap();
+    let mut w = watch(
+        &registry,
+        WatchParams {
+            resource_version: Some("0".to_owned()),
+            ..Default::default()
+        },
+    )
+    .await;
+    let (t, o) = next(&mut w).await;
+    assert_eq!((t, o.name()), (WatchEventType::Added, "a"));
+    match tokio::time::timeout(Duration::from_secs(5), w.next()).await {
+        Ok(Some(WatchEvent::Error(status))) => assert_eq!(status.code, Some(500)),
+        other => panic!("expected an ERROR event, got {other:?}"),
+    }
+    assert!(
+        tokio::time::timeout(Duration::from_secs(5), w.next())
+            .await
+            .unwrap()
+            .is_none(),
+        "the error ends the watch"
+    );
+}
+
 // ---- over HTTP ----
 
 async fn http_server() -> TestServer {

@@ -3,26 +3,20 @@
 //! derives from CronJobs. The gauges are set at the end of every sync from the CronJob as the
 //! sync last read or wrote it, and removed when a sync finds it gone.
 
-use std::sync::atomic::AtomicU64;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use k8s_openapi::api::batch::v1::CronJob;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kbatch_schedule::Instant;
-use prometheus_client::encoding::EncodeLabelSet;
-use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
 use super::spec;
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct CronJobLabels {
-    namespace: String,
-    cronjob: String,
-}
-
-type FloatGauge = Gauge<f64, AtomicU64>;
 
 /// kube-state-metrics' CronJob gauges, in the order [`CronJobMetrics::observe`] fills them.
 const GAUGES: [(&str, &str); 5] = [
@@ -57,19 +51,56 @@ const SKEW_BUCKETS: [f64; 19] = [
     128.0, 256.0, 512.0,
 ];
 
+/// The gauges' values of every CronJob, by `<namespace>/<name>`, in [`GAUGES`] order; NaN
+/// where a gauge has no value. One small entry per CronJob: a family per gauge would hold a
+/// label set and a gauge per CronJob five times, about a kilobyte per CronJob.
+type Values = HashMap<Box<str>, [f64; 5]>;
+
 #[derive(Debug, Clone)]
 pub(super) struct CronJobMetrics {
     creation_skew: Histogram,
-    gauges: Vec<Family<CronJobLabels, FloatGauge>>,
+    gauges: Arc<Mutex<Values>>,
 }
 
 impl Default for CronJobMetrics {
     fn default() -> Self {
         CronJobMetrics {
             creation_skew: Histogram::new(SKEW_BUCKETS),
-            gauges: GAUGES.iter().map(|_| Family::default()).collect(),
+            gauges: Arc::default(),
         }
     }
+}
+
+/// Encodes the gauges at each scrape from [`Values`].
+#[derive(Debug)]
+struct Gauges(Arc<Mutex<Values>>);
+
+impl Collector for Gauges {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        // A copy, so syncs never wait for a scrape; sorted, so scrapes read alike.
+        let mut values: Vec<(Box<str>, [f64; 5])> = lock(&self.0)
+            .iter()
+            .map(|(key, values)| (key.clone(), *values))
+            .collect();
+        values.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        for (i, (name, help)) in GAUGES.iter().enumerate() {
+            let mut family = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
+            for (key, values) in &values {
+                if values[i].is_nan() {
+                    continue;
+                }
+                let (namespace, cronjob) = key.split_once('/').unwrap_or(("", key));
+                let labels = [("namespace", namespace), ("cronjob", cronjob)];
+                ConstGauge::new(values[i]).encode(family.encode_family(&labels)?)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn lock(values: &Mutex<Values>) -> MutexGuard<'_, Values> {
+    // Every change is one insert or remove: a poisoned lock still holds whole entries.
+    values.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl CronJobMetrics {
@@ -79,9 +110,7 @@ impl CronJobMetrics {
             "Time between when a cronjob is scheduled to be run, and when the corresponding job is created",
             self.creation_skew.clone(),
         );
-        for ((name, help), family) in GAUGES.iter().zip(&self.gauges) {
-            registry.register(*name, *help, family.clone());
-        }
+        registry.register_collector(Box::new(Gauges(Arc::clone(&self.gauges))));
     }
 
     /// `CronJobCreationSkew.Observe`: a job was created this long after its fire time.
@@ -93,7 +122,6 @@ impl CronJobMetrics {
     /// the fire time after lastScheduleTime (else the creation time) in spec.timeZone,
     /// absent while suspended or when the schedule or zone does not load.
     pub fn observe(&self, cj: &CronJob, next: Option<Instant>) {
-        let labels = labels(spec::namespace(cj), spec::name(cj));
         let status = cj.status.as_ref();
         let seconds = |t: Option<&Time>| t.map(|t| t.0.as_second() as f64);
         let values: [Option<f64>; 5] = [
@@ -106,30 +134,23 @@ impl CronJobMetrics {
                 .and_then(|s| s.suspend)
                 .map(|s| if s { 1.0 } else { 0.0 }),
         ];
-        for (family, value) in self.gauges.iter().zip(values) {
-            match value {
-                Some(v) => {
-                    family.get_or_create(&labels).set(v);
-                }
-                None => {
-                    family.remove(&labels);
-                }
+        let values = values.map(|v| v.unwrap_or(f64::NAN));
+        let key = key(spec::namespace(cj), spec::name(cj));
+        let mut gauges = lock(&self.gauges);
+        match gauges.get_mut(key.as_str()) {
+            Some(held) => *held = values,
+            None => {
+                gauges.insert(key.into_boxed_str(), values);
             }
         }
     }
 
     /// Drops the gauges of a CronJob that is gone.
     pub fn forget(&self, namespace: &str, name: &str) {
-        let labels = labels(namespace, name);
-        for family in &self.gauges {
-            family.remove(&labels);
-        }
+        lock(&self.gauges).remove(key(namespace, name).as_str());
     }
 }
 
-fn labels(namespace: &str, name: &str) -> CronJobLabels {
-    CronJobLabels {
-        namespace: namespace.to_owned(),
-        cronjob: name.to_owned(),
-    }
+fn key(namespace: &str, name: &str) -> String {
+    format!("{namespace}/{name}")
 }

@@ -198,11 +198,24 @@ impl CronJobController {
     async fn sync_key(&self, namespace: &str, name: &str) -> Result<Option<Duration>, ApiError> {
         let key = format!("{namespace}/{name}");
         let lock = self.key_state(&key, |s| s.lock.clone());
-        let _serialized = lock.lock().await;
+        let result = {
+            let _serialized = lock.lock().await;
+            Box::pin(self.sync_locked(&key, namespace, name)).await
+        };
+        self.release(&key, &lock);
+        result
+    }
+
+    async fn sync_locked(
+        &self,
+        key: &str,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<Duration>, ApiError> {
         let cj = match self.get_cronjob(namespace, name).await {
             Ok(cj) => cj,
             Err(e) if e.is_not_found() => {
-                self.forget(&key);
+                self.forget(key);
                 self.metrics.forget(namespace, name);
                 return Ok(None);
             }
@@ -906,6 +919,20 @@ impl CronJobController {
     fn key_state<T>(&self, key: &str, f: impl FnOnce(&mut KeyState) -> T) -> T {
         let mut keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
         f(keys.entry(key.to_owned()).or_default())
+    }
+
+    /// Drops the state of `key` when it holds nothing to remember and no other sync waits on
+    /// its lock: a CronJob between syncs costs no memory here.
+    fn release(&self, key: &str, lock: &Arc<tokio::sync::Mutex<()>>) {
+        let mut keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(state) = keys.get(key)
+            && state.held.is_none()
+            && Arc::ptr_eq(&state.lock, lock)
+            // The map's reference and the caller's.
+            && Arc::strong_count(lock) == 2
+        {
+            keys.remove(key);
+        }
     }
 
     fn forget(&self, key: &str) {

@@ -58,16 +58,18 @@ pub struct Server {
 
 impl Server {
     pub fn start() -> Server {
-        Self::start_in(tempfile::tempdir().expect("temp dir"))
+        Self::start_in(tempfile::tempdir().expect("temp dir"), &[])
     }
 
-    /// Starts a server on `dir` (a restart when it holds a data dir already).
-    pub fn start_in(dir: tempfile::TempDir) -> Server {
+    /// Starts a server on `dir` (a restart when it holds a data dir already) with `extra`
+    /// arguments, then `KBATCH_CRON_SERVER_ARGS` (e.g. `--concurrent-cron-job-syncs 5`).
+    pub fn start_in(dir: tempfile::TempDir, extra: &[&str]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_kbatch"))
             .arg("server")
             .arg("--data-dir")
             .arg(dir.path().join("data"))
             .args(["--listen", "127.0.0.1:0", "--no-agent"])
+            .args(extra)
             .args(
                 std::env::var("KBATCH_CRON_SERVER_ARGS")
                     .unwrap_or_default()
@@ -391,6 +393,19 @@ pub async fn watch_jobs(target: &Arc<Target>, value: &str) -> mpsc::UnboundedRec
         }
     });
     rx
+}
+
+/// A suspended Job labelled for the watch: what a CronJob of [`cronjob`] creates.
+pub fn job(name: &str, label: &str) -> Value {
+    serde_json::json!({
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": name, "labels": {LABEL: label}},
+        "spec": {"suspend": true, "template": {"spec": {
+            "restartPolicy": "Never",
+            "containers": [{"name": "c", "image": "busybox", "command": ["true"]}],
+        }}},
+    })
 }
 
 /// A CronJob whose Jobs are suspended (no pod, ever) and labelled for the watch.

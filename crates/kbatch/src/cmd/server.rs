@@ -56,10 +56,11 @@ pub struct ServerArgs {
     #[arg(long, default_value = "24h", value_parser = go_duration)]
     log_retention: Duration,
     /// How many CronJobs are synced at once. Syncs of one CronJob never overlap; a sync that
-    /// starts a Job waits on several store commits, so CronJobs due at the same time finish
-    /// sooner when more of them wait together. Kubernetes syncs 5 at once
+    /// starts a Job waits on three store commits, so CronJobs due at the same time finish
+    /// sooner when more of them wait together (1,000 sharing a slot: 3.5 s with 5, about
+    /// 0.6 s with 200 on an idle machine). Kubernetes syncs 5 at once
     /// (`--concurrent-cron-job-syncs`).
-    #[arg(long, default_value_t = 50)]
+    #[arg(long, default_value_t = 200)]
     concurrent_cron_job_syncs: usize,
 }
 
