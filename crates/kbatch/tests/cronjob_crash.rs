@@ -550,10 +550,6 @@ fn settle_before_next_boundary(run: &Run, crons: &[Cron]) -> Timestamp {
 }
 
 #[test]
-#[ignore = "BUG (found on merged main, load ~10): after some kills a CronJob's status.lastScheduleTime \
-            stays one slot behind its latest Job (the Job was created, the status write lost, and the \
-            next sync finds the Job already active, which upstream's syncCronJob also skips without \
-            moving lastScheduleTime); decide whether kbatch repairs it (C-27) and fix, then un-ignore"]
 fn every_slot_once_across_server_kills() {
     let mut rng = Rng::new();
     let total = kills();
