@@ -971,6 +971,7 @@ impl PodWorker {
             working_dir,
             log_path: run_path(&self.ctx.data_dir, &self.pod_ref, &container.name, attempt),
             limits: limits(&container),
+            mounts: Vec::new(),
         };
         let container_id = format!("{}://{id}", self.ctx.runtime.name());
         let started = self.ctx.runtime.start(spec).await;

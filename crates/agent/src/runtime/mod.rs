@@ -10,6 +10,7 @@
 
 pub(crate) mod container;
 pub mod fake;
+pub mod mount_ns;
 pub mod process;
 
 use std::fmt::Debug;
@@ -58,6 +59,20 @@ pub struct ContainerSpec {
     /// Where stdout and stderr go, in the CRI log format.
     pub log_path: PathBuf,
     pub limits: Limits,
+    /// The container's volume mounts, in the order of its `volumeMounts`: what the process
+    /// sees at each path inside its mount namespace (the runc runtime's OCI `mounts`).
+    pub mounts: Vec<Mount>,
+}
+
+/// One bind mount of a container: a host file or directory (a volume's, or a path inside
+/// one for `subPath`) seen at `destination`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Mount {
+    /// The host path, symlinks resolved: what is bind-mounted.
+    pub source: PathBuf,
+    /// The container's `mountPath`.
+    pub destination: PathBuf,
+    pub read_only: bool,
 }
 
 /// The resources a run may use, from the container's `resources`.

@@ -56,6 +56,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::net::unix::pipe;
 
 use super::container::Launch;
+use super::mount_ns;
 use super::{ContainerHandle, ContainerSpec, Exit, ExitCell, Runtime, StartError, StopSignal};
 use crate::cgroup::{self, Cgroups, RunCgroup};
 use crate::checkpoint::{ProcessRecord, RunRecord, ShimRecord, start_ticks};
@@ -702,6 +703,7 @@ fn launch(spec: ContainerSpec, cgroup: Option<RunCgroup>) -> Launch {
         working_dir: spec.working_dir,
         log_path: spec.log_path,
         cgroup,
+        mounts: spec.mounts,
     }
 }
 
@@ -776,7 +778,20 @@ impl Runtime for ProcessRuntime {
     }
 
     fn check(&self, container: &Container) -> Result<(), String> {
-        require_command(container)
+        require_command(container)?;
+        if container
+            .volume_mounts
+            .as_ref()
+            .is_some_and(|m| !m.is_empty())
+            && let mount_ns::Support::Unavailable(why) = mount_ns::support()
+        {
+            // Running it without its files would only fail later, less clearly.
+            return Err(format!(
+                "container {:?} mounts volumes, and the process runtime cannot give it a mount namespace: {why}",
+                container.name
+            ));
+        }
+        Ok(())
     }
 
     async fn start(&self, spec: ContainerSpec) -> Result<Arc<dyn ContainerHandle>, StartError> {

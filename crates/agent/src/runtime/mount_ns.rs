@@ -1,0 +1,264 @@
+//! A container's volumes for the process runtime: the run's first process gets a private
+//! mount namespace (`unshare(CLONE_NEWNS)`, then everything made `rprivate` so nothing it
+//! mounts reaches the host), with each volume bind-mounted at its `mountPath`, all between
+//! fork and exec, so the program sees its volumes from its first instruction and nothing
+//! else on the host sees them at all.
+//!
+//! As root that is all it takes. Without root, the process first enters a user namespace of
+//! its own in which its user and group map to themselves (so files it writes are still the
+//! agent's user's, and exec drops the namespace's capabilities again), which is what lets an
+//! unprivileged process mount; the kernel must allow unprivileged user namespaces. Where it
+//! allows neither, [`support`] says why, and the runtime refuses a container with volume
+//! mounts rather than run it without its files.
+//!
+//! The host's filesystem is shared: a `mountPath` that does not exist is created (a
+//! directory, or an empty file for a file mounted with `subPath`) where the process will
+//! look for it, as runc creates mount points in a container's root filesystem. The
+//! mount points stay (another pod's namespace may hold a mount on them); what is mounted
+//! on them never shows outside the run.
+
+use std::ffi::CString;
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Component, Path, PathBuf};
+use std::sync::OnceLock;
+
+use rustix::fs::{Mode, OFlags, StatVfsMountFlags};
+use rustix::mount::{MountFlags, MountPropagationFlags};
+
+use super::Mount;
+
+/// Whether, and how, this host lets the runtime give a process its own mount namespace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Support {
+    /// The agent runs as root with `CAP_SYS_ADMIN`.
+    Root,
+    /// Through an unprivileged user namespace.
+    UserNamespace,
+    /// Neither: the text says why.
+    Unavailable(String),
+}
+
+/// What this host allows, found out once.
+pub fn support() -> &'static Support {
+    static SUPPORT: OnceLock<Support> = OnceLock::new();
+    SUPPORT.get_or_init(detect)
+}
+
+fn detect() -> Support {
+    if rustix::process::geteuid().is_root() {
+        // A thread may leave the process's mount namespace on its own (what Go's runtime
+        // does for `LockOSThread` callers): trying it in a short-lived thread shows whether
+        // the capability is there without touching the agent's own namespace.
+        let tried = std::thread::spawn(enter_probe).join();
+        match tried {
+            Ok(Ok(())) => return Support::Root,
+            Ok(Err(e)) => {
+                return Support::Unavailable(format!(
+                    "the agent runs as root but cannot make a mount namespace (unshare: {e}): it lacks CAP_SYS_ADMIN"
+                ));
+            }
+            Err(_) => {
+                return Support::Unavailable("probing for mount namespaces failed".to_owned());
+            }
+        }
+    }
+    let read = |path: &str| {
+        std::fs::read_to_string(path)
+            .ok()
+            .map(|s| s.trim().to_owned())
+    };
+    if read("/proc/sys/user/max_user_namespaces").as_deref() == Some("0") {
+        return Support::Unavailable(
+            "the agent does not run as root and user namespaces are disabled (user.max_user_namespaces = 0)".to_owned(),
+        );
+    }
+    if read("/proc/sys/kernel/unprivileged_userns_clone").as_deref() == Some("0") {
+        return Support::Unavailable(
+            "the agent does not run as root and unprivileged user namespaces are disabled (kernel.unprivileged_userns_clone = 0)".to_owned(),
+        );
+    }
+    if read("/proc/sys/kernel/apparmor_restrict_unprivileged_userns").as_deref() == Some("1") {
+        return Support::Unavailable(
+            "the agent does not run as root and AppArmor restricts unprivileged user namespaces (kernel.apparmor_restrict_unprivileged_userns = 1)".to_owned(),
+        );
+    }
+    Support::UserNamespace
+}
+
+#[allow(unsafe_code)]
+fn enter_probe() -> io::Result<()> {
+    // SAFETY: only the mount namespace (and with it the thread's filesystem context) is
+    // unshared, in a thread that ends right after; no file descriptor table is unshared.
+    unsafe { rustix::thread::unshare_unsafe(rustix::thread::UnshareFlags::NEWNS) }?;
+    rustix::mount::mount_change(
+        c"/",
+        MountPropagationFlags::REC | MountPropagationFlags::PRIVATE,
+    )?;
+    Ok(())
+}
+
+/// One mount, worked out before the fork: the child may not allocate.
+#[derive(Debug)]
+struct Prepared {
+    source: CString,
+    destination: CString,
+    /// The destination's ancestors, outermost first, each created if missing.
+    ancestors: Vec<CString>,
+    /// Whether the mount point is a directory (else a file).
+    directory: bool,
+    /// The flags of a read-only remount: `MS_RDONLY` plus the flags of the mount the
+    /// source is on, which a user namespace may not clear.
+    read_only: Option<MountFlags>,
+}
+
+/// A run's mount namespace, ready to be entered in the child.
+#[derive(Debug)]
+pub(crate) struct Namespace {
+    mounts: Vec<Prepared>,
+    /// `uid_map` and `gid_map` of the user namespace, when not root.
+    user: Option<(Vec<u8>, Vec<u8>)>,
+}
+
+fn cstring(path: &Path) -> Result<CString, String> {
+    CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| format!("the path {} contains a NUL byte", path.display()))
+}
+
+impl Namespace {
+    /// Works out the mounts of a run (`mounts` must not be empty), or says why the host
+    /// cannot give them.
+    pub(crate) fn prepare(mounts: &[Mount]) -> Result<Namespace, String> {
+        let user = match support() {
+            Support::Root => None,
+            Support::UserNamespace => {
+                let uid = rustix::process::geteuid().as_raw();
+                let gid = rustix::process::getegid().as_raw();
+                Some((
+                    format!("{uid} {uid} 1\n").into_bytes(),
+                    format!("{gid} {gid} 1\n").into_bytes(),
+                ))
+            }
+            Support::Unavailable(why) => {
+                return Err(format!(
+                    "the container has volume mounts, and the process runtime cannot give it a mount namespace: {why}"
+                ));
+            }
+        };
+        let mut prepared = Vec::with_capacity(mounts.len());
+        for m in mounts {
+            let meta = std::fs::metadata(&m.source)
+                .map_err(|e| format!("the volume source {}: {e}", m.source.display()))?;
+            if !m.destination.is_absolute() {
+                return Err(format!(
+                    "the mount path {} is not absolute",
+                    m.destination.display()
+                ));
+            }
+            let mut ancestors = Vec::new();
+            let mut path = PathBuf::from("/");
+            let components: Vec<Component> = m.destination.components().collect();
+            for c in components.iter().take(components.len().saturating_sub(1)) {
+                if let Component::Normal(part) = c {
+                    path.push(part);
+                    ancestors.push(cstring(&path)?);
+                }
+            }
+            let read_only = m.read_only.then(|| {
+                let locked = rustix::fs::statvfs(&m.source)
+                    .map(|s| s.f_flag)
+                    .unwrap_or(StatVfsMountFlags::empty());
+                let mut flags = MountFlags::BIND | MountFlags::RDONLY;
+                for (vfs, mount) in [
+                    (StatVfsMountFlags::NOSUID, MountFlags::NOSUID),
+                    (StatVfsMountFlags::NODEV, MountFlags::NODEV),
+                    (StatVfsMountFlags::NOEXEC, MountFlags::NOEXEC),
+                    (StatVfsMountFlags::NOATIME, MountFlags::NOATIME),
+                    (StatVfsMountFlags::NODIRATIME, MountFlags::NODIRATIME),
+                    (StatVfsMountFlags::RELATIME, MountFlags::RELATIME),
+                ] {
+                    if locked.contains(vfs) {
+                        flags |= mount;
+                    }
+                }
+                flags
+            });
+            prepared.push(Prepared {
+                source: cstring(&m.source)?,
+                destination: cstring(&m.destination)?,
+                ancestors,
+                directory: meta.is_dir(),
+                read_only,
+            });
+        }
+        Ok(Namespace {
+            mounts: prepared,
+            user,
+        })
+    }
+
+    /// Enters the namespace and mounts everything: runs in the forked child before exec,
+    /// so it makes only system calls on what [`Namespace::prepare`] allocated.
+    #[allow(unsafe_code)]
+    pub(crate) fn enter(&self) -> io::Result<()> {
+        use rustix::thread::UnshareFlags;
+        let mut flags = UnshareFlags::NEWNS;
+        if self.user.is_some() {
+            flags |= UnshareFlags::NEWUSER;
+        }
+        // SAFETY: the child is single-threaded between fork and exec, and the file
+        // descriptor table is not unshared.
+        unsafe { rustix::thread::unshare_unsafe(flags) }?;
+        if let Some((uid_map, gid_map)) = &self.user {
+            // An unprivileged process may map only its own ids, and only after giving up
+            // setgroups(2) (user_namespaces(7)).
+            write_file(c"/proc/self/setgroups", b"deny")?;
+            write_file(c"/proc/self/uid_map", uid_map)?;
+            write_file(c"/proc/self/gid_map", gid_map)?;
+        }
+        rustix::mount::mount_change(
+            c"/",
+            MountPropagationFlags::REC | MountPropagationFlags::PRIVATE,
+        )?;
+        for m in &self.mounts {
+            for dir in &m.ancestors {
+                make_dir(dir)?;
+            }
+            if m.directory {
+                make_dir(&m.destination)?;
+            } else {
+                match rustix::fs::open(
+                    m.destination.as_c_str(),
+                    OFlags::CREATE | OFlags::WRONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+                    Mode::from_raw_mode(0o644),
+                ) {
+                    Ok(fd) => drop(fd),
+                    // An existing directory: the bind below says what is wrong.
+                    Err(rustix::io::Errno::ISDIR) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            rustix::mount::mount_bind_recursive(m.source.as_c_str(), m.destination.as_c_str())?;
+            if let Some(flags) = m.read_only {
+                rustix::mount::mount_remount(m.destination.as_c_str(), flags, c"")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn make_dir(path: &std::ffi::CStr) -> io::Result<()> {
+    match rustix::fs::mkdir(path, Mode::from_raw_mode(0o755)) {
+        Ok(()) | Err(rustix::io::Errno::EXIST) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn write_file(path: &std::ffi::CStr, bytes: &[u8]) -> io::Result<()> {
+    let fd = rustix::fs::open(path, OFlags::WRONLY | OFlags::CLOEXEC, Mode::empty())?;
+    let mut written = 0;
+    while written < bytes.len() {
+        written += rustix::io::write(&fd, &bytes[written..])?;
+    }
+    Ok(())
+}
