@@ -15,6 +15,7 @@ mod pod_worker;
 pub mod resources;
 pub mod runtime;
 pub mod shim;
+pub mod sources;
 mod status;
 
 use std::collections::{HashMap, HashSet};

@@ -936,8 +936,14 @@ impl PodWorker {
             .unwrap_or_else(|| self.pod_ref.name.clone());
         let mut base = self.ctx.base_env.clone();
         base.push(("HOSTNAME".to_owned(), hostname));
-        let env = match environment(&self.pod, &container, &self.ctx.node, &base) {
-            Ok(env) => env,
+        let env = match environment(
+            &self.pod,
+            &container,
+            &self.ctx.node,
+            &base,
+            &crate::sources::Sources::default(),
+        ) {
+            Ok(env) => env.vars,
             Err(e) => {
                 let message = e.to_string();
                 self.slots[i].run = Run::Waiting {
