@@ -17,6 +17,7 @@ pub mod runtime;
 pub mod shim;
 pub mod sources;
 mod status;
+pub mod volumes;
 
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr};
@@ -298,7 +299,8 @@ impl Dispatcher {
     /// Ends the runs of pods no worker follows: pods deleted while no agent was watching,
     /// and pods whose final status an earlier agent wrote but died before it let go of
     /// their runs; then whatever the runtime still keeps for pods without a worker, which
-    /// includes runs an earlier agent started but died before recording.
+    /// includes runs an earlier agent started but died before recording; then the volumes
+    /// of pods without a worker.
     async fn reclaim_orphans(&self) {
         for checkpoint in self.ctx.checkpoints.all() {
             if self.workers.contains_key(&checkpoint.uid) {
