@@ -94,6 +94,8 @@ pub fn admit_create(mut obj: Object, ctx: &AdmitContext) -> Result<Admitted, Rej
         Object::Event(event) => (validation::event::validate_event(event), Vec::new()),
         Object::Node(node) => (validation::node::validate_node(node), Vec::new()),
         Object::Lease(lease) => (validation::lease::validate_lease(lease), Vec::new()),
+        Object::ConfigMap(cm) => (validation::configmap::validate_config_map(cm), Vec::new()),
+        Object::Secret(secret) => (validation::secret::validate_secret(secret), Vec::new()),
     };
     finish(obj, errors, warnings)
 }
@@ -147,6 +149,13 @@ pub fn admit_update(
         }
         (Object::Lease(n), Object::Lease(o)) => {
             (validation::lease::validate_lease_update(n, o), Vec::new())
+        }
+        (Object::ConfigMap(n), Object::ConfigMap(o)) => (
+            validation::configmap::validate_config_map_update(n, o),
+            Vec::new(),
+        ),
+        (Object::Secret(n), Object::Secret(o)) => {
+            (validation::secret::validate_secret_update(n, o), Vec::new())
         }
         (n, o) => {
             let path = crate::field::Path::new("kind");
@@ -211,7 +220,12 @@ pub fn apply_defaults(obj: &mut Object) {
         Object::Job(job) => defaults::job::default_job(job),
         Object::CronJob(cj) => defaults::cronjob::default_cronjob(cj),
         Object::Pod(pod) => defaults::pod::default_pod(pod),
-        Object::Namespace(_) | Object::Event(_) | Object::Node(_) | Object::Lease(_) => {}
+        Object::Secret(secret) => defaults::secret::default_secret(secret),
+        Object::Namespace(_)
+        | Object::Event(_)
+        | Object::Node(_)
+        | Object::Lease(_)
+        | Object::ConfigMap(_) => {}
     }
 }
 

@@ -200,6 +200,8 @@ pub fn decode(doc: &Document) -> Result<Decoded, ObjectError> {
         "Event" => Object::Event(typed(kind, &doc.value)?),
         "Node" => Object::Node(typed(kind, &doc.value)?),
         "Lease" => Object::Lease(typed(kind, &doc.value)?),
+        "ConfigMap" => Object::ConfigMap(typed(kind, &doc.value)?),
+        "Secret" => Object::Secret(typed(kind, &doc.value)?),
         _ => Object::Namespace(typed(kind, &doc.value)?),
     };
     check_quantities(kind, &doc.value)?;
@@ -594,7 +596,7 @@ mod tests {
             .to_string();
         assert_eq!(
             err,
-            r#"no kind "Deployment" is registered for version "apps/v1": kbatch serves batch/v1 Job, batch/v1 CronJob, v1 Pod, v1 Namespace, v1 Event, v1 Node, coordination.k8s.io/v1 Lease"#
+            r#"no kind "Deployment" is registered for version "apps/v1": kbatch serves batch/v1 Job, batch/v1 CronJob, v1 Pod, v1 Namespace, v1 Event, v1 Node, coordination.k8s.io/v1 Lease, v1 ConfigMap, v1 Secret"#
         );
         assert_eq!(
             decode(&one("kind: Job\n")).unwrap_err(),

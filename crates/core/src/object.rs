@@ -2,7 +2,7 @@
 
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{Event, Namespace, Node, Pod};
+use k8s_openapi::api::core::v1::{ConfigMap, Event, Namespace, Node, Pod, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
 
@@ -89,8 +89,25 @@ pub const LEASE: Kind = Kind {
     namespaced: true,
 };
 
+pub const CONFIGMAP: Kind = Kind {
+    group: "",
+    version: "v1",
+    kind: "ConfigMap",
+    plural: "configmaps",
+    namespaced: true,
+};
+pub const SECRET: Kind = Kind {
+    group: "",
+    version: "v1",
+    kind: "Secret",
+    plural: "secrets",
+    namespaced: true,
+};
+
 /// Every kind that admission (defaulting + validation) knows.
-pub const ADMITTED_KINDS: &[Kind] = &[JOB, CRONJOB, POD, NAMESPACE, EVENT, NODE, LEASE];
+pub const ADMITTED_KINDS: &[Kind] = &[
+    JOB, CRONJOB, POD, NAMESPACE, EVENT, NODE, LEASE, CONFIGMAP, SECRET,
+];
 
 /// Finds the kind for an apiVersion and kind pair, exactly (kinds are case-sensitive, as in Kubernetes).
 pub fn lookup(api_version: &str, kind: &str) -> Option<Kind> {
@@ -112,6 +129,8 @@ pub enum Object {
     Event(Event),
     Node(Node),
     Lease(Lease),
+    ConfigMap(ConfigMap),
+    Secret(Secret),
 }
 
 impl Object {
@@ -124,6 +143,8 @@ impl Object {
             Object::Event(_) => EVENT,
             Object::Node(_) => NODE,
             Object::Lease(_) => LEASE,
+            Object::ConfigMap(_) => CONFIGMAP,
+            Object::Secret(_) => SECRET,
         }
     }
 
@@ -136,6 +157,8 @@ impl Object {
             Object::Event(o) => &o.metadata,
             Object::Node(o) => &o.metadata,
             Object::Lease(o) => &o.metadata,
+            Object::ConfigMap(o) => &o.metadata,
+            Object::Secret(o) => &o.metadata,
         }
     }
 
@@ -148,6 +171,8 @@ impl Object {
             Object::Event(o) => &mut o.metadata,
             Object::Node(o) => &mut o.metadata,
             Object::Lease(o) => &mut o.metadata,
+            Object::ConfigMap(o) => &mut o.metadata,
+            Object::Secret(o) => &mut o.metadata,
         }
     }
 
@@ -166,6 +191,8 @@ impl Object {
             "Event" => Object::Event(serde_json::from_slice(bytes)?),
             "Node" => Object::Node(serde_json::from_slice(bytes)?),
             "Lease" => Object::Lease(serde_json::from_slice(bytes)?),
+            "ConfigMap" => Object::ConfigMap(serde_json::from_slice(bytes)?),
+            "Secret" => Object::Secret(serde_json::from_slice(bytes)?),
             _ => Object::Namespace(serde_json::from_slice(bytes)?),
         })
     }
@@ -179,6 +206,8 @@ impl Object {
             "Event" => Object::Event(serde_json::from_value(value)?),
             "Node" => Object::Node(serde_json::from_value(value)?),
             "Lease" => Object::Lease(serde_json::from_value(value)?),
+            "ConfigMap" => Object::ConfigMap(serde_json::from_value(value)?),
+            "Secret" => Object::Secret(serde_json::from_value(value)?),
             _ => Object::Namespace(serde_json::from_value(value)?),
         })
     }
@@ -197,6 +226,8 @@ impl Object {
             Object::Event(o) => ser(o),
             Object::Node(o) => ser(o),
             Object::Lease(o) => ser(o),
+            Object::ConfigMap(o) => ser(o),
+            Object::Secret(o) => ser(o),
         }
     }
 
@@ -215,6 +246,8 @@ impl Object {
             Object::Event(o) => ser(o),
             Object::Node(o) => ser(o),
             Object::Lease(o) => ser(o),
+            Object::ConfigMap(o) => ser(o),
+            Object::Secret(o) => ser(o),
         }
     }
 }

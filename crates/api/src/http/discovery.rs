@@ -2,7 +2,9 @@
 //! kubectl) and the legacy `APIVersions` / `APIGroupList` / `APIResourceList` documents for
 //! clients that do not ask for it. Both are generated from one table, so they cannot disagree.
 
-use kbatch_core::object::{CRONJOB, EVENT, JOB, Kind, LEASE, NAMESPACE, NODE, POD};
+use kbatch_core::object::{
+    CONFIGMAP, CRONJOB, EVENT, JOB, Kind, LEASE, NAMESPACE, NODE, POD, SECRET,
+};
 use serde_json::{Value, json};
 
 /// A served resource as discovery describes it.
@@ -57,6 +59,20 @@ pub const RESOURCES: &[Resource] = &[
         short_names: &["no"],
         categories: &[],
         subresources: &[STATUS],
+    },
+    Resource {
+        kind: CONFIGMAP,
+        singular: "configmap",
+        short_names: &["cm"],
+        categories: &[],
+        subresources: &[],
+    },
+    Resource {
+        kind: SECRET,
+        singular: "secret",
+        short_names: &[],
+        categories: &[],
+        subresources: &[],
     },
     Resource {
         kind: JOB,

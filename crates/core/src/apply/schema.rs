@@ -362,6 +362,8 @@ const EVENT: Fields = &[
     ("reportingComponent", Slot::EmptyString),
     ("reportingInstance", Slot::EmptyString),
 ];
+/// ConfigMaps and Secrets: every other field of the Go structs is `omitempty`.
+const METADATA_ONLY: Fields = &[("metadata", Slot::Struct(NONE))];
 const LEASE: Fields = &[
     ("metadata", Slot::Struct(NONE)),
     ("spec", Slot::Struct(NONE)),
@@ -381,6 +383,7 @@ pub(crate) fn materialize(kind: &Kind, obj: &Value) -> Value {
         "Node" => NODE,
         "Event" => EVENT,
         "Lease" => LEASE,
+        "ConfigMap" | "Secret" => METADATA_ONLY,
         _ => NONE,
     };
     let mut out = obj.clone();

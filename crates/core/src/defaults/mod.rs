@@ -3,3 +3,4 @@
 pub mod cronjob;
 pub mod job;
 pub mod pod;
+pub mod secret;

@@ -25,12 +25,12 @@ use std::fmt::Write as _;
 use k8s_openapi::ListableResource;
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{Event, Namespace, Node, Pod};
+use k8s_openapi::api::core::v1::{ConfigMap, Event, Namespace, Node, Pod, Secret};
 use schemars::{JsonSchema, SchemaGenerator};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha512};
 
-use crate::object::{CRONJOB, EVENT, JOB, Kind, LEASE, NAMESPACE, NODE, POD};
+use crate::object::{CONFIGMAP, CRONJOB, EVENT, JOB, Kind, LEASE, NAMESPACE, NODE, POD, SECRET};
 
 /// The OpenAPI v3 root listing and one document per served group-version.
 pub struct OpenApi {
@@ -176,6 +176,8 @@ const GROUP_VERSIONS: &[GroupVersion] = &[
             served::<Event>(EVENT, &[]),
             served::<Namespace>(NAMESPACE, &[Subresource::Status]),
             served::<Node>(NODE, &[Subresource::Status]),
+            served::<ConfigMap>(CONFIGMAP, &[]),
+            served::<Secret>(SECRET, &[]),
         ],
     },
     GroupVersion {

@@ -9,6 +9,7 @@
 
 pub mod duration;
 
+mod config;
 mod cronjob;
 pub use cronjob::NEXT_SCHEDULE_ANNOTATION;
 mod event;
@@ -24,7 +25,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, 
 use serde_json::{Value, json};
 
 use crate::field::go_quote;
-use crate::object::{CRONJOB, EVENT, JOB, Kind, LEASE, NAMESPACE, NODE, Object, POD};
+use crate::object::{
+    CONFIGMAP, CRONJOB, EVENT, JOB, Kind, LEASE, NAMESPACE, NODE, Object, POD, SECRET,
+};
 use crate::status::bad_request;
 use crate::table::{Table, TableColumnDefinition, TableRow, TableRowCondition};
 use crate::validation::names::{is_qualified_name, is_valid_label_value};
@@ -77,6 +80,8 @@ pub fn column_definitions(kind: &Kind) -> Vec<TableColumnDefinition> {
         k if k == NAMESPACE => namespace::columns(),
         k if k == NODE => node::columns(),
         k if k == LEASE => lease::columns(),
+        k if k == CONFIGMAP => config::config_map_columns(),
+        k if k == SECRET => config::secret_columns(),
         _ => Vec::new(),
     }
 }
@@ -92,6 +97,8 @@ pub fn cells(obj: &Object, now: Timestamp) -> Vec<Value> {
         Object::Namespace(o) => namespace::cells(o, now),
         Object::Node(o) => node::cells(o, now),
         Object::Lease(o) => lease::cells(o, now),
+        Object::ConfigMap(o) => config::config_map_cells(o, now),
+        Object::Secret(o) => config::secret_cells(o, now),
     }
 }
 
@@ -312,6 +319,8 @@ mod tests {
             ),
             Object::Node(serde_json::from_value(json!({"metadata": meta})).unwrap()),
             Object::Lease(serde_json::from_value(json!({"metadata": meta})).unwrap()),
+            Object::ConfigMap(serde_json::from_value(json!({"metadata": meta})).unwrap()),
+            Object::Secret(serde_json::from_value(json!({"metadata": meta})).unwrap()),
         ]
     }
 
