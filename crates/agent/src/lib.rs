@@ -327,5 +327,7 @@ impl Dispatcher {
                 self.ctx.runtime.release_pod(&uid).await;
             }
         }
+        let keep: HashSet<String> = self.workers.keys().cloned().collect();
+        volumes::remove_orphans(&self.ctx.data_dir, &keep);
     }
 }

@@ -27,7 +27,7 @@ use k8s_openapi::api::core::v1::{
     Container, ContainerStateTerminated, ObjectReference, Pod, PodStatus,
 };
 use kbatch_api::registry::{DeleteOptions, EventSpec, Preconditions, WriteOptions};
-use kbatch_core::object::{Object, POD};
+use kbatch_core::object::{CONFIGMAP, Object, POD, SECRET};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -37,8 +37,10 @@ use crate::checkpoint::{PodCheckpoint, RunRecord};
 use crate::env::{command_line, environment};
 use crate::logs::run_path;
 use crate::resources::limits;
-use crate::runtime::{ContainerHandle, ContainerSpec, Exit, PodRef, StopSignal, run_id};
+use crate::runtime::{ContainerHandle, ContainerSpec, Exit, Mount, PodRef, StopSignal, run_id};
+use crate::sources::{Sources, Wanted};
 use crate::status::{self, View};
+use crate::volumes::{self, SetUp, container_mounts};
 
 /// kubelet's container restart back-off (`backOffPeriod`, `MaxContainerBackOff`).
 const BACKOFF_INITIAL: Duration = Duration::from_secs(10);
@@ -46,6 +48,10 @@ const BACKOFF_MAX: Duration = Duration::from_secs(300);
 /// How long to wait before retrying a status write the API refused for another reason than
 /// a conflict.
 const RETRY_REPORT: Duration = Duration::from_secs(1);
+/// How soon a container whose configuration or volumes could not be made is tried again,
+/// at first and at most.
+const CONFIG_RETRY_INITIAL: Duration = Duration::from_secs(1);
+const CONFIG_RETRY_MAX: Duration = Duration::from_secs(10);
 
 const DEADLINE_MESSAGE: &str = "Pod was active on the node longer than the specified deadline";
 const UNKNOWN_MESSAGE: &str = "The container could not be located when the pod was terminated";
@@ -223,6 +229,12 @@ struct PodWorker {
     failure: Option<(String, String)>,
     reported: Option<PodStatus>,
     report_failed: bool,
+    /// When to try again to start the containers whose configuration or volumes could not
+    /// be made (a ConfigMap or Secret that may yet be created), and the delay after that.
+    config_retry: Option<(Instant, Duration)>,
+    /// The `FailedMount` and `InvalidEnvironmentVariableNames` messages already recorded,
+    /// so that retries do not repeat them.
+    pod_events: HashSet<String>,
     checkpoint: PodCheckpoint,
     /// Runs whose exit the next status write reports; their checkpoint records go after it.
     exited: Vec<String>,
@@ -284,6 +296,8 @@ impl PodWorker {
             failure: None,
             reported: None,
             report_failed: false,
+            config_retry: None,
+            pod_events: HashSet::new(),
             exited: Vec::new(),
             exits_tx,
             exits_rx,
@@ -936,25 +950,11 @@ impl PodWorker {
             .unwrap_or_else(|| self.pod_ref.name.clone());
         let mut base = self.ctx.base_env.clone();
         base.push(("HOSTNAME".to_owned(), hostname));
-        let env = match environment(
-            &self.pod,
-            &container,
-            &self.ctx.node,
-            &base,
-            &crate::sources::Sources::default(),
-        ) {
-            Ok(env) => env.vars,
-            Err(e) => {
-                let message = e.to_string();
-                self.slots[i].run = Run::Waiting {
-                    reason: "CreateContainerConfigError".to_owned(),
-                    message: Some(message.clone()),
-                };
-                self.event(i, "Warning", "Failed", format!("Error: {message}"))
-                    .await;
-                return;
-            }
+        let Some((env, mounts)) = self.configure(i, &container, &base).await else {
+            self.schedule_config_retry();
+            return;
         };
+        self.config_retry = None;
         let working_dir = match container.working_dir.as_deref().filter(|d| !d.is_empty()) {
             Some(dir) => PathBuf::from(dir),
             None => {
@@ -977,7 +977,7 @@ impl PodWorker {
             working_dir,
             log_path: run_path(&self.ctx.data_dir, &self.pod_ref, &container.name, attempt),
             limits: limits(&container),
-            mounts: Vec::new(),
+            mounts,
         };
         let container_id = format!("{}://{id}", self.ctx.runtime.name());
         let started = self.ctx.runtime.start(spec).await;
@@ -1030,6 +1030,158 @@ impl PodWorker {
             .await;
     }
 
+    /// What container `i` needs before it can start (kubelet's volume set-up, then
+    /// `GenerateRunContainerOptions`): the ConfigMaps and Secrets that it and the pod's
+    /// volumes name, read through the API; the pod's volumes; its environment; its mounts.
+    /// `None` while something is missing: the container waits, in `ContainerCreating` with
+    /// a `FailedMount` event for a volume, else in `CreateContainerConfigError`, and is
+    /// tried again ([`PodWorker::schedule_config_retry`]).
+    async fn configure(
+        &mut self,
+        i: usize,
+        container: &Container,
+        base: &[(String, String)],
+    ) -> Option<(Vec<(String, String)>, Vec<Mount>)> {
+        let mut wanted = Wanted::of_container(container);
+        wanted.extend(Wanted::of_volumes(&self.pod));
+        let sources = match self.read_sources(&wanted).await {
+            Ok(sources) => sources,
+            Err(message) => {
+                self.config_error(i, message).await;
+                return None;
+            }
+        };
+        let claims = self.resolve_claims().await;
+        let set_up = SetUp {
+            pod: &self.pod,
+            data_dir: &self.ctx.data_dir,
+            node: &self.ctx.node,
+            sources: &sources,
+            claims: &claims,
+        };
+        let volumes = match set_up.run() {
+            Ok(volumes) => volumes,
+            Err(e) => {
+                self.pod_event("Warning", "FailedMount", e.to_string())
+                    .await;
+                return None;
+            }
+        };
+        let env = match environment(&self.pod, container, &self.ctx.node, base, &sources) {
+            Ok(env) => env,
+            Err(e) => {
+                self.config_error(i, e.0).await;
+                return None;
+            }
+        };
+        for message in env.skipped {
+            self.pod_event("Warning", "InvalidEnvironmentVariableNames", message)
+                .await;
+        }
+        match container_mounts(container, &volumes, &env.vars) {
+            Ok(mounts) => Some((env.vars, mounts)),
+            Err(message) => {
+                self.config_error(i, message).await;
+                None
+            }
+        }
+    }
+
+    /// The directories of the claims the pod's volumes name.
+    async fn resolve_claims(&self) -> ResolvedClaims {
+        let mut claims = ResolvedClaims::default();
+        let volumes = self.pod.spec.as_ref().and_then(|s| s.volumes.as_ref());
+        for v in volumes.into_iter().flatten() {
+            let Some(claim) = &v.persistent_volume_claim else {
+                continue;
+            };
+            let name = &claim.claim_name;
+            let resolved = Err(format!(
+                "persistentVolumeClaim {name:?}: this server does not serve PersistentVolumeClaims yet"
+            ));
+            claims.0.insert(name.clone(), resolved);
+        }
+        claims
+    }
+
+    /// Container `i` cannot be configured: `CreateContainerConfigError`, with an event
+    /// when the reason is new. The messages name objects and keys, never values.
+    async fn config_error(&mut self, i: usize, message: String) {
+        let slot = &mut self.slots[i];
+        let repeated = matches!(&slot.run, Run::Waiting { message: Some(m), .. } if *m == message);
+        if let Run::Terminated(t) = std::mem::replace(&mut slot.run, Run::Pending) {
+            slot.last = Some(t);
+        }
+        slot.run = Run::Waiting {
+            reason: "CreateContainerConfigError".to_owned(),
+            message: Some(message.clone()),
+        };
+        if !repeated {
+            self.event(i, "Warning", "Failed", format!("Error: {message}"))
+                .await;
+        }
+    }
+
+    /// The next try at what could not be configured: 1s, doubling up to 10s (kubelet
+    /// retries a failed pod sync after 10s, and sees a new ConfigMap no sooner).
+    fn schedule_config_retry(&mut self) {
+        let delay = match self.config_retry {
+            None => CONFIG_RETRY_INITIAL,
+            Some((_, last)) => (last * 2).min(CONFIG_RETRY_MAX),
+        };
+        self.config_retry = Some((Instant::now() + delay, delay));
+    }
+
+    /// The ConfigMaps and Secrets named, read through the API; a missing one is `None`.
+    async fn read_sources(&self, wanted: &Wanted) -> Result<Sources, String> {
+        let ns = &self.pod_ref.namespace;
+        let mut sources = Sources::default();
+        for name in &wanted.config_maps {
+            let found = match self.ctx.registry.get(&CONFIGMAP, ns, name).await {
+                Ok(Object::ConfigMap(cm)) => Some(cm),
+                Ok(_) => None,
+                Err(e) if e.is_not_found() => None,
+                Err(e) => return Err(format!("couldn't get configMap {ns}/{name}: {e}")),
+            };
+            sources.config_maps.insert(name.clone(), found);
+        }
+        for name in &wanted.secrets {
+            let found = match self.ctx.registry.get(&SECRET, ns, name).await {
+                Ok(Object::Secret(secret)) => Some(secret),
+                Ok(_) => None,
+                Err(e) if e.is_not_found() => None,
+                Err(e) => return Err(format!("couldn't get secret {ns}/{name}: {e}")),
+            };
+            sources.secrets.insert(name.clone(), found);
+        }
+        Ok(sources)
+    }
+
+    /// Records an event about the pod as a whole, once per message.
+    async fn pod_event(&mut self, type_: &str, reason: &str, message: String) {
+        if !self.pod_events.insert(format!("{reason}\n{message}")) {
+            return;
+        }
+        let spec = EventSpec {
+            involved: ObjectReference {
+                api_version: Some("v1".to_owned()),
+                kind: Some("Pod".to_owned()),
+                namespace: Some(self.pod_ref.namespace.clone()),
+                name: Some(self.pod_ref.name.clone()),
+                uid: Some(self.pod_ref.uid.clone()),
+                ..Default::default()
+            },
+            type_: type_.to_owned(),
+            reason: reason.to_owned(),
+            message,
+            component: "kubelet".to_owned(),
+            host: Some(self.ctx.node_name.clone()),
+        };
+        if let Err(e) = self.ctx.registry.record_event(spec).await {
+            tracing::debug!(pod = %self.pod_ref.name, error = %e, "recording an event");
+        }
+    }
+
     fn watch_exit(&mut self, handle: Arc<dyn ContainerHandle>) {
         let tx = self.exits_tx.clone();
         self.waiters.spawn(async move {
@@ -1058,6 +1210,14 @@ impl PodWorker {
         }
         if self.report_failed {
             at(now + RETRY_REPORT);
+        }
+        if let Some((retry, _)) = self.config_retry
+            && self
+                .slots
+                .iter()
+                .any(|s| matches!(s.run, Run::Pending | Run::Waiting { .. }))
+        {
+            at(retry);
         }
         wake
     }
@@ -1169,6 +1329,7 @@ impl PodWorker {
             tracing::warn!(pod = %self.pod_ref.name, error = %e, "removing the pod's checkpoint");
         }
         self.ctx.runtime.release_pod(&self.pod_ref.uid).await;
+        volumes::tear_down(&self.ctx.data_dir, &self.pod_ref.uid);
         let dir = self.work_dir();
         if dir.exists()
             && let Err(e) = std::fs::remove_dir_all(&dir)
@@ -1285,5 +1446,18 @@ mod tests {
         assert!(!b.holds(calm, calm));
         b.next(calm, calm);
         assert_eq!(b.delay, BACKOFF_INITIAL);
+    }
+}
+
+/// The claims of a pod's volumes, resolved through the API before the volumes are set up.
+#[derive(Debug, Default)]
+struct ResolvedClaims(std::collections::BTreeMap<String, Result<PathBuf, String>>);
+
+impl volumes::ClaimResolver for ResolvedClaims {
+    fn claim_dir(&self, _: &str, claim: &str, _: bool) -> Result<PathBuf, String> {
+        self.0
+            .get(claim)
+            .cloned()
+            .unwrap_or_else(|| Err(format!("persistentvolumeclaim {claim:?} was not resolved")))
     }
 }

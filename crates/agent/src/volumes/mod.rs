@@ -74,7 +74,7 @@ pub fn pod_dir(data_dir: &Path, uid: &str) -> PathBuf {
 }
 
 /// Finds the directory of a PersistentVolumeClaim for a pod (or says why there is none).
-pub trait ClaimResolver: std::fmt::Debug {
+pub trait ClaimResolver: std::fmt::Debug + Sync {
     fn claim_dir(&self, namespace: &str, claim: &str, read_only: bool) -> Result<PathBuf, String>;
 }
 
