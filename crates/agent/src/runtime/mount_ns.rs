@@ -86,6 +86,29 @@ fn detect() -> Support {
     Support::UserNamespace
 }
 
+/// Whether a container can have its volume mounts on a host with `support`: one with
+/// mounts is refused where there can be no mount namespace, since running it without its
+/// files would only fail later, less clearly.
+pub fn check(
+    container: &k8s_openapi::api::core::v1::Container,
+    support: &Support,
+) -> Result<(), String> {
+    match support {
+        Support::Unavailable(why)
+            if container
+                .volume_mounts
+                .as_ref()
+                .is_some_and(|m| !m.is_empty()) =>
+        {
+            Err(format!(
+                "container {:?} mounts volumes, and the process runtime cannot give it a mount namespace: {why}",
+                container.name
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
 #[allow(unsafe_code)]
 fn enter_probe() -> io::Result<()> {
     // SAFETY: only the mount namespace (and with it the thread's filesystem context) is
@@ -261,4 +284,73 @@ fn write_file(path: &std::ffi::CStr, bytes: &[u8]) -> io::Result<()> {
         written += rustix::io::write(&fd, &bytes[written..])?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn containers_with_mounts_need_a_namespace() {
+        let with: k8s_openapi::api::core::v1::Container = serde_json::from_value(
+            serde_json::json!({"name": "c", "volumeMounts": [{"name": "v", "mountPath": "/v"}]}),
+        )
+        .unwrap();
+        let without: k8s_openapi::api::core::v1::Container =
+            serde_json::from_value(serde_json::json!({"name": "c"})).unwrap();
+        let none = Support::Unavailable("no root, no user namespaces".to_owned());
+        assert_eq!(
+            check(&with, &none),
+            Err("container \"c\" mounts volumes, and the process runtime cannot give it a mount namespace: no root, no user namespaces".to_owned())
+        );
+        assert_eq!(check(&without, &none), Ok(()));
+        assert_eq!(check(&with, &Support::Root), Ok(()));
+        assert_eq!(check(&with, &Support::UserNamespace), Ok(()));
+    }
+
+    #[test]
+    fn mounts_are_worked_out_before_the_fork() {
+        if matches!(support(), Support::Unavailable(_)) {
+            return;
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("f");
+        std::fs::write(&file, "x").unwrap();
+        let ns = Namespace::prepare(&[
+            Mount {
+                source: tmp.path().to_owned(),
+                destination: "/a/b/c".into(),
+                read_only: true,
+            },
+            Mount {
+                source: file,
+                destination: "/etc/app.conf".into(),
+                read_only: false,
+            },
+        ])
+        .unwrap();
+        let d = &ns.mounts[0];
+        assert_eq!(d.ancestors, [c"/a".to_owned(), c"/a/b".to_owned()]);
+        assert!(d.directory);
+        assert!(
+            d.read_only
+                .is_some_and(|f| f.contains(MountFlags::RDONLY | MountFlags::BIND))
+        );
+        assert!(!ns.mounts[1].directory);
+        assert_eq!(ns.mounts[1].read_only, None);
+        let err = Namespace::prepare(&[Mount {
+            source: tmp.path().join("missing"),
+            destination: "/x".into(),
+            read_only: false,
+        }])
+        .unwrap_err();
+        assert!(err.starts_with("the volume source "), "{err}");
+        let err = Namespace::prepare(&[Mount {
+            source: tmp.path().to_owned(),
+            destination: "relative".into(),
+            read_only: false,
+        }])
+        .unwrap_err();
+        assert_eq!(err, "the mount path relative is not absolute");
+    }
 }
