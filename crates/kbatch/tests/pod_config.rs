@@ -382,3 +382,40 @@ fn a_missing_volume_source_keeps_the_pod_creating() {
     wait_complete(&s, "novol");
     assert_eq!(s.ok(&["logs", "job/novol"]).trim(), "v");
 }
+
+/// examples/nightly-backup.yaml as the README shows it: a Secret, a ConfigMap and a CronJob
+/// applied together, one run created from the CronJob.
+#[test]
+fn the_nightly_backup_example_runs() {
+    let Some(s) = server() else { return };
+    let example =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/nightly-backup.yaml");
+    s.ok(&["apply", "-f", example.to_str().unwrap()]);
+    s.ok(&[
+        "create",
+        "job",
+        "--from=cronjob/nightly-backup",
+        "backup-now",
+    ]);
+    wait_complete(&s, "backup-now");
+    let pod = s.ok(&["get", "pods", "-l", "job-name=backup-now", "-o", "name"]);
+    let pod = pod.trim().trim_start_matches("pod/").to_owned();
+    let logs = s.ok(&["logs", "job/backup-now"]);
+    assert_eq!(
+        logs.lines().collect::<Vec<_>>(),
+        [
+            "backing up orders on db.internal as backup, keeping 7 days".to_owned(),
+            format!("wrote /var/backups/nightly/orders-{pod}.sql"),
+        ],
+        "{logs}"
+    );
+    let dump =
+        std::path::Path::new("/var/backups/kbatch-nightly").join(format!("orders-{pod}.sql"));
+    let written = std::fs::read_to_string(&dump);
+    let _ = std::fs::remove_file(&dump);
+    assert_eq!(
+        written.unwrap(),
+        "-- dump of orders\ncompress=gzip\nexclude=audit_log\n"
+    );
+    assert!(!logs.contains("change-me"));
+}
