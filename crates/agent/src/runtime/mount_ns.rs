@@ -187,25 +187,7 @@ impl Namespace {
                     ancestors.push(cstring(&path)?);
                 }
             }
-            let read_only = m.read_only.then(|| {
-                let locked = rustix::fs::statvfs(&m.source)
-                    .map(|s| s.f_flag)
-                    .unwrap_or(StatVfsMountFlags::empty());
-                let mut flags = MountFlags::BIND | MountFlags::RDONLY;
-                for (vfs, mount) in [
-                    (StatVfsMountFlags::NOSUID, MountFlags::NOSUID),
-                    (StatVfsMountFlags::NODEV, MountFlags::NODEV),
-                    (StatVfsMountFlags::NOEXEC, MountFlags::NOEXEC),
-                    (StatVfsMountFlags::NOATIME, MountFlags::NOATIME),
-                    (StatVfsMountFlags::NODIRATIME, MountFlags::NODIRATIME),
-                    (StatVfsMountFlags::RELATIME, MountFlags::RELATIME),
-                ] {
-                    if locked.contains(vfs) {
-                        flags |= mount;
-                    }
-                }
-                flags
-            });
+            let read_only = m.read_only.then(|| read_only_flags(&m.source));
             prepared.push(Prepared {
                 source: cstring(&m.source)?,
                 destination: cstring(&m.destination)?,
@@ -233,6 +215,9 @@ impl Namespace {
         // descriptor table is not unshared.
         unsafe { rustix::thread::unshare_unsafe(flags) }?;
         if let Some((uid_map, gid_map)) = &self.user {
+            // A process whose credentials changed is not dumpable, which makes its /proc
+            // files root's: it could not write its own maps. Exec sets this again anyway.
+            rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::Dumpable)?;
             // An unprivileged process may map only its own ids, and only after giving up
             // setgroups(2) (user_namespaces(7)).
             write_file(c"/proc/self/setgroups", b"deny")?;
@@ -268,6 +253,28 @@ impl Namespace {
         }
         Ok(())
     }
+}
+
+/// The flags of a read-only remount of a bind mount of `source`: `MS_RDONLY` plus the
+/// flags of the mount `source` is on, which a user namespace may not clear.
+fn read_only_flags(source: &Path) -> MountFlags {
+    let locked = rustix::fs::statvfs(source)
+        .map(|s| s.f_flag)
+        .unwrap_or(StatVfsMountFlags::empty());
+    let mut flags = MountFlags::BIND | MountFlags::RDONLY;
+    for (vfs, mount) in [
+        (StatVfsMountFlags::NOSUID, MountFlags::NOSUID),
+        (StatVfsMountFlags::NODEV, MountFlags::NODEV),
+        (StatVfsMountFlags::NOEXEC, MountFlags::NOEXEC),
+        (StatVfsMountFlags::NOATIME, MountFlags::NOATIME),
+        (StatVfsMountFlags::NODIRATIME, MountFlags::NODIRATIME),
+        (StatVfsMountFlags::RELATIME, MountFlags::RELATIME),
+    ] {
+        if locked.contains(vfs) {
+            flags |= mount;
+        }
+    }
+    flags
 }
 
 fn make_dir(path: &std::ffi::CStr) -> io::Result<()> {
@@ -352,5 +359,76 @@ mod tests {
         }])
         .unwrap_err();
         assert_eq!(err, "the mount path relative is not absolute");
+    }
+
+    /// The unprivileged path, on this host: a child that has dropped root enters a user
+    /// namespace mapping its ids to themselves, and mounts there, read-only included.
+    #[test]
+    #[allow(unsafe_code)]
+    fn an_unprivileged_process_mounts_through_a_user_namespace() {
+        use std::os::unix::fs::PermissionsExt;
+        use std::os::unix::process::CommandExt;
+        if !rustix::process::geteuid().is_root() {
+            return;
+        }
+        let unprivileged = std::fs::read_to_string("/proc/sys/user/max_user_namespaces")
+            .is_ok_and(|v| v.trim() != "0");
+        if !unprivileged {
+            return;
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        let source = tmp.path().join("source");
+        std::fs::create_dir(&source).unwrap();
+        std::fs::write(source.join("f"), "inside").unwrap();
+        std::fs::set_permissions(&source, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let at = tmp.path().join("at");
+        let nobody = 65534;
+        let ns = Namespace {
+            mounts: vec![Prepared {
+                source: cstring(&source).unwrap(),
+                destination: cstring(&at).unwrap(),
+                ancestors: Vec::new(),
+                directory: true,
+                read_only: Some(read_only_flags(&source)),
+            }],
+            user: Some((
+                format!("{nobody} {nobody} 1\n").into_bytes(),
+                format!("{nobody} {nobody} 1\n").into_bytes(),
+            )),
+        };
+        let mut cmd = std::process::Command::new("/bin/sh");
+        cmd.args([
+            "-c",
+            &format!(
+                "cat {at}/f; echo; id -u; touch {at}/x 2>/dev/null || echo read-only",
+                at = at.display()
+            ),
+        ]);
+        // SAFETY: the hook drops to nobody with two system calls, then enters the namespace
+        // (which allocates nothing).
+        unsafe {
+            cmd.pre_exec(move || {
+                rustix::thread::set_thread_groups(&[])?;
+                rustix::thread::set_thread_gid(rustix::process::Gid::from_raw(nobody))?;
+                rustix::thread::set_thread_uid(rustix::process::Uid::from_raw(nobody))?;
+                ns.enter()
+            });
+        }
+        let out = match cmd.output() {
+            Ok(out) => out,
+            // The kernel (or a security module) refuses unprivileged user namespaces here.
+            Err(e) => {
+                eprintln!("skipped: {e}");
+                return;
+            }
+        };
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            format!("inside\n{nobody}\nread-only\n"),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!at.join("f").exists(), "nothing mounted on the host");
     }
 }

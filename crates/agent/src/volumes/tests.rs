@@ -312,3 +312,28 @@ fn mountinfo_paths_are_unescaped() {
     );
     assert_eq!(unescape_mountinfo("/plain\\"), PathBuf::from("/plain\\"));
 }
+
+/// A memory emptyDir is a tmpfs of its sizeLimit where the agent may mount one, and is
+/// unmounted with the pod.
+#[test]
+fn memory_empty_dir_is_a_sized_tmpfs() {
+    if *support() != Support::Root {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let pod = pod(serde_json::json!([
+        {"name": "fast", "emptyDir": {"medium": "Memory", "sizeLimit": "8Mi"}}
+    ]));
+    let made = set_up(tmp.path(), &pod, &NoClaims).unwrap();
+    let path = &made.volumes["fast"].path;
+    assert!(mounted(path));
+    let stat = rustix::fs::statvfs(path).unwrap();
+    assert_eq!(stat.f_blocks * stat.f_frsize, 8 << 20);
+    assert_eq!(mode(path), 0o777);
+    // Set up again (the next container): the same tmpfs, not a second one.
+    set_up(tmp.path(), &pod, &NoClaims).unwrap();
+    assert_eq!(mounts_under(path).len(), 1);
+    tear_down(tmp.path(), "uid-1");
+    assert!(!mounted(path));
+    assert!(!pod_dir(tmp.path(), "uid-1").exists());
+}
