@@ -11,10 +11,11 @@ use kbatch_agent::runtime::process::ProcessRuntime;
 use kbatch_agent::{Agent, AgentConfig, FileLogs};
 use kbatch_api::Metrics;
 use kbatch_api::clock::Clock;
+use kbatch_api::encryption::{EncryptedStore, Keys};
 use kbatch_api::logs::{NoLogs, PodLogs};
 use kbatch_api::registry::Registry;
 use kbatch_controllers::{Controllers, ControllersConfig};
-use kbatch_store::SqliteStore;
+use kbatch_store::{SqliteStore, Store};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -32,6 +33,26 @@ pub fn open_store(data_dir: &Path) -> anyhow::Result<Arc<SqliteStore>> {
         .with_context(|| format!("creating {}", data_dir.display()))?;
     let store = SqliteStore::open(data_dir)
         .with_context(|| format!("opening the store in {}", data_dir.display()))?;
+    Ok(Arc::new(store))
+}
+
+/// Wraps `store` so that Secrets are encrypted at rest with the keys of
+/// `data_dir/secrets-encryption.keys` (created on first use), and rewrites the Secrets that are
+/// plaintext or under an older key (docs/secrets-encryption.md).
+pub async fn encrypt_secrets(
+    store: Arc<dyn Store>,
+    data_dir: &Path,
+) -> anyhow::Result<Arc<dyn Store>> {
+    let keys = Keys::load_or_create(data_dir).context("loading the Secret encryption keys")?;
+    let write_key = keys.write_key_name().to_owned();
+    let store = EncryptedStore::new(store, keys);
+    let rewritten = store
+        .rewrite_stale()
+        .await
+        .context("re-encrypting the stored Secrets")?;
+    if rewritten > 0 {
+        tracing::info!(rewritten, key = %write_key, "Secrets re-encrypted under the first key");
+    }
     Ok(Arc::new(store))
 }
 

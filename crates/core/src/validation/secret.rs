@@ -79,27 +79,25 @@ pub fn validate_secret(secret: &Secret) -> ErrorList {
             value(DOCKER_CONFIG_JSON_KEY),
             DOCKER_CONFIG_JSON_KEY,
         )),
-        TYPE_BASIC_AUTH => {
-            // Either may be empty, but one of them must be present.
-            if value(BASIC_AUTH_USERNAME_KEY).is_none() && value(BASIC_AUTH_PASSWORD_KEY).is_none()
-            {
-                errs.push(FieldError::required(
-                    &data_path.key(BASIC_AUTH_USERNAME_KEY),
-                    "",
-                ));
-                errs.push(FieldError::required(
-                    &data_path.key(BASIC_AUTH_PASSWORD_KEY),
-                    "",
-                ));
-            }
+        // Either may be empty, but one of them must be present.
+        TYPE_BASIC_AUTH
+            if value(BASIC_AUTH_USERNAME_KEY).is_none()
+                && value(BASIC_AUTH_PASSWORD_KEY).is_none() =>
+        {
+            errs.push(FieldError::required(
+                &data_path.key(BASIC_AUTH_USERNAME_KEY),
+                "",
+            ));
+            errs.push(FieldError::required(
+                &data_path.key(BASIC_AUTH_PASSWORD_KEY),
+                "",
+            ));
         }
-        TYPE_SSH_AUTH => {
-            if value(SSH_AUTH_PRIVATE_KEY).is_none_or(<[u8]>::is_empty) {
-                errs.push(FieldError::required(
-                    &data_path.key(SSH_AUTH_PRIVATE_KEY),
-                    "",
-                ));
-            }
+        TYPE_SSH_AUTH if value(SSH_AUTH_PRIVATE_KEY).is_none_or(<[u8]>::is_empty) => {
+            errs.push(FieldError::required(
+                &data_path.key(SSH_AUTH_PRIVATE_KEY),
+                "",
+            ));
         }
         TYPE_TLS => {
             for key in [TLS_CERT_KEY, TLS_PRIVATE_KEY_KEY] {

@@ -16,7 +16,8 @@ use kbatch_api::server::{Api, ApiConfig, bind};
 use kbatch_controllers::ControllersConfig;
 
 use crate::instance::{
-    Instance, NodeSettings, Settings, Supervision, go_duration, host_node_name, open_store,
+    Instance, NodeSettings, Settings, Supervision, encrypt_secrets, go_duration, host_node_name,
+    open_store,
 };
 
 #[derive(Args, Debug)]
@@ -102,7 +103,7 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
         Some(d) => d,
         None => default_data_dir()?,
     };
-    let store = open_store(&data_dir)?;
+    let store = encrypt_secrets(open_store(&data_dir)?, &data_dir).await?;
     let listener = bind(args.listen).await?;
     let addr = listener
         .local_addr()
