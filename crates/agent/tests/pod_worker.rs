@@ -804,7 +804,7 @@ async fn an_unresolvable_env_var_keeps_the_container_waiting() {
     assert!(spec.env.contains(&("K".to_owned(), "v".to_owned())));
     assert!(spec.env.contains(&("P".to_owned(), "hunter2".to_owned())));
     let uid = &spec.pod.uid;
-    let volumes = h.dir.path().join("pods").join(uid).join("volumes");
+    let volumes = h.dir.path().join("pod-volumes").join(uid).join("volumes");
     let destinations: Vec<_> = spec
         .mounts
         .iter()
@@ -833,7 +833,7 @@ async fn an_unresolvable_env_var_keeps_the_container_waiting() {
     fake.exit("c", 0);
     h.wait_phase("needs-config", "Succeeded").await;
     common::eventually("the pod's volumes are removed", async || {
-        !h.dir.path().join("pods").join(uid).exists()
+        !h.dir.path().join("pod-volumes").join(uid).exists()
     })
     .await;
 }

@@ -49,6 +49,15 @@ fn wait_complete(s: &Server, job: &str) {
     );
 }
 
+/// Polls `check` until it holds, with generous patience.
+fn eventually(what: &str, check: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + LONG;
+    while !check() {
+        assert!(std::time::Instant::now() < deadline, "never: {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// Where a test's mount paths go: inside the server's temporary directory.
 fn mounts_dir(s: &Server) -> String {
     let dir = s.dir.path().join("mnt");
@@ -139,11 +148,11 @@ fn config_map_env_and_secret_file() {
     let events = s.ok(&["get", "events", "-o", "yaml"]);
     assert!(!events.contains("s3cr3t-value"), "{events}");
     // The pod's volumes went with it.
-    let pods_dir = s.data_dir().join("pods");
-    let left: Vec<_> = std::fs::read_dir(&pods_dir)
-        .map(|d| d.flatten().map(|e| e.path()).collect())
-        .unwrap_or_default();
-    assert!(left.is_empty(), "{left:?}");
+    let volumes = s.data_dir().join("agent/pod-volumes");
+    assert!(volumes.is_dir(), "{}", volumes.display());
+    eventually("the pod's volumes are removed", || {
+        std::fs::read_dir(&volumes).is_ok_and(|mut d| d.next().is_none())
+    });
 }
 
 #[test]

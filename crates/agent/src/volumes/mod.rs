@@ -1,8 +1,8 @@
 //! A pod's volumes on the node, as kubelet's volume manager sets them up, and the mounts
 //! of each container (kubelet's `makeMounts`).
 //!
-//! Each volume is a directory under `<data dir>/pods/<pod uid>/volumes/<plugin>/<name>`
-//! (kubelet's layout), except hostPath volumes and claims, which are directories of their
+//! Each volume is a directory under `<data dir>/pod-volumes/<pod uid>/volumes/<plugin>/<name>`
+//! (kubelet's layout under its `pods/<uid>`), except hostPath volumes and claims, which are directories of their
 //! own. The pod's directory is `0750`, so nothing in it (Secret files included) is
 //! reachable by other users of the host, whatever the files' own modes, which are
 //! Kubernetes'. A container sees each volume at its `mountPath` through a bind mount in its
@@ -42,6 +42,10 @@ use crate::sources::Sources;
 
 use atomic::{FileProjection, Payload};
 
+/// Where the pods' volumes are, under the agent's data dir (its `pods` holds the
+/// checkpoints).
+const PODS_DIR: &str = "pod-volumes";
+
 /// The default `defaultMode` of ConfigMap, Secret, downward API and projected volumes.
 const DEFAULT_MODE: i32 = 0o644;
 
@@ -70,7 +74,7 @@ pub struct PodVolumes {
 
 /// The directory of a pod's volumes.
 pub fn pod_dir(data_dir: &Path, uid: &str) -> PathBuf {
-    data_dir.join("pods").join(uid)
+    data_dir.join(PODS_DIR).join(uid)
 }
 
 /// Finds the directory of a PersistentVolumeClaim for a pod (or says why there is none).
@@ -486,7 +490,7 @@ pub fn tear_down(data_dir: &Path, uid: &str) {
 /// Removes the volumes of pods that are not in `keep` (left by an agent that stopped
 /// before it removed them).
 pub fn remove_orphans(data_dir: &Path, keep: &HashSet<String>) {
-    let Ok(entries) = std::fs::read_dir(data_dir.join("pods")) else {
+    let Ok(entries) = std::fs::read_dir(data_dir.join(PODS_DIR)) else {
         return;
     };
     for e in entries.flatten() {

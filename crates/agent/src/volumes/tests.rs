@@ -114,7 +114,7 @@ fn config_map_secret_downward_api_and_projected_volumes() {
     assert_eq!(
         path("all"),
         tmp.path()
-            .join("pods/uid-1/volumes/kubernetes.io~configmap/all")
+            .join("pod-volumes/uid-1/volumes/kubernetes.io~configmap/all")
     );
     assert_eq!(read("all", "app.conf"), "level=debug\n");
     assert_eq!(std::fs::read(path("all").join("blob")).unwrap(), [0, 1]);
@@ -201,7 +201,7 @@ fn empty_dir_host_path_and_claims() {
     assert_eq!(
         scratch.path,
         tmp.path()
-            .join("pods/uid-1/volumes/kubernetes.io~empty-dir/scratch")
+            .join("pod-volumes/uid-1/volumes/kubernetes.io~empty-dir/scratch")
     );
     assert!(!scratch.read_only);
     assert_eq!(mode(&scratch.path), 0o777);
