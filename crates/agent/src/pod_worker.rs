@@ -232,6 +232,8 @@ struct PodWorker {
     /// When to try again to start the containers whose configuration or volumes could not
     /// be made (a ConfigMap or Secret that may yet be created), and the delay after that.
     config_retry: Option<(Instant, Duration)>,
+    /// A container could not be configured in this step.
+    config_retry_due: bool,
     /// The `FailedMount` and `InvalidEnvironmentVariableNames` messages already recorded,
     /// so that retries do not repeat them.
     pod_events: HashSet<String>,
@@ -297,6 +299,7 @@ impl PodWorker {
             reported: None,
             report_failed: false,
             config_retry: None,
+            config_retry_due: false,
             pod_events: HashSet::new(),
             exited: Vec::new(),
             exits_tx,
@@ -492,7 +495,13 @@ impl PodWorker {
     async fn work(&mut self) {
         loop {
             self.observe();
+            self.config_retry_due = false;
             self.step().await;
+            // The delay keeps growing only while some container still cannot be
+            // configured.
+            if !self.config_retry_due {
+                self.config_retry = None;
+            }
             if self.take_delivered_exits() {
                 continue;
             }
@@ -954,7 +963,6 @@ impl PodWorker {
             self.schedule_config_retry();
             return;
         };
-        self.config_retry = None;
         let working_dir = match container.working_dir.as_deref().filter(|d| !d.is_empty()) {
             Some(dir) => PathBuf::from(dir),
             None => {
@@ -1125,11 +1133,15 @@ impl PodWorker {
     /// The next try at what could not be configured: 1s, doubling up to 10s (kubelet
     /// retries a failed pod sync after 10s, and sees a new ConfigMap no sooner).
     fn schedule_config_retry(&mut self) {
+        if self.config_retry_due {
+            return;
+        }
         let delay = match self.config_retry {
             None => CONFIG_RETRY_INITIAL,
             Some((_, last)) => (last * 2).min(CONFIG_RETRY_MAX),
         };
         self.config_retry = Some((Instant::now() + delay, delay));
+        self.config_retry_due = true;
     }
 
     /// The ConfigMaps and Secrets named, read through the API; a missing one is `None`.

@@ -944,3 +944,49 @@ async fn runs_of_pods_that_finished_just_before_the_agent_died_are_reclaimed() {
     assert_eq!(next.reclaimed(), [record]);
     assert!(next.started().is_empty());
 }
+
+/// One container waiting for its ConfigMap does not hold back the other, and is still
+/// tried again once the other has started.
+#[tokio::test(start_paused = true)]
+async fn a_container_waiting_for_its_config_map_starts_when_it_appears() {
+    let (h, fake) = harness().await;
+    h.run_pod(
+        "two",
+        json!({
+            "restartPolicy": "Never",
+            "containers": [
+                {"name": "a", "image": "x", "command": ["run"],
+                    "envFrom": [{"configMapRef": {"name": "for-a"}}]},
+                {"name": "b", "image": "x", "command": ["run"]}
+            ]
+        }),
+    )
+    .await;
+    waiting_state(
+        &h,
+        "two",
+        (
+            "CreateContainerConfigError",
+            "configmap \"for-a\" not found",
+        ),
+    )
+    .await;
+    common::eventually("b runs", async || fake.started() == [("b".to_owned(), 0)]).await;
+    create(
+        &h,
+        &CONFIGMAP,
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "for-a", "namespace": "default"},
+            "data": {"MODE": "on"}}),
+    )
+    .await;
+    common::eventually("a runs", async || fake.started().len() == 2).await;
+    let a = fake
+        .events()
+        .into_iter()
+        .find_map(|e| match e {
+            FakeEvent::Started(spec) if spec.name == "a" => Some(spec),
+            _ => None,
+        })
+        .unwrap();
+    assert!(a.env.contains(&("MODE".to_owned(), "on".to_owned())));
+}
