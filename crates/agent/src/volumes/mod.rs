@@ -24,6 +24,7 @@
 //! keep the pod's containers waiting in `ContainerCreating` until they are resolved.
 
 pub mod atomic;
+pub mod claims;
 pub mod host_path;
 
 use std::collections::{BTreeMap, HashSet};
