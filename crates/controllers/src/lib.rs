@@ -7,7 +7,9 @@ pub mod job;
 pub mod manager;
 pub mod runtime;
 pub mod scheduler;
+pub mod serviceaccounts;
 pub mod ttl_after_finished;
+pub mod volume_binding;
 
 pub use cronjob::CronJobController;
 pub use garbage_collector::GarbageCollector;

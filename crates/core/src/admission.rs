@@ -4,7 +4,9 @@
 //! so both give the same defaults, errors and hints.
 
 use k8s_openapi::api::batch::v1::{CronJobStatus, JobStatus};
-use k8s_openapi::api::core::v1::{NamespaceSpec, NamespaceStatus, PodStatus};
+use k8s_openapi::api::core::v1::{
+    NamespaceSpec, NamespaceStatus, PersistentVolumeClaimStatus, PodStatus,
+};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 
 use crate::defaults;
@@ -96,6 +98,23 @@ pub fn admit_create(mut obj: Object, ctx: &AdmitContext) -> Result<Admitted, Rej
         Object::Lease(lease) => (validation::lease::validate_lease(lease), Vec::new()),
         Object::ConfigMap(cm) => (validation::configmap::validate_config_map(cm), Vec::new()),
         Object::Secret(secret) => (validation::secret::validate_secret(secret), Vec::new()),
+        Object::ServiceAccount(sa) => (
+            validation::serviceaccount::validate_service_account(sa),
+            Vec::new(),
+        ),
+        Object::PersistentVolumeClaim(pvc) => {
+            // pkg/registry/core/persistentvolumeclaim/strategy.go PrepareForCreate: the status
+            // is the system's; a new claim is Pending.
+            pvc.status = Some(PersistentVolumeClaimStatus {
+                phase: Some("Pending".to_owned()),
+                ..Default::default()
+            });
+            (
+                validation::storage::validate_persistent_volume_claim(pvc),
+                Vec::new(),
+            )
+        }
+        Object::StorageClass(sc) => (validation::storage::validate_storage_class(sc), Vec::new()),
     };
     finish(obj, errors, warnings)
 }
@@ -157,6 +176,23 @@ pub fn admit_update(
         (Object::Secret(n), Object::Secret(o)) => {
             (validation::secret::validate_secret_update(n, o), Vec::new())
         }
+        (Object::ServiceAccount(n), Object::ServiceAccount(o)) => (
+            validation::serviceaccount::validate_service_account_update(n, o),
+            Vec::new(),
+        ),
+        (Object::PersistentVolumeClaim(n), Object::PersistentVolumeClaim(o)) => {
+            // pkg/registry/core/persistentvolumeclaim/strategy.go PrepareForUpdate: the status
+            // is written through /status only.
+            n.status = o.status.clone();
+            (
+                validation::storage::validate_persistent_volume_claim_update(n, o),
+                Vec::new(),
+            )
+        }
+        (Object::StorageClass(n), Object::StorageClass(o)) => (
+            validation::storage::validate_storage_class_update(n, o),
+            Vec::new(),
+        ),
         (n, o) => {
             let path = crate::field::Path::new("kind");
             let error = crate::field::FieldError::invalid(
@@ -201,6 +237,11 @@ pub fn admit_update_status(
         }
         (Object::Namespace(n), Object::Namespace(o)) => n.spec = o.spec.clone(),
         (Object::Node(n), Object::Node(o)) => n.spec = o.spec.clone(),
+        (Object::PersistentVolumeClaim(n), Object::PersistentVolumeClaim(o)) => {
+            // persistentVolumeClaimStatusStrategy: the spec stays.
+            n.spec = o.spec.clone();
+            errors.extend(validation::storage::validate_persistent_volume_claim_status(n));
+        }
         (n, o) if n.kind() == o.kind() => {}
         (n, o) => {
             let path = crate::field::Path::new("kind");
@@ -221,11 +262,16 @@ pub fn apply_defaults(obj: &mut Object) {
         Object::CronJob(cj) => defaults::cronjob::default_cronjob(cj),
         Object::Pod(pod) => defaults::pod::default_pod(pod),
         Object::Secret(secret) => defaults::secret::default_secret(secret),
+        Object::PersistentVolumeClaim(pvc) => {
+            defaults::storage::default_persistent_volume_claim(pvc)
+        }
+        Object::StorageClass(sc) => defaults::storage::default_storage_class(sc),
         Object::Namespace(_)
         | Object::Event(_)
         | Object::Node(_)
         | Object::Lease(_)
-        | Object::ConfigMap(_) => {}
+        | Object::ConfigMap(_)
+        | Object::ServiceAccount(_) => {}
     }
 }
 

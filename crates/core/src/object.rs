@@ -2,7 +2,10 @@
 
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{ConfigMap, Event, Namespace, Node, Pod, Secret};
+use k8s_openapi::api::core::v1::{
+    ConfigMap, Event, Namespace, Node, PersistentVolumeClaim, Pod, Secret, ServiceAccount,
+};
+use k8s_openapi::api::storage::v1::StorageClass;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
 
@@ -104,9 +107,42 @@ pub const SECRET: Kind = Kind {
     namespaced: true,
 };
 
+pub const SERVICEACCOUNT: Kind = Kind {
+    group: "",
+    version: "v1",
+    kind: "ServiceAccount",
+    plural: "serviceaccounts",
+    namespaced: true,
+};
+pub const PERSISTENTVOLUMECLAIM: Kind = Kind {
+    group: "",
+    version: "v1",
+    kind: "PersistentVolumeClaim",
+    plural: "persistentvolumeclaims",
+    namespaced: true,
+};
+pub const STORAGECLASS: Kind = Kind {
+    group: "storage.k8s.io",
+    version: "v1",
+    kind: "StorageClass",
+    plural: "storageclasses",
+    namespaced: false,
+};
+
 /// Every kind that admission (defaulting + validation) knows.
 pub const ADMITTED_KINDS: &[Kind] = &[
-    JOB, CRONJOB, POD, NAMESPACE, EVENT, NODE, LEASE, CONFIGMAP, SECRET,
+    JOB,
+    CRONJOB,
+    POD,
+    NAMESPACE,
+    EVENT,
+    NODE,
+    LEASE,
+    CONFIGMAP,
+    SECRET,
+    SERVICEACCOUNT,
+    PERSISTENTVOLUMECLAIM,
+    STORAGECLASS,
 ];
 
 /// Finds the kind for an apiVersion and kind pair, exactly (kinds are case-sensitive, as in Kubernetes).
@@ -131,6 +167,9 @@ pub enum Object {
     Lease(Lease),
     ConfigMap(ConfigMap),
     Secret(Secret),
+    ServiceAccount(ServiceAccount),
+    PersistentVolumeClaim(PersistentVolumeClaim),
+    StorageClass(StorageClass),
 }
 
 impl Object {
@@ -145,6 +184,9 @@ impl Object {
             Object::Lease(_) => LEASE,
             Object::ConfigMap(_) => CONFIGMAP,
             Object::Secret(_) => SECRET,
+            Object::ServiceAccount(_) => SERVICEACCOUNT,
+            Object::PersistentVolumeClaim(_) => PERSISTENTVOLUMECLAIM,
+            Object::StorageClass(_) => STORAGECLASS,
         }
     }
 
@@ -159,6 +201,9 @@ impl Object {
             Object::Lease(o) => &o.metadata,
             Object::ConfigMap(o) => &o.metadata,
             Object::Secret(o) => &o.metadata,
+            Object::ServiceAccount(o) => &o.metadata,
+            Object::PersistentVolumeClaim(o) => &o.metadata,
+            Object::StorageClass(o) => &o.metadata,
         }
     }
 
@@ -173,6 +218,9 @@ impl Object {
             Object::Lease(o) => &mut o.metadata,
             Object::ConfigMap(o) => &mut o.metadata,
             Object::Secret(o) => &mut o.metadata,
+            Object::ServiceAccount(o) => &mut o.metadata,
+            Object::PersistentVolumeClaim(o) => &mut o.metadata,
+            Object::StorageClass(o) => &mut o.metadata,
         }
     }
 
@@ -193,6 +241,11 @@ impl Object {
             "Lease" => Object::Lease(serde_json::from_slice(bytes)?),
             "ConfigMap" => Object::ConfigMap(serde_json::from_slice(bytes)?),
             "Secret" => Object::Secret(serde_json::from_slice(bytes)?),
+            "ServiceAccount" => Object::ServiceAccount(serde_json::from_slice(bytes)?),
+            "PersistentVolumeClaim" => {
+                Object::PersistentVolumeClaim(serde_json::from_slice(bytes)?)
+            }
+            "StorageClass" => Object::StorageClass(serde_json::from_slice(bytes)?),
             _ => Object::Namespace(serde_json::from_slice(bytes)?),
         })
     }
@@ -208,6 +261,11 @@ impl Object {
             "Lease" => Object::Lease(serde_json::from_value(value)?),
             "ConfigMap" => Object::ConfigMap(serde_json::from_value(value)?),
             "Secret" => Object::Secret(serde_json::from_value(value)?),
+            "ServiceAccount" => Object::ServiceAccount(serde_json::from_value(value)?),
+            "PersistentVolumeClaim" => {
+                Object::PersistentVolumeClaim(serde_json::from_value(value)?)
+            }
+            "StorageClass" => Object::StorageClass(serde_json::from_value(value)?),
             _ => Object::Namespace(serde_json::from_value(value)?),
         })
     }
@@ -228,6 +286,9 @@ impl Object {
             Object::Lease(o) => ser(o),
             Object::ConfigMap(o) => ser(o),
             Object::Secret(o) => ser(o),
+            Object::ServiceAccount(o) => ser(o),
+            Object::PersistentVolumeClaim(o) => ser(o),
+            Object::StorageClass(o) => ser(o),
         }
     }
 
@@ -248,6 +309,9 @@ impl Object {
             Object::Lease(o) => ser(o),
             Object::ConfigMap(o) => ser(o),
             Object::Secret(o) => ser(o),
+            Object::ServiceAccount(o) => ser(o),
+            Object::PersistentVolumeClaim(o) => ser(o),
+            Object::StorageClass(o) => ser(o),
         }
     }
 }

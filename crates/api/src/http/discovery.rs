@@ -3,7 +3,8 @@
 //! clients that do not ask for it. Both are generated from one table, so they cannot disagree.
 
 use kbatch_core::object::{
-    CONFIGMAP, CRONJOB, EVENT, JOB, Kind, LEASE, NAMESPACE, NODE, POD, SECRET,
+    CONFIGMAP, CRONJOB, EVENT, JOB, Kind, LEASE, NAMESPACE, NODE, PERSISTENTVOLUMECLAIM, POD,
+    SECRET, SERVICEACCOUNT, STORAGECLASS,
 };
 use serde_json::{Value, json};
 
@@ -75,6 +76,20 @@ pub const RESOURCES: &[Resource] = &[
         subresources: &[],
     },
     Resource {
+        kind: SERVICEACCOUNT,
+        singular: "serviceaccount",
+        short_names: &["sa"],
+        categories: &[],
+        subresources: &[],
+    },
+    Resource {
+        kind: PERSISTENTVOLUMECLAIM,
+        singular: "persistentvolumeclaim",
+        short_names: &["pvc"],
+        categories: &[],
+        subresources: &[STATUS],
+    },
+    Resource {
         kind: JOB,
         singular: "job",
         short_names: &[],
@@ -92,6 +107,13 @@ pub const RESOURCES: &[Resource] = &[
         kind: LEASE,
         singular: "lease",
         short_names: &[],
+        categories: &[],
+        subresources: &[],
+    },
+    Resource {
+        kind: STORAGECLASS,
+        singular: "storageclass",
+        short_names: &["sc"],
         categories: &[],
         subresources: &[],
     },

@@ -149,7 +149,12 @@ pub fn value(obj: &Object, field: &str) -> Option<String> {
                 "type" => s(&secret.type_),
                 _ => return None,
             },
-            Object::CronJob(_) | Object::Lease(_) | Object::ConfigMap(_) => return None,
+            Object::CronJob(_)
+            | Object::Lease(_)
+            | Object::ConfigMap(_)
+            | Object::ServiceAccount(_)
+            | Object::PersistentVolumeClaim(_)
+            | Object::StorageClass(_) => return None,
         },
     };
     Some(v)

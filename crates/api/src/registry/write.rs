@@ -130,7 +130,7 @@ impl Registry {
         &self,
         kind: &Kind,
         namespace: &str,
-        obj: Object,
+        mut obj: Object,
         opts: &WriteOptions,
         mut warnings: Vec<String>,
     ) -> Result<Written> {
@@ -138,6 +138,7 @@ impl Registry {
             self.check_namespace_open(kind, namespace, obj.name())
                 .await?;
         }
+        self.mutate_on_create(&mut obj).await?;
         let generate = obj.name().is_empty()
             && !obj
                 .metadata()

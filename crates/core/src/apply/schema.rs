@@ -362,7 +362,14 @@ const EVENT: Fields = &[
     ("reportingComponent", Slot::EmptyString),
     ("reportingInstance", Slot::EmptyString),
 ];
-/// ConfigMaps and Secrets: every other field of the Go structs is `omitempty`.
+/// A claim's spec, its `resources` and its status are non-pointer structs.
+const PERSISTENT_VOLUME_CLAIM: Fields = &[
+    ("metadata", Slot::Struct(NONE)),
+    ("spec", Slot::Struct(&[("resources", Slot::Struct(NONE))])),
+    ("status", Slot::Struct(NONE)),
+];
+/// ConfigMaps, Secrets, ServiceAccounts and StorageClasses: every other field of the Go
+/// structs is `omitempty` (a StorageClass's `provisioner` is a string, always present).
 const METADATA_ONLY: Fields = &[("metadata", Slot::Struct(NONE))];
 const LEASE: Fields = &[
     ("metadata", Slot::Struct(NONE)),
@@ -383,7 +390,8 @@ pub(crate) fn materialize(kind: &Kind, obj: &Value) -> Value {
         "Node" => NODE,
         "Event" => EVENT,
         "Lease" => LEASE,
-        "ConfigMap" | "Secret" => METADATA_ONLY,
+        "ConfigMap" | "Secret" | "ServiceAccount" | "StorageClass" => METADATA_ONLY,
+        "PersistentVolumeClaim" => PERSISTENT_VOLUME_CLAIM,
         _ => NONE,
     };
     let mut out = obj.clone();

@@ -4,3 +4,4 @@ pub mod cronjob;
 pub mod job;
 pub mod pod;
 pub mod secret;
+pub mod storage;

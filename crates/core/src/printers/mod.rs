@@ -18,6 +18,7 @@ mod lease;
 mod namespace;
 mod node;
 mod pod;
+mod storage;
 
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::Container;
@@ -26,7 +27,8 @@ use serde_json::{Value, json};
 
 use crate::field::go_quote;
 use crate::object::{
-    CONFIGMAP, CRONJOB, EVENT, JOB, Kind, LEASE, NAMESPACE, NODE, Object, POD, SECRET,
+    CONFIGMAP, CRONJOB, EVENT, JOB, Kind, LEASE, NAMESPACE, NODE, Object, PERSISTENTVOLUMECLAIM,
+    POD, SECRET, SERVICEACCOUNT, STORAGECLASS,
 };
 use crate::status::bad_request;
 use crate::table::{Table, TableColumnDefinition, TableRow, TableRowCondition};
@@ -82,6 +84,9 @@ pub fn column_definitions(kind: &Kind) -> Vec<TableColumnDefinition> {
         k if k == LEASE => lease::columns(),
         k if k == CONFIGMAP => config::config_map_columns(),
         k if k == SECRET => config::secret_columns(),
+        k if k == SERVICEACCOUNT => storage::service_account_columns(),
+        k if k == PERSISTENTVOLUMECLAIM => storage::claim_columns(),
+        k if k == STORAGECLASS => storage::storage_class_columns(),
         _ => Vec::new(),
     }
 }
@@ -99,6 +104,9 @@ pub fn cells(obj: &Object, now: Timestamp) -> Vec<Value> {
         Object::Lease(o) => lease::cells(o, now),
         Object::ConfigMap(o) => config::config_map_cells(o, now),
         Object::Secret(o) => config::secret_cells(o, now),
+        Object::ServiceAccount(o) => storage::service_account_cells(o, now),
+        Object::PersistentVolumeClaim(o) => storage::claim_cells(o, now),
+        Object::StorageClass(o) => storage::storage_class_cells(o, now),
     }
 }
 
@@ -321,6 +329,13 @@ mod tests {
             Object::Lease(serde_json::from_value(json!({"metadata": meta})).unwrap()),
             Object::ConfigMap(serde_json::from_value(json!({"metadata": meta})).unwrap()),
             Object::Secret(serde_json::from_value(json!({"metadata": meta})).unwrap()),
+            Object::ServiceAccount(serde_json::from_value(json!({"metadata": meta})).unwrap()),
+            Object::PersistentVolumeClaim(
+                serde_json::from_value(json!({"metadata": meta})).unwrap(),
+            ),
+            Object::StorageClass(
+                serde_json::from_value(json!({"metadata": meta, "provisioner": "p"})).unwrap(),
+            ),
         ]
     }
 

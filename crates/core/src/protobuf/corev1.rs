@@ -1,4 +1,4 @@
-//! core/v1: Pod, Namespace, ConfigMap and Secret, the pod template Jobs carry, and every volume source, probe,
+//! core/v1: Pod, Namespace, ConfigMap, Secret and ServiceAccount, the pod template Jobs carry, and every volume source, probe,
 //! affinity and status type reachable from them.
 
 use k8s_pb::api::core::v1 as pb;
@@ -18,6 +18,12 @@ to_json! {
         map data: "data",
         map string_data: "stringData",
         omit r#type: "type",
+    }
+    pb::ServiceAccount {
+        req metadata: "metadata",
+        list secrets: "secrets",
+        list image_pull_secrets: "imagePullSecrets",
+        ptr automount_service_account_token: "automountServiceAccountToken",
     }
     pb::Namespace {
         req metadata: "metadata",

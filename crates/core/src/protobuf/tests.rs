@@ -1380,7 +1380,7 @@ fn envelope_without_type_meta_names_no_kind() {
     assert_eq!(
         decode(&MAGIC).unwrap_err().to_string(),
         "no kind \"\" is registered for version \"\" in protobuf bodies; accepted kinds are \
-         batch/v1 Job, batch/v1 CronJob, v1 Namespace, v1 Pod, v1 ConfigMap, v1 Secret"
+         batch/v1 Job, batch/v1 CronJob, v1 Namespace, v1 Pod, v1 ConfigMap, v1 Secret, v1 ServiceAccount"
     );
 }
 

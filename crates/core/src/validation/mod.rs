@@ -11,3 +11,5 @@ pub mod namespace;
 pub mod node;
 pub mod pod;
 pub mod secret;
+pub mod serviceaccount;
+pub mod storage;
