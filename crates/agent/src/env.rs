@@ -103,7 +103,7 @@ fn set(vars: &mut Vec<(String, String)>, name: &str, value: String) {
     }
 }
 
-fn lookup<'a>(vars: &'a [(String, String)], name: &str) -> Option<&'a str> {
+pub(crate) fn lookup<'a>(vars: &'a [(String, String)], name: &str) -> Option<&'a str> {
     vars.iter()
         .rev()
         .find(|(n, _)| n == name)

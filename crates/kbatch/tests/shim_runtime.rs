@@ -46,6 +46,7 @@ fn spec(dir: &Path, name: &str, script: &str) -> ContainerSpec {
         working_dir: dir.to_owned(),
         log_path: dir.join("logs").join(format!("{name}.log")),
         limits: Limits::default(),
+        image: None,
     }
 }
 
