@@ -27,7 +27,7 @@ use k8s_openapi::api::core::v1::{
     Container, ContainerStateTerminated, ObjectReference, Pod, PodStatus,
 };
 use kbatch_api::registry::{DeleteOptions, EventSpec, Preconditions, WriteOptions};
-use kbatch_core::object::{Object, POD};
+use kbatch_core::object::{Object, POD, RUNTIME_CLASS};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -220,6 +220,7 @@ enum Stage {
 /// channel (the agent stopped; runs are left for the next one to adopt).
 pub(crate) async fn run(ctx: Arc<Context>, pod: Pod, updates: watch::Receiver<Option<Pod>>) {
     let mut worker = PodWorker::new(ctx, pod, updates);
+    worker.resolve_runtime_class().await;
     worker.restore().await;
     worker.work().await;
 }
@@ -321,6 +322,32 @@ impl PodWorker {
             exits_rx,
             waiters: JoinSet::new(),
             updates,
+        }
+    }
+
+    /// Picks the runtime by the handler of the pod's RuntimeClass, as kubelet reads it
+    /// (`RuntimeClassManager.LookupRuntimeHandler`).
+    async fn resolve_runtime_class(&mut self) {
+        let Some(class) = self
+            .pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.runtime_class_name.clone())
+            .filter(|c| !c.is_empty())
+        else {
+            return;
+        };
+        match self.ctx.registry.get(&RUNTIME_CLASS, "", &class).await {
+            Ok(Object::RuntimeClass(rc)) => {
+                (self.runtime, self.no_runtime) = by_handler(&self.ctx, &class, &rc.handler);
+            }
+            Ok(_) => {}
+            Err(e) if e.is_not_found() => {
+                self.no_runtime = Some(format!("RuntimeClass {class:?} not found"));
+            }
+            Err(e) => {
+                tracing::warn!(pod = %self.pod_ref.name, error = %e, "reading the pod's RuntimeClass: using the handler of its name");
+            }
         }
     }
 
@@ -491,8 +518,9 @@ impl PodWorker {
     }
 }
 
-/// The runtime of the pod's `runtimeClassName` (its RuntimeClass's handler names it), or
-/// the node's default; the error says why there is none.
+/// The runtime of the pod's `runtimeClassName`, by the handler its RuntimeClass names
+/// (until [`PodWorker::resolve_runtime_class`] has read it: the handler of the class's
+/// name), or the node's default; the error says why there is none.
 fn pick_runtime(
     ctx: &Context,
     spec: &k8s_openapi::api::core::v1::PodSpec,
@@ -500,12 +528,16 @@ fn pick_runtime(
     let Some(class) = spec.runtime_class_name.as_deref().filter(|c| !c.is_empty()) else {
         return (ctx.runtime.clone(), None);
     };
-    match ctx.runtimes.iter().find(|r| r.name() == class) {
+    by_handler(ctx, class, class)
+}
+
+fn by_handler(ctx: &Context, class: &str, handler: &str) -> (Arc<dyn Runtime>, Option<String>) {
+    match ctx.runtimes.iter().find(|r| r.name() == handler) {
         Some(r) => (r.clone(), None),
         None => (
             ctx.runtime.clone(),
             Some(format!(
-                "RuntimeClass {class:?}: this node has no runtime handler {class:?} (it has {})",
+                "RuntimeClass {class:?}: this node has no runtime handler {handler:?} (it has {})",
                 ctx.runtimes
                     .iter()
                     .map(|r| format!("{:?}", r.name()))

@@ -94,6 +94,10 @@ pub fn admit_create(mut obj: Object, ctx: &AdmitContext) -> Result<Admitted, Rej
         Object::Event(event) => (validation::event::validate_event(event), Vec::new()),
         Object::Node(node) => (validation::node::validate_node(node), Vec::new()),
         Object::Lease(lease) => (validation::lease::validate_lease(lease), Vec::new()),
+        Object::RuntimeClass(rc) => (
+            validation::runtimeclass::validate_runtime_class(rc),
+            Vec::new(),
+        ),
     };
     finish(obj, errors, warnings)
 }
@@ -148,6 +152,10 @@ pub fn admit_update(
         (Object::Lease(n), Object::Lease(o)) => {
             (validation::lease::validate_lease_update(n, o), Vec::new())
         }
+        (Object::RuntimeClass(n), Object::RuntimeClass(o)) => (
+            validation::runtimeclass::validate_runtime_class_update(n, o),
+            Vec::new(),
+        ),
         (n, o) => {
             let path = crate::field::Path::new("kind");
             let error = crate::field::FieldError::invalid(
@@ -211,7 +219,11 @@ pub fn apply_defaults(obj: &mut Object) {
         Object::Job(job) => defaults::job::default_job(job),
         Object::CronJob(cj) => defaults::cronjob::default_cronjob(cj),
         Object::Pod(pod) => defaults::pod::default_pod(pod),
-        Object::Namespace(_) | Object::Event(_) | Object::Node(_) | Object::Lease(_) => {}
+        Object::Namespace(_)
+        | Object::Event(_)
+        | Object::Node(_)
+        | Object::Lease(_)
+        | Object::RuntimeClass(_) => {}
     }
 }
 

@@ -200,6 +200,7 @@ pub fn decode(doc: &Document) -> Result<Decoded, ObjectError> {
         "Event" => Object::Event(typed(kind, &doc.value)?),
         "Node" => Object::Node(typed(kind, &doc.value)?),
         "Lease" => Object::Lease(typed(kind, &doc.value)?),
+        "RuntimeClass" => Object::RuntimeClass(typed(kind, &doc.value)?),
         _ => Object::Namespace(typed(kind, &doc.value)?),
     };
     check_quantities(kind, &doc.value)?;

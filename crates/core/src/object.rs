@@ -3,6 +3,7 @@
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Event, Namespace, Node, Pod};
+use k8s_openapi::api::node::v1::RuntimeClass;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
 
@@ -89,8 +90,25 @@ pub const LEASE: Kind = Kind {
     namespaced: true,
 };
 
+pub const RUNTIME_CLASS: Kind = Kind {
+    group: "node.k8s.io",
+    version: "v1",
+    kind: "RuntimeClass",
+    plural: "runtimeclasses",
+    namespaced: false,
+};
+
 /// Every kind that admission (defaulting + validation) knows.
-pub const ADMITTED_KINDS: &[Kind] = &[JOB, CRONJOB, POD, NAMESPACE, EVENT, NODE, LEASE];
+pub const ADMITTED_KINDS: &[Kind] = &[
+    JOB,
+    CRONJOB,
+    POD,
+    NAMESPACE,
+    EVENT,
+    NODE,
+    LEASE,
+    RUNTIME_CLASS,
+];
 
 /// Finds the kind for an apiVersion and kind pair, exactly (kinds are case-sensitive, as in Kubernetes).
 pub fn lookup(api_version: &str, kind: &str) -> Option<Kind> {
@@ -112,6 +130,7 @@ pub enum Object {
     Event(Event),
     Node(Node),
     Lease(Lease),
+    RuntimeClass(RuntimeClass),
 }
 
 impl Object {
@@ -124,6 +143,7 @@ impl Object {
             Object::Event(_) => EVENT,
             Object::Node(_) => NODE,
             Object::Lease(_) => LEASE,
+            Object::RuntimeClass(_) => RUNTIME_CLASS,
         }
     }
 
@@ -136,6 +156,7 @@ impl Object {
             Object::Event(o) => &o.metadata,
             Object::Node(o) => &o.metadata,
             Object::Lease(o) => &o.metadata,
+            Object::RuntimeClass(o) => &o.metadata,
         }
     }
 
@@ -148,6 +169,7 @@ impl Object {
             Object::Event(o) => &mut o.metadata,
             Object::Node(o) => &mut o.metadata,
             Object::Lease(o) => &mut o.metadata,
+            Object::RuntimeClass(o) => &mut o.metadata,
         }
     }
 
@@ -166,6 +188,7 @@ impl Object {
             "Event" => Object::Event(serde_json::from_slice(bytes)?),
             "Node" => Object::Node(serde_json::from_slice(bytes)?),
             "Lease" => Object::Lease(serde_json::from_slice(bytes)?),
+            "RuntimeClass" => Object::RuntimeClass(serde_json::from_slice(bytes)?),
             _ => Object::Namespace(serde_json::from_slice(bytes)?),
         })
     }
@@ -179,6 +202,7 @@ impl Object {
             "Event" => Object::Event(serde_json::from_value(value)?),
             "Node" => Object::Node(serde_json::from_value(value)?),
             "Lease" => Object::Lease(serde_json::from_value(value)?),
+            "RuntimeClass" => Object::RuntimeClass(serde_json::from_value(value)?),
             _ => Object::Namespace(serde_json::from_value(value)?),
         })
     }
@@ -197,6 +221,7 @@ impl Object {
             Object::Event(o) => ser(o),
             Object::Node(o) => ser(o),
             Object::Lease(o) => ser(o),
+            Object::RuntimeClass(o) => ser(o),
         }
     }
 
@@ -215,6 +240,7 @@ impl Object {
             Object::Event(o) => ser(o),
             Object::Node(o) => ser(o),
             Object::Lease(o) => ser(o),
+            Object::RuntimeClass(o) => ser(o),
         }
     }
 }

@@ -341,3 +341,25 @@ fn a_killed_server_leaves_nothing_behind_after_its_restart() {
             == 0
     );
 }
+
+#[test]
+fn runtime_classes_exist_and_an_unknown_one_is_rejected() {
+    if !have_kubectl() {
+        return;
+    }
+    let server = Server::start();
+    let out = server.ok(&["get", "runtimeclasses"]);
+    let rows: Vec<Vec<&str>> = out
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(rows[0], ["NAME", "HANDLER", "AGE"], "{out}");
+    assert_eq!(&rows[1][..2], ["process", "process"], "{out}");
+    assert_eq!(&rows[2][..2], ["runc", "runc"], "{out}");
+    let err = server.fails(&["run", "p", "--image=busybox", "--restart=Never",
+        "--overrides={\"spec\":{\"runtimeClassName\":\"nope\"}}", "--", "true"]);
+    assert!(
+        err.contains(r#"pods "p" is forbidden: pod rejected: RuntimeClass "nope" not found"#),
+        "{err}"
+    );
+}

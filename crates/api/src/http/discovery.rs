@@ -2,7 +2,9 @@
 //! kubectl) and the legacy `APIVersions` / `APIGroupList` / `APIResourceList` documents for
 //! clients that do not ask for it. Both are generated from one table, so they cannot disagree.
 
-use kbatch_core::object::{CRONJOB, EVENT, JOB, Kind, LEASE, NAMESPACE, NODE, POD};
+use kbatch_core::object::{
+    CRONJOB, EVENT, JOB, Kind, LEASE, NAMESPACE, NODE, POD, RUNTIME_CLASS,
+};
 use serde_json::{Value, json};
 
 /// A served resource as discovery describes it.
@@ -75,6 +77,13 @@ pub const RESOURCES: &[Resource] = &[
     Resource {
         kind: LEASE,
         singular: "lease",
+        short_names: &[],
+        categories: &[],
+        subresources: &[],
+    },
+    Resource {
+        kind: RUNTIME_CLASS,
+        singular: "runtimeclass",
         short_names: &[],
         categories: &[],
         subresources: &[],

@@ -143,7 +143,7 @@ pub fn value(obj: &Object, field: &str) -> Option<String> {
                     .to_string(),
                 _ => return None,
             },
-            Object::CronJob(_) | Object::Lease(_) => return None,
+            Object::CronJob(_) | Object::Lease(_) | Object::RuntimeClass(_) => return None,
         },
     };
     Some(v)

@@ -12,6 +12,7 @@ mod delete;
 mod events;
 pub mod fields;
 mod namespaces;
+pub mod runtime_classes;
 mod watch;
 mod write;
 
@@ -259,6 +260,7 @@ impl Registry {
         for name in ["default", "kube-system", "kube-public", "kube-node-lease"] {
             namespaces::ensure(self, name).await?;
         }
+        runtime_classes::ensure_defaults(self).await?;
         namespaces::resume_terminating(self).await
     }
 }

@@ -362,6 +362,10 @@ const EVENT: Fields = &[
     ("reportingComponent", Slot::EmptyString),
     ("reportingInstance", Slot::EmptyString),
 ];
+const RUNTIME_CLASS: Fields = &[
+    ("metadata", Slot::Struct(NONE)),
+    ("handler", Slot::EmptyString),
+];
 const LEASE: Fields = &[
     ("metadata", Slot::Struct(NONE)),
     ("spec", Slot::Struct(NONE)),
@@ -381,6 +385,7 @@ pub(crate) fn materialize(kind: &Kind, obj: &Value) -> Value {
         "Node" => NODE,
         "Event" => EVENT,
         "Lease" => LEASE,
+        "RuntimeClass" => RUNTIME_CLASS,
         _ => NONE,
     };
     let mut out = obj.clone();

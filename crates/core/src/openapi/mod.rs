@@ -25,12 +25,13 @@ use std::fmt::Write as _;
 use k8s_openapi::ListableResource;
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::node::v1::RuntimeClass;
 use k8s_openapi::api::core::v1::{Event, Namespace, Node, Pod};
 use schemars::{JsonSchema, SchemaGenerator};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha512};
 
-use crate::object::{CRONJOB, EVENT, JOB, Kind, LEASE, NAMESPACE, NODE, POD};
+use crate::object::{CRONJOB, EVENT, JOB, Kind, LEASE, NAMESPACE, NODE, POD, RUNTIME_CLASS};
 
 /// The OpenAPI v3 root listing and one document per served group-version.
 pub struct OpenApi {
@@ -190,6 +191,11 @@ const GROUP_VERSIONS: &[GroupVersion] = &[
         group: "coordination.k8s.io",
         version: "v1",
         resources: &[served::<Lease>(LEASE, &[])],
+    },
+    GroupVersion {
+        group: "node.k8s.io",
+        version: "v1",
+        resources: &[served::<RuntimeClass>(RUNTIME_CLASS, &[])],
     },
 ];
 

@@ -17,6 +17,7 @@ mod lease;
 mod namespace;
 mod node;
 mod pod;
+mod runtimeclass;
 
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::Container;
@@ -24,7 +25,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, 
 use serde_json::{Value, json};
 
 use crate::field::go_quote;
-use crate::object::{CRONJOB, EVENT, JOB, Kind, LEASE, NAMESPACE, NODE, Object, POD};
+use crate::object::{
+    CRONJOB, EVENT, JOB, Kind, LEASE, NAMESPACE, NODE, Object, POD, RUNTIME_CLASS,
+};
 use crate::status::bad_request;
 use crate::table::{Table, TableColumnDefinition, TableRow, TableRowCondition};
 use crate::validation::names::{is_qualified_name, is_valid_label_value};
@@ -77,6 +80,7 @@ pub fn column_definitions(kind: &Kind) -> Vec<TableColumnDefinition> {
         k if k == NAMESPACE => namespace::columns(),
         k if k == NODE => node::columns(),
         k if k == LEASE => lease::columns(),
+        k if k == RUNTIME_CLASS => runtimeclass::columns(),
         _ => Vec::new(),
     }
 }
@@ -92,6 +96,7 @@ pub fn cells(obj: &Object, now: Timestamp) -> Vec<Value> {
         Object::Namespace(o) => namespace::cells(o, now),
         Object::Node(o) => node::cells(o, now),
         Object::Lease(o) => lease::cells(o, now),
+        Object::RuntimeClass(o) => runtimeclass::cells(o, now),
     }
 }
 

@@ -9,3 +9,4 @@ pub mod names;
 pub mod namespace;
 pub mod node;
 pub mod pod;
+pub mod runtimeclass;
