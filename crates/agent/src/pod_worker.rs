@@ -33,17 +33,17 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::Context;
-use crate::runtime::runc;
-use kbatch_image::policy::{self, event_reason};
-use kbatch_image::{ImageRef, PullBackoff, PullPolicy, WaitingReason};
 use crate::checkpoint::{PodCheckpoint, RunRecord};
 use crate::env::{command_line, environment, expand};
 use crate::logs::run_path;
 use crate::resources::limits;
+use crate::runtime::runc;
 use crate::runtime::{
     ContainerHandle, ContainerSpec, Exit, ImageRun, PodRef, Runtime, StopSignal, run_id,
 };
 use crate::status::{self, View};
+use kbatch_image::policy::{self, event_reason};
+use kbatch_image::{ImageRef, PullBackoff, PullPolicy, WaitingReason};
 
 /// kubelet's container restart back-off (`backOffPeriod`, `MaxContainerBackOff`).
 const BACKOFF_INITIAL: Duration = Duration::from_secs(10);
@@ -1171,13 +1171,22 @@ impl PodWorker {
     /// waiting reason, and the `Error: <reason>` event kubelet's start path records.
     async fn image_wait(&mut self, i: usize, reason: WaitingReason, message: String) {
         let retry = Instant::now() + SYNC_RETRY;
-        self.pull_wake = Some(self.pull_wake.filter(|w| *w > Instant::now()).map_or(retry, |w| w.min(retry)));
+        self.pull_wake = Some(
+            self.pull_wake
+                .filter(|w| *w > Instant::now())
+                .map_or(retry, |w| w.min(retry)),
+        );
         self.slots[i].run = Run::Waiting {
             reason: reason.as_str().to_owned(),
             message: Some(message),
         };
-        self.event(i, "Warning", "Failed", format!("Error: {}", reason.as_str()))
-            .await;
+        self.event(
+            i,
+            "Warning",
+            "Failed",
+            format!("Error: {}", reason.as_str()),
+        )
+        .await;
     }
 
     /// kubelet's `EnsureImageExists`: the container's image, pulled as its imagePullPolicy
@@ -1191,7 +1200,8 @@ impl PodWorker {
         let name = container.image.clone().unwrap_or_default();
         let Some(images) = self.ctx.images.clone() else {
             let message = "this node has no image store".to_owned();
-            self.image_wait(i, WaitingReason::ErrImagePull, message).await;
+            self.image_wait(i, WaitingReason::ErrImagePull, message)
+                .await;
             return None;
         };
         let reference = match ImageRef::parse(&name) {
@@ -1216,8 +1226,13 @@ impl PodWorker {
         if !pull_policy.should_pull(present.is_some()) {
             return match present {
                 Some(image) => {
-                    self.event(i, "Normal", event_reason::PULLED, policy::message::already_present(&name))
-                        .await;
+                    self.event(
+                        i,
+                        "Normal",
+                        event_reason::PULLED,
+                        policy::message::already_present(&name),
+                    )
+                    .await;
                     Some(Arc::new(image))
                 }
                 None => {
@@ -1243,13 +1258,20 @@ impl PodWorker {
                     .await;
             }
             // Tried again once the back-off is over.
-            if let (Some(failed), Some(delay)) = (self.pull_failed_at, self.pull_backoff.delay(&key)) {
+            if let (Some(failed), Some(delay)) =
+                (self.pull_failed_at, self.pull_backoff.delay(&key))
+            {
                 self.pull_wake = Some((failed + delay).max(now));
             }
             return None;
         }
-        self.event(i, "Normal", event_reason::PULLING, policy::message::pulling(&name))
-            .await;
+        self.event(
+            i,
+            "Normal",
+            event_reason::PULLING,
+            policy::message::pulling(&name),
+        )
+        .await;
         let started = Instant::now();
         let pulled = images
             .puller
@@ -1273,8 +1295,13 @@ impl PodWorker {
                 let now = Instant::now();
                 self.pull_backoff.failed(&key, now.into_std());
                 self.pull_failed_at = Some(now);
-                self.event(i, "Warning", event_reason::FAILED, policy::message::failed(&name, &e))
-                    .await;
+                self.event(
+                    i,
+                    "Warning",
+                    event_reason::FAILED,
+                    policy::message::failed(&name, &e),
+                )
+                .await;
                 let reason = e.waiting_reason();
                 self.image_wait(i, reason, e.to_string()).await;
                 None

@@ -23,9 +23,8 @@ fn ready() -> bool {
         return false;
     }
     let runc = Path::new("/usr/sbin/runc").exists()
-        || std::env::var_os("PATH").is_some_and(|p| {
-            std::env::split_paths(&p).any(|d| d.join("runc").is_file())
-        });
+        || std::env::var_os("PATH")
+            .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join("runc").is_file()));
     if !runc {
         eprintln!("SKIPPED: runc is not installed (apt-get install runc; .ci/run installs it)");
         return false;
@@ -70,8 +69,12 @@ fn pod_of_job(server: &Server, job: &str) -> String {
     server
         .wait_for(
             &[
-                "get", "pods", "-l", &format!("job-name={job}"),
-                "-o", "jsonpath={.items[0].metadata.name}",
+                "get",
+                "pods",
+                "-l",
+                &format!("job-name={job}"),
+                "-o",
+                "jsonpath={.items[0].metadata.name}",
             ],
             PATIENCE,
             |o| !o.is_empty(),
@@ -133,10 +136,22 @@ fn jobs_run_as_runc_containers_from_a_pulled_image() {
     );
     let pod = pod_of_job(&server, "entry");
     assert_eq!(server.ok(&["logs", &pod]), "hello from the image\n");
-    let events = server.ok(&["get", "events", "--field-selector", &format!("involvedObject.name={pod}")]);
-    assert!(events.contains("Pulling") && events.contains("Pulled"), "{events}");
+    let events = server.ok(&[
+        "get",
+        "events",
+        "--field-selector",
+        &format!("involvedObject.name={pod}"),
+    ]);
+    assert!(
+        events.contains("Pulling") && events.contains("Pulled"),
+        "{events}"
+    );
     let id = server.ok(&[
-        "get", "pod", &pod, "-o", "jsonpath={.status.containerStatuses[0].containerID}",
+        "get",
+        "pod",
+        &pod,
+        "-o",
+        "jsonpath={.status.containerStatuses[0].containerID}",
     ]);
     assert!(id.starts_with("runc://"), "{id}");
 
@@ -161,7 +176,10 @@ fn jobs_run_as_runc_containers_from_a_pulled_image() {
     );
     let pod = pod_of_job(&server, "fails");
     assert_eq!(terminated(&server, &pod), "Error 3");
-    assert_eq!(server.ok(&["logs", &pod]), format!("layer two\n{pod}\nhi\n"));
+    assert_eq!(
+        server.ok(&["logs", &pod]),
+        format!("layer two\n{pod}\nhi\n")
+    );
     server.wait_for(
         &["get", "job", "fails", "-o", "jsonpath={.status.failed}"],
         PATIENCE,
@@ -226,16 +244,12 @@ fn jobs_run_as_runc_containers_from_a_pulled_image() {
     let missing = format!("{}/kbatch-test/missing:v1", registry.addr);
     apply(&server, &job("missing", &missing, "", ""));
     let pod = pod_of_job(&server, "missing");
-    server.wait_for(
-        &["get", "pod", &pod],
-        PATIENCE,
-        |o| o.contains("ErrImagePull"),
-    );
-    server.wait_for(
-        &["get", "pod", &pod],
-        PATIENCE,
-        |o| o.contains("ImagePullBackOff"),
-    );
+    server.wait_for(&["get", "pod", &pod], PATIENCE, |o| {
+        o.contains("ErrImagePull")
+    });
+    server.wait_for(&["get", "pod", &pod], PATIENCE, |o| {
+        o.contains("ImagePullBackOff")
+    });
 
     // imagePullPolicy Never with an image the node does not have.
     apply(
@@ -248,11 +262,9 @@ fn jobs_run_as_runc_containers_from_a_pulled_image() {
         ),
     );
     let pod = pod_of_job(&server, "never");
-    server.wait_for(
-        &["get", "pod", &pod],
-        PATIENCE,
-        |o| o.contains("ErrImageNeverPull"),
-    );
+    server.wait_for(&["get", "pod", &pod], PATIENCE, |o| {
+        o.contains("ErrImageNeverPull")
+    });
 }
 
 /// runc's containers, in the server's own runc state directory.
@@ -323,15 +335,29 @@ fn a_killed_server_leaves_nothing_behind_after_its_restart() {
         |o| o == "Running",
     );
     // ... and once the Job is deleted, nothing of it is left.
-    server.ok(&["delete", "job", "sleeper", "--cascade=foreground", "--wait=false"]);
-    wait_until("the container, its rootfs mount and its cgroup are gone", || {
-        runc_containers(&data).is_empty() && mounts_under(&data).is_empty()
-    });
+    server.ok(&[
+        "delete",
+        "job",
+        "sleeper",
+        "--cascade=foreground",
+        "--wait=false",
+    ]);
+    wait_until(
+        "the container, its rootfs mount and its cgroup are gone",
+        || runc_containers(&data).is_empty() && mounts_under(&data).is_empty(),
+    );
     let leftovers: Vec<_> = std::fs::read_dir("/sys/fs/cgroup/memory/kbatch-runc")
-        .map(|d| d.flatten().filter(|e| e.path().is_dir()).map(|e| e.file_name()).collect())
+        .map(|d| {
+            d.flatten()
+                .filter(|e| e.path().is_dir())
+                .map(|e| e.file_name())
+                .collect()
+        })
         .unwrap_or_default();
     assert!(
-        !leftovers.iter().any(|n| n.to_string_lossy().starts_with(&uid)),
+        !leftovers
+            .iter()
+            .any(|n| n.to_string_lossy().starts_with(&uid)),
         "{leftovers:?}"
     );
     assert!(
@@ -356,8 +382,15 @@ fn runtime_classes_exist_and_an_unknown_one_is_rejected() {
     assert_eq!(rows[0], ["NAME", "HANDLER", "AGE"], "{out}");
     assert_eq!(&rows[1][..2], ["process", "process"], "{out}");
     assert_eq!(&rows[2][..2], ["runc", "runc"], "{out}");
-    let err = server.fails(&["run", "p", "--image=busybox", "--restart=Never",
-        "--overrides={\"spec\":{\"runtimeClassName\":\"nope\"}}", "--", "true"]);
+    let err = server.fails(&[
+        "run",
+        "p",
+        "--image=busybox",
+        "--restart=Never",
+        "--overrides={\"spec\":{\"runtimeClassName\":\"nope\"}}",
+        "--",
+        "true",
+    ]);
     assert!(
         err.contains(r#"pods "p" is forbidden: pod rejected: RuntimeClass "nope" not found"#),
         "{err}"

@@ -2,9 +2,7 @@
 //! kubectl) and the legacy `APIVersions` / `APIGroupList` / `APIResourceList` documents for
 //! clients that do not ask for it. Both are generated from one table, so they cannot disagree.
 
-use kbatch_core::object::{
-    CRONJOB, EVENT, JOB, Kind, LEASE, NAMESPACE, NODE, POD, RUNTIME_CLASS,
-};
+use kbatch_core::object::{CRONJOB, EVENT, JOB, Kind, LEASE, NAMESPACE, NODE, POD, RUNTIME_CLASS};
 use serde_json::{Value, json};
 
 /// A served resource as discovery describes it.

@@ -60,8 +60,18 @@ mod tests {
         let errs = validate_runtime_class(&rc("x", ""));
         assert_eq!(errs[0].to_string(), "handler: Required value");
         let errs = validate_runtime_class(&rc("x", "Not_A_Label"));
-        assert!(errs[0].to_string().starts_with("handler: Invalid value: \"Not_A_Label\""), "{}", errs[0]);
+        assert!(
+            errs[0]
+                .to_string()
+                .starts_with("handler: Invalid value: \"Not_A_Label\""),
+            "{}",
+            errs[0]
+        );
         let errs = validate_runtime_class_update(&rc("x", "runc"), &rc("x", "process"));
-        assert!(errs.iter().any(|e| e.to_string().ends_with("field is immutable")), "{errs:?}");
+        assert!(
+            errs.iter()
+                .any(|e| e.to_string().ends_with("field is immutable")),
+            "{errs:?}"
+        );
     }
 }

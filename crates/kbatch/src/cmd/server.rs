@@ -16,7 +16,8 @@ use kbatch_api::server::{Api, ApiConfig, bind};
 use kbatch_controllers::ControllersConfig;
 
 use crate::instance::{
-    DefaultRuntime, Instance, NodeSettings, Settings, Supervision, go_duration, host_node_name, open_store,
+    DefaultRuntime, Instance, NodeSettings, Settings, Supervision, go_duration, host_node_name,
+    open_store,
 };
 
 #[derive(Args, Debug)]

@@ -59,7 +59,10 @@ fn pod_files(dir: &Path, image: &ImageRun) -> Result<(PathBuf, Vec<(String, Path
     );
     for alias in spec.host_aliases.iter().flatten() {
         let names = alias.hostnames.clone().unwrap_or_default().join("\t");
-        hosts.push_str(&format!("\n# Entries added by HostAliases.\n{}\t{names}\n", alias.ip));
+        hosts.push_str(&format!(
+            "\n# Entries added by HostAliases.\n{}\t{names}\n",
+            alias.ip
+        ));
     }
     let write = |name: &str, content: &[u8]| {
         let p = pod_dir.join(name);
@@ -71,7 +74,12 @@ fn pod_files(dir: &Path, image: &ImageRun) -> Result<(PathBuf, Vec<(String, Path
     write("resolv.conf", &resolv)?;
     write("hostname", format!("{hostname}\n").as_bytes())?;
     let mut empty_dirs = Vec::new();
-    for v in spec.volumes.iter().flatten().filter(|v| v.empty_dir.is_some()) {
+    for v in spec
+        .volumes
+        .iter()
+        .flatten()
+        .filter(|v| v.empty_dir.is_some())
+    {
         let p = pod_dir.join("volumes").join(&v.name);
         std::fs::create_dir_all(&p).map_err(|e| io("creating", &p, e))?;
         empty_dirs.push((v.name.clone(), p));
@@ -130,8 +138,7 @@ pub async fn prepare(
     })
     .map_err(|e| e.to_string())?;
     let bundle = bundle_dir(&paths.dir, container_id);
-    std::fs::create_dir_all(&bundle)
-        .map_err(|e| format!("creating {}: {e}", bundle.display()))?;
+    std::fs::create_dir_all(&bundle).map_err(|e| format!("creating {}: {e}", bundle.display()))?;
     config
         .save(bundle.join("config.json"))
         .map_err(|e| format!("writing the container's config.json: {e}"))?;
@@ -146,7 +153,10 @@ mod tests {
     fn hosts_file_names_the_pod() {
         let h = hosts_file("127.0.0.1", "job-0", Some("svc"), "ns");
         assert!(h.starts_with("# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n"));
-        assert!(h.ends_with("127.0.0.1\tjob-0.svc.ns.svc.cluster.local\tjob-0\n"), "{h}");
+        assert!(
+            h.ends_with("127.0.0.1\tjob-0.svc.ns.svc.cluster.local\tjob-0\n"),
+            "{h}"
+        );
         let h = hosts_file("10.0.0.1", "p", None, "ns");
         assert!(h.ends_with("10.0.0.1\tp\n"), "{h}");
     }

@@ -97,8 +97,12 @@ async fn release(paths: &Paths, container_id: &str) {
     let released = tokio::task::spawn_blocking(move || store.release_rootfs(&id)).await;
     match released {
         Ok(Ok(())) => {}
-        Ok(Err(e)) => tracing::warn!(container = %container_id, error = %e, "removing a container's root filesystem"),
-        Err(e) => tracing::warn!(container = %container_id, error = %e, "removing a container's root filesystem"),
+        Ok(Err(e)) => {
+            tracing::warn!(container = %container_id, error = %e, "removing a container's root filesystem")
+        }
+        Err(e) => {
+            tracing::warn!(container = %container_id, error = %e, "removing a container's root filesystem")
+        }
     }
     let bundle = bundle_dir(&paths.dir, container_id);
     if let Err(e) = std::fs::remove_dir_all(&bundle)

@@ -72,7 +72,12 @@ impl Runc {
     /// Removes the container, killing whatever still runs in it, with its cgroup. A
     /// container runc does not know is already gone.
     pub async fn delete(&self, id: &str) {
-        match self.command().args(["delete", "--force", id]).output().await {
+        match self
+            .command()
+            .args(["delete", "--force", id])
+            .output()
+            .await
+        {
             Ok(o) if o.status.success() => {}
             Ok(o) => {
                 let err = String::from_utf8_lossy(&o.stderr);
@@ -89,7 +94,12 @@ impl Runc {
         if !self.root.exists() {
             return Vec::new();
         }
-        match self.command().args(["list", "--format", "json"]).output().await {
+        match self
+            .command()
+            .args(["list", "--format", "json"])
+            .output()
+            .await
+        {
             Ok(o) if o.status.success() => {
                 // runc writes `null` when there are none.
                 serde_json::from_slice::<Option<Vec<Listed>>>(&o.stdout)

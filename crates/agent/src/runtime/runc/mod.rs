@@ -143,7 +143,12 @@ impl RuncRuntime {
     }
 
     /// Wraps a started or adopted `runc run` in the handle that finishes the run.
-    fn wrap(&self, runc: &Runc, container_id: String, inner: Arc<dyn ContainerHandle>) -> Arc<RuncRun> {
+    fn wrap(
+        &self,
+        runc: &Runc,
+        container_id: String,
+        inner: Arc<dyn ContainerHandle>,
+    ) -> Arc<RuncRun> {
         let run = Arc::new(RuncRun {
             id: inner.id().to_owned(),
             container_id: container_id.clone(),

@@ -443,7 +443,10 @@ fn volume_mounts(input: &SpecInput<'_>) -> Result<Vec<Mount>, SpecError> {
 }
 
 /// The run's cgroup settings.
-fn resources(limits: &Limits, pids: Option<i64>) -> Result<oci_spec::runtime::LinuxResources, SpecError> {
+fn resources(
+    limits: &Limits,
+    pids: Option<i64>,
+) -> Result<oci_spec::runtime::LinuxResources, SpecError> {
     let build = |e: oci_spec::OciSpecError| SpecError::Build(e.to_string());
     let mut r = LinuxResourcesBuilder::default().devices(vec![
         // Deny every device; runc allows its default set (null, zero, tty, …) on top.
@@ -475,7 +478,12 @@ fn resources(limits: &Limits, pids: Option<i64>) -> Result<oci_spec::runtime::Li
     }
     r = r.cpu(cpu.build().map_err(build)?);
     if let Some(p) = pids {
-        r = r.pids(LinuxPidsBuilder::default().limit(p).build().map_err(build)?);
+        r = r.pids(
+            LinuxPidsBuilder::default()
+                .limit(p)
+                .build()
+                .map_err(build)?,
+        );
     }
     r.build().map_err(build)
 }
@@ -493,7 +501,11 @@ pub fn generate(input: &SpecInput<'_>) -> Result<Spec, SpecError> {
         input.passwd,
         input.group,
     )?;
-    let pod_sc = input.pod.spec.as_ref().and_then(|s| s.security_context.as_ref());
+    let pod_sc = input
+        .pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.security_context.as_ref());
     let mut extra_gids: Vec<u32> = pod_sc
         .and_then(|p| p.supplemental_groups.clone())
         .unwrap_or_default()
@@ -576,4 +588,285 @@ pub fn generate(input: &SpecInput<'_>) -> Result<Spec, SpecError> {
         .linux(linux)
         .build()
         .map_err(build)
+}
+
+#[cfg(test)]
+mod tests {
+    use oci_spec::runtime::LinuxNamespaceType as Ns;
+    use serde_json::json;
+
+    use super::*;
+
+    fn image(config: serde_json::Value) -> Image {
+        let config_bytes = serde_json::to_vec(&json!({
+            "architecture": "amd64", "os": "linux",
+            "config": config,
+            "rootfs": {"type": "layers", "diff_ids": []}
+        }))
+        .unwrap();
+        let manifest = serde_json::to_vec(&json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {
+                "mediaType": "application/vnd.oci.image.config.v1+json",
+                "digest": format!("sha256:{}", "a".repeat(64)),
+                "size": config_bytes.len()
+            },
+            "layers": []
+        }))
+        .unwrap();
+        kbatch_image::image::Image::from_parts(
+            format!("sha256:{}", "b".repeat(64)).parse().unwrap(),
+            &manifest,
+            &config_bytes,
+        )
+        .unwrap()
+    }
+
+    fn busybox() -> Image {
+        image(json!({
+            "Entrypoint": ["/bin/busybox"], "Cmd": ["echo", "hi"],
+            "Env": ["PATH=/bin", "A=image"], "WorkingDir": "/work"
+        }))
+    }
+
+    fn pod(spec: serde_json::Value) -> Pod {
+        serde_json::from_value(json!({
+            "metadata": {"name": "pi-0-abcde", "namespace": "ns", "uid": "u1"},
+            "spec": spec
+        }))
+        .unwrap()
+    }
+
+    fn generate_for(pod: &Pod, image: &Image, env: &[(String, String)]) -> Result<Spec, SpecError> {
+        let container = pod.spec.as_ref().unwrap().containers[0].clone();
+        let expand = |w: &Option<Vec<String>>| w.clone();
+        generate(&SpecInput {
+            pod,
+            container: &container,
+            image,
+            env,
+            command: expand(&container.command),
+            args: expand(&container.args),
+            rootfs: Path::new("/r/merged"),
+            passwd: Some("root:x:0:0::/root:/bin/sh\napp:x:1000:1001::/home/app:/bin/sh\n"),
+            group: Some("root:x:0:\nstaff:x:50:\n"),
+            etc_hosts: Path::new("/p/hosts"),
+            resolv_conf: Path::new("/p/resolv.conf"),
+            hostname_file: Path::new("/p/hostname"),
+            empty_dirs: &[("scratch".to_owned(), PathBuf::from("/p/volumes/scratch"))],
+            cgroups_path: "/kbatch-runc/x".to_owned(),
+            limits: Limits {
+                memory_bytes: Some(64 << 20),
+                cpu_millis: Some(500),
+                cpu_request_millis: Some(250),
+            },
+            pids_limit: Some(100),
+        })
+    }
+
+    fn one(container: serde_json::Value) -> Pod {
+        let mut c = json!({"name": "main", "image": "busybox"});
+        c.as_object_mut()
+            .unwrap()
+            .extend(container.as_object().unwrap().clone());
+        pod(json!({"containers": [c]}))
+    }
+
+    #[test]
+    fn argv_follows_kubelets_rule() {
+        let img = busybox();
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        assert_eq!(argv(&img, None, None), s(&["/bin/busybox", "echo", "hi"]));
+        assert_eq!(
+            argv(&img, None, Some(&s(&["ls"]))),
+            s(&["/bin/busybox", "ls"])
+        );
+        assert_eq!(argv(&img, Some(&s(&["/bin/sh"])), None), s(&["/bin/sh"]));
+        assert_eq!(
+            argv(&img, Some(&s(&["/bin/sh"])), Some(&s(&["-c", "x"]))),
+            s(&["/bin/sh", "-c", "x"])
+        );
+        // An empty list is no list.
+        assert_eq!(
+            argv(&img, Some(&[]), Some(&[])),
+            s(&["/bin/busybox", "echo", "hi"])
+        );
+    }
+
+    #[test]
+    fn env_cwd_hostname_mounts_and_namespaces() {
+        let p = pod(json!({
+            "hostname": "pi-0",
+            "volumes": [{"name": "scratch", "emptyDir": {}}],
+            "containers": [{"name": "main", "image": "busybox",
+                "volumeMounts": [{"name": "scratch", "mountPath": "/scratch", "readOnly": true}]}]
+        }));
+        let env = [
+            ("A".to_owned(), "pod".to_owned()),
+            ("B".to_owned(), "b".to_owned()),
+        ];
+        let spec = generate_for(&p, &busybox(), &env).unwrap();
+        let process = spec.process().as_ref().unwrap();
+        assert_eq!(
+            process.env().as_ref().unwrap(),
+            &["PATH=/bin", "A=pod", "B=b"]
+        );
+        assert_eq!(process.cwd(), Path::new("/work"));
+        assert_eq!(spec.hostname().as_deref(), Some("pi-0"));
+        let mounts = spec.mounts().as_ref().unwrap();
+        let find = |d: &str| {
+            mounts
+                .iter()
+                .find(|m| m.destination() == Path::new(d))
+                .unwrap()
+        };
+        assert_eq!(
+            find("/etc/hosts").source().as_deref(),
+            Some(Path::new("/p/hosts"))
+        );
+        let scratch = find("/scratch");
+        assert_eq!(
+            scratch.source().as_deref(),
+            Some(Path::new("/p/volumes/scratch"))
+        );
+        assert!(
+            scratch
+                .options()
+                .as_ref()
+                .unwrap()
+                .contains(&"ro".to_owned())
+        );
+        let ns: Vec<Ns> = spec
+            .linux()
+            .as_ref()
+            .unwrap()
+            .namespaces()
+            .as_ref()
+            .unwrap()
+            .iter()
+            .map(|n| n.typ())
+            .collect();
+        assert_eq!(
+            ns,
+            [Ns::Pid, Ns::Ipc, Ns::Uts, Ns::Mount],
+            "the host's network"
+        );
+        // Without spec.hostname, the pod's name.
+        assert_eq!(pod_hostname(&one(json!({}))), "pi-0-abcde");
+        // No WORKDIR: /.
+        let spec = generate_for(&one(json!({})), &image(json!({"Cmd": ["x"]})), &[]).unwrap();
+        let process = spec.process().as_ref().unwrap();
+        assert_eq!(process.cwd(), Path::new("/"));
+        assert_eq!(
+            process.env().as_ref().unwrap()[0],
+            format!("PATH={DEFAULT_PATH}")
+        );
+    }
+
+    #[test]
+    fn users_and_run_as_non_root() {
+        let ids = |p: &Pod, img_user: Option<&str>| {
+            let c = &p.spec.as_ref().unwrap().containers[0];
+            user_ids(
+                p,
+                c,
+                img_user,
+                Some("app:x:1000:1001::/:/bin/sh\n"),
+                Some("staff:x:50:\n"),
+            )
+        };
+        let plain = one(json!({}));
+        assert_eq!(ids(&plain, None), Ok((0, 0)));
+        assert_eq!(ids(&plain, Some("app")), Ok((1000, 1001)));
+        assert_eq!(ids(&plain, Some("app:staff")), Ok((1000, 50)));
+        assert_eq!(ids(&plain, Some("7:8")), Ok((7, 8)));
+        assert!(ids(&plain, Some("nobody")).is_err());
+        let sc = one(json!({"securityContext": {"runAsUser": 1000, "runAsGroup": 3}}));
+        assert_eq!(ids(&sc, Some("5:6")), Ok((1000, 3)));
+        // The pod's context applies where the container's does not say.
+        let p = pod(json!({"securityContext": {"runAsUser": 42},
+            "containers": [{"name": "main", "image": "busybox"}]}));
+        assert_eq!(ids(&p, None), Ok((42, 0)));
+
+        let nonroot = one(json!({"securityContext": {"runAsNonRoot": true}}));
+        let c = &nonroot.spec.as_ref().unwrap().containers[0];
+        assert_eq!(
+            verify_run_as_non_root(&nonroot, c, None)
+                .unwrap_err()
+                .to_string(),
+            "container has runAsNonRoot and image will run as root (pod: \"pi-0-abcde_ns(u1)\", container: main)"
+        );
+        assert!(verify_run_as_non_root(&nonroot, c, Some("0:0")).is_err());
+        assert_eq!(
+            verify_run_as_non_root(&nonroot, c, Some("app"))
+                .unwrap_err()
+                .to_string(),
+            "container has runAsNonRoot and image has non-numeric user (app), cannot verify user is non-root (pod: \"pi-0-abcde_ns(u1)\", container: main)"
+        );
+        assert!(verify_run_as_non_root(&nonroot, c, Some("1000")).is_ok());
+        let zero = one(json!({"securityContext": {"runAsNonRoot": true, "runAsUser": 0}}));
+        let c = &zero.spec.as_ref().unwrap().containers[0];
+        assert_eq!(
+            verify_run_as_non_root(&zero, c, Some("1000"))
+                .unwrap_err()
+                .to_string(),
+            "container's runAsUser breaks non-root policy (pod: \"pi-0-abcde_ns(u1)\", container: main)"
+        );
+        assert!(generate_for(&nonroot, &busybox(), &[]).is_err());
+    }
+
+    #[test]
+    fn capabilities_read_only_root_and_privilege_escalation() {
+        let caps = |sc: serde_json::Value| {
+            let p = one(json!({"securityContext": sc}));
+            capabilities(
+                p.spec.as_ref().unwrap().containers[0]
+                    .security_context
+                    .as_ref(),
+            )
+        };
+        let default: HashSet<Capability> = DEFAULT_CAPABILITIES.into_iter().collect();
+        assert_eq!(caps(json!({})), default);
+        let added =
+            caps(json!({"capabilities": {"add": ["NET_ADMIN", "CAP_SYS_TIME"], "drop": ["KILL"]}}));
+        assert!(added.contains(&Capability::NetAdmin) && added.contains(&Capability::SysTime));
+        assert!(!added.contains(&Capability::Kill));
+        let only = caps(json!({"capabilities": {"add": ["CHOWN"], "drop": ["ALL"]}}));
+        assert_eq!(only, [Capability::Chown].into_iter().collect());
+        assert!(caps(json!({"capabilities": {"add": ["ALL"]}})).contains(&Capability::SysAdmin));
+
+        let p = one(
+            json!({"securityContext": {"readOnlyRootFilesystem": true, "allowPrivilegeEscalation": false}}),
+        );
+        let spec = generate_for(&p, &busybox(), &[]).unwrap();
+        assert_eq!(spec.root().as_ref().unwrap().readonly(), Some(true));
+        assert_eq!(
+            spec.process().as_ref().unwrap().no_new_privileges(),
+            Some(true)
+        );
+        let spec = generate_for(&one(json!({})), &busybox(), &[]).unwrap();
+        assert_eq!(spec.root().as_ref().unwrap().readonly(), Some(false));
+        assert_eq!(
+            spec.process().as_ref().unwrap().no_new_privileges(),
+            Some(false)
+        );
+    }
+
+    #[test]
+    fn limits_become_cgroup_settings() {
+        let spec = generate_for(&one(json!({})), &busybox(), &[]).unwrap();
+        let linux = spec.linux().as_ref().unwrap();
+        assert_eq!(
+            linux.cgroups_path().as_deref(),
+            Some(Path::new("/kbatch-runc/x"))
+        );
+        let r = linux.resources().as_ref().unwrap();
+        assert_eq!(r.memory().as_ref().unwrap().limit(), Some(64 << 20));
+        let cpu = r.cpu().as_ref().unwrap();
+        assert_eq!(cpu.quota(), Some(50_000));
+        assert_eq!(cpu.period(), Some(100_000));
+        assert_eq!(cpu.shares(), Some(256));
+        assert_eq!(r.pids().as_ref().unwrap().limit(), 100);
+    }
 }
