@@ -595,7 +595,7 @@ mod tests {
             .to_string();
         assert_eq!(
             err,
-            r#"no kind "Deployment" is registered for version "apps/v1": kbatch serves batch/v1 Job, batch/v1 CronJob, v1 Pod, v1 Namespace, v1 Event, v1 Node, coordination.k8s.io/v1 Lease"#
+            r#"no kind "Deployment" is registered for version "apps/v1": kbatch serves batch/v1 Job, batch/v1 CronJob, v1 Pod, v1 Namespace, v1 Event, v1 Node, coordination.k8s.io/v1 Lease, node.k8s.io/v1 RuntimeClass"#
         );
         assert_eq!(
             decode(&one("kind: Job\n")).unwrap_err(),

@@ -317,6 +317,9 @@ mod tests {
             ),
             Object::Node(serde_json::from_value(json!({"metadata": meta})).unwrap()),
             Object::Lease(serde_json::from_value(json!({"metadata": meta})).unwrap()),
+            Object::RuntimeClass(
+                serde_json::from_value(json!({"metadata": meta, "handler": "runc"})).unwrap(),
+            ),
         ]
     }
 

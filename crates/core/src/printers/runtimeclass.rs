@@ -9,10 +9,13 @@ use super::duration::translate_timestamp_since;
 use super::{age_column, column, name_column};
 use crate::table::TableColumnDefinition;
 
+/// `nodev1.RuntimeClass{}.SwaggerDoc()["handler"]`.
+const HANDLER_DESCRIPTION: &str = "handler specifies the underlying runtime and configuration that the CRI implementation will use to handle pods of this class. The possible values are specific to the node & CRI configuration.  It is assumed that all handlers are available on every node, and handlers of the same name are equivalent on every node. For example, a handler called \"runc\" might specify that the runc OCI runtime (using native Linux containers) will be used to run the containers in a pod. The Handler must be lowercase, conform to the DNS Label (RFC 1123) requirements, and is immutable.";
+
 pub(super) fn columns() -> Vec<TableColumnDefinition> {
     vec![
         name_column(0),
-        column("Handler", "string", 0, ""),
+        column("Handler", "string", 0, HANDLER_DESCRIPTION),
         age_column(),
     ]
 }
