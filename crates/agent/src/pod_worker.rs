@@ -643,6 +643,8 @@ impl PodWorker {
         };
         let reason = if exit.lost.is_some() {
             "ContainerStatusUnknown"
+        } else if exit.start_error.is_some() {
+            "StartError"
         } else if exit.oom_killed {
             "OOMKilled"
         } else if exit.code == 0 {
@@ -653,7 +655,7 @@ impl PodWorker {
         slot.run = Run::Terminated(Terminated {
             exit_code: exit.code,
             reason: reason.to_owned(),
-            message: exit.lost.clone(),
+            message: exit.lost.clone().or(exit.start_error.clone()),
             started_at: Some(handle.started_at()),
             finished_at: Some(exit.finished_at),
             container_id: Some(container_id.clone()),

@@ -186,18 +186,66 @@ fn jobs_run_as_runc_containers_from_a_pulled_image() {
         |o| o == "1",
     );
 
-    // A memory limit breached: the kernel's OOM killer ends it, reported as OOMKilled.
+    // A command the image does not have: the container never starts (containerd's
+    // StartError, exit code 128, runc's reason).
     apply(
         &server,
-        &job(
-            "oom",
-            &image,
-            "        command: [/bin/sh, -c, 'x=0123456789; while true; do x=$x$x; done']\n        resources: {limits: {memory: 32Mi}}",
-            "",
+        &job("badexec", &image, "        command: [no-such-program]", ""),
+    );
+    let pod = pod_of_job(&server, "badexec");
+    assert_eq!(terminated(&server, &pod), "StartError 128");
+    let message = server.ok(&[
+        "get",
+        "pod",
+        &pod,
+        "-o",
+        "jsonpath={.status.containerStatuses[0].state.terminated.message}",
+    ]);
+    assert!(
+        message.contains(r#"exec: "no-such-program": executable file not found in $PATH"#),
+        "{message}"
+    );
+
+    // A memory limit breached: the kernel's OOM killer ends it, reported as OOMKilled, and
+    // a podFailurePolicy rule on its exit code fails the Job at once.
+    apply(
+        &server,
+        &format!(
+            r#"
+apiVersion: batch/v1
+kind: Job
+metadata: {{name: oom}}
+spec:
+  backoffLimit: 5
+  podFailurePolicy:
+    rules:
+    - action: FailJob
+      onExitCodes: {{containerName: main, operator: In, values: [137]}}
+  template:
+    spec:
+      runtimeClassName: runc
+      restartPolicy: Never
+      containers:
+      - name: main
+        image: {image}
+        command: [/bin/sh, -c, 'x=0123456789; while true; do x=$x$x; done']
+        resources: {{limits: {{memory: 32Mi}}}}
+"#
         ),
     );
     let pod = pod_of_job(&server, "oom");
     assert_eq!(terminated(&server, &pod), "OOMKilled 137");
+    server.wait_for(
+        &[
+            "get",
+            "job",
+            "oom",
+            "-o",
+            r#"jsonpath={.status.conditions[?(@.type=="Failed")].reason}"#,
+        ],
+        PATIENCE,
+        |o| o == "PodFailurePolicy",
+    );
 
     // runAsNonRoot with an image that runs as root: kubelet's refusal, and the container
     // waits.
@@ -250,6 +298,24 @@ fn jobs_run_as_runc_containers_from_a_pulled_image() {
     server.wait_for(&["get", "pod", &pod], PATIENCE, |o| {
         o.contains("ImagePullBackOff")
     });
+
+    // An image imported from a `docker save` archive runs with imagePullPolicy Never.
+    let archive = server.dir.path().join("saved.tar");
+    support::write_docker_save(&archive, &busybox_image(), &["kbatch-test/saved:v1"]);
+    let out = support::kbatch_image(&server.data_dir(), &["import", archive.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", support::stderr(&out));
+    apply(
+        &server,
+        &job(
+            "imported",
+            "kbatch-test/saved:v1",
+            "        imagePullPolicy: Never",
+            "",
+        ),
+    );
+    let pod = pod_of_job(&server, "imported");
+    assert_eq!(terminated(&server, &pod), "Completed 0");
+    assert_eq!(server.ok(&["logs", &pod]), "hello from the image\n");
 
     // imagePullPolicy Never with an image the node does not have.
     apply(

@@ -114,6 +114,10 @@ pub struct Exit {
     /// unknown; the text says what happened. `code` is then 137, as kubelet reports a
     /// container it cannot find.
     pub lost: Option<String>,
+    /// Set when the runtime could not start the container's process after all (runc's
+    /// `runc run failed: …`): the container never ran; the text says why. The agent reports
+    /// it as containerd does, reason `StartError`, exit code 128.
+    pub start_error: Option<String>,
 }
 
 /// The signals the agent sends: SIGTERM to ask, SIGKILL once the grace period is over.

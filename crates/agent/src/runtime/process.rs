@@ -544,6 +544,7 @@ impl ProcessRuntime {
                             starting.pid
                         )
                     }),
+                    start_error: None,
                 };
                 let record = ProcessRecord {
                     pid: 0,
@@ -898,6 +899,7 @@ fn unknown_exit(clock: &dyn Clock, what: &str) -> Exit {
         oom_killed: false,
         finished_at: clock.now(),
         lost: Some(format!("the container's supervisor {what}")),
+        start_error: None,
     }
 }
 

@@ -41,12 +41,17 @@ impl Runc {
 
     /// The command line that runs container `id` from `bundle` in the foreground: its stdio
     /// is the container's, its exit status the container's, and `--keep` leaves the stopped
-    /// container (and its cgroup) for [`oom_killed`] and `runc delete`.
+    /// container (and its cgroup) for [`oom_killed`] and `runc delete`. runc's own messages
+    /// go to the bundle's `runc.log` ([`start_error`] reads it), not the container's log.
     pub fn run_argv(&self, bundle: &Path, id: &str) -> Vec<String> {
         vec![
             self.binary.display().to_string(),
             "--root".to_owned(),
             self.root.display().to_string(),
+            "--log".to_owned(),
+            bundle.join(LOG).display().to_string(),
+            "--log-format".to_owned(),
+            "json".to_owned(),
             "run".to_owned(),
             "--keep".to_owned(),
             "--bundle".to_owned(),
@@ -131,6 +136,26 @@ impl Runc {
             })
             .unwrap_or_default()
     }
+}
+
+/// runc's log in a run's bundle.
+const LOG: &str = "runc.log";
+
+/// Why `runc run` could not start the container's process, if that is how it failed: the
+/// `runc run failed: …` error it logged (an executable missing from the image, a working
+/// directory that cannot be entered, …). A container that ran and failed logs none.
+pub fn start_error(bundle: &Path) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Entry {
+        level: String,
+        msg: String,
+    }
+    std::fs::read_to_string(bundle.join(LOG))
+        .ok()?
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Entry>(l).ok())
+        .find(|e| e.level == "error" && e.msg.starts_with("runc run failed: "))
+        .map(|e| e.msg)
 }
 
 /// The memory cgroup directories of `cgroups_path` on this host: the v1 memory hierarchy's

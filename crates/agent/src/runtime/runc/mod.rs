@@ -162,6 +162,15 @@ impl RuncRuntime {
         tokio::spawn(async move {
             let mut exit = inner.wait().await;
             exit.oom_killed = command::oom_killed(&cleanup::cgroups_path(&container_id));
+            if exit.code != 0
+                && exit.lost.is_none()
+                && let Some(why) =
+                    command::start_error(&bundle::bundle_dir(&paths.dir, &container_id))
+            {
+                // containerd's exit code for a container whose process never started.
+                exit.code = 128;
+                exit.start_error = Some(why);
+            }
             cleanup::end_run(&runc, &paths, &container_id).await;
             watched.exit.set(exit);
         });
