@@ -1071,9 +1071,14 @@ impl PodWorker {
                             .collect::<Vec<_>>()
                     })
                 };
+                // The pod as its status will say: its IP (the node's, for /etc/hosts) may not
+                // have been written yet.
+                let mut pod = self.pod.clone();
+                pod.status.get_or_insert_with(Default::default).pod_ip =
+                    Some(self.ctx.node.ip.clone());
                 Some(ImageRun {
                     image,
-                    pod: Arc::new(self.pod.clone()),
+                    pod: Arc::new(pod),
                     container: container.clone(),
                     command: expand_all(&container.command),
                     args: expand_all(&container.args),
