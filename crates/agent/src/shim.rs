@@ -249,6 +249,7 @@ impl ExitRecord {
                 .parse()
                 .unwrap_or_else(|_| SystemClock.now()),
             lost: None,
+            start_error: None,
         }
     }
 }

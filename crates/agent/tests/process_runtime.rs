@@ -53,6 +53,7 @@ fn spec(dir: &Path, name: &str, argv: &[&str]) -> ContainerSpec {
         log_path: dir.join("logs").join(format!("{name}.log")),
         limits: Limits::default(),
         mounts: Vec::new(),
+        image: None,
     }
 }
 

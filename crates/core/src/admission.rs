@@ -115,6 +115,10 @@ pub fn admit_create(mut obj: Object, ctx: &AdmitContext) -> Result<Admitted, Rej
             )
         }
         Object::StorageClass(sc) => (validation::storage::validate_storage_class(sc), Vec::new()),
+        Object::RuntimeClass(rc) => (
+            validation::runtimeclass::validate_runtime_class(rc),
+            Vec::new(),
+        ),
     };
     finish(obj, errors, warnings)
 }
@@ -191,6 +195,10 @@ pub fn admit_update(
         }
         (Object::StorageClass(n), Object::StorageClass(o)) => (
             validation::storage::validate_storage_class_update(n, o),
+            Vec::new(),
+        ),
+        (Object::RuntimeClass(n), Object::RuntimeClass(o)) => (
+            validation::runtimeclass::validate_runtime_class_update(n, o),
             Vec::new(),
         ),
         (n, o) => {
@@ -271,7 +279,8 @@ pub fn apply_defaults(obj: &mut Object) {
         | Object::Node(_)
         | Object::Lease(_)
         | Object::ConfigMap(_)
-        | Object::ServiceAccount(_) => {}
+        | Object::ServiceAccount(_)
+        | Object::RuntimeClass(_) => {}
     }
 }
 

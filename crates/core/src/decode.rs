@@ -205,6 +205,7 @@ pub fn decode(doc: &Document) -> Result<Decoded, ObjectError> {
         "ServiceAccount" => Object::ServiceAccount(typed(kind, &doc.value)?),
         "PersistentVolumeClaim" => Object::PersistentVolumeClaim(typed(kind, &doc.value)?),
         "StorageClass" => Object::StorageClass(typed(kind, &doc.value)?),
+        "RuntimeClass" => Object::RuntimeClass(typed(kind, &doc.value)?),
         _ => Object::Namespace(typed(kind, &doc.value)?),
     };
     check_quantities(kind, &doc.value)?;
@@ -599,7 +600,7 @@ mod tests {
             .to_string();
         assert_eq!(
             err,
-            r#"no kind "Deployment" is registered for version "apps/v1": kbatch serves batch/v1 Job, batch/v1 CronJob, v1 Pod, v1 Namespace, v1 Event, v1 Node, coordination.k8s.io/v1 Lease, v1 ConfigMap, v1 Secret, v1 ServiceAccount, v1 PersistentVolumeClaim, storage.k8s.io/v1 StorageClass"#
+            r#"no kind "Deployment" is registered for version "apps/v1": kbatch serves batch/v1 Job, batch/v1 CronJob, v1 Pod, v1 Namespace, v1 Event, v1 Node, coordination.k8s.io/v1 Lease, v1 ConfigMap, v1 Secret, v1 ServiceAccount, v1 PersistentVolumeClaim, storage.k8s.io/v1 StorageClass, node.k8s.io/v1 RuntimeClass"#
         );
         assert_eq!(
             decode(&one("kind: Job\n")).unwrap_err(),

@@ -5,6 +5,7 @@ use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{
     ConfigMap, Event, Namespace, Node, PersistentVolumeClaim, Pod, Secret, ServiceAccount,
 };
+use k8s_openapi::api::node::v1::RuntimeClass;
 use k8s_openapi::api::storage::v1::StorageClass;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
@@ -128,6 +129,13 @@ pub const STORAGECLASS: Kind = Kind {
     plural: "storageclasses",
     namespaced: false,
 };
+pub const RUNTIME_CLASS: Kind = Kind {
+    group: "node.k8s.io",
+    version: "v1",
+    kind: "RuntimeClass",
+    plural: "runtimeclasses",
+    namespaced: false,
+};
 
 /// Every kind that admission (defaulting + validation) knows.
 pub const ADMITTED_KINDS: &[Kind] = &[
@@ -143,6 +151,7 @@ pub const ADMITTED_KINDS: &[Kind] = &[
     SERVICEACCOUNT,
     PERSISTENTVOLUMECLAIM,
     STORAGECLASS,
+    RUNTIME_CLASS,
 ];
 
 /// Finds the kind for an apiVersion and kind pair, exactly (kinds are case-sensitive, as in Kubernetes).
@@ -170,6 +179,7 @@ pub enum Object {
     ServiceAccount(ServiceAccount),
     PersistentVolumeClaim(PersistentVolumeClaim),
     StorageClass(StorageClass),
+    RuntimeClass(RuntimeClass),
 }
 
 impl Object {
@@ -187,6 +197,7 @@ impl Object {
             Object::ServiceAccount(_) => SERVICEACCOUNT,
             Object::PersistentVolumeClaim(_) => PERSISTENTVOLUMECLAIM,
             Object::StorageClass(_) => STORAGECLASS,
+            Object::RuntimeClass(_) => RUNTIME_CLASS,
         }
     }
 
@@ -204,6 +215,7 @@ impl Object {
             Object::ServiceAccount(o) => &o.metadata,
             Object::PersistentVolumeClaim(o) => &o.metadata,
             Object::StorageClass(o) => &o.metadata,
+            Object::RuntimeClass(o) => &o.metadata,
         }
     }
 
@@ -221,6 +233,7 @@ impl Object {
             Object::ServiceAccount(o) => &mut o.metadata,
             Object::PersistentVolumeClaim(o) => &mut o.metadata,
             Object::StorageClass(o) => &mut o.metadata,
+            Object::RuntimeClass(o) => &mut o.metadata,
         }
     }
 
@@ -246,6 +259,7 @@ impl Object {
                 Object::PersistentVolumeClaim(serde_json::from_slice(bytes)?)
             }
             "StorageClass" => Object::StorageClass(serde_json::from_slice(bytes)?),
+            "RuntimeClass" => Object::RuntimeClass(serde_json::from_slice(bytes)?),
             _ => Object::Namespace(serde_json::from_slice(bytes)?),
         })
     }
@@ -266,6 +280,7 @@ impl Object {
                 Object::PersistentVolumeClaim(serde_json::from_value(value)?)
             }
             "StorageClass" => Object::StorageClass(serde_json::from_value(value)?),
+            "RuntimeClass" => Object::RuntimeClass(serde_json::from_value(value)?),
             _ => Object::Namespace(serde_json::from_value(value)?),
         })
     }
@@ -289,6 +304,7 @@ impl Object {
             Object::ServiceAccount(o) => ser(o),
             Object::PersistentVolumeClaim(o) => ser(o),
             Object::StorageClass(o) => ser(o),
+            Object::RuntimeClass(o) => ser(o),
         }
     }
 
@@ -312,6 +328,7 @@ impl Object {
             Object::ServiceAccount(o) => ser(o),
             Object::PersistentVolumeClaim(o) => ser(o),
             Object::StorageClass(o) => ser(o),
+            Object::RuntimeClass(o) => ser(o),
         }
     }
 }

@@ -7,8 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use kbatch_agent::runtime::Runtime;
 use kbatch_agent::runtime::process::ProcessRuntime;
-use kbatch_agent::{Agent, AgentConfig, FileLogs};
+use kbatch_agent::runtime::runc::{self, RuncRuntime};
+use kbatch_agent::{Agent, AgentConfig, FileLogs, Images};
 use kbatch_api::Metrics;
 use kbatch_api::clock::Clock;
 use kbatch_api::encryption::{EncryptedStore, Keys};
@@ -80,6 +82,16 @@ pub enum Supervision {
     Direct,
 }
 
+/// The runtime of pods that name no `runtimeClassName`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum DefaultRuntime {
+    /// Host processes (no image needed: the container's command runs on the host).
+    #[default]
+    Process,
+    /// OCI containers from the pods' images, run by runc.
+    Runc,
+}
+
 /// The node this instance runs.
 #[derive(Debug, Clone)]
 pub struct NodeSettings {
@@ -88,6 +100,13 @@ pub struct NodeSettings {
     pub dir: PathBuf,
     pub supervision: Supervision,
     pub log_retention: Duration,
+    /// The node's image store (`kbatch image` uses the same one).
+    pub images_dir: PathBuf,
+    /// Registries (HOST:PORT) reached over plain HTTP.
+    pub insecure_registries: Vec<String>,
+    pub default_runtime: DefaultRuntime,
+    /// runc's pids limit per container (kubelet's `--pod-max-pids`); -1: none.
+    pub pod_max_pids: i64,
 }
 
 impl NodeSettings {
@@ -98,6 +117,10 @@ impl NodeSettings {
             dir: data_dir.join("agent"),
             supervision,
             log_retention: Duration::from_secs(24 * 3600),
+            images_dir: data_dir.join("images"),
+            insecure_registries: Vec::new(),
+            default_runtime: DefaultRuntime::Process,
+            pod_max_pids: -1,
         }
     }
 }
@@ -147,12 +170,55 @@ impl Instance {
         });
         // The agent runs until the tokio runtime ends.
         if let Some(node) = settings.node {
-            let runtime = ProcessRuntime::new(clock.clone());
-            let runtime = match node.supervision {
-                Supervision::Shim(program) => runtime.with_shim(program, node.dir.join("runs")),
-                Supervision::Direct => runtime,
+            let process = ProcessRuntime::new(clock.clone());
+            let process: Arc<dyn Runtime> = Arc::new(match &node.supervision {
+                Supervision::Shim(program) => process.with_shim(program, node.dir.join("runs")),
+                Supervision::Direct => process,
+            });
+            let images = match kbatch_image::Store::open(&node.images_dir) {
+                Ok(store) => {
+                    let keyring = kbatch_image::auth::Keyring::default_path()
+                        .and_then(|p| kbatch_image::auth::Keyring::load(&p).ok())
+                        .unwrap_or_default();
+                    let puller = kbatch_image::Puller::new(kbatch_image::PullOptions {
+                        insecure_registries: node.insecure_registries.clone(),
+                        keyring,
+                        platform: kbatch_image::Platform::host(),
+                    });
+                    Some(Images { store, puller })
+                }
+                Err(e) => {
+                    tracing::warn!(dir = %node.images_dir.display(), error = %e, "opening the image store: pods of the runc runtime cannot pull images");
+                    None
+                }
             };
-            let mut config = AgentConfig::new(node.name, node.dir, Arc::new(runtime));
+            let mut runtimes: Vec<Arc<dyn Runtime>> = vec![process];
+            if let Some(images) = &images {
+                let supervision = match &node.supervision {
+                    Supervision::Shim(program) => runc::Supervision::Shim(program.clone()),
+                    Supervision::Direct => runc::Supervision::Direct,
+                };
+                let runc = RuncRuntime::new(
+                    clock.clone(),
+                    node.dir.join("runc"),
+                    images.store.clone(),
+                    supervision,
+                )
+                .with_pids_limit(Some(node.pod_max_pids));
+                runtimes.push(Arc::new(runc));
+            }
+            let wanted = match node.default_runtime {
+                DefaultRuntime::Process => "process",
+                DefaultRuntime::Runc => "runc",
+            };
+            let default = runtimes
+                .iter()
+                .position(|r| r.name() == wanted)
+                .unwrap_or(0);
+            let default = runtimes.remove(default);
+            let mut config = AgentConfig::new(node.name, node.dir, default);
+            config.runtimes = runtimes;
+            config.images = images;
             config.log_retention = node.log_retention;
             tokio::spawn(Agent::new(registry.clone(), clock.clone(), config).run());
         }

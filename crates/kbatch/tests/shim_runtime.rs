@@ -47,6 +47,7 @@ fn spec(dir: &Path, name: &str, script: &str) -> ContainerSpec {
         log_path: dir.join("logs").join(format!("{name}.log")),
         limits: Limits::default(),
         mounts: Vec::new(),
+        image: None,
     }
 }
 

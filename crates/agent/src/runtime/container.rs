@@ -191,6 +191,7 @@ impl Started {
             oom_killed,
             finished_at: clock.now(),
             lost: None,
+            start_error: None,
         }
     }
 }

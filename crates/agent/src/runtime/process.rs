@@ -545,6 +545,7 @@ impl ProcessRuntime {
                             starting.pid
                         )
                     }),
+                    start_error: None,
                 };
                 let record = ProcessRecord {
                     pid: 0,
@@ -913,6 +914,7 @@ fn unknown_exit(clock: &dyn Clock, what: &str) -> Exit {
         oom_killed: false,
         finished_at: clock.now(),
         lost: Some(format!("the container's supervisor {what}")),
+        start_error: None,
     }
 }
 

@@ -4,7 +4,7 @@
 
 use kbatch_core::object::{
     CONFIGMAP, CRONJOB, EVENT, JOB, Kind, LEASE, NAMESPACE, NODE, PERSISTENTVOLUMECLAIM, POD,
-    SECRET, SERVICEACCOUNT, STORAGECLASS,
+    RUNTIME_CLASS, SECRET, SERVICEACCOUNT, STORAGECLASS,
 };
 use serde_json::{Value, json};
 
@@ -114,6 +114,13 @@ pub const RESOURCES: &[Resource] = &[
         kind: STORAGECLASS,
         singular: "storageclass",
         short_names: &["sc"],
+        categories: &[],
+        subresources: &[],
+    },
+    Resource {
+        kind: RUNTIME_CLASS,
+        singular: "runtimeclass",
+        short_names: &[],
         categories: &[],
         subresources: &[],
     },
@@ -312,7 +319,7 @@ mod tests {
             .iter()
             .map(|i| i["metadata"]["name"].as_str().unwrap())
             .collect();
-        assert_eq!(names, ["batch", "coordination.k8s.io"]);
+        assert_eq!(names, ["batch", "coordination.k8s.io", "node.k8s.io"]);
         let core = aggregated(true, "v2");
         assert_eq!(core["items"][0]["metadata"]["name"], "");
         let pods = &core["items"][0]["versions"][0]["resources"][0];

@@ -154,7 +154,8 @@ pub fn value(obj: &Object, field: &str) -> Option<String> {
             | Object::ConfigMap(_)
             | Object::ServiceAccount(_)
             | Object::PersistentVolumeClaim(_)
-            | Object::StorageClass(_) => return None,
+            | Object::StorageClass(_)
+            | Object::RuntimeClass(_) => return None,
         },
     };
     Some(v)

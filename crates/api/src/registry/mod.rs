@@ -13,6 +13,7 @@ mod events;
 pub mod fields;
 mod namespaces;
 pub mod plugins;
+pub mod runtime_classes;
 mod watch;
 mod write;
 
@@ -261,6 +262,7 @@ impl Registry {
             namespaces::ensure(self, name).await?;
         }
         self.ensure_default_storage_class().await?;
+        runtime_classes::ensure_defaults(self).await?;
         namespaces::resume_terminating(self).await
     }
 }

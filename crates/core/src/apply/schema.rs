@@ -371,6 +371,10 @@ const PERSISTENT_VOLUME_CLAIM: Fields = &[
 /// ConfigMaps, Secrets, ServiceAccounts and StorageClasses: every other field of the Go
 /// structs is `omitempty` (a StorageClass's `provisioner` is a string, always present).
 const METADATA_ONLY: Fields = &[("metadata", Slot::Struct(NONE))];
+const RUNTIME_CLASS: Fields = &[
+    ("metadata", Slot::Struct(NONE)),
+    ("handler", Slot::EmptyString),
+];
 const LEASE: Fields = &[
     ("metadata", Slot::Struct(NONE)),
     ("spec", Slot::Struct(NONE)),
@@ -392,6 +396,7 @@ pub(crate) fn materialize(kind: &Kind, obj: &Value) -> Value {
         "Lease" => LEASE,
         "ConfigMap" | "Secret" | "ServiceAccount" | "StorageClass" => METADATA_ONLY,
         "PersistentVolumeClaim" => PERSISTENT_VOLUME_CLAIM,
+        "RuntimeClass" => RUNTIME_CLASS,
         _ => NONE,
     };
     let mut out = obj.clone();

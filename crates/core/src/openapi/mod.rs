@@ -28,6 +28,7 @@ use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{
     ConfigMap, Event, Namespace, Node, PersistentVolumeClaim, Pod, Secret, ServiceAccount,
 };
+use k8s_openapi::api::node::v1::RuntimeClass;
 use k8s_openapi::api::storage::v1::StorageClass;
 use schemars::{JsonSchema, SchemaGenerator};
 use serde_json::{Map, Value, json};
@@ -35,7 +36,7 @@ use sha2::{Digest, Sha512};
 
 use crate::object::{
     CONFIGMAP, CRONJOB, EVENT, JOB, Kind, LEASE, NAMESPACE, NODE, PERSISTENTVOLUMECLAIM, POD,
-    SECRET, SERVICEACCOUNT, STORAGECLASS,
+    RUNTIME_CLASS, SECRET, SERVICEACCOUNT, STORAGECLASS,
 };
 
 /// The OpenAPI v3 root listing and one document per served group-version.
@@ -205,6 +206,11 @@ const GROUP_VERSIONS: &[GroupVersion] = &[
         group: "storage.k8s.io",
         version: "v1",
         resources: &[served::<StorageClass>(STORAGECLASS, &[])],
+    },
+    GroupVersion {
+        group: "node.k8s.io",
+        version: "v1",
+        resources: &[served::<RuntimeClass>(RUNTIME_CLASS, &[])],
     },
 ];
 

@@ -19,6 +19,7 @@ mod namespace;
 mod node;
 mod pod;
 mod storage;
+mod runtimeclass;
 
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::Container;
@@ -28,7 +29,7 @@ use serde_json::{Value, json};
 use crate::field::go_quote;
 use crate::object::{
     CONFIGMAP, CRONJOB, EVENT, JOB, Kind, LEASE, NAMESPACE, NODE, Object, PERSISTENTVOLUMECLAIM,
-    POD, SECRET, SERVICEACCOUNT, STORAGECLASS,
+    POD, RUNTIME_CLASS, SECRET, SERVICEACCOUNT, STORAGECLASS,
 };
 use crate::status::bad_request;
 use crate::table::{Table, TableColumnDefinition, TableRow, TableRowCondition};
@@ -87,6 +88,7 @@ pub fn column_definitions(kind: &Kind) -> Vec<TableColumnDefinition> {
         k if k == SERVICEACCOUNT => storage::service_account_columns(),
         k if k == PERSISTENTVOLUMECLAIM => storage::claim_columns(),
         k if k == STORAGECLASS => storage::storage_class_columns(),
+        k if k == RUNTIME_CLASS => runtimeclass::columns(),
         _ => Vec::new(),
     }
 }
@@ -107,6 +109,7 @@ pub fn cells(obj: &Object, now: Timestamp) -> Vec<Value> {
         Object::ServiceAccount(o) => storage::service_account_cells(o, now),
         Object::PersistentVolumeClaim(o) => storage::claim_cells(o, now),
         Object::StorageClass(o) => storage::storage_class_cells(o, now),
+        Object::RuntimeClass(o) => runtimeclass::cells(o, now),
     }
 }
 
@@ -335,6 +338,9 @@ mod tests {
             ),
             Object::StorageClass(
                 serde_json::from_value(json!({"metadata": meta, "provisioner": "p"})).unwrap(),
+            ),
+            Object::RuntimeClass(
+                serde_json::from_value(json!({"metadata": meta, "handler": "runc"})).unwrap(),
             ),
         ]
     }

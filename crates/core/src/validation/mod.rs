@@ -13,3 +13,4 @@ pub mod pod;
 pub mod secret;
 pub mod serviceaccount;
 pub mod storage;
+pub mod runtimeclass;

@@ -16,7 +16,8 @@ use kbatch_api::server::{Api, ApiConfig, bind};
 use kbatch_controllers::ControllersConfig;
 
 use crate::instance::{
-    Instance, NodeSettings, Settings, Supervision, encrypt_secrets, go_duration, host_node_name,
+    DefaultRuntime, Instance, NodeSettings, Settings, Supervision, encrypt_secrets, go_duration,
+    host_node_name,
     open_store,
 };
 
@@ -63,6 +64,18 @@ pub struct ServerArgs {
     /// (`--concurrent-cron-job-syncs`).
     #[arg(long, default_value_t = 200)]
     concurrent_cron_job_syncs: usize,
+    /// The runtime of pods that name no `runtimeClassName`: host processes, or OCI
+    /// containers from the pods' images run by runc (`apt-get install runc`).
+    #[arg(long, value_enum, default_value = "process")]
+    runtime: DefaultRuntime,
+    /// A registry (HOST:PORT) to pull images from over plain HTTP instead of HTTPS, such as
+    /// one on loopback; repeatable.
+    #[arg(long = "insecure-registry", value_name = "HOST:PORT")]
+    insecure_registries: Vec<String>,
+    /// The most processes each container of the runc runtime may have (kubelet's
+    /// `--pod-max-pids`); -1: no limit.
+    #[arg(long, default_value_t = -1, allow_negative_numbers = true)]
+    pod_max_pids: i64,
 }
 
 pub fn run(args: ServerArgs) -> ExitCode {
@@ -159,6 +172,9 @@ fn settings(args: &ServerArgs, data_dir: &Path) -> anyhow::Result<Settings> {
         let name = args.node_name.clone().unwrap_or_else(host_node_name);
         let mut node = NodeSettings::new(name, data_dir, Supervision::Shim(program));
         node.log_retention = args.log_retention;
+        node.insecure_registries = args.insecure_registries.clone();
+        node.default_runtime = args.runtime;
+        node.pod_max_pids = args.pod_max_pids;
         Some(node)
     };
     Ok(Settings { controllers, node })
