@@ -14,7 +14,7 @@ use kbatch_api::clock::Clock;
 use kbatch_api::logs::{NoLogs, PodLogs};
 use kbatch_api::registry::Registry;
 use kbatch_controllers::{Controllers, ControllersConfig};
-use kbatch_store::SqliteStore;
+use kbatch_store::{EtcdOptions, EtcdStore, SqliteStore, Store};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -32,6 +32,15 @@ pub fn open_store(data_dir: &Path) -> anyhow::Result<Arc<SqliteStore>> {
         .with_context(|| format!("creating {}", data_dir.display()))?;
     let store = SqliteStore::open(data_dir)
         .with_context(|| format!("opening the store in {}", data_dir.display()))?;
+    Ok(Arc::new(store))
+}
+
+/// Connects to the etcd cluster `options` name: the store several servers share.
+pub async fn connect_etcd(options: EtcdOptions) -> anyhow::Result<Arc<dyn Store>> {
+    let endpoints = options.endpoints.join(",");
+    let store = EtcdStore::connect(options)
+        .await
+        .with_context(|| format!("connecting to etcd at {endpoints}"))?;
     Ok(Arc::new(store))
 }
 

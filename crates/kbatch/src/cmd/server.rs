@@ -1,5 +1,5 @@
-//! `kbatch server`: the API over HTTPS on the embedded SQLite store, with credentials and a
-//! kubeconfig made on first start.
+//! `kbatch server`: the API over HTTPS on the embedded SQLite store or on etcd, with
+//! credentials and a kubeconfig made on first start.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -14,10 +14,21 @@ use kbatch_api::clock::{Clock, SystemClock};
 use kbatch_api::pki::{Credentials, server_url};
 use kbatch_api::server::{Api, ApiConfig, bind};
 use kbatch_controllers::ControllersConfig;
+use kbatch_store::{EtcdOptions, EtcdTls, Store};
 
 use crate::instance::{
-    Instance, NodeSettings, Settings, Supervision, go_duration, host_node_name, open_store,
+    Instance, NodeSettings, Settings, Supervision, connect_etcd, go_duration, host_node_name,
+    open_store,
 };
+
+/// Where a server keeps the cluster's state.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum StoreKind {
+    /// The embedded SQLite store in the data directory (one server).
+    Sqlite,
+    /// An etcd v3 cluster (any number of servers).
+    Etcd,
+}
 
 #[derive(Args, Debug)]
 pub struct ServerArgs {
@@ -62,6 +73,27 @@ pub struct ServerArgs {
     /// (`--concurrent-cron-job-syncs`).
     #[arg(long, default_value_t = 200)]
     concurrent_cron_job_syncs: usize,
+    /// Where the cluster's state lives: the embedded SQLite store in the data directory, or
+    /// etcd (which several servers can share; needs --etcd-endpoints).
+    #[arg(long, value_enum, default_value = "sqlite")]
+    store: StoreKind,
+    /// The etcd members' client URLs, comma-separated (kube-apiserver's --etcd-servers).
+    #[arg(long, value_delimiter = ',', required_if_eq("store", "etcd"))]
+    etcd_endpoints: Vec<String>,
+    /// Prepended to every key in etcd, so that several clusters can share one etcd
+    /// [default: none: Kubernetes' /registry/… layout].
+    #[arg(long, default_value = "")]
+    etcd_prefix: String,
+    /// The CA bundle (PEM) that verifies the etcd members' certificates; https:// endpoints
+    /// need it.
+    #[arg(long)]
+    etcd_cafile: Option<PathBuf>,
+    /// A client certificate (PEM) for etcd members that require one.
+    #[arg(long, requires_all = ["etcd_cafile", "etcd_keyfile"])]
+    etcd_certfile: Option<PathBuf>,
+    /// The client certificate's private key (PEM).
+    #[arg(long, requires = "etcd_certfile")]
+    etcd_keyfile: Option<PathBuf>,
 }
 
 pub fn run(args: ServerArgs) -> ExitCode {
@@ -102,7 +134,14 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
         Some(d) => d,
         None => default_data_dir()?,
     };
-    let store = open_store(&data_dir)?;
+    let store: Arc<dyn Store> = match args.store {
+        StoreKind::Sqlite => open_store(&data_dir)?,
+        StoreKind::Etcd => {
+            std::fs::create_dir_all(&data_dir)
+                .with_context(|| format!("creating {}", data_dir.display()))?;
+            connect_etcd(etcd_options(&args)).await?
+        }
+    };
     let listener = bind(args.listen).await?;
     let addr = listener
         .local_addr()
@@ -137,6 +176,18 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
     api.serve(listener, Some(tls), shutdown_signal()).await;
     tracing::info!("shutting down");
     Ok(())
+}
+
+/// The etcd connection the flags describe.
+fn etcd_options(args: &ServerArgs) -> EtcdOptions {
+    let mut options = EtcdOptions::new(args.etcd_endpoints.clone());
+    options.prefix = args.etcd_prefix.clone();
+    options.tls = args.etcd_cafile.clone().map(|ca_file| EtcdTls {
+        ca_file,
+        cert_file: args.etcd_certfile.clone(),
+        key_file: args.etcd_keyfile.clone(),
+    });
+    options
 }
 
 /// The controllers and the node the flags ask for.
