@@ -1,0 +1,135 @@
+//! `kbatch server --store etcd` for real: servers on a real etcd (Debian's etcd-server, started
+//! on free loopback ports by the store's test support), driven by the real kubectl. The
+//! cluster's state lives in etcd, not in the server's data directory; servers sharing one
+//! etcd elect one leader through a Lease, and the other takes over when it dies.
+//!
+//! Without `etcd` or kubectl on the PATH every test here says so and passes without running.
+
+mod common;
+
+#[path = "../../store/tests/support/etcd.rs"]
+#[allow(dead_code)]
+mod etcd;
+
+use std::time::Duration;
+
+use common::{Server, have_kubectl};
+use etcd::Cluster;
+
+/// Generous: the machine is shared, and a takeover waits out a 15 s lease.
+const LONG: Duration = Duration::from_secs(120);
+
+/// A one-member etcd for `test`, or None (after saying why) without etcd or kubectl.
+fn etcd(test: &str) -> Option<Cluster> {
+    if !have_kubectl() {
+        return None;
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    runtime.block_on(Cluster::start(test, 1, false))
+}
+
+/// A server on `cluster` under `prefix`, with its own data dir and node.
+fn server_on(cluster: &Cluster, prefix: &str, node: &str) -> Server {
+    server_in(tempfile::tempdir().expect("temp dir"), cluster, prefix, node)
+}
+
+fn server_in(dir: tempfile::TempDir, cluster: &Cluster, prefix: &str, node: &str) -> Server {
+    let endpoints = cluster.endpoints().join(",");
+    Server::start_in(
+        dir,
+        &[
+            "--store",
+            "etcd",
+            "--etcd-endpoints",
+            &endpoints,
+            "--etcd-prefix",
+            prefix,
+            "--node-name",
+            node,
+        ],
+    )
+}
+
+fn job(name: &str) -> String {
+    format!(
+        "apiVersion: batch/v1
+kind: Job
+metadata: {{name: {name}}}
+spec:
+  completions: 2
+  parallelism: 2
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+      - name: work
+        image: busybox
+        command: [sh, -c, 'echo {name} done']
+"
+    )
+}
+
+fn wait_complete(s: &Server, name: &str) {
+    s.wait_for(
+        &[
+            "get",
+            "job",
+            name,
+            "-o",
+            "jsonpath={.status.conditions[?(@.type==\"Complete\")].status}",
+        ],
+        LONG,
+        |status| status == "True",
+    );
+}
+
+#[test]
+fn a_server_on_etcd_runs_a_job_and_a_restarted_server_still_has_it() {
+    let Some(cluster) = etcd("a server on etcd") else {
+        return;
+    };
+    let s = server_on(&cluster, "/one", "node-a");
+    s.ok_stdin(&["apply", "-f", "-"], &job("on-etcd"));
+    wait_complete(&s, "on-etcd");
+    assert_eq!(
+        s.ok(&["get", "job", "on-etcd", "-o", "jsonpath={.status.succeeded}"]),
+        "2"
+    );
+    assert_eq!(
+        s.ok(&["logs", "job/on-etcd"]).trim(),
+        "on-etcd done",
+        "the local node ran the pods"
+    );
+    let uid = s.ok(&["get", "job", "on-etcd", "-o", "jsonpath={.metadata.uid}"]);
+    // Nothing of the cluster's state is in the data directory.
+    assert!(!s.data_dir().join("kbatch.db").exists());
+
+    let dir = s.stop();
+    let s = server_in(dir, &cluster, "/one", "node-a");
+    assert_eq!(
+        s.ok(&["get", "job", "on-etcd", "-o", "jsonpath={.metadata.uid}"]),
+        uid
+    );
+    assert_eq!(
+        s.ok(&["get", "pods", "-l", "job-name=on-etcd", "-o", "name"])
+            .lines()
+            .count(),
+        2
+    );
+    // A server with a data directory of its own on the same etcd sees the same cluster…
+    let other = server_on(&cluster, "/one", "node-b");
+    assert_eq!(
+        other.ok(&["get", "job", "on-etcd", "-o", "jsonpath={.metadata.uid}"]),
+        uid
+    );
+    // …and one under another prefix sees another cluster.
+    let apart = server_on(&cluster, "/two", "node-c");
+    assert!(
+        apart
+            .fails(&["get", "job", "on-etcd"])
+            .contains("NotFound")
+    );
+}
