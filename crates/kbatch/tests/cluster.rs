@@ -133,3 +133,108 @@ fn a_server_on_etcd_runs_a_job_and_a_restarted_server_still_has_it() {
             .contains("NotFound")
     );
 }
+
+/// The leader Lease's holder, as `server` shows it ("" when none).
+fn holder(s: &Server) -> String {
+    let out = s.kubectl(&[
+        "get",
+        "lease",
+        "-n",
+        "kube-system",
+        "kbatch-controller-manager",
+        "-o",
+        "jsonpath={.spec.holderIdentity}",
+    ]);
+    if out.success { out.stdout } else { String::new() }
+}
+
+fn wait_leader(s: &Server, node: &str) {
+    s.wait_for(
+        &[
+            "get",
+            "lease",
+            "-n",
+            "kube-system",
+            "kbatch-controller-manager",
+            "-o",
+            "jsonpath={.spec.holderIdentity}",
+        ],
+        LONG,
+        |holder| holder.starts_with(&format!("{node}_")),
+    );
+}
+
+/// Pods of Job `name`, and how many succeeded: a Job that completed once has exactly its
+/// completions, never a pod more made by a second controller.
+fn completed_once(s: &Server, name: &str) {
+    wait_complete(s, name);
+    assert_eq!(
+        s.ok(&["get", "job", name, "-o", "jsonpath={.status.succeeded}"]),
+        "2"
+    );
+    let pods = s.ok(&["get", "pods", "-l", &format!("job-name={name}"), "-o", "name"]);
+    assert_eq!(pods.lines().count(), 2, "{pods}");
+}
+
+#[test]
+fn two_servers_elect_one_leader_and_the_other_takes_over_when_it_dies() {
+    let Some(cluster) = etcd("two servers") else {
+        return;
+    };
+    // A control-plane-only server, started first so that it leads…
+    let first = Server::start_in(
+        tempfile::tempdir().expect("temp dir"),
+        &[
+            "--store",
+            "etcd",
+            "--etcd-endpoints",
+            &cluster.endpoints().join(","),
+            "--etcd-prefix",
+            "/ha",
+            "--node-name",
+            "control",
+            "--no-agent",
+        ],
+    );
+    wait_leader(&first, "control");
+    // …and a server with the only node, which waits for the Lease.
+    let second = server_on(&cluster, "/ha", "worker");
+    assert!(holder(&second).starts_with("control_"));
+    let transitions = |s: &Server| {
+        s.ok(&[
+            "get",
+            "lease",
+            "-n",
+            "kube-system",
+            "kbatch-controller-manager",
+            "-o",
+            "jsonpath={.spec.leaseTransitions}",
+        ])
+    };
+    let before = transitions(&second);
+
+    // A Job made through the follower is run by the leader's controllers, on the
+    // follower's node.
+    second.ok_stdin(&["apply", "-f", "-"], &job("before"));
+    completed_once(&first, "before");
+    completed_once(&second, "before");
+    let nodes = second.ok(&[
+        "get",
+        "pods",
+        "-l",
+        "job-name=before",
+        "-o",
+        "jsonpath={.items[*].spec.nodeName}",
+    ]);
+    assert_eq!(nodes, "worker worker");
+    assert!(holder(&second).starts_with("control_"), "the leader kept its lease");
+
+    // SIGKILL: the leader cannot give its Lease up; the follower waits it out and leads.
+    drop(first.stop());
+    wait_leader(&second, "worker");
+    let after: i64 = transitions(&second).parse().unwrap();
+    assert_eq!(after, before.parse::<i64>().unwrap() + 1);
+    second.ok_stdin(&["apply", "-f", "-"], &job("after"));
+    completed_once(&second, "after");
+    completed_once(&second, "before");
+}

@@ -13,7 +13,7 @@ use kbatch_api::Metrics;
 use kbatch_api::clock::{Clock, SystemClock};
 use kbatch_api::pki::{Credentials, server_url};
 use kbatch_api::server::{Api, ApiConfig, bind};
-use kbatch_controllers::ControllersConfig;
+use kbatch_controllers::{ControllersConfig, LeaderElectionConfig};
 use kbatch_store::{EtcdOptions, EtcdTls, Store};
 
 use crate::instance::{
@@ -94,6 +94,28 @@ pub struct ServerArgs {
     /// The client certificate's private key (PEM).
     #[arg(long, requires = "etcd_certfile")]
     etcd_keyfile: Option<PathBuf>,
+    /// With --store etcd, where several servers may share the store: run the controllers and
+    /// the scheduler only while this server holds the leader Lease. Ignored with SQLite, which
+    /// one server owns.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    leader_elect: bool,
+    /// How long the other servers wait before they take over a Lease its holder stopped
+    /// renewing (kube-controller-manager: 15s).
+    #[arg(long, default_value = "15s", value_parser = go_duration)]
+    leader_elect_lease_duration: Duration,
+    /// How long the leader tries to renew before it stops leading; less than the lease
+    /// duration (kube-controller-manager: 10s).
+    #[arg(long, default_value = "10s", value_parser = go_duration)]
+    leader_elect_renew_deadline: Duration,
+    /// The pause between attempts to acquire or renew the Lease (kube-controller-manager: 2s).
+    #[arg(long, default_value = "2s", value_parser = go_duration)]
+    leader_elect_retry_period: Duration,
+    /// The namespace of the leader Lease.
+    #[arg(long, default_value = "kube-system")]
+    leader_elect_resource_namespace: String,
+    /// The name of the leader Lease.
+    #[arg(long, default_value = "kbatch-controller-manager")]
+    leader_elect_resource_name: String,
 }
 
 pub fn run(args: ServerArgs) -> ExitCode {
@@ -164,8 +186,15 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
     )
     .await?;
     api.spawn_compactor();
+    let election = leader_election(&args);
     // Runs until the process ends; dropping it would stop the controllers.
-    let _instance = Instance::start(api.registry(), &clock, &metrics, settings);
+    let mut instance = match election {
+        Some(election) => {
+            Instance::start_elected(api.registry(), &clock, &metrics, settings, election)?
+        }
+        None => Instance::start(api.registry(), &clock, &metrics, settings),
+    };
+    let lost = instance.leadership_lost();
     println!("kbatch server listening on {url}");
     println!("  data dir:   {}", data_dir.display());
     println!("  kubeconfig: {}", credentials.kubeconfig.display());
@@ -173,9 +202,44 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
         "use it with: export KUBECONFIG={}; kubectl get jobs",
         credentials.kubeconfig.display()
     );
-    api.serve(listener, Some(tls), shutdown_signal()).await;
+    let lost_leadership = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let shutdown = {
+        let lost_leadership = lost_leadership.clone();
+        async move {
+            tokio::select! {
+                () = shutdown_signal() => {}
+                () = lost => lost_leadership.store(true, std::sync::atomic::Ordering::Relaxed),
+            }
+        }
+    };
+    api.serve(listener, Some(tls), shutdown).await;
+    // As kube-controller-manager, a server that lost its lease exits: its controllers have
+    // stopped already, and a restart campaigns afresh (its pods' shims outlive it).
+    anyhow::ensure!(
+        !lost_leadership.load(std::sync::atomic::Ordering::Relaxed),
+        "leader election lost"
+    );
     tracing::info!("shutting down");
+    // A leader gives its lease up, so that another server takes over at once.
+    instance.stop_controllers().await;
     Ok(())
+}
+
+/// The leader election the flags ask for: with etcd, unless --leader-elect=false. The
+/// identity is the node's name and a fresh UUID, as kube-controller-manager's is the host
+/// name and one.
+fn leader_election(args: &ServerArgs) -> Option<LeaderElectionConfig> {
+    if args.store != StoreKind::Etcd || !args.leader_elect || args.no_controllers {
+        return None;
+    }
+    let node = args.node_name.clone().unwrap_or_else(host_node_name);
+    let mut config = LeaderElectionConfig::new(format!("{node}_{}", uuid::Uuid::new_v4()));
+    config.lease_duration = args.leader_elect_lease_duration;
+    config.renew_deadline = args.leader_elect_renew_deadline;
+    config.retry_period = args.leader_elect_retry_period;
+    config.namespace = args.leader_elect_resource_namespace.clone();
+    config.name = args.leader_elect_resource_name.clone();
+    Some(config)
 }
 
 /// The etcd connection the flags describe.
