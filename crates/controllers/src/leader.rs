@@ -21,8 +21,8 @@ use std::time::Duration;
 use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
-use kbatch_api::error::ApiError;
 use kbatch_api::clock::Clock;
+use kbatch_api::error::ApiError;
 use kbatch_api::registry::{Registry, WriteOptions};
 use kbatch_core::object::{LEASE, Object};
 use tokio::time::Instant;
@@ -228,7 +228,10 @@ impl LeaderElector {
                 observed.resource_version = lease.metadata.resource_version.clone();
                 observed.time = Some(self.clock.now());
             }
-            let held = old.holder_identity.as_deref().is_some_and(|h| !h.is_empty());
+            let held = old
+                .holder_identity
+                .as_deref()
+                .is_some_and(|h| !h.is_empty());
             let ours = observed.spec.holder_identity.as_deref() == Some(config.identity.as_str());
             if held && Self::lease_valid(&observed, now.0) && !ours {
                 return Ok(false);

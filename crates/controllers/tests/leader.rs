@@ -131,7 +131,10 @@ impl Store for Link {
 async fn shared_store() -> Arc<MemoryStore> {
     let store = Arc::new(MemoryStore::new());
     let clock = FakeClock::at(START.parse().unwrap());
-    Registry::new(store.clone(), clock).bootstrap().await.unwrap();
+    Registry::new(store.clone(), clock)
+        .bootstrap()
+        .await
+        .unwrap();
     store
 }
 
@@ -180,7 +183,10 @@ fn kubernetes_timings_and_their_checks() {
     // client-go's NewLeaderElector rules.
     let mut bad = config.clone();
     bad.renew_deadline = secs(15.0);
-    assert!(bad.validate().is_err(), "the renew deadline must be shorter");
+    assert!(
+        bad.validate().is_err(),
+        "the renew deadline must be shorter"
+    );
     let mut bad = config.clone();
     bad.retry_period = secs(9.0);
     assert!(bad.validate().is_err(), "renewDeadline > retryPeriod * 1.2");
@@ -224,7 +230,8 @@ async fn another_waits_a_lease_duration_from_when_it_saw_the_lease_change() {
     let store = shared_store().await;
     let clock_a = FakeClock::at(START.parse().unwrap());
     // B's clock is an hour ahead: by it, A's renewTime is long past, which must not matter.
-    let clock_b = FakeClock::at(START.parse::<Timestamp>().unwrap() + SignedDuration::from_hours(1));
+    let clock_b =
+        FakeClock::at(START.parse::<Timestamp>().unwrap() + SignedDuration::from_hours(1));
     let a = candidate(&store, "a", clock_a.clone());
     let b = candidate(&store, "b", clock_b.clone());
     assert!(a.elector.try_acquire_or_renew().await.unwrap());
@@ -298,17 +305,18 @@ async fn of_two_candidates_racing_for_an_expired_lease_one_wins() {
     let (rb, rc) = (rb.unwrap(), rc.unwrap());
     assert!(rb != rc, "exactly one wins: b {rb}, c {rc}");
     let winner = if rb { "b" } else { "c" };
-    assert_eq!(
-        lease(&store).await.holder_identity.as_deref(),
-        Some(winner)
-    );
+    assert_eq!(lease(&store).await.holder_identity.as_deref(), Some(winner));
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_leader_that_cannot_renew_stops_before_another_takes_over() {
     let store = shared_store().await;
     let a = candidate(&store, "a", TokioClock::skewed(SignedDuration::ZERO));
-    let b = candidate(&store, "b", TokioClock::skewed(SignedDuration::from_mins(-7)));
+    let b = candidate(
+        &store,
+        "b",
+        TokioClock::skewed(SignedDuration::from_mins(-7)),
+    );
     a.elector.acquire().await;
     let hold = tokio::spawn({
         let a = a.elector.clone();
@@ -333,9 +341,17 @@ async fn a_leader_that_cannot_renew_stops_before_another_takes_over() {
     let taken = takeover.await.unwrap();
     // A gives up within the renew deadline of its last renewal (at most a retry period before
     // the cut)…
-    assert!(lost - cut <= secs(2.0 + 10.0), "lost {:?} after the cut", lost - cut);
+    assert!(
+        lost - cut <= secs(2.0 + 10.0),
+        "lost {:?} after the cut",
+        lost - cut
+    );
     // …and B takes over only after a lease duration without change: after A stopped.
-    assert!(taken - cut >= secs(15.0 - 2.0), "taken {:?} after the cut", taken - cut);
+    assert!(
+        taken - cut >= secs(15.0 - 2.0),
+        "taken {:?} after the cut",
+        taken - cut
+    );
     assert!(lost < taken);
     assert_eq!(lease(&store).await.holder_identity.as_deref(), Some("b"));
     assert_eq!(lease(&store).await.lease_transitions, Some(1));

@@ -33,7 +33,12 @@ fn etcd(test: &str) -> Option<Cluster> {
 
 /// A server on `cluster` under `prefix`, with its own data dir and node.
 fn server_on(cluster: &Cluster, prefix: &str, node: &str) -> Server {
-    server_in(tempfile::tempdir().expect("temp dir"), cluster, prefix, node)
+    server_in(
+        tempfile::tempdir().expect("temp dir"),
+        cluster,
+        prefix,
+        node,
+    )
 }
 
 fn server_in(dir: tempfile::TempDir, cluster: &Cluster, prefix: &str, node: &str) -> Server {
@@ -95,7 +100,13 @@ fn a_server_on_etcd_runs_a_job_and_a_restarted_server_still_has_it() {
     s.ok_stdin(&["apply", "-f", "-"], &job("on-etcd"));
     wait_complete(&s, "on-etcd");
     assert_eq!(
-        s.ok(&["get", "job", "on-etcd", "-o", "jsonpath={.status.succeeded}"]),
+        s.ok(&[
+            "get",
+            "job",
+            "on-etcd",
+            "-o",
+            "jsonpath={.status.succeeded}"
+        ]),
         "2"
     );
     assert_eq!(
@@ -127,11 +138,7 @@ fn a_server_on_etcd_runs_a_job_and_a_restarted_server_still_has_it() {
     );
     // …and one under another prefix sees another cluster.
     let apart = server_on(&cluster, "/two", "node-c");
-    assert!(
-        apart
-            .fails(&["get", "job", "on-etcd"])
-            .contains("NotFound")
-    );
+    assert!(apart.fails(&["get", "job", "on-etcd"]).contains("NotFound"));
 }
 
 /// The leader Lease's holder, as `server` shows it ("" when none).
@@ -145,7 +152,11 @@ fn holder(s: &Server) -> String {
         "-o",
         "jsonpath={.spec.holderIdentity}",
     ]);
-    if out.success { out.stdout } else { String::new() }
+    if out.success {
+        out.stdout
+    } else {
+        String::new()
+    }
 }
 
 fn wait_leader(s: &Server, node: &str) {
@@ -172,7 +183,14 @@ fn completed_once(s: &Server, name: &str) {
         s.ok(&["get", "job", name, "-o", "jsonpath={.status.succeeded}"]),
         "2"
     );
-    let pods = s.ok(&["get", "pods", "-l", &format!("job-name={name}"), "-o", "name"]);
+    let pods = s.ok(&[
+        "get",
+        "pods",
+        "-l",
+        &format!("job-name={name}"),
+        "-o",
+        "name",
+    ]);
     assert_eq!(pods.lines().count(), 2, "{pods}");
 }
 
@@ -227,7 +245,10 @@ fn two_servers_elect_one_leader_and_the_other_takes_over_when_it_dies() {
         "jsonpath={.items[*].spec.nodeName}",
     ]);
     assert_eq!(nodes, "worker worker");
-    assert!(holder(&second).starts_with("control_"), "the leader kept its lease");
+    assert!(
+        holder(&second).starts_with("control_"),
+        "the leader kept its lease"
+    );
 
     // SIGKILL: the leader cannot give its Lease up; the follower waits it out and leads.
     drop(first.stop());

@@ -11,11 +11,12 @@ use anyhow::Context;
 use clap::Args;
 use kbatch_api::Metrics;
 use kbatch_api::clock::{Clock, SystemClock};
-use kbatch_api::pki::{Credentials, server_url};
+use kbatch_api::pki::{ClusterCredentials, Credentials, server_url};
 use kbatch_api::server::{Api, ApiConfig, bind};
 use kbatch_controllers::{ControllersConfig, LeaderElectionConfig};
 use kbatch_store::{EtcdOptions, EtcdTls, Store};
 
+use crate::bootstrap;
 use crate::instance::{
     Instance, NodeSettings, Settings, Supervision, connect_etcd, go_duration, host_node_name,
     open_store,
@@ -116,6 +117,11 @@ pub struct ServerArgs {
     /// The name of the leader Lease.
     #[arg(long, default_value = "kbatch-controller-manager")]
     leader_elect_resource_name: String,
+    /// With --store etcd: a file holding the cluster's secret, the same for every server. The
+    /// first server stores its CA and admin token in etcd, encrypted with it; the others use
+    /// them, so every server writes the same kubeconfig but for its address.
+    #[arg(long)]
+    cluster_secret_file: Option<PathBuf>,
 }
 
 pub fn run(args: ServerArgs) -> ExitCode {
@@ -168,6 +174,13 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
     let addr = listener
         .local_addr()
         .context("reading the listen address")?;
+    if let Some(path) = &args.cluster_secret_file {
+        anyhow::ensure!(
+            args.store == StoreKind::Etcd,
+            "--cluster-secret-file needs --store etcd"
+        );
+        share_credentials(store.as_ref(), path, &data_dir).await?;
+    }
     let credentials = Credentials::load_or_create(&data_dir, addr)?;
     let tls = credentials.server_config()?;
     let url = server_url(addr);
@@ -240,6 +253,25 @@ fn leader_election(args: &ServerArgs) -> Option<LeaderElectionConfig> {
     config.namespace = args.leader_elect_resource_namespace.clone();
     config.name = args.leader_elect_resource_name.clone();
     Some(config)
+}
+
+/// Makes the cluster's CA and token in the store this server's, storing this server's own
+/// (or new ones) when the cluster has none yet.
+async fn share_credentials(
+    store: &dyn Store,
+    secret: &Path,
+    data_dir: &Path,
+) -> anyhow::Result<()> {
+    let secret = bootstrap::read_secret(secret)?;
+    let shared = bootstrap::shared_credentials(store, &secret, || {
+        Ok(match ClusterCredentials::load(data_dir)? {
+            Some(own) => own,
+            None => ClusterCredentials::generate()?,
+        })
+    })
+    .await?;
+    shared.install(data_dir)?;
+    Ok(())
 }
 
 /// The etcd connection the flags describe.
