@@ -259,3 +259,77 @@ fn two_servers_elect_one_leader_and_the_other_takes_over_when_it_dies() {
     completed_once(&second, "after");
     completed_once(&second, "before");
 }
+
+#[test]
+fn servers_given_one_cluster_secret_share_the_ca_and_the_token() {
+    let Some(cluster) = etcd("one cluster secret") else {
+        return;
+    };
+    let secrets = tempfile::tempdir().expect("temp dir");
+    let secret = secrets.path().join("secret");
+    std::fs::write(&secret, "correct horse battery staple\n").unwrap();
+    let endpoints = cluster.endpoints().join(",");
+    let args = |node: &'static str, secret: &std::path::Path| -> Vec<String> {
+        [
+            "--store",
+            "etcd",
+            "--etcd-endpoints",
+            &endpoints,
+            "--etcd-prefix",
+            "/shared",
+            "--node-name",
+            node,
+            "--no-agent",
+            "--cluster-secret-file",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([secret.display().to_string()])
+        .collect()
+    };
+    let start = |node: &'static str| {
+        let args = args(node, &secret);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        Server::start_in(tempfile::tempdir().expect("temp dir"), &args)
+    };
+    let a = start("a");
+    let b = start("b");
+    assert_eq!(a.token(), b.token());
+    assert_eq!(
+        std::fs::read_to_string(a.ca_path()).unwrap(),
+        std::fs::read_to_string(b.ca_path()).unwrap()
+    );
+    // The kubeconfigs differ in the server's address only.
+    let config = |s: &Server| {
+        std::fs::read_to_string(&s.kubeconfig)
+            .unwrap()
+            .replace(&s.url, "URL")
+    };
+    assert_eq!(config(&a), config(&b));
+    // So a's kubeconfig works on b.
+    a.ok_stdin(&["apply", "-f", "-"], &job("shared"));
+    let via_b = a.ok(&["--server", &b.url, "get", "job", "shared", "-o", "name"]);
+    assert_eq!(via_b.trim(), "job.batch/shared");
+    // Restarted, a server keeps the cluster's credentials.
+    let dir = b.stop();
+    let restart = args("b", &secret);
+    let restart: Vec<&str> = restart.iter().map(String::as_str).collect();
+    let b = Server::start_in(dir, &restart);
+    assert_eq!(a.token(), b.token());
+
+    // A server with another secret refuses to start, and says why.
+    let wrong = secrets.path().join("wrong");
+    std::fs::write(&wrong, "another secret").unwrap();
+    let data = secrets.path().join("data-c");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kbatch"))
+        .arg("server")
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["--listen", "127.0.0.1:0"])
+        .args(args("c", &wrong))
+        .output()
+        .expect("run kbatch server");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("does not open"), "{stderr}");
+}
