@@ -394,13 +394,15 @@ async fn a_leader_whose_lease_was_taken_stops_leading() {
     assert_eq!(a.elector.observed_leader().as_deref(), Some("intruder"));
 }
 
+/// Who led from when until when (None: still leading).
+type Span = (usize, Instant, Option<Instant>);
+
 /// Three candidates whose links to the store fail and recover at random for ten minutes: at no
 /// moment do two of them lead.
 #[tokio::test(start_paused = true)]
 async fn candidates_with_failing_links_never_lead_together() {
     let store = shared_store().await;
-    // Who led from when until when (None: still leading).
-    let spans: Arc<Mutex<Vec<(usize, Instant, Option<Instant>)>>> = Arc::default();
+    let spans: Arc<Mutex<Vec<Span>>> = Arc::default();
     let mut candidates = Vec::new();
     for (i, skew) in [0i64, 300, -300].into_iter().enumerate() {
         let clock = TokioClock::skewed(SignedDuration::from_secs(skew));
