@@ -333,3 +333,51 @@ fn servers_given_one_cluster_secret_share_the_ca_and_the_token() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("does not open"), "{stderr}");
 }
+
+#[test]
+fn a_leader_stopped_with_sigterm_gives_its_lease_up() {
+    let Some(cluster) = etcd("a leader's SIGTERM") else {
+        return;
+    };
+    // A lease of twenty minutes: the follower can only lead within the test's patience if
+    // the leader gives the Lease up.
+    let start = |node: &str| {
+        let endpoints = cluster.endpoints().join(",");
+        Server::start_in(
+            tempfile::tempdir().expect("temp dir"),
+            &[
+                "--store",
+                "etcd",
+                "--etcd-endpoints",
+                &endpoints,
+                "--etcd-prefix",
+                "/release",
+                "--node-name",
+                node,
+                "--no-agent",
+                "--leader-elect-lease-duration",
+                "20m",
+            ],
+        )
+    };
+    let leader = start("first");
+    wait_leader(&leader, "first");
+    let follower = start("second");
+    assert!(holder(&follower).starts_with("first_"));
+
+    // The leader's process, found by its data dir (the test harness keeps only a handle).
+    let data_dir = leader.data_dir();
+    let pids = std::process::Command::new("pgrep")
+        .arg("-f")
+        .arg(format!("data-dir {}", data_dir.display()))
+        .output()
+        .expect("run pgrep");
+    let pids = String::from_utf8_lossy(&pids.stdout).into_owned();
+    let pid = pids.split_whitespace().next().expect("the leader's pid");
+    let term = std::process::Command::new("kill")
+        .args(["-TERM", pid])
+        .status()
+        .expect("run kill");
+    assert!(term.success());
+    wait_leader(&follower, "second");
+}

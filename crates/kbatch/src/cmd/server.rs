@@ -200,6 +200,7 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
     .await?;
     api.spawn_compactor();
     let election = leader_election(&args);
+    let elected = election.is_some();
     // Runs until the process ends; dropping it would stop the controllers.
     let mut instance = match election {
         Some(election) => {
@@ -233,8 +234,19 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
         "leader election lost"
     );
     tracing::info!("shutting down");
-    // A leader gives its lease up, so that another server takes over at once.
-    instance.stop_controllers().await;
+    // A leader gives its lease up, so that another server takes over at once rather than
+    // after the lease duration (client-go's ReleaseOnCancel); the controllers finish the keys
+    // they hold first, for as long as a renewal could take.
+    if elected
+        && tokio::time::timeout(
+            args.leader_elect_renew_deadline,
+            instance.stop_controllers(),
+        )
+        .await
+        .is_err()
+    {
+        tracing::warn!("the controllers did not stop in time; the leader lease is left to expire");
+    }
     Ok(())
 }
 
