@@ -11,7 +11,7 @@ mod common;
 #[allow(dead_code)]
 mod etcd;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::{Server, have_kubectl};
 use etcd::Cluster;
@@ -380,4 +380,75 @@ fn a_leader_stopped_with_sigterm_gives_its_lease_up() {
         .expect("run kill");
     assert!(term.success());
     wait_leader(&follower, "second");
+}
+
+#[test]
+fn a_leader_that_loses_etcd_stops_leading_and_exits() {
+    use std::io::BufRead;
+    let Some(mut cluster) = etcd("a leader without etcd") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("data");
+    let log = dir.path().join("stderr");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kbatch"))
+        .arg("server")
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["--listen", "127.0.0.1:0", "--store", "etcd", "--no-agent"])
+        .args(["--etcd-endpoints", &cluster.endpoints().join(",")])
+        .args(["--node-name", "alone"])
+        .env("KBATCH_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(&log).expect("a log file"))
+        .spawn()
+        .expect("start kbatch server");
+    let stdout = child.stdout.take().expect("the server's stdout");
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    assert!(
+        lines.any(|l| l.is_ok_and(|l| l.starts_with("kbatch server listening on "))),
+        "the server did not start: {}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+    std::thread::spawn(move || for _ in lines {});
+    let deadline = Instant::now() + LONG;
+    loop {
+        let lease = std::process::Command::new(
+            std::env::var("KBATCH_KUBECTL").unwrap_or_else(|_| "kubectl".to_owned()),
+        )
+        .env("KUBECONFIG", data.join("kubeconfig"))
+        .env("HOME", dir.path())
+        .args([
+            "get",
+            "lease",
+            "-n",
+            "kube-system",
+            "kbatch-controller-manager",
+        ])
+        .args(["-o", "jsonpath={.spec.holderIdentity}"])
+        .output()
+        .expect("run kubectl");
+        if String::from_utf8_lossy(&lease.stdout).starts_with("alone_") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the server never led");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    // Without etcd no renewal succeeds: after the renew deadline the server stops leading
+    // and exits, as kube-controller-manager does.
+    cluster.kill(0);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("the server's status") {
+            break status;
+        }
+        if Instant::now() > deadline + LONG {
+            let _ = child.kill();
+            panic!("the server went on after losing etcd");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(!status.success());
+    let stderr = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(stderr.contains("leader election lost"), "{stderr}");
 }
