@@ -4,6 +4,7 @@
 pub mod cronjob;
 pub mod garbage_collector;
 pub mod job;
+pub mod leader;
 pub mod manager;
 pub mod runtime;
 pub mod scheduler;
@@ -14,4 +15,5 @@ pub mod volume_binding;
 pub use cronjob::CronJobController;
 pub use garbage_collector::GarbageCollector;
 pub use job::{JobConfig, JobController};
+pub use leader::{LeaderElectionConfig, LeaderElector};
 pub use manager::{Controllers, ControllersConfig};

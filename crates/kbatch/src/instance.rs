@@ -16,8 +16,8 @@ use kbatch_api::clock::Clock;
 use kbatch_api::encryption::{EncryptedStore, Keys};
 use kbatch_api::logs::{NoLogs, PodLogs};
 use kbatch_api::registry::Registry;
-use kbatch_controllers::{Controllers, ControllersConfig};
-use kbatch_store::{SqliteStore, Store};
+use kbatch_controllers::{Controllers, ControllersConfig, LeaderElectionConfig, LeaderElector};
+use kbatch_store::{EtcdOptions, EtcdStore, SqliteStore, Store};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -55,6 +55,15 @@ pub async fn encrypt_secrets(
     if rewritten > 0 {
         tracing::info!(rewritten, key = %write_key, "Secrets re-encrypted under the first key");
     }
+    Ok(Arc::new(store))
+}
+
+/// Connects to the etcd cluster `options` name: the store several servers share.
+pub async fn connect_etcd(options: EtcdOptions) -> anyhow::Result<Arc<dyn Store>> {
+    let endpoints = options.endpoints.join(",");
+    let store = EtcdStore::connect(options)
+        .await
+        .with_context(|| format!("connecting to etcd at {endpoints}"))?;
     Ok(Arc::new(store))
 }
 
@@ -149,6 +158,8 @@ impl Settings {
 #[derive(Debug)]
 pub struct Instance {
     controllers: Option<(oneshot::Sender<()>, JoinHandle<()>)>,
+    /// Fires when this instance lost the leader election.
+    lost: Option<oneshot::Receiver<()>>,
 }
 
 impl Instance {
@@ -168,6 +179,58 @@ impl Instance {
             }));
             (stop, task)
         });
+        Self::start_agent(registry, clock, settings);
+        Instance {
+            controllers,
+            lost: None,
+        }
+    }
+
+    /// As [`Instance::start`], but the controllers run only while this instance leads the
+    /// election `election` describes, for servers sharing one store. They stop as soon as
+    /// leadership is lost, and [`Instance::leadership_lost`] completes; then the instance
+    /// never leads again (as kube-controller-manager, which exits, its process should end).
+    /// Stopped with [`Instance::stop_controllers`], a leader gives its lease up so another
+    /// takes over at once.
+    pub fn start_elected(
+        registry: &Registry,
+        clock: &Arc<dyn Clock>,
+        metrics: &Metrics,
+        settings: Settings,
+        election: LeaderElectionConfig,
+    ) -> anyhow::Result<Instance> {
+        let mut lost = None;
+        let controllers = match settings.controllers {
+            Some(config) => {
+                let elector = LeaderElector::new(registry.clone(), clock.clone(), election)?;
+                let controllers =
+                    Controllers::new(registry.clone(), clock.clone(), config, metrics);
+                let (stop, stopped) = oneshot::channel::<()>();
+                let (lose, lost_rx) = oneshot::channel::<()>();
+                lost = Some(lost_rx);
+                let task = tokio::spawn(lead(elector, controllers, stopped, lose));
+                Some((stop, task))
+            }
+            None => None,
+        };
+        Self::start_agent(registry, clock, settings);
+        Ok(Instance { controllers, lost })
+    }
+
+    /// Completes once this instance has lost the leader election; never without an election.
+    pub fn leadership_lost(&mut self) -> impl std::future::Future<Output = ()> + use<> {
+        let lost = self.lost.take();
+        async move {
+            if let Some(lost) = lost
+                && lost.await.is_ok()
+            {
+                return;
+            }
+            std::future::pending().await
+        }
+    }
+
+    fn start_agent(registry: &Registry, clock: &Arc<dyn Clock>, settings: Settings) {
         // The agent runs until the tokio runtime ends.
         if let Some(node) = settings.node {
             let process = ProcessRuntime::new(clock.clone());
@@ -222,7 +285,6 @@ impl Instance {
             config.log_retention = node.log_retention;
             tokio::spawn(Agent::new(registry.clone(), clock.clone(), config).run());
         }
-        Instance { controllers }
     }
 
     /// Stops the controllers; they finish the keys they hold first, so once this returns
@@ -232,5 +294,36 @@ impl Instance {
             let _ = stop.send(());
             let _ = task.await;
         }
+    }
+}
+
+/// Campaigns until elected, then runs `controllers` while the lease is held: until `stopped`
+/// (then the lease is given up) or until a renewal misses the renew deadline (then `lost`
+/// fires at once, while the controllers finish the keys they hold).
+async fn lead(
+    elector: LeaderElector,
+    controllers: Controllers,
+    mut stopped: oneshot::Receiver<()>,
+    lost: oneshot::Sender<()>,
+) {
+    tokio::select! {
+        _ = &mut stopped => return,
+        () = elector.acquire() => {}
+    }
+    let asked_to_stop = std::sync::atomic::AtomicBool::new(false);
+    controllers
+        .run(async {
+            tokio::select! {
+                _ = stopped => asked_to_stop.store(true, std::sync::atomic::Ordering::Relaxed),
+                () = elector.hold() => {
+                    let _ = lost.send(());
+                }
+            }
+        })
+        .await;
+    if asked_to_stop.load(std::sync::atomic::Ordering::Relaxed)
+        && let Err(e) = elector.release().await
+    {
+        tracing::warn!(error = %e, "giving up the leader lease");
     }
 }
