@@ -346,10 +346,16 @@ fn meta_types_list_every_served_group_version() {
             "WatchEvent",
         ),
     ] {
-        let expected: Vec<Value> = ["", "batch", "coordination.k8s.io", "storage.k8s.io", "node.k8s.io"]
-            .iter()
-            .map(|g| json!({ "group": g, "kind": kind, "version": "v1" }))
-            .collect();
+        let expected: Vec<Value> = [
+            "",
+            "batch",
+            "coordination.k8s.io",
+            "storage.k8s.io",
+            "node.k8s.io",
+        ]
+        .iter()
+        .map(|g| json!({ "group": g, "kind": kind, "version": "v1" }))
+        .collect();
         assert_eq!(
             schema(&doc, name)["x-kubernetes-group-version-kind"],
             Value::Array(expected)

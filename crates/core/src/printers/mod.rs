@@ -18,8 +18,8 @@ mod lease;
 mod namespace;
 mod node;
 mod pod;
-mod storage;
 mod runtimeclass;
+mod storage;
 
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::Container;

@@ -10,7 +10,7 @@ pub mod names;
 pub mod namespace;
 pub mod node;
 pub mod pod;
+pub mod runtimeclass;
 pub mod secret;
 pub mod serviceaccount;
 pub mod storage;
-pub mod runtimeclass;

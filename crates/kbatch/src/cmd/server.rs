@@ -19,8 +19,7 @@ use kbatch_store::{EtcdOptions, EtcdTls, Store};
 use crate::bootstrap;
 use crate::instance::{
     DefaultRuntime, Instance, NodeSettings, Settings, Supervision, connect_etcd, encrypt_secrets,
-    go_duration, host_node_name,
-    open_store,
+    go_duration, host_node_name, open_store,
 };
 
 /// Where a server keeps the cluster's state.
