@@ -1,14 +1,16 @@
 //! A container's environment and command line as kubelet makes them
 //! (`makeEnvironmentVariables`, `ExpandContainerCommandAndArgs`): `env` in order, each value
 //! expanded against the variables before it (`$(VAR)`, `$$` for a literal `$`), `valueFrom`
-//! through the downward API (`fieldRef`, `resourceFieldRef`); then `command` and `args`
-//! expanded against the whole environment.
+//! through the downward API (`fieldRef`, `resourceFieldRef`) or a ConfigMap's or Secret's
+//! key, after the `envFrom` sources; then `command` and `args` expanded against the whole
+//! environment.
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{Container, Pod};
+use k8s_openapi::api::core::v1::{ConfigMap, Container, Pod, Secret};
 
 use crate::resources::{Allocatable, downward_value};
+use crate::sources::Sources;
 
 /// Why a container's environment cannot be made; kubelet reports it as the container's
 /// `CreateContainerConfigError` and tries again on the next sync.
@@ -24,38 +26,95 @@ pub struct NodeFacts {
     pub allocatable: Allocatable,
 }
 
-/// The environment of `container`: `base` (what an image would give: PATH, HOSTNAME, HOME)
-/// overridden by the container's `env`.
+/// A container's environment, and what kubelet warns about while making it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Environment {
+    pub vars: Vec<(String, String)>,
+    /// `InvalidEnvironmentVariableNames` event messages: keys of an `envFrom` source that
+    /// cannot be variable names and were skipped.
+    pub skipped: Vec<String>,
+}
+
+/// `IsEnvVarName`: `[-._a-zA-Z][-._a-zA-Z0-9]*`.
+fn is_env_var_name(name: &str) -> bool {
+    let ok = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_');
+    name.chars()
+        .next()
+        .is_some_and(|c| ok(c) && !c.is_ascii_digit())
+        && name.chars().all(ok)
+}
+
+/// kubelet's message for a ConfigMap that cannot be read: its configmap manager's
+/// not-found error names the resource in the singular.
+pub fn config_map_not_found(name: &str) -> String {
+    format!("configmap {name:?} not found")
+}
+
+/// The same for a Secret.
+pub fn secret_not_found(name: &str) -> String {
+    format!("secret {name:?} not found")
+}
+
+/// The environment of `container` (`makeEnvironmentVariables`): `base` (what an image
+/// would give: PATH, HOSTNAME, HOME) overridden by the container's `envFrom` sources in
+/// order, then by its `env`. `sources` holds the ConfigMaps and Secrets they name, as read
+/// from the API ([`crate::sources::Wanted::of_container`]).
 pub fn environment(
     pod: &Pod,
     container: &Container,
     node: &NodeFacts,
     base: &[(String, String)],
-) -> Result<Vec<(String, String)>, EnvError> {
-    for from in container.env_from.iter().flatten() {
-        // ConfigMaps and Secrets are not served here, so a reference names something that
-        // does not exist: kubelet's answer for a missing one.
-        if let Some(cm) = &from.config_map_ref
-            && cm.optional != Some(true)
-        {
-            return Err(EnvError(format!("configmaps {:?} not found", cm.name)));
-        }
-        if let Some(s) = &from.secret_ref
-            && s.optional != Some(true)
-        {
-            return Err(EnvError(format!("secrets {:?} not found", s.name)));
-        }
-    }
+    sources: &Sources,
+) -> Result<Environment, EnvError> {
+    let namespace = pod.metadata.namespace.as_deref().unwrap_or("");
+    let mut skipped = Vec::new();
     // The container's own variables in order of first appearance; a repeated name keeps its
     // first place and its last value (kubelet's map has no order at all).
     let mut own: Vec<(String, String)> = Vec::new();
-    for var in container.env.iter().flatten() {
-        let value = match &var.value_from {
-            None => {
-                let raw = var.value.as_deref().unwrap_or("");
-                expand(raw, |name| lookup(&own, name))
+    for from in container.env_from.iter().flatten() {
+        let prefix = from.prefix.as_deref().unwrap_or("");
+        let (what, name, entries): (&str, &str, Vec<(String, String)>) =
+            if let Some(cm) = &from.config_map_ref {
+                let Some(found) = config_map(sources, &cm.name, cm.optional)? else {
+                    continue;
+                };
+                let data = found.data.clone().unwrap_or_default();
+                ("configMap", cm.name.as_str(), data.into_iter().collect())
+            } else if let Some(sr) = &from.secret_ref {
+                let Some(found) = secret(sources, &sr.name, sr.optional)? else {
+                    continue;
+                };
+                let data = found.data.clone().unwrap_or_default();
+                let entries = data
+                    .into_iter()
+                    .map(|(k, v)| (k, String::from_utf8_lossy(&v.0).into_owned()))
+                    .collect();
+                ("secret", sr.name.as_str(), entries)
+            } else {
+                continue;
+            };
+        let mut invalid = Vec::new();
+        for (key, value) in entries {
+            let var = format!("{prefix}{key}");
+            if !is_env_var_name(&var) {
+                invalid.push(var);
+                continue;
             }
-            Some(source) => {
+            set(&mut own, &var, value);
+        }
+        if !invalid.is_empty() {
+            invalid.sort();
+            skipped.push(format!(
+                "Keys [{}] from the EnvFrom {what} {namespace}/{name} were skipped since they are considered invalid environment variable names.",
+                invalid.join(", ")
+            ));
+        }
+    }
+    for var in container.env.iter().flatten() {
+        let value = match (&var.value_from, var.value.as_deref()) {
+            (_, Some(raw)) if !raw.is_empty() => expand(raw, |name| lookup(&own, name)),
+            (None, _) => String::new(),
+            (Some(source), _) => {
                 if let Some(field) = &source.field_ref {
                     field_value(pod, &field.field_path, node)?
                 } else if let Some(resource) = &source.resource_field_ref {
@@ -72,18 +131,36 @@ pub fn environment(
                         &node.allocatable,
                     )
                     .map_err(EnvError)?
-                } else if let Some(cm) = &source.config_map_key_ref {
-                    if cm.optional == Some(true) {
+                } else if let Some(sel) = &source.config_map_key_ref {
+                    let Some(found) = config_map(sources, &sel.name, sel.optional)? else {
                         continue;
+                    };
+                    match found.data.as_ref().and_then(|d| d.get(&sel.key)) {
+                        Some(v) => v.clone(),
+                        None if sel.optional == Some(true) => continue,
+                        None => {
+                            return Err(EnvError(format!(
+                                "couldn't find key {} in ConfigMap {namespace}/{}",
+                                sel.key, sel.name
+                            )));
+                        }
                     }
-                    return Err(EnvError(format!("configmaps {:?} not found", cm.name)));
-                } else if let Some(secret) = &source.secret_key_ref {
-                    if secret.optional == Some(true) {
+                } else if let Some(sel) = &source.secret_key_ref {
+                    let Some(found) = secret(sources, &sel.name, sel.optional)? else {
                         continue;
+                    };
+                    match found.data.as_ref().and_then(|d| d.get(&sel.key)) {
+                        Some(v) => String::from_utf8_lossy(&v.0).into_owned(),
+                        None if sel.optional == Some(true) => continue,
+                        None => {
+                            return Err(EnvError(format!(
+                                "couldn't find key {} in Secret {namespace}/{}",
+                                sel.key, sel.name
+                            )));
+                        }
                     }
-                    return Err(EnvError(format!("secrets {:?} not found", secret.name)));
                 } else {
-                    continue;
+                    String::new()
                 }
             }
         };
@@ -93,7 +170,32 @@ pub fn environment(
     for (name, value) in own {
         set(&mut all, &name, value);
     }
-    Ok(all)
+    Ok(Environment { vars: all, skipped })
+}
+
+/// A ConfigMap the environment names: `None` when it is missing and optional.
+fn config_map<'a>(
+    sources: &'a Sources,
+    name: &str,
+    optional: Option<bool>,
+) -> Result<Option<&'a ConfigMap>, EnvError> {
+    match sources.config_maps.get(name).and_then(Option::as_ref) {
+        Some(found) => Ok(Some(found)),
+        None if optional == Some(true) => Ok(None),
+        None => Err(EnvError(config_map_not_found(name))),
+    }
+}
+
+fn secret<'a>(
+    sources: &'a Sources,
+    name: &str,
+    optional: Option<bool>,
+) -> Result<Option<&'a Secret>, EnvError> {
+    match sources.secrets.get(name).and_then(Option::as_ref) {
+        Some(found) => Ok(Some(found)),
+        None if optional == Some(true) => Ok(None),
+        None => Err(EnvError(secret_not_found(name))),
+    }
 }
 
 fn set(vars: &mut Vec<(String, String)>, name: &str, value: String) {
@@ -103,14 +205,14 @@ fn set(vars: &mut Vec<(String, String)>, name: &str, value: String) {
     }
 }
 
-fn lookup<'a>(vars: &'a [(String, String)], name: &str) -> Option<&'a str> {
+pub(crate) fn lookup<'a>(vars: &'a [(String, String)], name: &str) -> Option<&'a str> {
     vars.iter()
         .rev()
         .find(|(n, _)| n == name)
         .map(|(_, v)| v.as_str())
 }
 
-fn find_container<'a>(pod: &'a Pod, name: &str) -> Option<&'a Container> {
+pub(crate) fn find_container<'a>(pod: &'a Pod, name: &str) -> Option<&'a Container> {
     let spec = pod.spec.as_ref()?;
     spec.containers
         .iter()
@@ -119,7 +221,7 @@ fn find_container<'a>(pod: &'a Pod, name: &str) -> Option<&'a Container> {
 }
 
 /// `podFieldSelectorRuntimeValue` and `fieldpath.ExtractFieldPathAsString`.
-fn field_value(pod: &Pod, path: &str, node: &NodeFacts) -> Result<String, EnvError> {
+pub(crate) fn field_value(pod: &Pod, path: &str, node: &NodeFacts) -> Result<String, EnvError> {
     let meta = &pod.metadata;
     let spec = pod.spec.as_ref();
     if let Some((base, key)) = split_subscript(path) {
@@ -340,7 +442,9 @@ mod tests {
             ("PATH".to_owned(), "/usr/bin".to_owned()),
             ("HOSTNAME".to_owned(), "p".to_owned()),
         ];
-        let env = environment(&pod, c, &node(), &base).unwrap();
+        let env = environment(&pod, c, &node(), &base, &Sources::default())
+            .unwrap()
+            .vars;
         let get = |n: &str| lookup(&env, n).unwrap().to_owned();
         // GREETING refers to POD before POD is defined: it stays unexpanded.
         assert_eq!(get("GREETING"), "hi $(POD)");
@@ -365,19 +469,120 @@ mod tests {
         );
     }
 
-    #[test]
-    fn missing_config_maps_and_secrets() {
+    fn sources() -> Sources {
+        let cm: ConfigMap = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "settings", "namespace": "ns"},
+            "data": {"LEVEL": "debug", "1BAD": "x", "URL": "http://$(POD)"}
+        }))
+        .unwrap();
+        let secret: Secret = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "creds", "namespace": "ns"},
+            "data": {"password": "aHVudGVyMg=="}
+        }))
+        .unwrap();
+        let mut s = Sources::default();
+        s.config_maps.insert("settings".into(), Some(cm));
+        s.config_maps.insert("absent".into(), None);
+        s.secrets.insert("creds".into(), Some(secret));
+        s
+    }
+
+    fn with_env(env: serde_json::Value, env_from: serde_json::Value) -> (Pod, Container) {
         let mut pod = pod();
         let c = &mut pod.spec.as_mut().unwrap().containers[0];
-        c.env = Some(
-            serde_json::from_value(serde_json::json!([
-                {"name": "OPT", "valueFrom": {"configMapKeyRef": {"name": "cm", "key": "k", "optional": true}}},
-                {"name": "REQ", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}
-            ]))
-            .unwrap(),
+        c.env = Some(serde_json::from_value(env).unwrap());
+        c.env_from = Some(serde_json::from_value(env_from).unwrap());
+        let c = c.clone();
+        (pod, c)
+    }
+
+    #[test]
+    fn config_maps_and_secrets() {
+        let (pod, c) = with_env(
+            serde_json::json!([
+                {"name": "PASSWORD", "valueFrom": {"secretKeyRef": {"name": "creds", "key": "password"}}},
+                {"name": "LEVEL", "value": "$(APP_LEVEL)!"},
+                {"name": "OPT", "valueFrom": {"configMapKeyRef": {"name": "absent", "key": "k", "optional": true}}},
+                {"name": "OPTKEY", "valueFrom": {"configMapKeyRef": {"name": "settings", "key": "nope", "optional": true}}}
+            ]),
+            serde_json::json!([
+                {"configMapRef": {"name": "settings"}, "prefix": "APP_"},
+                {"secretRef": {"name": "creds"}},
+                {"configMapRef": {"name": "settings"}},
+                {"configMapRef": {"name": "absent", "optional": true}}
+            ]),
         );
-        let c = pod.spec.as_ref().unwrap().containers[0].clone();
-        let err = environment(&pod, &c, &node(), &[]).unwrap_err();
-        assert_eq!(err.to_string(), "secrets \"s\" not found");
+        let env = environment(&pod, &c, &node(), &[], &sources()).unwrap();
+        let get = |n: &str| lookup(&env.vars, n).map(str::to_owned);
+        assert_eq!(get("PASSWORD").as_deref(), Some("hunter2"));
+        assert_eq!(get("password").as_deref(), Some("hunter2"));
+        assert_eq!(get("APP_LEVEL").as_deref(), Some("debug"));
+        // Env overrides envFrom, and expands against it.
+        assert_eq!(get("LEVEL").as_deref(), Some("debug!"));
+        assert_eq!(get("APP_1BAD").as_deref(), Some("x"));
+        // envFrom values are taken as they are, never expanded.
+        assert_eq!(get("URL").as_deref(), Some("http://$(POD)"));
+        assert_eq!(get("OPT"), None);
+        assert_eq!(get("OPTKEY"), None);
+        assert_eq!(get("1BAD"), None);
+        assert_eq!(
+            env.skipped,
+            [
+                "Keys [1BAD] from the EnvFrom configMap ns/settings were skipped since they are considered invalid environment variable names."
+            ]
+        );
+    }
+
+    /// kubelet's words for each way a reference can fail; they become the container's
+    /// `CreateContainerConfigError` message.
+    #[test]
+    fn create_container_config_errors() {
+        let cases = [
+            (
+                serde_json::json!([{"name": "A", "valueFrom": {"configMapKeyRef": {"name": "absent", "key": "k"}}}]),
+                serde_json::json!([]),
+                "configmap \"absent\" not found",
+            ),
+            (
+                serde_json::json!([{"name": "A", "valueFrom": {"configMapKeyRef": {"name": "settings", "key": "k"}}}]),
+                serde_json::json!([]),
+                "couldn't find key k in ConfigMap ns/settings",
+            ),
+            (
+                serde_json::json!([{"name": "A", "valueFrom": {"secretKeyRef": {"name": "creds", "key": "user"}}}]),
+                serde_json::json!([]),
+                "couldn't find key user in Secret ns/creds",
+            ),
+            (
+                serde_json::json!([{"name": "A", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}]),
+                serde_json::json!([]),
+                "secret \"s\" not found",
+            ),
+            (
+                serde_json::json!([]),
+                serde_json::json!([{"configMapRef": {"name": "absent"}}]),
+                "configmap \"absent\" not found",
+            ),
+            (
+                serde_json::json!([]),
+                serde_json::json!([{"secretRef": {"name": "other"}}]),
+                "secret \"other\" not found",
+            ),
+        ];
+        for (env, env_from, want) in cases {
+            let (pod, c) = with_env(env, env_from);
+            let err = environment(&pod, &c, &node(), &[], &sources()).unwrap_err();
+            assert_eq!(err.to_string(), want);
+        }
+    }
+
+    #[test]
+    fn env_var_names() {
+        for ok in ["A", "a.b-c_d", "_1", "-x", ".x"] {
+            assert!(is_env_var_name(ok), "{ok}");
+        }
+        for bad in ["", "1A", "a b", "a=b", "é"] {
+            assert!(!is_env_var_name(bad), "{bad}");
+        }
     }
 }

@@ -15,7 +15,9 @@ mod pod_worker;
 pub mod resources;
 pub mod runtime;
 pub mod shim;
+pub mod sources;
 mod status;
+pub mod volumes;
 
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr};
@@ -53,7 +55,14 @@ pub struct AgentConfig {
     pub node_name: String,
     /// Where logs, checkpoints and pods' working directories live.
     pub data_dir: PathBuf,
+    /// The runtime of pods that name no `runtimeClassName`.
     pub runtime: Arc<dyn Runtime>,
+    /// The other runtimes a pod can pick by its `runtimeClassName` (the RuntimeClass's
+    /// handler is the runtime's [`Runtime::name`]).
+    pub runtimes: Vec<Arc<dyn Runtime>>,
+    /// The node's image store and puller, for runtimes that run images; `None`: such pods
+    /// wait with `ErrImagePull`.
+    pub images: Option<Images>,
     /// How long a pod's logs stay after the pod is gone.
     pub log_retention: Duration,
     /// The node's address, reported as every pod's podIP and hostIP.
@@ -71,10 +80,19 @@ impl AgentConfig {
             node_name: node_name.into(),
             data_dir: data_dir.into(),
             runtime,
+            runtimes: Vec::new(),
+            images: None,
             log_retention: Duration::from_secs(24 * 3600),
             node_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
         }
     }
+}
+
+/// The node's images: where they are stored and how they are pulled.
+#[derive(Debug, Clone)]
+pub struct Images {
+    pub store: kbatch_image::Store,
+    pub puller: kbatch_image::Puller,
 }
 
 /// What every part of a running agent shares.
@@ -82,7 +100,11 @@ impl AgentConfig {
 pub(crate) struct Context {
     pub registry: Registry,
     pub clock: Arc<dyn Clock>,
+    /// The default runtime.
     pub runtime: Arc<dyn Runtime>,
+    /// Every runtime, the default first.
+    pub runtimes: Vec<Arc<dyn Runtime>>,
+    pub images: Option<Images>,
     pub node_name: String,
     pub node: NodeFacts,
     /// What an image would put in a container's environment: PATH and HOME.
@@ -128,7 +150,11 @@ impl Agent {
             },
             registry: self.registry,
             clock: self.clock,
+            runtimes: std::iter::once(config.runtime.clone())
+                .chain(config.runtimes)
+                .collect(),
             runtime: config.runtime,
+            images: config.images,
             node_name: config.node_name,
             base_env,
             checkpoints: Checkpoints::new(&config.data_dir),
@@ -297,32 +323,44 @@ impl Dispatcher {
     /// Ends the runs of pods no worker follows: pods deleted while no agent was watching,
     /// and pods whose final status an earlier agent wrote but died before it let go of
     /// their runs; then whatever the runtime still keeps for pods without a worker, which
-    /// includes runs an earlier agent started but died before recording.
+    /// includes runs an earlier agent started but died before recording; then the volumes
+    /// of pods without a worker.
     async fn reclaim_orphans(&self) {
         for checkpoint in self.ctx.checkpoints.all() {
             if self.workers.contains_key(&checkpoint.uid) {
                 continue;
             }
             for run in &checkpoint.runs {
-                match self.ctx.runtime.find(&run.id) {
+                let found = self.ctx.runtimes.iter().find_map(|r| r.find(&run.id));
+                match found {
                     Some(handle) => handle.signal(runtime::StopSignal::Kill),
                     None => {
+                        // Every runtime's runs are processes (runc's: `runc run`) the same
+                        // reclaim ends; the containers go with the pod below.
                         if let Some(process) = &run.process {
                             self.ctx.runtime.reclaim(process).await;
                         }
                     }
                 }
-                self.ctx.runtime.forget(&run.id);
+                for r in &self.ctx.runtimes {
+                    r.forget(&run.id);
+                }
             }
             if let Err(e) = self.ctx.checkpoints.remove(&checkpoint.uid) {
                 tracing::warn!(pod = %checkpoint.name, error = %e, "removing a checkpoint");
             }
-            self.ctx.runtime.release_pod(&checkpoint.uid).await;
-        }
-        for uid in self.ctx.runtime.pods() {
-            if !self.workers.contains_key(&uid) {
-                self.ctx.runtime.release_pod(&uid).await;
+            for r in &self.ctx.runtimes {
+                r.release_pod(&checkpoint.uid).await;
             }
         }
+        for r in &self.ctx.runtimes {
+            for uid in r.pods() {
+                if !self.workers.contains_key(&uid) {
+                    r.release_pod(&uid).await;
+                }
+            }
+        }
+        let keep: HashSet<String> = self.workers.keys().cloned().collect();
+        volumes::remove_orphans(&self.ctx.data_dir, &keep);
     }
 }

@@ -27,18 +27,25 @@ use k8s_openapi::api::core::v1::{
     Container, ContainerStateTerminated, ObjectReference, Pod, PodStatus,
 };
 use kbatch_api::registry::{DeleteOptions, EventSpec, Preconditions, WriteOptions};
-use kbatch_core::object::{Object, POD};
+use kbatch_core::object::{CONFIGMAP, Object, POD, RUNTIME_CLASS, SECRET};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::Context;
 use crate::checkpoint::{PodCheckpoint, RunRecord};
-use crate::env::{command_line, environment};
+use crate::env::{command_line, environment, expand};
 use crate::logs::run_path;
 use crate::resources::limits;
-use crate::runtime::{ContainerHandle, ContainerSpec, Exit, PodRef, StopSignal, run_id};
+use crate::runtime::runc;
+use crate::runtime::{
+    ContainerHandle, ContainerSpec, Exit, ImageRun, Mount, PodRef, Runtime, StopSignal, run_id,
+};
+use crate::sources::{Sources, Wanted};
 use crate::status::{self, View};
+use crate::volumes::{self, SetUp, container_mounts};
+use kbatch_image::policy::{self, event_reason};
+use kbatch_image::{ImageRef, PullBackoff, PullPolicy, WaitingReason};
 
 /// kubelet's container restart back-off (`backOffPeriod`, `MaxContainerBackOff`).
 const BACKOFF_INITIAL: Duration = Duration::from_secs(10);
@@ -46,6 +53,20 @@ const BACKOFF_MAX: Duration = Duration::from_secs(300);
 /// How long to wait before retrying a status write the API refused for another reason than
 /// a conflict.
 const RETRY_REPORT: Duration = Duration::from_secs(1);
+/// How soon a container whose configuration or volumes could not be made is tried again,
+/// at first and at most.
+const CONFIG_RETRY_INITIAL: Duration = Duration::from_secs(1);
+const CONFIG_RETRY_MAX: Duration = Duration::from_secs(10);
+/// How long kubelet's pod worker waits before it syncs a pod whose sync failed again
+/// (`backOffPeriod`): how long `ErrImagePull` shows before the next attempt.
+const SYNC_RETRY: Duration = Duration::from_secs(10);
+/// The waiting reasons of a container whose image is not there.
+const IMAGE_REASONS: [WaitingReason; 4] = [
+    WaitingReason::ErrImagePull,
+    WaitingReason::ImagePullBackOff,
+    WaitingReason::ErrImageNeverPull,
+    WaitingReason::InvalidImageName,
+];
 
 const DEADLINE_MESSAGE: &str = "Pod was active on the node longer than the specified deadline";
 const UNKNOWN_MESSAGE: &str = "The container could not be located when the pod was terminated";
@@ -205,12 +226,24 @@ enum Stage {
 /// channel (the agent stopped; runs are left for the next one to adopt).
 pub(crate) async fn run(ctx: Arc<Context>, pod: Pod, updates: watch::Receiver<Option<Pod>>) {
     let mut worker = PodWorker::new(ctx, pod, updates);
+    worker.resolve_runtime_class().await;
     worker.restore().await;
     worker.work().await;
 }
 
 struct PodWorker {
     ctx: Arc<Context>,
+    /// The runtime the pod's `runtimeClassName` picks.
+    runtime: Arc<dyn Runtime>,
+    /// Why no runtime could be picked (the pod then fails at once).
+    no_runtime: Option<String>,
+    /// kubelet's image pull back-off, per image of this pod.
+    pull_backoff: PullBackoff,
+    /// When a container waiting for its image is tried again (kubelet's pod worker
+    /// requeues a failed sync after [`SYNC_RETRY`]; the pull back-off may hold it longer).
+    pull_wake: Option<Instant>,
+    /// When the last pull of this pod failed.
+    pull_failed_at: Option<Instant>,
     pod: Pod,
     pod_ref: PodRef,
     /// The pod is gone from the API.
@@ -223,6 +256,14 @@ struct PodWorker {
     failure: Option<(String, String)>,
     reported: Option<PodStatus>,
     report_failed: bool,
+    /// When to try again to start the containers whose configuration or volumes could not
+    /// be made (a ConfigMap or Secret that may yet be created), and the delay after that.
+    config_retry: Option<(Instant, Duration)>,
+    /// A container could not be configured in this step.
+    config_retry_due: bool,
+    /// The `FailedMount` and `InvalidEnvironmentVariableNames` messages already recorded,
+    /// so that retries do not repeat them.
+    pod_events: HashSet<String>,
     checkpoint: PodCheckpoint,
     /// Runs whose exit the next status write reports; their checkpoint records go after it.
     exited: Vec<String>,
@@ -266,7 +307,13 @@ impl PodWorker {
         };
         let (exits_tx, exits_rx) = mpsc::unbounded_channel();
         let start_time = ctx.clock.now();
+        let (runtime, no_runtime) = pick_runtime(&ctx, &spec);
         PodWorker {
+            runtime,
+            no_runtime,
+            pull_backoff: PullBackoff::default(),
+            pull_wake: None,
+            pull_failed_at: None,
             checkpoint: PodCheckpoint {
                 namespace: pod_ref.namespace.clone(),
                 name: pod_ref.name.clone(),
@@ -284,11 +331,40 @@ impl PodWorker {
             failure: None,
             reported: None,
             report_failed: false,
+            config_retry: None,
+            config_retry_due: false,
+            pod_events: HashSet::new(),
             exited: Vec::new(),
             exits_tx,
             exits_rx,
             waiters: JoinSet::new(),
             updates,
+        }
+    }
+
+    /// Picks the runtime by the handler of the pod's RuntimeClass, as kubelet reads it
+    /// (`RuntimeClassManager.LookupRuntimeHandler`).
+    async fn resolve_runtime_class(&mut self) {
+        let Some(class) = self
+            .pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.runtime_class_name.clone())
+            .filter(|c| !c.is_empty())
+        else {
+            return;
+        };
+        match self.ctx.registry.get(&RUNTIME_CLASS, "", &class).await {
+            Ok(Object::RuntimeClass(rc)) => {
+                (self.runtime, self.no_runtime) = by_handler(&self.ctx, &class, &rc.handler);
+            }
+            Ok(_) => {}
+            Err(e) if e.is_not_found() => {
+                self.no_runtime = Some(format!("RuntimeClass {class:?} not found"));
+            }
+            Err(e) => {
+                tracing::warn!(pod = %self.pod_ref.name, error = %e, "reading the pod's RuntimeClass: using the handler of its name");
+            }
         }
     }
 
@@ -345,7 +421,7 @@ impl PodWorker {
             .chain(status.container_statuses.iter().flatten())
             .cloned()
             .collect();
-        let scheme = self.ctx.runtime.name().to_owned();
+        let scheme = self.runtime.name().to_owned();
         let now = self.ctx.clock.now();
         let mut lost: Vec<String> = Vec::new();
         for i in 0..self.slots.len() {
@@ -388,14 +464,14 @@ impl PodWorker {
             if reported {
                 // Its exit was reported just before the agent stopped.
                 if let Some(process) = &record.process {
-                    self.ctx.runtime.reclaim(process).await;
+                    self.runtime.reclaim(process).await;
                 }
-                self.ctx.runtime.forget(&record.id);
+                self.runtime.forget(&record.id);
                 continue;
             }
-            let handle = match self.ctx.runtime.find(&record.id) {
+            let handle = match self.runtime.find(&record.id) {
                 Some(handle) => Some(handle),
-                None => self.ctx.runtime.adopt(record).await,
+                None => self.runtime.adopt(record).await,
             };
             match handle {
                 Some(handle) => {
@@ -415,7 +491,7 @@ impl PodWorker {
                 }
                 None => {
                     if let Some(process) = &record.process
-                        && self.ctx.runtime.reclaim(process).await
+                        && self.runtime.reclaim(process).await
                     {
                         tracing::warn!(
                             pod = %self.pod_ref.name, container = %name,
@@ -459,6 +535,36 @@ impl PodWorker {
     }
 }
 
+/// The runtime of the pod's `runtimeClassName`, by the handler its RuntimeClass names
+/// (until [`PodWorker::resolve_runtime_class`] has read it: the handler of the class's
+/// name), or the node's default; the error says why there is none.
+fn pick_runtime(
+    ctx: &Context,
+    spec: &k8s_openapi::api::core::v1::PodSpec,
+) -> (Arc<dyn Runtime>, Option<String>) {
+    let Some(class) = spec.runtime_class_name.as_deref().filter(|c| !c.is_empty()) else {
+        return (ctx.runtime.clone(), None);
+    };
+    by_handler(ctx, class, class)
+}
+
+fn by_handler(ctx: &Context, class: &str, handler: &str) -> (Arc<dyn Runtime>, Option<String>) {
+    match ctx.runtimes.iter().find(|r| r.name() == handler) {
+        Some(r) => (r.clone(), None),
+        None => (
+            ctx.runtime.clone(),
+            Some(format!(
+                "RuntimeClass {class:?}: this node has no runtime handler {handler:?} (it has {})",
+                ctx.runtimes
+                    .iter()
+                    .map(|r| format!("{:?}", r.name()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+        ),
+    }
+}
+
 /// A run recorded before an agent restart that cannot be followed any more.
 fn lost_run(container_id: Option<String>, now: jiff::Timestamp) -> Terminated {
     Terminated {
@@ -478,7 +584,13 @@ impl PodWorker {
     async fn work(&mut self) {
         loop {
             self.observe();
+            self.config_retry_due = false;
             self.step().await;
+            // The delay keeps growing only while some container still cannot be
+            // configured.
+            if !self.config_retry_due {
+                self.config_retry = None;
+            }
             if self.take_delivered_exits() {
                 continue;
             }
@@ -554,6 +666,8 @@ impl PodWorker {
         };
         let reason = if exit.lost.is_some() {
             "ContainerStatusUnknown"
+        } else if exit.start_error.is_some() {
+            "StartError"
         } else if exit.oom_killed {
             "OOMKilled"
         } else if exit.code == 0 {
@@ -564,7 +678,7 @@ impl PodWorker {
         slot.run = Run::Terminated(Terminated {
             exit_code: exit.code,
             reason: reason.to_owned(),
-            message: exit.lost.clone(),
+            message: exit.lost.clone().or(exit.start_error.clone()),
             started_at: Some(handle.started_at()),
             finished_at: Some(exit.finished_at),
             container_id: Some(container_id.clone()),
@@ -691,8 +805,12 @@ impl PodWorker {
     fn admit(&mut self) {
         let mut refused: Vec<(usize, String)> = Vec::new();
         for i in 0..self.slots.len() {
+            if let Some(why) = &self.no_runtime {
+                refused.push((i, why.clone()));
+                continue;
+            }
             if let Some(c) = self.spec_container(i)
-                && let Err(why) = self.ctx.runtime.check(&c)
+                && let Err(why) = self.runtime.check(&c)
             {
                 refused.push((i, why));
             }
@@ -928,29 +1046,69 @@ impl PodWorker {
         let Some(container) = self.spec_container(i) else {
             return;
         };
-        let hostname = self
-            .pod
-            .spec
-            .as_ref()
-            .and_then(|s| s.hostname.clone())
-            .unwrap_or_else(|| self.pod_ref.name.clone());
-        let mut base = self.ctx.base_env.clone();
-        base.push(("HOSTNAME".to_owned(), hostname));
-        let env = match environment(&self.pod, &container, &self.ctx.node, &base) {
-            Ok(env) => env,
-            Err(e) => {
-                let message = e.to_string();
-                self.slots[i].run = Run::Waiting {
-                    reason: "CreateContainerConfigError".to_owned(),
-                    message: Some(message.clone()),
-                };
-                self.event(i, "Warning", "Failed", format!("Error: {message}"))
-                    .await;
-                return;
+        let uses_images = self.runtime.uses_images();
+        if let Run::Waiting { reason, .. } = &self.slots[i].run
+            && IMAGE_REASONS.iter().any(|r| r.as_str() == reason)
+            && self.pull_wake.is_some_and(|t| Instant::now() < t)
+        {
+            return;
+        }
+        let image = if uses_images {
+            match self.ensure_image(i, &container).await {
+                Some(image) => Some(image),
+                None => return,
             }
+        } else {
+            None
+        };
+        let hostname = runc::spec::pod_hostname(&self.pod);
+        // An image supplies PATH and the rest of its environment itself.
+        let mut base = if uses_images {
+            Vec::new()
+        } else {
+            self.ctx.base_env.clone()
+        };
+        base.push(("HOSTNAME".to_owned(), hostname));
+        let Some((env, mounts)) = self.configure(i, &container, &base).await else {
+            self.schedule_config_retry();
+            return;
+        };
+        let image = match image {
+            Some(image) => {
+                if let Err(e) = runc::spec::verify_run_as_non_root(
+                    &self.pod,
+                    &container,
+                    image.user().as_deref(),
+                ) {
+                    self.config_error(i, e.to_string()).await;
+                    return;
+                }
+                let expand_all = |words: &Option<Vec<String>>| {
+                    words.as_ref().map(|w| {
+                        w.iter()
+                            .map(|word| expand(word, |name| crate::env::lookup(&env, name)))
+                            .collect::<Vec<_>>()
+                    })
+                };
+                // The pod as its status will say: its IP (the node's, for /etc/hosts) may not
+                // have been written yet.
+                let mut pod = self.pod.clone();
+                pod.status.get_or_insert_with(Default::default).pod_ip =
+                    Some(self.ctx.node.ip.clone());
+                Some(ImageRun {
+                    image,
+                    pod: Arc::new(pod),
+                    container: container.clone(),
+                    command: expand_all(&container.command),
+                    args: expand_all(&container.args),
+                })
+            }
+            None => None,
         };
         let working_dir = match container.working_dir.as_deref().filter(|d| !d.is_empty()) {
             Some(dir) => PathBuf::from(dir),
+            // A container from an image starts in the image's working directory.
+            None if uses_images => PathBuf::from("/"),
             None => {
                 let dir = self.work_dir();
                 if let Err(e) = std::fs::create_dir_all(&dir) {
@@ -971,9 +1129,11 @@ impl PodWorker {
             working_dir,
             log_path: run_path(&self.ctx.data_dir, &self.pod_ref, &container.name, attempt),
             limits: limits(&container),
+            mounts,
+            image,
         };
-        let container_id = format!("{}://{id}", self.ctx.runtime.name());
-        let started = self.ctx.runtime.start(spec).await;
+        let container_id = format!("{}://{id}", self.runtime.name());
+        let started = self.runtime.start(spec).await;
         let now = self.ctx.clock.now();
         let slot = &mut self.slots[i];
         if let Run::Terminated(t) = std::mem::replace(&mut slot.run, Run::Pending) {
@@ -1023,6 +1183,304 @@ impl PodWorker {
             .await;
     }
 
+    /// What container `i` needs before it can start (kubelet's volume set-up, then
+    /// `GenerateRunContainerOptions`): the ConfigMaps and Secrets that it and the pod's
+    /// volumes name, read through the API; the pod's volumes; its environment; its mounts.
+    /// `None` while something is missing: the container waits, in `ContainerCreating` with
+    /// a `FailedMount` event for a volume, else in `CreateContainerConfigError`, and is
+    /// tried again ([`PodWorker::schedule_config_retry`]).
+    async fn configure(
+        &mut self,
+        i: usize,
+        container: &Container,
+        base: &[(String, String)],
+    ) -> Option<(Vec<(String, String)>, Vec<Mount>)> {
+        let mut wanted = Wanted::of_container(container);
+        wanted.extend(Wanted::of_volumes(&self.pod));
+        let sources = match self.read_sources(&wanted).await {
+            Ok(sources) => sources,
+            Err(message) => {
+                self.config_error(i, message).await;
+                return None;
+            }
+        };
+        let claims = self.resolve_claims().await;
+        let set_up = SetUp {
+            pod: &self.pod,
+            data_dir: &self.ctx.data_dir,
+            node: &self.ctx.node,
+            sources: &sources,
+            claims: &claims,
+        };
+        let volumes = match set_up.run() {
+            Ok(volumes) => volumes,
+            Err(e) => {
+                self.pod_event("Warning", "FailedMount", e.to_string())
+                    .await;
+                return None;
+            }
+        };
+        let env = match environment(&self.pod, container, &self.ctx.node, base, &sources) {
+            Ok(env) => env,
+            Err(e) => {
+                self.config_error(i, e.0).await;
+                return None;
+            }
+        };
+        for message in env.skipped {
+            self.pod_event("Warning", "InvalidEnvironmentVariableNames", message)
+                .await;
+        }
+        match container_mounts(container, &volumes, &env.vars) {
+            Ok(mounts) => Some((env.vars, mounts)),
+            Err(message) => {
+                self.config_error(i, message).await;
+                None
+            }
+        }
+    }
+
+    /// The directories of the claims the pod's volumes name.
+    async fn resolve_claims(&self) -> ResolvedClaims {
+        let mut claims = ResolvedClaims::default();
+        let volumes = self.pod.spec.as_ref().and_then(|s| s.volumes.as_ref());
+        for v in volumes.into_iter().flatten() {
+            let Some(claim) = &v.persistent_volume_claim else {
+                continue;
+            };
+            let name = &claim.claim_name;
+            let resolved = Err(format!(
+                "persistentVolumeClaim {name:?}: this server does not serve PersistentVolumeClaims yet"
+            ));
+            claims.0.insert(name.clone(), resolved);
+        }
+        claims
+    }
+
+    /// Container `i` cannot be configured: `CreateContainerConfigError`, with an event
+    /// when the reason is new. The messages name objects and keys, never values.
+    async fn config_error(&mut self, i: usize, message: String) {
+        let slot = &mut self.slots[i];
+        let repeated = matches!(&slot.run, Run::Waiting { message: Some(m), .. } if *m == message);
+        if let Run::Terminated(t) = std::mem::replace(&mut slot.run, Run::Pending) {
+            slot.last = Some(t);
+        }
+        slot.run = Run::Waiting {
+            reason: "CreateContainerConfigError".to_owned(),
+            message: Some(message.clone()),
+        };
+        if !repeated {
+            self.event(i, "Warning", "Failed", format!("Error: {message}"))
+                .await;
+        }
+    }
+
+    /// The next try at what could not be configured: 1s, doubling up to 10s (kubelet
+    /// retries a failed pod sync after 10s, and sees a new ConfigMap no sooner).
+    fn schedule_config_retry(&mut self) {
+        if self.config_retry_due {
+            return;
+        }
+        let delay = match self.config_retry {
+            None => CONFIG_RETRY_INITIAL,
+            Some((_, last)) => (last * 2).min(CONFIG_RETRY_MAX),
+        };
+        self.config_retry = Some((Instant::now() + delay, delay));
+        self.config_retry_due = true;
+    }
+
+    /// The ConfigMaps and Secrets named, read through the API; a missing one is `None`.
+    async fn read_sources(&self, wanted: &Wanted) -> Result<Sources, String> {
+        let ns = &self.pod_ref.namespace;
+        let mut sources = Sources::default();
+        for name in &wanted.config_maps {
+            let found = match self.ctx.registry.get(&CONFIGMAP, ns, name).await {
+                Ok(Object::ConfigMap(cm)) => Some(cm),
+                Ok(_) => None,
+                Err(e) if e.is_not_found() => None,
+                Err(e) => return Err(format!("couldn't get configMap {ns}/{name}: {e}")),
+            };
+            sources.config_maps.insert(name.clone(), found);
+        }
+        for name in &wanted.secrets {
+            let found = match self.ctx.registry.get(&SECRET, ns, name).await {
+                Ok(Object::Secret(secret)) => Some(secret),
+                Ok(_) => None,
+                Err(e) if e.is_not_found() => None,
+                Err(e) => return Err(format!("couldn't get secret {ns}/{name}: {e}")),
+            };
+            sources.secrets.insert(name.clone(), found);
+        }
+        Ok(sources)
+    }
+
+    /// Records an event about the pod as a whole, once per message.
+    async fn pod_event(&mut self, type_: &str, reason: &str, message: String) {
+        if !self.pod_events.insert(format!("{reason}\n{message}")) {
+            return;
+        }
+        let spec = EventSpec {
+            involved: ObjectReference {
+                api_version: Some("v1".to_owned()),
+                kind: Some("Pod".to_owned()),
+                namespace: Some(self.pod_ref.namespace.clone()),
+                name: Some(self.pod_ref.name.clone()),
+                uid: Some(self.pod_ref.uid.clone()),
+                ..Default::default()
+            },
+            type_: type_.to_owned(),
+            reason: reason.to_owned(),
+            message,
+            component: "kubelet".to_owned(),
+            host: Some(self.ctx.node_name.clone()),
+        };
+        if let Err(e) = self.ctx.registry.record_event(spec).await {
+            tracing::debug!(pod = %self.pod_ref.name, error = %e, "recording an event");
+        }
+    }
+
+    /// A container waits for its image (kubelet's `EnsureImageExists` failing): the
+    /// waiting reason, and the `Error: <reason>` event kubelet's start path records.
+    async fn image_wait(&mut self, i: usize, reason: WaitingReason, message: String) {
+        let retry = Instant::now() + SYNC_RETRY;
+        self.pull_wake = Some(
+            self.pull_wake
+                .filter(|w| *w > Instant::now())
+                .map_or(retry, |w| w.min(retry)),
+        );
+        self.slots[i].run = Run::Waiting {
+            reason: reason.as_str().to_owned(),
+            message: Some(message),
+        };
+        self.event(
+            i,
+            "Warning",
+            "Failed",
+            format!("Error: {}", reason.as_str()),
+        )
+        .await;
+    }
+
+    /// kubelet's `EnsureImageExists`: the container's image, pulled as its imagePullPolicy
+    /// says (`:latest` or no tag: Always; else IfNotPresent), with kubelet's events, waiting
+    /// reasons and pull back-off. `None`: the container waits (the reason is set).
+    async fn ensure_image(
+        &mut self,
+        i: usize,
+        container: &Container,
+    ) -> Option<Arc<kbatch_image::Image>> {
+        let name = container.image.clone().unwrap_or_default();
+        let Some(images) = self.ctx.images.clone() else {
+            let message = "this node has no image store".to_owned();
+            self.image_wait(i, WaitingReason::ErrImagePull, message)
+                .await;
+            return None;
+        };
+        let reference = match ImageRef::parse(&name) {
+            Ok(r) => r,
+            Err(e) => {
+                let message = policy::message::invalid_name(&name, &e);
+                self.event(i, "Warning", event_reason::INSPECT_FAILED, message.clone())
+                    .await;
+                self.image_wait(i, WaitingReason::InvalidImageName, message)
+                    .await;
+                return None;
+            }
+        };
+        let pull_policy = PullPolicy::resolve(container.image_pull_policy.as_deref(), &name);
+        let store = images.store.clone();
+        let lookup = reference.clone();
+        let present = tokio::task::spawn_blocking(move || store.image(&lookup))
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .flatten();
+        if !pull_policy.should_pull(present.is_some()) {
+            return match present {
+                Some(image) => {
+                    self.event(
+                        i,
+                        "Normal",
+                        event_reason::PULLED,
+                        policy::message::already_present(&name),
+                    )
+                    .await;
+                    Some(Arc::new(image))
+                }
+                None => {
+                    let message = policy::message::never_pull(&name);
+                    self.event(i, "Warning", event_reason::NEVER_PULL, message.clone())
+                        .await;
+                    self.image_wait(i, WaitingReason::ErrImageNeverPull, message)
+                        .await;
+                    None
+                }
+            };
+        }
+        let key = PullBackoff::key(&self.pod_ref.uid, &name);
+        let now = Instant::now();
+        if self.pull_backoff.in_backoff(&key, now.into_std()) {
+            let message = policy::message::back_off(&name);
+            let already = matches!(&self.slots[i].run,
+                Run::Waiting { reason, .. } if reason == WaitingReason::ImagePullBackOff.as_str());
+            if !already {
+                self.event(i, "Normal", event_reason::BACK_OFF, message.clone())
+                    .await;
+                self.image_wait(i, WaitingReason::ImagePullBackOff, message)
+                    .await;
+            }
+            // Tried again once the back-off is over.
+            if let (Some(failed), Some(delay)) =
+                (self.pull_failed_at, self.pull_backoff.delay(&key))
+            {
+                self.pull_wake = Some((failed + delay).max(now));
+            }
+            return None;
+        }
+        self.event(
+            i,
+            "Normal",
+            event_reason::PULLING,
+            policy::message::pulling(&name),
+        )
+        .await;
+        let started = Instant::now();
+        let pulled = images
+            .puller
+            .pull(&images.store, &reference, self.ctx.clock.now())
+            .await;
+        match pulled {
+            Ok(image) => {
+                let took = go_duration_fine(started.elapsed());
+                self.pull_backoff.forget(&key);
+                self.pull_wake = None;
+                self.event(
+                    i,
+                    "Normal",
+                    event_reason::PULLED,
+                    policy::message::pulled(&name, &took, &took, image.size()),
+                )
+                .await;
+                Some(Arc::new(image))
+            }
+            Err(e) => {
+                let now = Instant::now();
+                self.pull_backoff.failed(&key, now.into_std());
+                self.pull_failed_at = Some(now);
+                self.event(
+                    i,
+                    "Warning",
+                    event_reason::FAILED,
+                    policy::message::failed(&name, &e),
+                )
+                .await;
+                let reason = e.waiting_reason();
+                self.image_wait(i, reason, e.to_string()).await;
+                None
+            }
+        }
+    }
+
     fn watch_exit(&mut self, handle: Arc<dyn ContainerHandle>) {
         let tx = self.exits_tx.clone();
         self.waiters.spawn(async move {
@@ -1051,6 +1509,17 @@ impl PodWorker {
         }
         if self.report_failed {
             at(now + RETRY_REPORT);
+        }
+        if let Some((retry, _)) = self.config_retry
+            && self
+                .slots
+                .iter()
+                .any(|s| matches!(s.run, Run::Pending | Run::Waiting { .. }))
+        {
+            at(retry);
+        }
+        if let Some(t) = self.pull_wake.filter(|t| *t > now) {
+            at(t);
         }
         wake
     }
@@ -1141,7 +1610,7 @@ impl PodWorker {
         // The runtime lets go first: a crash in between leaves a record that a restarted
         // worker reclaims, never runtime state that nothing records.
         for id in &exited {
-            self.ctx.runtime.forget(id);
+            self.runtime.forget(id);
         }
         self.checkpoint.runs.retain(|r| !exited.contains(&r.id));
         if let Err(e) = self.ctx.checkpoints.save(&self.checkpoint) {
@@ -1156,12 +1625,13 @@ impl PodWorker {
             final_delete(&self.ctx, &self.pod).await;
         }
         for record in std::mem::take(&mut self.checkpoint.runs) {
-            self.ctx.runtime.forget(&record.id);
+            self.runtime.forget(&record.id);
         }
         if let Err(e) = self.ctx.checkpoints.remove(&self.pod_ref.uid) {
             tracing::warn!(pod = %self.pod_ref.name, error = %e, "removing the pod's checkpoint");
         }
-        self.ctx.runtime.release_pod(&self.pod_ref.uid).await;
+        self.runtime.release_pod(&self.pod_ref.uid).await;
+        volumes::tear_down(&self.ctx.data_dir, &self.pod_ref.uid);
         let dir = self.work_dir();
         if dir.exists()
             && let Err(e) = std::fs::remove_dir_all(&dir)
@@ -1232,6 +1702,30 @@ async fn sleep_until(wake: Option<Instant>) {
     }
 }
 
+/// Go's `time.Duration.String()` for the durations of pulls (`1.661s`, `250.5ms`).
+fn go_duration_fine(d: Duration) -> String {
+    let nanos = d.as_nanos();
+    if nanos >= 1_000_000_000 {
+        format!("{}s", trim_fraction(nanos, 1_000_000_000))
+    } else if nanos >= 1_000_000 {
+        format!("{}ms", trim_fraction(nanos, 1_000_000))
+    } else {
+        format!("{}µs", trim_fraction(nanos, 1_000))
+    }
+}
+
+/// `n / unit` in decimal, without trailing zeros.
+fn trim_fraction(n: u128, unit: u128) -> String {
+    let whole = n / unit;
+    let frac = n % unit;
+    if frac == 0 {
+        return whole.to_string();
+    }
+    let width = unit.ilog10() as usize;
+    let digits = format!("{frac:0width$}");
+    format!("{whole}.{}", digits.trim_end_matches('0'))
+}
+
 /// Go's `time.Duration.String()` for the whole seconds back-off delays are.
 fn go_duration(d: Duration) -> String {
     let secs = d.as_secs();
@@ -1253,6 +1747,9 @@ mod tests {
         assert_eq!(go_duration(Duration::from_secs(80)), "1m20s");
         assert_eq!(go_duration(Duration::from_secs(300)), "5m0s");
         assert_eq!(go_duration(Duration::from_secs(3600)), "1h0m0s");
+        assert_eq!(go_duration_fine(Duration::from_millis(1661)), "1.661s");
+        assert_eq!(go_duration_fine(Duration::from_micros(250_500)), "250.5ms");
+        assert_eq!(go_duration_fine(Duration::from_secs(2)), "2s");
     }
 
     /// kubelet's sequence: the first failure restarts at once, then 10s, 20s, 40s, … 5m;
@@ -1278,5 +1775,18 @@ mod tests {
         assert!(!b.holds(calm, calm));
         b.next(calm, calm);
         assert_eq!(b.delay, BACKOFF_INITIAL);
+    }
+}
+
+/// The claims of a pod's volumes, resolved through the API before the volumes are set up.
+#[derive(Debug, Default)]
+struct ResolvedClaims(std::collections::BTreeMap<String, Result<PathBuf, String>>);
+
+impl volumes::ClaimResolver for ResolvedClaims {
+    fn claim_dir(&self, _: &str, claim: &str, _: bool) -> Result<PathBuf, String> {
+        self.0
+            .get(claim)
+            .cloned()
+            .unwrap_or_else(|| Err(format!("persistentvolumeclaim {claim:?} was not resolved")))
     }
 }

@@ -249,6 +249,7 @@ impl ExitRecord {
                 .parse()
                 .unwrap_or_else(|_| SystemClock.now()),
             lost: None,
+            start_error: None,
         }
     }
 }
@@ -312,13 +313,16 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// The claim file at `path`, locked by this process, or `None` if someone else holds the
-/// lock (a live shim of the run). Created if missing; its contents are left as they are.
+/// lock (a live shim of the run). Created if missing, readable by the agent's user only (it
+/// holds the run's environment, Secret values included); its contents are left as they are.
 pub(crate) fn take_claim(path: &Path) -> std::io::Result<Option<File>> {
+    use std::os::unix::fs::OpenOptionsExt;
     let file = File::options()
         .read(true)
         .write(true)
         .create(true)
         .truncate(false)
+        .mode(0o600)
         .open(path)?;
     match file.try_lock() {
         Ok(()) => Ok(Some(file)),

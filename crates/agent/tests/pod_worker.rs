@@ -10,7 +10,7 @@ use kbatch_agent::checkpoint::{Checkpoints, PodCheckpoint, ProcessRecord, RunRec
 use kbatch_agent::runtime::fake::{Behaviour, FakeEvent, FakeRuntime};
 use kbatch_agent::runtime::{StopSignal, run_id};
 use kbatch_api::registry::{DeleteOptions, ListParams, PatchType, WriteOptions};
-use kbatch_core::object::{EVENT, LEASE, NODE, Object, POD};
+use kbatch_core::object::{CONFIGMAP, EVENT, LEASE, NODE, Object, POD, SECRET};
 use serde_json::json;
 
 async fn harness() -> (Harness, Arc<FakeRuntime>) {
@@ -670,6 +670,42 @@ async fn the_node_registers_with_a_ready_condition_and_a_lease() {
     assert!(later.spec.unwrap().renew_time.unwrap().0 > first);
 }
 
+/// The waiting reason and message of the pod's first container.
+async fn waiting_state(
+    h: &Harness,
+    pod: &str,
+    want: (&str, &str),
+) -> k8s_openapi::api::core::v1::Pod {
+    let waiting = |p: Option<&k8s_openapi::api::core::v1::Pod>| {
+        p.and_then(|p| p.status.as_ref())
+            .and_then(|s| s.container_statuses.as_ref())
+            .and_then(|c| c[0].state.as_ref())
+            .and_then(|s| s.waiting.as_ref())
+            .map(|w| {
+                (
+                    w.reason.clone().unwrap_or_default(),
+                    w.message.clone().unwrap_or_default(),
+                )
+            })
+    };
+    h.wait(pod, |p| {
+        waiting(p) == Some((want.0.to_owned(), want.1.to_owned()))
+    })
+    .await
+    .unwrap()
+}
+
+async fn create(h: &Harness, kind: &kbatch_core::object::Kind, object: serde_json::Value) {
+    let obj = Object::from_value(kind, object).unwrap();
+    h.registry
+        .create(kind, "default", obj, &WriteOptions::default(), Vec::new())
+        .await
+        .unwrap();
+}
+
+/// A container whose ConfigMap is missing waits in CreateContainerConfigError with
+/// kubelet's message, and starts by itself once the ConfigMap is there, with the value in
+/// its environment and its volumes in its mounts.
 #[tokio::test(start_paused = true)]
 async fn an_unresolvable_env_var_keeps_the_container_waiting() {
     let (h, fake) = harness().await;
@@ -677,38 +713,129 @@ async fn an_unresolvable_env_var_keeps_the_container_waiting() {
         "needs-config",
         json!({
             "restartPolicy": "Never",
-            "containers": [{"name": "c", "image": "x", "command": ["run"],
-                "env": [{"name": "K", "valueFrom": {"configMapKeyRef": {"name": "settings", "key": "k"}}}]}]
+            "containers": [{"name": "c", "image": "x", "command": ["run", "$(K)"],
+                "env": [
+                    {"name": "K", "valueFrom": {"configMapKeyRef": {"name": "settings", "key": "k"}}},
+                    {"name": "P", "valueFrom": {"secretKeyRef": {"name": "creds", "key": "password"}}}
+                ],
+                "volumeMounts": [
+                    {"name": "creds", "mountPath": "/etc/creds"},
+                    {"name": "scratch", "mountPath": "/work", "subPath": "w"}
+                ]}],
+            "volumes": [
+                {"name": "creds", "secret": {"secretName": "creds"}},
+                {"name": "scratch", "emptyDir": {}}
+            ]
         }),
     )
     .await;
-    let waiting = h
-        .wait("needs-config", |p| {
-            p.and_then(|p| p.status.as_ref())
-                .and_then(|s| s.container_statuses.as_ref())
-                .is_some_and(|c| {
-                    c[0].state
-                        .as_ref()
-                        .and_then(|s| s.waiting.as_ref())
-                        .and_then(|w| w.reason.as_deref())
-                        == Some("CreateContainerConfigError")
-                })
-        })
+    let waiting = waiting_state(&h, "needs-config", ("ContainerCreating", "")).await;
+    assert_eq!(waiting.status.unwrap().phase.as_deref(), Some("Pending"));
+    common::eventually("the FailedMount event", async || {
+        event_messages(&h, "needs-config").await.contains(
+            &"Warning FailedMount MountVolume.SetUp failed for volume \"creds\" : secret \"creds\" not found".to_owned(),
+        )
+    })
+    .await;
+    create(
+        &h,
+        &SECRET,
+        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "creds", "namespace": "default"},
+            "data": {"password": "aHVudGVyMg=="}}),
+    )
+    .await;
+    waiting_state(
+        &h,
+        "needs-config",
+        (
+            "CreateContainerConfigError",
+            "configmap \"settings\" not found",
+        ),
+    )
+    .await;
+    create(
+        &h,
+        &CONFIGMAP,
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings", "namespace": "default"},
+            "data": {"other": "x"}}),
+    )
+    .await;
+    waiting_state(
+        &h,
+        "needs-config",
+        (
+            "CreateContainerConfigError",
+            "couldn't find key k in ConfigMap default/settings",
+        ),
+    )
+    .await;
+    assert!(fake.started().is_empty());
+    let mut cm = match h
+        .registry
+        .get(&CONFIGMAP, "default", "settings")
+        .await
+        .unwrap()
+    {
+        Object::ConfigMap(cm) => cm,
+        _ => unreachable!(),
+    };
+    cm.data = Some([("k".to_owned(), "v".to_owned())].into());
+    h.registry
+        .update(
+            &CONFIGMAP,
+            "default",
+            "settings",
+            Object::ConfigMap(cm),
+            &WriteOptions::default(),
+            Vec::new(),
+        )
         .await
         .unwrap();
-    let status = waiting.status.unwrap();
-    assert_eq!(status.phase.as_deref(), Some("Pending"));
-    let w = status.container_statuses.unwrap()[0]
-        .state
-        .clone()
-        .unwrap()
-        .waiting
+    h.wait_phase("needs-config", "Running").await;
+    let spec = fake
+        .events()
+        .into_iter()
+        .find_map(|e| match e {
+            FakeEvent::Started(spec) => Some(spec),
+            FakeEvent::Signalled { .. } => None,
+        })
         .unwrap();
+    assert_eq!(spec.argv, ["run", "v"]);
+    assert!(spec.env.contains(&("K".to_owned(), "v".to_owned())));
+    assert!(spec.env.contains(&("P".to_owned(), "hunter2".to_owned())));
+    let uid = &spec.pod.uid;
+    let volumes = h.dir.path().join("pod-volumes").join(uid).join("volumes");
+    let destinations: Vec<_> = spec
+        .mounts
+        .iter()
+        .map(|m| (m.destination.to_str().unwrap(), m.read_only))
+        .collect();
+    assert_eq!(destinations, [("/etc/creds", true), ("/work", false)]);
     assert_eq!(
-        w.message.as_deref(),
-        Some("configmaps \"settings\" not found")
+        spec.mounts[0].source,
+        volumes.join("kubernetes.io~secret/creds")
     );
-    assert!(fake.started().is_empty());
+    assert!(
+        spec.mounts[1]
+            .source
+            .ends_with("kubernetes.io~empty-dir/scratch/w")
+    );
+    assert_eq!(
+        std::fs::read_to_string(spec.mounts[0].source.join("password")).unwrap(),
+        "hunter2"
+    );
+    let events = event_messages(&h, "needs-config").await.join("\n");
+    assert!(
+        events.contains("Warning Failed Error: configmap \"settings\" not found"),
+        "{events}"
+    );
+    assert!(!events.contains("hunter2"), "{events}");
+    fake.exit("c", 0);
+    h.wait_phase("needs-config", "Succeeded").await;
+    common::eventually("the pod's volumes are removed", async || {
+        !h.dir.path().join("pod-volumes").join(uid).exists()
+    })
+    .await;
 }
 
 #[tokio::test(start_paused = true)]
@@ -816,4 +943,50 @@ async fn runs_of_pods_that_finished_just_before_the_agent_died_are_reclaimed() {
     .await;
     assert_eq!(next.reclaimed(), [record]);
     assert!(next.started().is_empty());
+}
+
+/// One container waiting for its ConfigMap does not hold back the other, and is still
+/// tried again once the other has started.
+#[tokio::test(start_paused = true)]
+async fn a_container_waiting_for_its_config_map_starts_when_it_appears() {
+    let (h, fake) = harness().await;
+    h.run_pod(
+        "two",
+        json!({
+            "restartPolicy": "Never",
+            "containers": [
+                {"name": "a", "image": "x", "command": ["run"],
+                    "envFrom": [{"configMapRef": {"name": "for-a"}}]},
+                {"name": "b", "image": "x", "command": ["run"]}
+            ]
+        }),
+    )
+    .await;
+    waiting_state(
+        &h,
+        "two",
+        (
+            "CreateContainerConfigError",
+            "configmap \"for-a\" not found",
+        ),
+    )
+    .await;
+    common::eventually("b runs", async || fake.started() == [("b".to_owned(), 0)]).await;
+    create(
+        &h,
+        &CONFIGMAP,
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "for-a", "namespace": "default"},
+            "data": {"MODE": "on"}}),
+    )
+    .await;
+    common::eventually("a runs", async || fake.started().len() == 2).await;
+    let a = fake
+        .events()
+        .into_iter()
+        .find_map(|e| match e {
+            FakeEvent::Started(spec) if spec.name == "a" => Some(spec),
+            _ => None,
+        })
+        .unwrap();
+    assert!(a.env.contains(&("MODE".to_owned(), "on".to_owned())));
 }

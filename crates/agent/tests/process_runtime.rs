@@ -52,6 +52,8 @@ fn spec(dir: &Path, name: &str, argv: &[&str]) -> ContainerSpec {
         working_dir: dir.to_owned(),
         log_path: dir.join("logs").join(format!("{name}.log")),
         limits: Limits::default(),
+        mounts: Vec::new(),
+        image: None,
     }
 }
 
@@ -410,4 +412,72 @@ fn run_path_exists(data_dir: &Path, uid: &str) -> bool {
         uid: uid.into(),
     };
     kbatch_agent::logs::run_path(data_dir, &pod, "c", 0).exists()
+}
+
+/// A run with mounts sees its volumes at their paths, read-only where asked, in a mount
+/// namespace of its own: the host sees nothing mounted there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn volumes_are_mounted_in_the_run_s_own_namespace() {
+    use kbatch_agent::runtime::Mount;
+    use kbatch_agent::runtime::mount_ns::{Support, support};
+    if matches!(support(), Support::Unavailable(_)) {
+        // The refusal itself is what the agent's tests check on such a host.
+        eprintln!("skipped: {:?}", support());
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let volume = dir.path().join("volume");
+    std::fs::create_dir_all(&volume).unwrap();
+    std::fs::write(volume.join("setting"), "level=debug").unwrap();
+    let config = dir.path().join("config-file");
+    std::fs::write(&config, "from a file").unwrap();
+    // Mount points that do not exist yet, one inside another mount.
+    let at = dir.path().join("mnt/data");
+    let ro = dir.path().join("mnt/data/ro");
+    let file_at = dir.path().join("etc/app.conf");
+    let script = format!(
+        "cat {at}/setting; echo; cat {file}; echo; echo written > {at}/out && echo rw-ok; \
+         touch {ro}/x 2>/dev/null || echo ro-refused",
+        at = at.display(),
+        ro = ro.display(),
+        file = file_at.display(),
+    );
+    let rt = runtime();
+    let s = ContainerSpec {
+        mounts: vec![
+            Mount {
+                source: volume.clone(),
+                destination: at.clone(),
+                read_only: false,
+            },
+            Mount {
+                source: volume.clone(),
+                destination: ro.clone(),
+                read_only: true,
+            },
+            Mount {
+                source: config.clone(),
+                destination: file_at.clone(),
+                read_only: true,
+            },
+        ],
+        ..spec(dir.path(), "mounts", &["/bin/sh", "-c", &script])
+    };
+    let log = s.log_path.clone();
+    let exit = rt.start(s).await.unwrap().wait().await;
+    assert_eq!(exit.code, 0, "{:?}", std::fs::read_to_string(&log));
+    let out: Vec<String> = log_lines(&log).into_iter().map(|(_, _, l)| l).collect();
+    assert_eq!(
+        out,
+        ["level=debug", "from a file", "rw-ok", "ro-refused"],
+        "{out:?}"
+    );
+    // What the run wrote went into the volume; the host's mount points stay empty.
+    assert_eq!(
+        std::fs::read_to_string(volume.join("out")).unwrap(),
+        "written\n"
+    );
+    assert!(!at.join("setting").exists());
+    assert_eq!(std::fs::read_to_string(&file_at).unwrap(), "");
+    release(&rt, &["mounts"]).await;
 }

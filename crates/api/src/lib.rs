@@ -6,6 +6,7 @@
 //! controllers and the agent see it through watches and write back through the registry.
 
 pub mod clock;
+pub mod encryption;
 pub mod error;
 mod http;
 pub mod logs;

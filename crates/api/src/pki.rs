@@ -155,6 +155,79 @@ impl Credentials {
     }
 }
 
+/// What every server of one cluster shares: the CA (certificate and key) and the admin token,
+/// so that each server's serving certificate is trusted by one kubeconfig and one token works
+/// on all of them. Each server still makes its own serving certificate for its own address.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ClusterCredentials {
+    pub ca_cert_pem: String,
+    pub ca_key_pem: String,
+    pub token: String,
+}
+
+impl std::fmt::Debug for ClusterCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClusterCredentials")
+            .field("ca_cert_pem", &self.ca_cert_pem)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClusterCredentials {
+    /// A new CA and token.
+    pub fn generate() -> Result<Self, PkiError> {
+        let key = KeyPair::generate()?;
+        let cert = ca_params().self_signed(&key)?;
+        Ok(ClusterCredentials {
+            ca_cert_pem: cert.pem(),
+            ca_key_pem: key.serialize_pem(),
+            token: new_token(),
+        })
+    }
+
+    /// The CA and token `data_dir` holds, if it holds both.
+    pub fn load(data_dir: &Path) -> Result<Option<Self>, PkiError> {
+        match (
+            read(data_dir, CA_CERT)?,
+            read(data_dir, CA_KEY)?,
+            read(data_dir, TOKEN)?,
+        ) {
+            (Some(ca_cert_pem), Some(ca_key_pem), Some(token)) if !token.trim().is_empty() => {
+                Ok(Some(ClusterCredentials {
+                    ca_cert_pem,
+                    ca_key_pem,
+                    token: token.trim().to_owned(),
+                }))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// Makes these the CA and token of `data_dir`, for [`Credentials::load_or_create`] to use;
+    /// a serving certificate signed by another CA is dropped, to be made again.
+    pub fn install(&self, data_dir: &Path) -> Result<(), PkiError> {
+        KeyPair::from_pem(&self.ca_key_pem).map_err(|e| PkiError::Pem {
+            path: data_dir.join(CA_KEY),
+            message: e.to_string(),
+        })?;
+        if Self::load(data_dir)?.as_ref() == Some(self) {
+            return Ok(());
+        }
+        let pki = data_dir.join("pki");
+        fs::create_dir_all(&pki).map_err(|source| PkiError::Io { path: pki, source })?;
+        write_private(data_dir, CA_KEY, &self.ca_key_pem)?;
+        write_public(data_dir, CA_CERT, &self.ca_cert_pem)?;
+        write_private(data_dir, TOKEN, &self.token)?;
+        match fs::remove_file(data_dir.join(SERVER_CERT)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(PkiError::Io {
+                path: data_dir.join(SERVER_CERT),
+                source: e,
+            }),
+            _ => Ok(()),
+        }
+    }
+}
+
 fn ca_params() -> CertificateParams {
     let mut params = CertificateParams::default();
     let mut dn = DistinguishedName::new();
@@ -337,5 +410,36 @@ mod tests {
                 .contains("server: https://127.0.0.1:7443")
         );
         assert!(first.ca_cert_hash().starts_with("sha256:"));
+    }
+
+    #[test]
+    fn servers_given_the_cluster_credentials_share_the_ca_and_token() {
+        let listen: SocketAddr = "127.0.0.1:6443".parse().unwrap();
+        let shared = ClusterCredentials::generate().unwrap();
+        // One server had credentials of its own already; another is new.
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let own = Credentials::load_or_create(a.path(), listen).unwrap();
+        for dir in [&a, &b] {
+            shared.install(dir.path()).unwrap();
+            assert_eq!(
+                ClusterCredentials::load(dir.path()).unwrap().as_ref(),
+                Some(&shared)
+            );
+        }
+        let in_a = Credentials::load_or_create(a.path(), listen).unwrap();
+        let in_b = Credentials::load_or_create(b.path(), listen).unwrap();
+        assert_eq!(in_a.token, shared.token);
+        assert_eq!(in_a.ca_pem, shared.ca_cert_pem);
+        assert_eq!(in_b.ca_pem, shared.ca_cert_pem);
+        // The serving certificate signed by the old CA was made again, by the shared one.
+        assert_ne!(in_a.cert_pem, own.cert_pem);
+        assert_eq!(
+            fs::read_to_string(&in_a.kubeconfig).unwrap(),
+            fs::read_to_string(&in_b.kubeconfig).unwrap()
+        );
+        // Installing the same again changes nothing.
+        shared.install(a.path()).unwrap();
+        let again = Credentials::load_or_create(a.path(), listen).unwrap();
+        assert_eq!(again.cert_pem, in_a.cert_pem);
     }
 }

@@ -4,12 +4,16 @@
 pub mod cronjob;
 pub mod garbage_collector;
 pub mod job;
+pub mod leader;
 pub mod manager;
 pub mod runtime;
 pub mod scheduler;
+pub mod serviceaccounts;
 pub mod ttl_after_finished;
+pub mod volume_binding;
 
 pub use cronjob::CronJobController;
 pub use garbage_collector::GarbageCollector;
 pub use job::{JobConfig, JobController};
+pub use leader::{LeaderElectionConfig, LeaderElector};
 pub use manager::{Controllers, ControllersConfig};

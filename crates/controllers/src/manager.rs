@@ -28,7 +28,9 @@ use jiff::SignedDuration;
 use kbatch_api::Metrics;
 use kbatch_api::clock::Clock;
 use kbatch_api::registry::Registry;
-use kbatch_core::object::{CRONJOB, JOB, NODE, Object, POD};
+use kbatch_core::object::{
+    CRONJOB, JOB, NAMESPACE, NODE, Object, PERSISTENTVOLUMECLAIM, POD, SERVICEACCOUNT,
+};
 use tokio::task::JoinSet;
 
 use crate::GarbageCollector;
@@ -36,7 +38,9 @@ use crate::cronjob::CronJobController;
 use crate::job::{JobConfig, JobController};
 use crate::runtime::{Change, Informer, ObjectKey, RateLimiter, WorkQueue, run_workers};
 use crate::scheduler::Scheduler;
+use crate::serviceaccounts::ServiceAccountsController;
 use crate::ttl_after_finished::TtlAfterFinishedController;
+use crate::volume_binding::VolumeBinder;
 
 /// J-36: Kubernetes' batching delay between a pod event and the sync of its Job
 /// (`syncJobBatchPeriod`), the default of [`ControllersConfig::job_sync_batch_period`].
@@ -89,7 +93,17 @@ pub struct Controllers {
     cronjobs: Informer,
     cronjob: Arc<CronJobController>,
     cronjob_queue: WorkQueue<ObjectKey>,
+    namespaces: Informer,
+    service_accounts: Informer,
+    claims: Informer,
+    service_account_controller: ServiceAccountsController,
+    volume_binder: VolumeBinder,
 }
+
+/// Workers of the ServiceAccounts controller (upstream `ConcurrentServiceAccountSyncs` is 5;
+/// a sync is one lookup and at most one create) and of the volume binder.
+const SERVICE_ACCOUNT_WORKERS: usize = 2;
+const VOLUME_BINDER_WORKERS: usize = 2;
 
 impl std::fmt::Debug for Controllers {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -139,6 +153,12 @@ impl Controllers {
             Arc::new(CronJobController::new(registry.clone(), clock).with_job_cache(&jobs));
         let cronjob_queue = WorkQueue::new(RateLimiter::CONTROLLER_DEFAULT);
         enqueue_cronjobs(&cronjobs, &jobs, &cronjob_queue, Arc::clone(&cronjob));
+        let namespaces = Informer::new(registry.clone(), NAMESPACE);
+        let service_accounts = Informer::new(registry.clone(), SERVICEACCOUNT);
+        let claims = Informer::new(registry.clone(), PERSISTENTVOLUMECLAIM);
+        let service_account_controller =
+            ServiceAccountsController::new(registry.clone(), &namespaces, &service_accounts);
+        let volume_binder = VolumeBinder::new(registry.clone(), &pods, &claims);
         metrics.register(|r| {
             scheduler.register_metrics(r);
             ttl.register_metrics(r);
@@ -158,6 +178,11 @@ impl Controllers {
             cronjobs,
             cronjob,
             cronjob_queue,
+            namespaces,
+            service_accounts,
+            claims,
+            service_account_controller,
+            volume_binder,
         }
     }
 
@@ -166,7 +191,15 @@ impl Controllers {
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         let mut background = JoinSet::new();
         background.spawn(GarbageCollector::new(self.registry.clone()).run());
-        for informer in [&self.jobs, &self.pods, &self.nodes, &self.cronjobs] {
+        for informer in [
+            &self.jobs,
+            &self.pods,
+            &self.nodes,
+            &self.cronjobs,
+            &self.namespaces,
+            &self.service_accounts,
+            &self.claims,
+        ] {
             background.spawn(informer.clone().run());
         }
         let mut shutdown = std::pin::pin!(shutdown);
@@ -186,6 +219,12 @@ impl Controllers {
         let mut workers = JoinSet::new();
         workers.spawn(self.scheduler.clone().run());
         workers.spawn(self.ttl.clone().run(self.config.ttl_workers));
+        workers.spawn(
+            self.service_account_controller
+                .clone()
+                .run(SERVICE_ACCOUNT_WORKERS),
+        );
+        workers.spawn(self.volume_binder.clone().run(VOLUME_BINDER_WORKERS));
         let job = Arc::clone(&self.job);
         workers.spawn(run_workers(
             "job-controller",
@@ -210,6 +249,8 @@ impl Controllers {
         self.scheduler.shut_down();
         self.cronjob_queue.shut_down();
         self.ttl.shut_down();
+        self.service_account_controller.shut_down();
+        self.volume_binder.shut_down();
         self.job_queue.shut_down();
         while workers.join_next().await.is_some() {}
         background.shutdown().await;

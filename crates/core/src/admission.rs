@@ -4,7 +4,9 @@
 //! so both give the same defaults, errors and hints.
 
 use k8s_openapi::api::batch::v1::{CronJobStatus, JobStatus};
-use k8s_openapi::api::core::v1::{NamespaceSpec, NamespaceStatus, PodStatus};
+use k8s_openapi::api::core::v1::{
+    NamespaceSpec, NamespaceStatus, PersistentVolumeClaimStatus, PodStatus,
+};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 
 use crate::defaults;
@@ -94,6 +96,29 @@ pub fn admit_create(mut obj: Object, ctx: &AdmitContext) -> Result<Admitted, Rej
         Object::Event(event) => (validation::event::validate_event(event), Vec::new()),
         Object::Node(node) => (validation::node::validate_node(node), Vec::new()),
         Object::Lease(lease) => (validation::lease::validate_lease(lease), Vec::new()),
+        Object::ConfigMap(cm) => (validation::configmap::validate_config_map(cm), Vec::new()),
+        Object::Secret(secret) => (validation::secret::validate_secret(secret), Vec::new()),
+        Object::ServiceAccount(sa) => (
+            validation::serviceaccount::validate_service_account(sa),
+            Vec::new(),
+        ),
+        Object::PersistentVolumeClaim(pvc) => {
+            // pkg/registry/core/persistentvolumeclaim/strategy.go PrepareForCreate: the status
+            // is the system's; a new claim is Pending.
+            pvc.status = Some(PersistentVolumeClaimStatus {
+                phase: Some("Pending".to_owned()),
+                ..Default::default()
+            });
+            (
+                validation::storage::validate_persistent_volume_claim(pvc),
+                Vec::new(),
+            )
+        }
+        Object::StorageClass(sc) => (validation::storage::validate_storage_class(sc), Vec::new()),
+        Object::RuntimeClass(rc) => (
+            validation::runtimeclass::validate_runtime_class(rc),
+            Vec::new(),
+        ),
     };
     finish(obj, errors, warnings)
 }
@@ -148,6 +173,34 @@ pub fn admit_update(
         (Object::Lease(n), Object::Lease(o)) => {
             (validation::lease::validate_lease_update(n, o), Vec::new())
         }
+        (Object::ConfigMap(n), Object::ConfigMap(o)) => (
+            validation::configmap::validate_config_map_update(n, o),
+            Vec::new(),
+        ),
+        (Object::Secret(n), Object::Secret(o)) => {
+            (validation::secret::validate_secret_update(n, o), Vec::new())
+        }
+        (Object::ServiceAccount(n), Object::ServiceAccount(o)) => (
+            validation::serviceaccount::validate_service_account_update(n, o),
+            Vec::new(),
+        ),
+        (Object::PersistentVolumeClaim(n), Object::PersistentVolumeClaim(o)) => {
+            // pkg/registry/core/persistentvolumeclaim/strategy.go PrepareForUpdate: the status
+            // is written through /status only.
+            n.status = o.status.clone();
+            (
+                validation::storage::validate_persistent_volume_claim_update(n, o),
+                Vec::new(),
+            )
+        }
+        (Object::StorageClass(n), Object::StorageClass(o)) => (
+            validation::storage::validate_storage_class_update(n, o),
+            Vec::new(),
+        ),
+        (Object::RuntimeClass(n), Object::RuntimeClass(o)) => (
+            validation::runtimeclass::validate_runtime_class_update(n, o),
+            Vec::new(),
+        ),
         (n, o) => {
             let path = crate::field::Path::new("kind");
             let error = crate::field::FieldError::invalid(
@@ -192,6 +245,11 @@ pub fn admit_update_status(
         }
         (Object::Namespace(n), Object::Namespace(o)) => n.spec = o.spec.clone(),
         (Object::Node(n), Object::Node(o)) => n.spec = o.spec.clone(),
+        (Object::PersistentVolumeClaim(n), Object::PersistentVolumeClaim(o)) => {
+            // persistentVolumeClaimStatusStrategy: the spec stays.
+            n.spec = o.spec.clone();
+            errors.extend(validation::storage::validate_persistent_volume_claim_status(n));
+        }
         (n, o) if n.kind() == o.kind() => {}
         (n, o) => {
             let path = crate::field::Path::new("kind");
@@ -211,7 +269,18 @@ pub fn apply_defaults(obj: &mut Object) {
         Object::Job(job) => defaults::job::default_job(job),
         Object::CronJob(cj) => defaults::cronjob::default_cronjob(cj),
         Object::Pod(pod) => defaults::pod::default_pod(pod),
-        Object::Namespace(_) | Object::Event(_) | Object::Node(_) | Object::Lease(_) => {}
+        Object::Secret(secret) => defaults::secret::default_secret(secret),
+        Object::PersistentVolumeClaim(pvc) => {
+            defaults::storage::default_persistent_volume_claim(pvc)
+        }
+        Object::StorageClass(sc) => defaults::storage::default_storage_class(sc),
+        Object::Namespace(_)
+        | Object::Event(_)
+        | Object::Node(_)
+        | Object::Lease(_)
+        | Object::ConfigMap(_)
+        | Object::ServiceAccount(_)
+        | Object::RuntimeClass(_) => {}
     }
 }
 

@@ -200,6 +200,12 @@ pub fn decode(doc: &Document) -> Result<Decoded, ObjectError> {
         "Event" => Object::Event(typed(kind, &doc.value)?),
         "Node" => Object::Node(typed(kind, &doc.value)?),
         "Lease" => Object::Lease(typed(kind, &doc.value)?),
+        "ConfigMap" => Object::ConfigMap(typed(kind, &doc.value)?),
+        "Secret" => Object::Secret(typed(kind, &doc.value)?),
+        "ServiceAccount" => Object::ServiceAccount(typed(kind, &doc.value)?),
+        "PersistentVolumeClaim" => Object::PersistentVolumeClaim(typed(kind, &doc.value)?),
+        "StorageClass" => Object::StorageClass(typed(kind, &doc.value)?),
+        "RuntimeClass" => Object::RuntimeClass(typed(kind, &doc.value)?),
         _ => Object::Namespace(typed(kind, &doc.value)?),
     };
     check_quantities(kind, &doc.value)?;
@@ -594,7 +600,7 @@ mod tests {
             .to_string();
         assert_eq!(
             err,
-            r#"no kind "Deployment" is registered for version "apps/v1": kbatch serves batch/v1 Job, batch/v1 CronJob, v1 Pod, v1 Namespace, v1 Event, v1 Node, coordination.k8s.io/v1 Lease"#
+            r#"no kind "Deployment" is registered for version "apps/v1": kbatch serves batch/v1 Job, batch/v1 CronJob, v1 Pod, v1 Namespace, v1 Event, v1 Node, coordination.k8s.io/v1 Lease, v1 ConfigMap, v1 Secret, v1 ServiceAccount, v1 PersistentVolumeClaim, storage.k8s.io/v1 StorageClass, node.k8s.io/v1 RuntimeClass"#
         );
         assert_eq!(
             decode(&one("kind: Job\n")).unwrap_err(),

@@ -2,7 +2,11 @@
 
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{Event, Namespace, Node, Pod};
+use k8s_openapi::api::core::v1::{
+    ConfigMap, Event, Namespace, Node, PersistentVolumeClaim, Pod, Secret, ServiceAccount,
+};
+use k8s_openapi::api::node::v1::RuntimeClass;
+use k8s_openapi::api::storage::v1::StorageClass;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
 
@@ -89,8 +93,66 @@ pub const LEASE: Kind = Kind {
     namespaced: true,
 };
 
+pub const CONFIGMAP: Kind = Kind {
+    group: "",
+    version: "v1",
+    kind: "ConfigMap",
+    plural: "configmaps",
+    namespaced: true,
+};
+pub const SECRET: Kind = Kind {
+    group: "",
+    version: "v1",
+    kind: "Secret",
+    plural: "secrets",
+    namespaced: true,
+};
+
+pub const SERVICEACCOUNT: Kind = Kind {
+    group: "",
+    version: "v1",
+    kind: "ServiceAccount",
+    plural: "serviceaccounts",
+    namespaced: true,
+};
+pub const PERSISTENTVOLUMECLAIM: Kind = Kind {
+    group: "",
+    version: "v1",
+    kind: "PersistentVolumeClaim",
+    plural: "persistentvolumeclaims",
+    namespaced: true,
+};
+pub const STORAGECLASS: Kind = Kind {
+    group: "storage.k8s.io",
+    version: "v1",
+    kind: "StorageClass",
+    plural: "storageclasses",
+    namespaced: false,
+};
+pub const RUNTIME_CLASS: Kind = Kind {
+    group: "node.k8s.io",
+    version: "v1",
+    kind: "RuntimeClass",
+    plural: "runtimeclasses",
+    namespaced: false,
+};
+
 /// Every kind that admission (defaulting + validation) knows.
-pub const ADMITTED_KINDS: &[Kind] = &[JOB, CRONJOB, POD, NAMESPACE, EVENT, NODE, LEASE];
+pub const ADMITTED_KINDS: &[Kind] = &[
+    JOB,
+    CRONJOB,
+    POD,
+    NAMESPACE,
+    EVENT,
+    NODE,
+    LEASE,
+    CONFIGMAP,
+    SECRET,
+    SERVICEACCOUNT,
+    PERSISTENTVOLUMECLAIM,
+    STORAGECLASS,
+    RUNTIME_CLASS,
+];
 
 /// Finds the kind for an apiVersion and kind pair, exactly (kinds are case-sensitive, as in Kubernetes).
 pub fn lookup(api_version: &str, kind: &str) -> Option<Kind> {
@@ -112,6 +174,12 @@ pub enum Object {
     Event(Event),
     Node(Node),
     Lease(Lease),
+    ConfigMap(ConfigMap),
+    Secret(Secret),
+    ServiceAccount(ServiceAccount),
+    PersistentVolumeClaim(PersistentVolumeClaim),
+    StorageClass(StorageClass),
+    RuntimeClass(RuntimeClass),
 }
 
 impl Object {
@@ -124,6 +192,12 @@ impl Object {
             Object::Event(_) => EVENT,
             Object::Node(_) => NODE,
             Object::Lease(_) => LEASE,
+            Object::ConfigMap(_) => CONFIGMAP,
+            Object::Secret(_) => SECRET,
+            Object::ServiceAccount(_) => SERVICEACCOUNT,
+            Object::PersistentVolumeClaim(_) => PERSISTENTVOLUMECLAIM,
+            Object::StorageClass(_) => STORAGECLASS,
+            Object::RuntimeClass(_) => RUNTIME_CLASS,
         }
     }
 
@@ -136,6 +210,12 @@ impl Object {
             Object::Event(o) => &o.metadata,
             Object::Node(o) => &o.metadata,
             Object::Lease(o) => &o.metadata,
+            Object::ConfigMap(o) => &o.metadata,
+            Object::Secret(o) => &o.metadata,
+            Object::ServiceAccount(o) => &o.metadata,
+            Object::PersistentVolumeClaim(o) => &o.metadata,
+            Object::StorageClass(o) => &o.metadata,
+            Object::RuntimeClass(o) => &o.metadata,
         }
     }
 
@@ -148,6 +228,12 @@ impl Object {
             Object::Event(o) => &mut o.metadata,
             Object::Node(o) => &mut o.metadata,
             Object::Lease(o) => &mut o.metadata,
+            Object::ConfigMap(o) => &mut o.metadata,
+            Object::Secret(o) => &mut o.metadata,
+            Object::ServiceAccount(o) => &mut o.metadata,
+            Object::PersistentVolumeClaim(o) => &mut o.metadata,
+            Object::StorageClass(o) => &mut o.metadata,
+            Object::RuntimeClass(o) => &mut o.metadata,
         }
     }
 
@@ -166,6 +252,14 @@ impl Object {
             "Event" => Object::Event(serde_json::from_slice(bytes)?),
             "Node" => Object::Node(serde_json::from_slice(bytes)?),
             "Lease" => Object::Lease(serde_json::from_slice(bytes)?),
+            "ConfigMap" => Object::ConfigMap(serde_json::from_slice(bytes)?),
+            "Secret" => Object::Secret(serde_json::from_slice(bytes)?),
+            "ServiceAccount" => Object::ServiceAccount(serde_json::from_slice(bytes)?),
+            "PersistentVolumeClaim" => {
+                Object::PersistentVolumeClaim(serde_json::from_slice(bytes)?)
+            }
+            "StorageClass" => Object::StorageClass(serde_json::from_slice(bytes)?),
+            "RuntimeClass" => Object::RuntimeClass(serde_json::from_slice(bytes)?),
             _ => Object::Namespace(serde_json::from_slice(bytes)?),
         })
     }
@@ -179,6 +273,14 @@ impl Object {
             "Event" => Object::Event(serde_json::from_value(value)?),
             "Node" => Object::Node(serde_json::from_value(value)?),
             "Lease" => Object::Lease(serde_json::from_value(value)?),
+            "ConfigMap" => Object::ConfigMap(serde_json::from_value(value)?),
+            "Secret" => Object::Secret(serde_json::from_value(value)?),
+            "ServiceAccount" => Object::ServiceAccount(serde_json::from_value(value)?),
+            "PersistentVolumeClaim" => {
+                Object::PersistentVolumeClaim(serde_json::from_value(value)?)
+            }
+            "StorageClass" => Object::StorageClass(serde_json::from_value(value)?),
+            "RuntimeClass" => Object::RuntimeClass(serde_json::from_value(value)?),
             _ => Object::Namespace(serde_json::from_value(value)?),
         })
     }
@@ -197,6 +299,12 @@ impl Object {
             Object::Event(o) => ser(o),
             Object::Node(o) => ser(o),
             Object::Lease(o) => ser(o),
+            Object::ConfigMap(o) => ser(o),
+            Object::Secret(o) => ser(o),
+            Object::ServiceAccount(o) => ser(o),
+            Object::PersistentVolumeClaim(o) => ser(o),
+            Object::StorageClass(o) => ser(o),
+            Object::RuntimeClass(o) => ser(o),
         }
     }
 
@@ -215,6 +323,12 @@ impl Object {
             Object::Event(o) => ser(o),
             Object::Node(o) => ser(o),
             Object::Lease(o) => ser(o),
+            Object::ConfigMap(o) => ser(o),
+            Object::Secret(o) => ser(o),
+            Object::ServiceAccount(o) => ser(o),
+            Object::PersistentVolumeClaim(o) => ser(o),
+            Object::StorageClass(o) => ser(o),
+            Object::RuntimeClass(o) => ser(o),
         }
     }
 }

@@ -79,6 +79,12 @@ impl Image {
         })
     }
 
+    /// An image from its manifest's digest, manifest and config bytes, checked as a pull
+    /// checks them (for runtimes' tests, which build configs of their own).
+    pub fn from_parts(manifest_digest: Digest, manifest: &[u8], config: &[u8]) -> Result<Image> {
+        Image::parse(manifest_digest, manifest, config)
+    }
+
     /// The size registries and `crictl images` report: config plus compressed layers.
     pub fn size(&self) -> u64 {
         self.manifest.config().size() + self.manifest.layers().iter().map(|l| l.size()).sum::<u64>()

@@ -7,14 +7,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use kbatch_agent::runtime::Runtime;
 use kbatch_agent::runtime::process::ProcessRuntime;
-use kbatch_agent::{Agent, AgentConfig, FileLogs};
+use kbatch_agent::runtime::runc::{self, RuncRuntime};
+use kbatch_agent::{Agent, AgentConfig, FileLogs, Images};
 use kbatch_api::Metrics;
 use kbatch_api::clock::Clock;
+use kbatch_api::encryption::{EncryptedStore, Keys};
 use kbatch_api::logs::{NoLogs, PodLogs};
 use kbatch_api::registry::Registry;
-use kbatch_controllers::{Controllers, ControllersConfig};
-use kbatch_store::SqliteStore;
+use kbatch_controllers::{Controllers, ControllersConfig, LeaderElectionConfig, LeaderElector};
+use kbatch_store::{EtcdOptions, EtcdStore, SqliteStore, Store};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -32,6 +35,35 @@ pub fn open_store(data_dir: &Path) -> anyhow::Result<Arc<SqliteStore>> {
         .with_context(|| format!("creating {}", data_dir.display()))?;
     let store = SqliteStore::open(data_dir)
         .with_context(|| format!("opening the store in {}", data_dir.display()))?;
+    Ok(Arc::new(store))
+}
+
+/// Wraps `store` so that Secrets are encrypted at rest with the keys of
+/// `data_dir/secrets-encryption.keys` (created on first use), and rewrites the Secrets that are
+/// plaintext or under an older key (docs/secrets-encryption.md).
+pub async fn encrypt_secrets(
+    store: Arc<dyn Store>,
+    data_dir: &Path,
+) -> anyhow::Result<Arc<dyn Store>> {
+    let keys = Keys::load_or_create(data_dir).context("loading the Secret encryption keys")?;
+    let write_key = keys.write_key_name().to_owned();
+    let store = EncryptedStore::new(store, keys);
+    let rewritten = store
+        .rewrite_stale()
+        .await
+        .context("re-encrypting the stored Secrets")?;
+    if rewritten > 0 {
+        tracing::info!(rewritten, key = %write_key, "Secrets re-encrypted under the first key");
+    }
+    Ok(Arc::new(store))
+}
+
+/// Connects to the etcd cluster `options` name: the store several servers share.
+pub async fn connect_etcd(options: EtcdOptions) -> anyhow::Result<Arc<dyn Store>> {
+    let endpoints = options.endpoints.join(",");
+    let store = EtcdStore::connect(options)
+        .await
+        .with_context(|| format!("connecting to etcd at {endpoints}"))?;
     Ok(Arc::new(store))
 }
 
@@ -59,6 +91,16 @@ pub enum Supervision {
     Direct,
 }
 
+/// The runtime of pods that name no `runtimeClassName`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum DefaultRuntime {
+    /// Host processes (no image needed: the container's command runs on the host).
+    #[default]
+    Process,
+    /// OCI containers from the pods' images, run by runc.
+    Runc,
+}
+
 /// The node this instance runs.
 #[derive(Debug, Clone)]
 pub struct NodeSettings {
@@ -67,6 +109,13 @@ pub struct NodeSettings {
     pub dir: PathBuf,
     pub supervision: Supervision,
     pub log_retention: Duration,
+    /// The node's image store (`kbatch image` uses the same one).
+    pub images_dir: PathBuf,
+    /// Registries (HOST:PORT) reached over plain HTTP.
+    pub insecure_registries: Vec<String>,
+    pub default_runtime: DefaultRuntime,
+    /// runc's pids limit per container (kubelet's `--pod-max-pids`); -1: none.
+    pub pod_max_pids: i64,
 }
 
 impl NodeSettings {
@@ -77,6 +126,10 @@ impl NodeSettings {
             dir: data_dir.join("agent"),
             supervision,
             log_retention: Duration::from_secs(24 * 3600),
+            images_dir: data_dir.join("images"),
+            insecure_registries: Vec::new(),
+            default_runtime: DefaultRuntime::Process,
+            pod_max_pids: -1,
         }
     }
 }
@@ -105,6 +158,8 @@ impl Settings {
 #[derive(Debug)]
 pub struct Instance {
     controllers: Option<(oneshot::Sender<()>, JoinHandle<()>)>,
+    /// Fires when this instance lost the leader election.
+    lost: Option<oneshot::Receiver<()>>,
 }
 
 impl Instance {
@@ -124,18 +179,112 @@ impl Instance {
             }));
             (stop, task)
         });
+        Self::start_agent(registry, clock, settings);
+        Instance {
+            controllers,
+            lost: None,
+        }
+    }
+
+    /// As [`Instance::start`], but the controllers run only while this instance leads the
+    /// election `election` describes, for servers sharing one store. They stop as soon as
+    /// leadership is lost, and [`Instance::leadership_lost`] completes; then the instance
+    /// never leads again (as kube-controller-manager, which exits, its process should end).
+    /// Stopped with [`Instance::stop_controllers`], a leader gives its lease up so another
+    /// takes over at once.
+    pub fn start_elected(
+        registry: &Registry,
+        clock: &Arc<dyn Clock>,
+        metrics: &Metrics,
+        settings: Settings,
+        election: LeaderElectionConfig,
+    ) -> anyhow::Result<Instance> {
+        let mut lost = None;
+        let controllers = match settings.controllers {
+            Some(config) => {
+                let elector = LeaderElector::new(registry.clone(), clock.clone(), election)?;
+                let controllers =
+                    Controllers::new(registry.clone(), clock.clone(), config, metrics);
+                let (stop, stopped) = oneshot::channel::<()>();
+                let (lose, lost_rx) = oneshot::channel::<()>();
+                lost = Some(lost_rx);
+                let task = tokio::spawn(lead(elector, controllers, stopped, lose));
+                Some((stop, task))
+            }
+            None => None,
+        };
+        Self::start_agent(registry, clock, settings);
+        Ok(Instance { controllers, lost })
+    }
+
+    /// Completes once this instance has lost the leader election; never without an election.
+    pub fn leadership_lost(&mut self) -> impl std::future::Future<Output = ()> + use<> {
+        let lost = self.lost.take();
+        async move {
+            if let Some(lost) = lost
+                && lost.await.is_ok()
+            {
+                return;
+            }
+            std::future::pending().await
+        }
+    }
+
+    fn start_agent(registry: &Registry, clock: &Arc<dyn Clock>, settings: Settings) {
         // The agent runs until the tokio runtime ends.
         if let Some(node) = settings.node {
-            let runtime = ProcessRuntime::new(clock.clone());
-            let runtime = match node.supervision {
-                Supervision::Shim(program) => runtime.with_shim(program, node.dir.join("runs")),
-                Supervision::Direct => runtime,
+            let process = ProcessRuntime::new(clock.clone());
+            let process: Arc<dyn Runtime> = Arc::new(match &node.supervision {
+                Supervision::Shim(program) => process.with_shim(program, node.dir.join("runs")),
+                Supervision::Direct => process,
+            });
+            let images = match kbatch_image::Store::open(&node.images_dir) {
+                Ok(store) => {
+                    let keyring = kbatch_image::auth::Keyring::default_path()
+                        .and_then(|p| kbatch_image::auth::Keyring::load(&p).ok())
+                        .unwrap_or_default();
+                    let puller = kbatch_image::Puller::new(kbatch_image::PullOptions {
+                        insecure_registries: node.insecure_registries.clone(),
+                        keyring,
+                        platform: kbatch_image::Platform::host(),
+                    });
+                    Some(Images { store, puller })
+                }
+                Err(e) => {
+                    tracing::warn!(dir = %node.images_dir.display(), error = %e, "opening the image store: pods of the runc runtime cannot pull images");
+                    None
+                }
             };
-            let mut config = AgentConfig::new(node.name, node.dir, Arc::new(runtime));
+            let mut runtimes: Vec<Arc<dyn Runtime>> = vec![process];
+            if let Some(images) = &images {
+                let supervision = match &node.supervision {
+                    Supervision::Shim(program) => runc::Supervision::Shim(program.clone()),
+                    Supervision::Direct => runc::Supervision::Direct,
+                };
+                let runc = RuncRuntime::new(
+                    clock.clone(),
+                    node.dir.join("runc"),
+                    images.store.clone(),
+                    supervision,
+                )
+                .with_pids_limit(Some(node.pod_max_pids));
+                runtimes.push(Arc::new(runc));
+            }
+            let wanted = match node.default_runtime {
+                DefaultRuntime::Process => "process",
+                DefaultRuntime::Runc => "runc",
+            };
+            let default = runtimes
+                .iter()
+                .position(|r| r.name() == wanted)
+                .unwrap_or(0);
+            let default = runtimes.remove(default);
+            let mut config = AgentConfig::new(node.name, node.dir, default);
+            config.runtimes = runtimes;
+            config.images = images;
             config.log_retention = node.log_retention;
             tokio::spawn(Agent::new(registry.clone(), clock.clone(), config).run());
         }
-        Instance { controllers }
     }
 
     /// Stops the controllers; they finish the keys they hold first, so once this returns
@@ -145,5 +294,36 @@ impl Instance {
             let _ = stop.send(());
             let _ = task.await;
         }
+    }
+}
+
+/// Campaigns until elected, then runs `controllers` while the lease is held: until `stopped`
+/// (then the lease is given up) or until a renewal misses the renew deadline (then `lost`
+/// fires at once, while the controllers finish the keys they hold).
+async fn lead(
+    elector: LeaderElector,
+    controllers: Controllers,
+    mut stopped: oneshot::Receiver<()>,
+    lost: oneshot::Sender<()>,
+) {
+    tokio::select! {
+        _ = &mut stopped => return,
+        () = elector.acquire() => {}
+    }
+    let asked_to_stop = std::sync::atomic::AtomicBool::new(false);
+    controllers
+        .run(async {
+            tokio::select! {
+                _ = stopped => asked_to_stop.store(true, std::sync::atomic::Ordering::Relaxed),
+                () = elector.hold() => {
+                    let _ = lost.send(());
+                }
+            }
+        })
+        .await;
+    if asked_to_stop.load(std::sync::atomic::Ordering::Relaxed)
+        && let Err(e) = elector.release().await
+    {
+        tracing::warn!(error = %e, "giving up the leader lease");
     }
 }

@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod bootstrap;
 mod cmd;
 mod instance;
 
@@ -25,7 +26,7 @@ enum Command {
     /// on an embedded instance that lives as long as the run.
     Run(cmd::run::RunArgs),
     /// Serve the Kubernetes API (batch/v1 Jobs and CronJobs) over HTTPS, with a kubeconfig for kubectl.
-    Server(cmd::server::ServerArgs),
+    Server(Box<cmd::server::ServerArgs>),
     /// Print version information: kbatch, the Kubernetes API it serves, the tz database.
     Version,
     /// Container images on this node: pull, import, list, remove.
@@ -56,7 +57,7 @@ fn main() -> ExitCode {
         Command::Validate(args) => cmd::validate::run(&args),
         Command::Cron(args) => cmd::cron::run(args),
         Command::Run(args) => cmd::run::run(args),
-        Command::Server(args) => cmd::server::run(args),
+        Command::Server(args) => cmd::server::run(*args),
         Command::Version => cmd::version::run(),
         Command::Image(args) => cmd::image::run(args),
     }

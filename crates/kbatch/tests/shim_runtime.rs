@@ -46,6 +46,8 @@ fn spec(dir: &Path, name: &str, script: &str) -> ContainerSpec {
         working_dir: dir.to_owned(),
         log_path: dir.join("logs").join(format!("{name}.log")),
         limits: Limits::default(),
+        mounts: Vec::new(),
+        image: None,
     }
 }
 

@@ -14,7 +14,8 @@ use kbatch_api::clock::Clock;
 use rustix::process::{Pid, Signal, kill_process_group};
 use serde::{Deserialize, Serialize};
 
-use super::{Exit, StartError};
+use super::mount_ns::Namespace;
+use super::{Exit, Mount, StartError};
 use crate::cgroup::{self, RunCgroup};
 use crate::checkpoint::{ProcessRecord, start_ticks};
 use crate::logs::{LogWriter, Stream, copy_lines};
@@ -34,6 +35,9 @@ pub(crate) struct Launch {
     pub working_dir: PathBuf,
     pub log_path: PathBuf,
     pub cgroup: Option<RunCgroup>,
+    /// The run's volume mounts: when there are any, it gets a mount namespace of its own.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mounts: Vec<Mount>,
 }
 
 /// A started run, until it is seen to its end.
@@ -70,6 +74,11 @@ impl Launch {
                 self.working_dir.display().to_string()
             )));
         }
+        let namespace = if self.mounts.is_empty() {
+            None
+        } else {
+            Some(Namespace::prepare(&self.mounts).map_err(StartError)?)
+        };
         let procs = match &self.cgroup {
             Some(cg) => cg
                 .open_join_files()
@@ -93,9 +102,21 @@ impl Launch {
             .process_group(0)
             .kill_on_drop(false);
         spawn::join_cgroups(&mut cmd, procs);
-        let child = cmd
-            .spawn()
-            .map_err(|e| StartError(exec_error(program, &e)))?;
+        let mounted = namespace.is_some();
+        if let Some(namespace) = namespace {
+            spawn::enter_namespace(&mut cmd, namespace);
+        }
+        let child = cmd.spawn().map_err(|e| {
+            // The hook's errors come back as the spawn's: an exec error names the program.
+            let exec = exec_error(program, &e);
+            StartError(
+                if mounted && !matches!(e.kind(), std::io::ErrorKind::NotFound) {
+                    format!("{exec} (or mounting the container's volumes failed)")
+                } else {
+                    exec
+                },
+            )
+        })?;
         let pid = child.id().and_then(|p| i32::try_from(p).ok()).unwrap_or(0);
         Ok(Started {
             id: self.id,
@@ -170,6 +191,7 @@ impl Started {
             oom_killed,
             finished_at: clock.now(),
             lost: None,
+            start_error: None,
         }
     }
 }
@@ -254,6 +276,16 @@ mod spawn {
                 }
                 Ok(())
             });
+        }
+    }
+
+    /// Makes the child enter its mount namespace, with its volumes mounted, before it
+    /// execs (`Namespace::enter`).
+    pub(super) fn enter_namespace(cmd: &mut tokio::process::Command, namespace: super::Namespace) {
+        // SAFETY: the hook runs in the forked child; `Namespace::enter` makes only system
+        // calls on paths and bytes allocated before the fork, and allocates nothing.
+        unsafe {
+            cmd.pre_exec(move || namespace.enter());
         }
     }
 }

@@ -238,6 +238,7 @@ impl FakeRun {
                 oom_killed,
                 finished_at: at,
                 lost: None,
+                start_error: None,
             });
         }
     }

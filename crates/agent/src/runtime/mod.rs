@@ -6,18 +6,21 @@
 //! - [`process::ProcessRuntime`]: host processes, each container in its own process group
 //!   and, where the host allows, its own cgroup; optionally each under a shim that outlives
 //!   the agent's process.
+//! - [`runc::RuncRuntime`]: OCI containers from the pod's images, run by the `runc` binary.
 //! - [`fake::FakeRuntime`]: records what it was asked and exits as a test scripts it.
 
 pub(crate) mod container;
 pub mod fake;
+pub mod mount_ns;
 pub mod process;
+pub mod runc;
 
 use std::fmt::Debug;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use k8s_openapi::api::core::v1::Container;
+use k8s_openapi::api::core::v1::{Container, Pod};
 use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 
@@ -58,6 +61,46 @@ pub struct ContainerSpec {
     /// Where stdout and stderr go, in the CRI log format.
     pub log_path: PathBuf,
     pub limits: Limits,
+    /// The container's volume mounts, in the order of its `volumeMounts`: what the process
+    /// sees at each path inside its mount namespace (the runc runtime's OCI `mounts`).
+    pub mounts: Vec<Mount>,
+    /// For runtimes that run images ([`Runtime::uses_images`]): the pulled image and what
+    /// the runtime builds the container from; `None` for the process runtime.
+    pub image: Option<ImageRun>,
+}
+
+/// One bind mount of a container: a host file or directory (a volume's, or a path inside
+/// one for `subPath`) seen at `destination`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Mount {
+    /// The host path, symlinks resolved: what is bind-mounted.
+    pub source: PathBuf,
+    /// The container's `mountPath`.
+    pub destination: PathBuf,
+    pub read_only: bool,
+}
+
+/// What a runtime that runs images needs beyond a [`ContainerSpec`]'s process fields.
+#[derive(Debug, Clone)]
+pub struct ImageRun {
+    /// The pulled image (its config: ENTRYPOINT, CMD, ENV, WORKDIR, USER; its layers).
+    pub image: Arc<kbatch_image::Image>,
+    pub pod: Arc<Pod>,
+    pub container: Container,
+    /// `command` and `args` with `$(VAR)` expanded, each `None` where the container sets
+    /// none (the image's ENTRYPOINT and CMD then apply).
+    pub command: Option<Vec<String>>,
+    pub args: Option<Vec<String>>,
+}
+
+impl PartialEq for ImageRun {
+    fn eq(&self, other: &Self) -> bool {
+        self.image.manifest_digest == other.image.manifest_digest
+            && self.pod == other.pod
+            && self.container == other.container
+            && self.command == other.command
+            && self.args == other.args
+    }
 }
 
 /// The resources a run may use, from the container's `resources`.
@@ -86,6 +129,10 @@ pub struct Exit {
     /// unknown; the text says what happened. `code` is then 137, as kubelet reports a
     /// container it cannot find.
     pub lost: Option<String>,
+    /// Set when the runtime could not start the container's process after all (runc's
+    /// `runc run failed: …`): the container never ran; the text says why. The agent reports
+    /// it as containerd does, reason `StartError`, exit code 128.
+    pub start_error: Option<String>,
 }
 
 /// The signals the agent sends: SIGTERM to ask, SIGKILL once the grace period is over.
@@ -120,6 +167,11 @@ pub trait ContainerHandle: Send + Sync + Debug {
 pub trait Runtime: Send + Sync + Debug {
     /// The scheme of its container IDs (`process://…`).
     fn name(&self) -> &str;
+    /// Whether it runs containers from images: the agent pulls each container's image (as
+    /// its imagePullPolicy says) and hands it over in [`ContainerSpec::image`].
+    fn uses_images(&self) -> bool {
+        false
+    }
     /// Whether this runtime can run the container at all; the error says why not and how
     /// to fix it. Checked for every container before a pod starts.
     fn check(&self, container: &Container) -> Result<(), String>;

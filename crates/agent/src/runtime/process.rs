@@ -56,6 +56,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::net::unix::pipe;
 
 use super::container::Launch;
+use super::mount_ns;
 use super::{ContainerHandle, ContainerSpec, Exit, ExitCell, Runtime, StartError, StopSignal};
 use crate::cgroup::{self, Cgroups, RunCgroup};
 use crate::checkpoint::{ProcessRecord, RunRecord, ShimRecord, start_ticks};
@@ -544,6 +545,7 @@ impl ProcessRuntime {
                             starting.pid
                         )
                     }),
+                    start_error: None,
                 };
                 let record = ProcessRecord {
                     pid: 0,
@@ -702,6 +704,7 @@ fn launch(spec: ContainerSpec, cgroup: Option<RunCgroup>) -> Launch {
         working_dir: spec.working_dir,
         log_path: spec.log_path,
         cgroup,
+        mounts: spec.mounts,
     }
 }
 
@@ -776,7 +779,20 @@ impl Runtime for ProcessRuntime {
     }
 
     fn check(&self, container: &Container) -> Result<(), String> {
-        require_command(container)
+        require_command(container)?;
+        if container
+            .volume_mounts
+            .as_ref()
+            .is_some_and(|m| !m.is_empty())
+            && let mount_ns::Support::Unavailable(why) = mount_ns::support()
+        {
+            // Running it without its files would only fail later, less clearly.
+            return Err(format!(
+                "container {:?} mounts volumes, and the process runtime cannot give it a mount namespace: {why}",
+                container.name
+            ));
+        }
+        Ok(())
     }
 
     async fn start(&self, spec: ContainerSpec) -> Result<Arc<dyn ContainerHandle>, StartError> {
@@ -898,6 +914,7 @@ fn unknown_exit(clock: &dyn Clock, what: &str) -> Exit {
         oom_killed: false,
         finished_at: clock.now(),
         lost: Some(format!("the container's supervisor {what}")),
+        start_error: None,
     }
 }
 

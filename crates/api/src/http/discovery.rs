@@ -2,7 +2,10 @@
 //! kubectl) and the legacy `APIVersions` / `APIGroupList` / `APIResourceList` documents for
 //! clients that do not ask for it. Both are generated from one table, so they cannot disagree.
 
-use kbatch_core::object::{CRONJOB, EVENT, JOB, Kind, LEASE, NAMESPACE, NODE, POD};
+use kbatch_core::object::{
+    CONFIGMAP, CRONJOB, EVENT, JOB, Kind, LEASE, NAMESPACE, NODE, PERSISTENTVOLUMECLAIM, POD,
+    RUNTIME_CLASS, SECRET, SERVICEACCOUNT, STORAGECLASS,
+};
 use serde_json::{Value, json};
 
 /// A served resource as discovery describes it.
@@ -59,6 +62,34 @@ pub const RESOURCES: &[Resource] = &[
         subresources: &[STATUS],
     },
     Resource {
+        kind: CONFIGMAP,
+        singular: "configmap",
+        short_names: &["cm"],
+        categories: &[],
+        subresources: &[],
+    },
+    Resource {
+        kind: SECRET,
+        singular: "secret",
+        short_names: &[],
+        categories: &[],
+        subresources: &[],
+    },
+    Resource {
+        kind: SERVICEACCOUNT,
+        singular: "serviceaccount",
+        short_names: &["sa"],
+        categories: &[],
+        subresources: &[],
+    },
+    Resource {
+        kind: PERSISTENTVOLUMECLAIM,
+        singular: "persistentvolumeclaim",
+        short_names: &["pvc"],
+        categories: &[],
+        subresources: &[STATUS],
+    },
+    Resource {
         kind: JOB,
         singular: "job",
         short_names: &[],
@@ -75,6 +106,20 @@ pub const RESOURCES: &[Resource] = &[
     Resource {
         kind: LEASE,
         singular: "lease",
+        short_names: &[],
+        categories: &[],
+        subresources: &[],
+    },
+    Resource {
+        kind: STORAGECLASS,
+        singular: "storageclass",
+        short_names: &["sc"],
+        categories: &[],
+        subresources: &[],
+    },
+    Resource {
+        kind: RUNTIME_CLASS,
+        singular: "runtimeclass",
         short_names: &[],
         categories: &[],
         subresources: &[],
@@ -274,7 +319,15 @@ mod tests {
             .iter()
             .map(|i| i["metadata"]["name"].as_str().unwrap())
             .collect();
-        assert_eq!(names, ["batch", "coordination.k8s.io"]);
+        assert_eq!(
+            names,
+            [
+                "batch",
+                "coordination.k8s.io",
+                "storage.k8s.io",
+                "node.k8s.io"
+            ]
+        );
         let core = aggregated(true, "v2");
         assert_eq!(core["items"][0]["metadata"]["name"], "");
         let pods = &core["items"][0]["versions"][0]["resources"][0];

@@ -37,6 +37,8 @@ fn supported(kind: &Kind) -> &'static [&'static str] {
         ],
         "Namespace" => &["status.phase"],
         "Node" => &["spec.unschedulable"],
+        // pkg/registry/core/secret: SelectableFields adds the type.
+        "Secret" => &["type"],
         _ => &[],
     }
 }
@@ -143,7 +145,17 @@ pub fn value(obj: &Object, field: &str) -> Option<String> {
                     .to_string(),
                 _ => return None,
             },
-            Object::CronJob(_) | Object::Lease(_) => return None,
+            Object::Secret(secret) => match field {
+                "type" => s(&secret.type_),
+                _ => return None,
+            },
+            Object::CronJob(_)
+            | Object::Lease(_)
+            | Object::ConfigMap(_)
+            | Object::ServiceAccount(_)
+            | Object::PersistentVolumeClaim(_)
+            | Object::StorageClass(_)
+            | Object::RuntimeClass(_) => return None,
         },
     };
     Some(v)

@@ -12,6 +12,8 @@ mod delete;
 mod events;
 pub mod fields;
 mod namespaces;
+pub mod plugins;
+pub mod runtime_classes;
 mod watch;
 mod write;
 
@@ -253,12 +255,14 @@ impl Registry {
     }
 
     /// Makes sure the namespaces every server has exist (the apiserver's
-    /// `system-namespaces` controller), and resumes deleting namespaces a stopped server left
+    /// `system-namespaces` controller) and the default StorageClass `local`, and resumes deleting namespaces a stopped server left
     /// terminating.
     pub async fn bootstrap(&self) -> Result<()> {
         for name in ["default", "kube-system", "kube-public", "kube-node-lease"] {
             namespaces::ensure(self, name).await?;
         }
+        self.ensure_default_storage_class().await?;
+        runtime_classes::ensure_defaults(self).await?;
         namespaces::resume_terminating(self).await
     }
 }

@@ -4,7 +4,7 @@
 
 use kbatch_core::admission::{self, AdmitContext, Admitted};
 use kbatch_core::decode::{self, Decoded, Document};
-use kbatch_core::object::{Kind, NAMESPACE, Object};
+use kbatch_core::object::{Kind, NAMESPACE, Object, POD};
 use kbatch_core::{apply, patch, status};
 use kbatch_store::Revision;
 use serde_json::Value;
@@ -130,7 +130,7 @@ impl Registry {
         &self,
         kind: &Kind,
         namespace: &str,
-        obj: Object,
+        mut obj: Object,
         opts: &WriteOptions,
         mut warnings: Vec<String>,
     ) -> Result<Written> {
@@ -138,6 +138,10 @@ impl Registry {
             self.check_namespace_open(kind, namespace, obj.name())
                 .await?;
         }
+        if *kind == POD {
+            super::runtime_classes::admit_pod(self, &obj).await?;
+        }
+        self.mutate_on_create(&mut obj).await?;
         let generate = obj.name().is_empty()
             && !obj
                 .metadata()

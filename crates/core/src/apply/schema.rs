@@ -362,6 +362,19 @@ const EVENT: Fields = &[
     ("reportingComponent", Slot::EmptyString),
     ("reportingInstance", Slot::EmptyString),
 ];
+/// A claim's spec, its `resources` and its status are non-pointer structs.
+const PERSISTENT_VOLUME_CLAIM: Fields = &[
+    ("metadata", Slot::Struct(NONE)),
+    ("spec", Slot::Struct(&[("resources", Slot::Struct(NONE))])),
+    ("status", Slot::Struct(NONE)),
+];
+/// ConfigMaps, Secrets, ServiceAccounts and StorageClasses: every other field of the Go
+/// structs is `omitempty` (a StorageClass's `provisioner` is a string, always present).
+const METADATA_ONLY: Fields = &[("metadata", Slot::Struct(NONE))];
+const RUNTIME_CLASS: Fields = &[
+    ("metadata", Slot::Struct(NONE)),
+    ("handler", Slot::EmptyString),
+];
 const LEASE: Fields = &[
     ("metadata", Slot::Struct(NONE)),
     ("spec", Slot::Struct(NONE)),
@@ -381,6 +394,9 @@ pub(crate) fn materialize(kind: &Kind, obj: &Value) -> Value {
         "Node" => NODE,
         "Event" => EVENT,
         "Lease" => LEASE,
+        "ConfigMap" | "Secret" | "ServiceAccount" | "StorageClass" => METADATA_ONLY,
+        "PersistentVolumeClaim" => PERSISTENT_VOLUME_CLAIM,
+        "RuntimeClass" => RUNTIME_CLASS,
         _ => NONE,
     };
     let mut out = obj.clone();

@@ -3,3 +3,5 @@
 pub mod cronjob;
 pub mod job;
 pub mod pod;
+pub mod secret;
+pub mod storage;

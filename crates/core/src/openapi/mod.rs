@@ -25,12 +25,19 @@ use std::fmt::Write as _;
 use k8s_openapi::ListableResource;
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{Event, Namespace, Node, Pod};
+use k8s_openapi::api::core::v1::{
+    ConfigMap, Event, Namespace, Node, PersistentVolumeClaim, Pod, Secret, ServiceAccount,
+};
+use k8s_openapi::api::node::v1::RuntimeClass;
+use k8s_openapi::api::storage::v1::StorageClass;
 use schemars::{JsonSchema, SchemaGenerator};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha512};
 
-use crate::object::{CRONJOB, EVENT, JOB, Kind, LEASE, NAMESPACE, NODE, POD};
+use crate::object::{
+    CONFIGMAP, CRONJOB, EVENT, JOB, Kind, LEASE, NAMESPACE, NODE, PERSISTENTVOLUMECLAIM, POD,
+    RUNTIME_CLASS, SECRET, SERVICEACCOUNT, STORAGECLASS,
+};
 
 /// The OpenAPI v3 root listing and one document per served group-version.
 pub struct OpenApi {
@@ -176,6 +183,10 @@ const GROUP_VERSIONS: &[GroupVersion] = &[
             served::<Event>(EVENT, &[]),
             served::<Namespace>(NAMESPACE, &[Subresource::Status]),
             served::<Node>(NODE, &[Subresource::Status]),
+            served::<ConfigMap>(CONFIGMAP, &[]),
+            served::<Secret>(SECRET, &[]),
+            served::<ServiceAccount>(SERVICEACCOUNT, &[]),
+            served::<PersistentVolumeClaim>(PERSISTENTVOLUMECLAIM, &[Subresource::Status]),
         ],
     },
     GroupVersion {
@@ -190,6 +201,16 @@ const GROUP_VERSIONS: &[GroupVersion] = &[
         group: "coordination.k8s.io",
         version: "v1",
         resources: &[served::<Lease>(LEASE, &[])],
+    },
+    GroupVersion {
+        group: "storage.k8s.io",
+        version: "v1",
+        resources: &[served::<StorageClass>(STORAGECLASS, &[])],
+    },
+    GroupVersion {
+        group: "node.k8s.io",
+        version: "v1",
+        resources: &[served::<RuntimeClass>(RUNTIME_CLASS, &[])],
     },
 ];
 

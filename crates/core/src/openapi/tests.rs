@@ -1,6 +1,12 @@
 use super::*;
 
-const GV_PATHS: [&str; 3] = ["api/v1", "apis/batch/v1", "apis/coordination.k8s.io/v1"];
+const GV_PATHS: [&str; 5] = [
+    "api/v1",
+    "apis/batch/v1",
+    "apis/coordination.k8s.io/v1",
+    "apis/storage.k8s.io/v1",
+    "apis/node.k8s.io/v1",
+];
 
 fn parsed(api: &OpenApi, gv_path: &str) -> Value {
     let bytes = api.document(gv_path).expect("a served group-version");
@@ -340,10 +346,16 @@ fn meta_types_list_every_served_group_version() {
             "WatchEvent",
         ),
     ] {
-        let expected: Vec<Value> = ["", "batch", "coordination.k8s.io"]
-            .iter()
-            .map(|g| json!({ "group": g, "kind": kind, "version": "v1" }))
-            .collect();
+        let expected: Vec<Value> = [
+            "",
+            "batch",
+            "coordination.k8s.io",
+            "storage.k8s.io",
+            "node.k8s.io",
+        ]
+        .iter()
+        .map(|g| json!({ "group": g, "kind": kind, "version": "v1" }))
+        .collect();
         assert_eq!(
             schema(&doc, name)["x-kubernetes-group-version-kind"],
             Value::Array(expected)

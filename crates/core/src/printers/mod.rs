@@ -9,6 +9,7 @@
 
 pub mod duration;
 
+mod config;
 mod cronjob;
 pub use cronjob::NEXT_SCHEDULE_ANNOTATION;
 mod event;
@@ -17,6 +18,8 @@ mod lease;
 mod namespace;
 mod node;
 mod pod;
+mod runtimeclass;
+mod storage;
 
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::Container;
@@ -24,7 +27,10 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, 
 use serde_json::{Value, json};
 
 use crate::field::go_quote;
-use crate::object::{CRONJOB, EVENT, JOB, Kind, LEASE, NAMESPACE, NODE, Object, POD};
+use crate::object::{
+    CONFIGMAP, CRONJOB, EVENT, JOB, Kind, LEASE, NAMESPACE, NODE, Object, PERSISTENTVOLUMECLAIM,
+    POD, RUNTIME_CLASS, SECRET, SERVICEACCOUNT, STORAGECLASS,
+};
 use crate::status::bad_request;
 use crate::table::{Table, TableColumnDefinition, TableRow, TableRowCondition};
 use crate::validation::names::{is_qualified_name, is_valid_label_value};
@@ -77,6 +83,12 @@ pub fn column_definitions(kind: &Kind) -> Vec<TableColumnDefinition> {
         k if k == NAMESPACE => namespace::columns(),
         k if k == NODE => node::columns(),
         k if k == LEASE => lease::columns(),
+        k if k == CONFIGMAP => config::config_map_columns(),
+        k if k == SECRET => config::secret_columns(),
+        k if k == SERVICEACCOUNT => storage::service_account_columns(),
+        k if k == PERSISTENTVOLUMECLAIM => storage::claim_columns(),
+        k if k == STORAGECLASS => storage::storage_class_columns(),
+        k if k == RUNTIME_CLASS => runtimeclass::columns(),
         _ => Vec::new(),
     }
 }
@@ -92,6 +104,12 @@ pub fn cells(obj: &Object, now: Timestamp) -> Vec<Value> {
         Object::Namespace(o) => namespace::cells(o, now),
         Object::Node(o) => node::cells(o, now),
         Object::Lease(o) => lease::cells(o, now),
+        Object::ConfigMap(o) => config::config_map_cells(o, now),
+        Object::Secret(o) => config::secret_cells(o, now),
+        Object::ServiceAccount(o) => storage::service_account_cells(o, now),
+        Object::PersistentVolumeClaim(o) => storage::claim_cells(o, now),
+        Object::StorageClass(o) => storage::storage_class_cells(o, now),
+        Object::RuntimeClass(o) => runtimeclass::cells(o, now),
     }
 }
 
@@ -312,6 +330,18 @@ mod tests {
             ),
             Object::Node(serde_json::from_value(json!({"metadata": meta})).unwrap()),
             Object::Lease(serde_json::from_value(json!({"metadata": meta})).unwrap()),
+            Object::ConfigMap(serde_json::from_value(json!({"metadata": meta})).unwrap()),
+            Object::Secret(serde_json::from_value(json!({"metadata": meta})).unwrap()),
+            Object::ServiceAccount(serde_json::from_value(json!({"metadata": meta})).unwrap()),
+            Object::PersistentVolumeClaim(
+                serde_json::from_value(json!({"metadata": meta})).unwrap(),
+            ),
+            Object::StorageClass(
+                serde_json::from_value(json!({"metadata": meta, "provisioner": "p"})).unwrap(),
+            ),
+            Object::RuntimeClass(
+                serde_json::from_value(json!({"metadata": meta, "handler": "runc"})).unwrap(),
+            ),
         ]
     }
 

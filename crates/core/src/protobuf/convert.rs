@@ -85,6 +85,15 @@ impl ToJson for i64 {
     }
 }
 
+/// `[]byte` values (Secret data, ConfigMap binaryData): standard base64, as encoding/json
+/// writes them.
+impl ToJson for Vec<u8> {
+    fn to_json(&self) -> Result<Value, Malformed> {
+        serde_json::to_value(k8s_openapi::ByteString(self.clone()))
+            .map_err(|e| Malformed::new(e.to_string()))
+    }
+}
+
 impl Zero for String {
     fn is_zero(&self) -> bool {
         self.is_empty()

@@ -1,4 +1,4 @@
-//! core/v1: Pod and Namespace, the pod template Jobs carry, and every volume source, probe,
+//! core/v1: Pod, Namespace, ConfigMap, Secret and ServiceAccount, the pod template Jobs carry, and every volume source, probe,
 //! affinity and status type reachable from them.
 
 use k8s_pb::api::core::v1 as pb;
@@ -6,6 +6,25 @@ use k8s_pb::api::core::v1 as pb;
 use super::convert::to_json;
 
 to_json! {
+    pb::ConfigMap {
+        req metadata: "metadata",
+        ptr immutable: "immutable",
+        map data: "data",
+        map binary_data: "binaryData",
+    }
+    pb::Secret {
+        req metadata: "metadata",
+        ptr immutable: "immutable",
+        map data: "data",
+        map string_data: "stringData",
+        omit r#type: "type",
+    }
+    pb::ServiceAccount {
+        req metadata: "metadata",
+        list secrets: "secrets",
+        list image_pull_secrets: "imagePullSecrets",
+        ptr automount_service_account_token: "automountServiceAccountToken",
+    }
     pb::Namespace {
         req metadata: "metadata",
         req spec: "spec",

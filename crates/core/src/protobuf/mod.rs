@@ -1,7 +1,7 @@
 //! Kubernetes protobuf request bodies (`Content-Type: application/vnd.kubernetes.protobuf`).
 //!
-//! kubectl ≥ 1.32 sends them for `create job`, `create job --from=cronjob/x`, `create cronjob`
-//! and `create namespace`, and does not fall back to JSON. The body is apimachinery's protobuf
+//! kubectl ≥ 1.32 sends them for `create job`, `create job --from=cronjob/x`, `create cronjob`,
+//! `create namespace`, `create configmap`, `create secret` and `create serviceaccount`, and does not fall back to JSON. The body is apimachinery's protobuf
 //! serializer framing: the prefix `k8s\0`, then a `runtime.Unknown` whose `raw` holds the object
 //! message from k8s.io/api's `generated.proto`. The messages are decoded with k8s-pb (1.35) and
 //! turned into the JSON the same object would have had on the JSON path, so the API server runs
@@ -15,19 +15,28 @@ mod metav1;
 mod tests;
 
 use k8s_pb::api::batch::v1::{CronJob, Job};
-use k8s_pb::api::core::v1::{Namespace, Pod};
+use k8s_pb::api::core::v1::{ConfigMap, Namespace, Pod, Secret, ServiceAccount};
 use k8s_pb::apimachinery::pkg::runtime::Unknown;
 use prost::Message;
 use serde_json::{Map, Value};
 
-use crate::object::{CRONJOB, JOB, Kind, NAMESPACE, POD};
+use crate::object::{CONFIGMAP, CRONJOB, JOB, Kind, NAMESPACE, POD, SECRET, SERVICEACCOUNT};
 use convert::ToJson;
 
 /// The four bytes before every Kubernetes protobuf body (apimachinery's protobuf serializer).
 pub const MAGIC: [u8; 4] = *b"k8s\0";
 
-/// The kinds a protobuf body may carry: what kubectl's typed client creates, and Pods.
-pub const ACCEPTED_KINDS: [Kind; 4] = [JOB, CRONJOB, NAMESPACE, POD];
+/// The kinds a protobuf body may carry: what kubectl's typed client creates (`create job`,
+/// `cronjob`, `namespace`, `configmap`, `secret …`, `serviceaccount`), and Pods.
+pub const ACCEPTED_KINDS: [Kind; 7] = [
+    JOB,
+    CRONJOB,
+    NAMESPACE,
+    POD,
+    CONFIGMAP,
+    SECRET,
+    SERVICEACCOUNT,
+];
 
 /// A protobuf body the API server cannot turn into an object.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -85,6 +94,9 @@ pub fn decode(body: &[u8]) -> Result<Value, ProtobufError> {
         "Job" => object::<Job>(kind, &raw)?,
         "CronJob" => object::<CronJob>(kind, &raw)?,
         "Namespace" => object::<Namespace>(kind, &raw)?,
+        "ConfigMap" => object::<ConfigMap>(kind, &raw)?,
+        "Secret" => object::<Secret>(kind, &raw)?,
+        "ServiceAccount" => object::<ServiceAccount>(kind, &raw)?,
         _ => object::<Pod>(kind, &raw)?,
     };
     let mut out = Map::new();

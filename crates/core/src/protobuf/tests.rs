@@ -228,6 +228,67 @@ fn create_namespace_decodes_to_the_json_kubectl_sends() {
     );
 }
 
+/// `kubectl create configmap settings --from-literal=mode=fast --from-file=blob` with a non-UTF-8
+/// file: text in `data`, bytes in `binaryData` (base64 in JSON).
+#[test]
+fn create_configmap_decodes_to_json() {
+    let cm = corev1::ConfigMap {
+        metadata: Some(metav1::ObjectMeta {
+            name: s("settings"),
+            ..Default::default()
+        }),
+        immutable: None,
+        data: labels(&[("mode", "fast")]),
+        binary_data: [("blob".to_owned(), vec![0xff, 0x00, 0x01])].into(),
+    };
+    assert_decodes_to(
+        &envelope("v1", "ConfigMap", cm.encode_to_vec()),
+        json!({
+            "kind": "ConfigMap",
+            "apiVersion": "v1",
+            "metadata": {"name": "settings"},
+            "data": {"mode": "fast"},
+            "binaryData": {"blob": "/wAB"}
+        }),
+    );
+}
+
+/// `kubectl create secret generic|docker-registry`: `data` is bytes, `type` a plain string,
+/// `immutable` a pointer kept even when false.
+#[test]
+fn create_secret_decodes_to_json() {
+    let secret = corev1::Secret {
+        metadata: Some(metav1::ObjectMeta {
+            name: s("creds"),
+            ..Default::default()
+        }),
+        immutable: Some(false),
+        data: [("password".to_owned(), b"s3cr3t".to_vec())].into(),
+        string_data: labels(&[("user", "admin")]),
+        r#type: s("kubernetes.io/basic-auth"),
+    };
+    assert_decodes_to(
+        &envelope("v1", "Secret", secret.encode_to_vec()),
+        json!({
+            "kind": "Secret",
+            "apiVersion": "v1",
+            "metadata": {"name": "creds"},
+            "immutable": false,
+            "data": {"password": "czNjcjN0"},
+            "stringData": {"user": "admin"},
+            "type": "kubernetes.io/basic-auth"
+        }),
+    );
+    let untyped = corev1::Secret {
+        r#type: s(""),
+        ..Default::default()
+    };
+    assert_decodes_to(
+        &envelope("v1", "Secret", untyped.encode_to_vec()),
+        json!({"kind": "Secret", "apiVersion": "v1", "metadata": {}}),
+    );
+}
+
 #[test]
 fn an_empty_object_is_go_zero_value() {
     // Non-pointer structs are always written and `containers` has no omitempty: a nil slice.
@@ -1319,7 +1380,7 @@ fn envelope_without_type_meta_names_no_kind() {
     assert_eq!(
         decode(&MAGIC).unwrap_err().to_string(),
         "no kind \"\" is registered for version \"\" in protobuf bodies; accepted kinds are \
-         batch/v1 Job, batch/v1 CronJob, v1 Namespace, v1 Pod"
+         batch/v1 Job, batch/v1 CronJob, v1 Namespace, v1 Pod, v1 ConfigMap, v1 Secret, v1 ServiceAccount"
     );
 }
 

@@ -1066,7 +1066,7 @@ pub(crate) fn validate_non_negative(value: i64, path: &Path) -> Option<FieldErro
 
 /// `ValidateQualifiedName`: one Invalid error per problem `IsQualifiedName` finds.
 /// apimachinery's `ValidateLabelSelector` (matchLabels, then each matchExpression).
-fn validate_label_selector(selector: &LabelSelector, path: &Path) -> ErrorList {
+pub(crate) fn validate_label_selector(selector: &LabelSelector, path: &Path) -> ErrorList {
     let mut errs =
         meta::validate_labels(selector.match_labels.as_ref(), &path.child("matchLabels"));
     for (i, req) in selector.match_expressions.iter().flatten().enumerate() {

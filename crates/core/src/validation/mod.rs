@@ -1,5 +1,6 @@
 //! Validation with Kubernetes' field paths and messages (`pkg/apis/*/validation`).
 
+pub mod configmap;
 pub mod cronjob;
 pub mod event;
 pub mod job;
@@ -9,3 +10,7 @@ pub mod names;
 pub mod namespace;
 pub mod node;
 pub mod pod;
+pub mod runtimeclass;
+pub mod secret;
+pub mod serviceaccount;
+pub mod storage;

@@ -1,5 +1,5 @@
-//! `kbatch server`: the API over HTTPS on the embedded SQLite store, with credentials and a
-//! kubeconfig made on first start.
+//! `kbatch server`: the API over HTTPS on the embedded SQLite store or on etcd, with
+//! credentials and a kubeconfig made on first start.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -11,13 +11,25 @@ use anyhow::Context;
 use clap::Args;
 use kbatch_api::Metrics;
 use kbatch_api::clock::{Clock, SystemClock};
-use kbatch_api::pki::{Credentials, server_url};
+use kbatch_api::pki::{ClusterCredentials, Credentials, server_url};
 use kbatch_api::server::{Api, ApiConfig, bind};
-use kbatch_controllers::ControllersConfig;
+use kbatch_controllers::{ControllersConfig, LeaderElectionConfig};
+use kbatch_store::{EtcdOptions, EtcdTls, Store};
 
+use crate::bootstrap;
 use crate::instance::{
-    Instance, NodeSettings, Settings, Supervision, go_duration, host_node_name, open_store,
+    DefaultRuntime, Instance, NodeSettings, Settings, Supervision, connect_etcd, encrypt_secrets,
+    go_duration, host_node_name, open_store,
 };
+
+/// Where a server keeps the cluster's state.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum StoreKind {
+    /// The embedded SQLite store in the data directory (one server).
+    Sqlite,
+    /// An etcd v3 cluster (any number of servers).
+    Etcd,
+}
 
 #[derive(Args, Debug)]
 pub struct ServerArgs {
@@ -62,6 +74,66 @@ pub struct ServerArgs {
     /// (`--concurrent-cron-job-syncs`).
     #[arg(long, default_value_t = 200)]
     concurrent_cron_job_syncs: usize,
+    /// The runtime of pods that name no `runtimeClassName`: host processes, or OCI
+    /// containers from the pods' images run by runc (`apt-get install runc`).
+    #[arg(long, value_enum, default_value = "process")]
+    runtime: DefaultRuntime,
+    /// A registry (HOST:PORT) to pull images from over plain HTTP instead of HTTPS, such as
+    /// one on loopback; repeatable.
+    #[arg(long = "insecure-registry", value_name = "HOST:PORT")]
+    insecure_registries: Vec<String>,
+    /// The most processes each container of the runc runtime may have (kubelet's
+    /// `--pod-max-pids`); -1: no limit.
+    #[arg(long, default_value_t = -1, allow_negative_numbers = true)]
+    pod_max_pids: i64,
+    /// Where the cluster's state lives: the embedded SQLite store in the data directory, or
+    /// etcd (which several servers can share; needs --etcd-endpoints).
+    #[arg(long, value_enum, default_value = "sqlite")]
+    store: StoreKind,
+    /// The etcd members' client URLs, comma-separated (kube-apiserver's --etcd-servers).
+    #[arg(long, value_delimiter = ',', required_if_eq("store", "etcd"))]
+    etcd_endpoints: Vec<String>,
+    /// Prepended to every key in etcd, so that several clusters can share one etcd
+    /// [default: none: Kubernetes' /registry/… layout].
+    #[arg(long, default_value = "")]
+    etcd_prefix: String,
+    /// The CA bundle (PEM) that verifies the etcd members' certificates; https:// endpoints
+    /// need it.
+    #[arg(long)]
+    etcd_cafile: Option<PathBuf>,
+    /// A client certificate (PEM) for etcd members that require one.
+    #[arg(long, requires_all = ["etcd_cafile", "etcd_keyfile"])]
+    etcd_certfile: Option<PathBuf>,
+    /// The client certificate's private key (PEM).
+    #[arg(long, requires = "etcd_certfile")]
+    etcd_keyfile: Option<PathBuf>,
+    /// With --store etcd, where several servers may share the store: run the controllers and
+    /// the scheduler only while this server holds the leader Lease. Ignored with SQLite, which
+    /// one server owns.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    leader_elect: bool,
+    /// How long the other servers wait before they take over a Lease its holder stopped
+    /// renewing (kube-controller-manager: 15s).
+    #[arg(long, default_value = "15s", value_parser = go_duration)]
+    leader_elect_lease_duration: Duration,
+    /// How long the leader tries to renew before it stops leading; less than the lease
+    /// duration (kube-controller-manager: 10s).
+    #[arg(long, default_value = "10s", value_parser = go_duration)]
+    leader_elect_renew_deadline: Duration,
+    /// The pause between attempts to acquire or renew the Lease (kube-controller-manager: 2s).
+    #[arg(long, default_value = "2s", value_parser = go_duration)]
+    leader_elect_retry_period: Duration,
+    /// The namespace of the leader Lease.
+    #[arg(long, default_value = "kube-system")]
+    leader_elect_resource_namespace: String,
+    /// The name of the leader Lease.
+    #[arg(long, default_value = "kbatch-controller-manager")]
+    leader_elect_resource_name: String,
+    /// With --store etcd: a file holding the cluster's secret, the same for every server. The
+    /// first server stores its CA and admin token in etcd, encrypted with it; the others use
+    /// them, so every server writes the same kubeconfig but for its address.
+    #[arg(long)]
+    cluster_secret_file: Option<PathBuf>,
 }
 
 pub fn run(args: ServerArgs) -> ExitCode {
@@ -102,11 +174,26 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
         Some(d) => d,
         None => default_data_dir()?,
     };
-    let store = open_store(&data_dir)?;
+    let store: Arc<dyn Store> = match args.store {
+        StoreKind::Sqlite => open_store(&data_dir)?,
+        StoreKind::Etcd => {
+            std::fs::create_dir_all(&data_dir)
+                .with_context(|| format!("creating {}", data_dir.display()))?;
+            connect_etcd(etcd_options(&args)).await?
+        }
+    };
+    let store = encrypt_secrets(store, &data_dir).await?;
     let listener = bind(args.listen).await?;
     let addr = listener
         .local_addr()
         .context("reading the listen address")?;
+    if let Some(path) = &args.cluster_secret_file {
+        anyhow::ensure!(
+            args.store == StoreKind::Etcd,
+            "--cluster-secret-file needs --store etcd"
+        );
+        share_credentials(store.as_ref(), path, &data_dir).await?;
+    }
     let credentials = Credentials::load_or_create(&data_dir, addr)?;
     let tls = credentials.server_config()?;
     let url = server_url(addr);
@@ -125,8 +212,16 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
     )
     .await?;
     api.spawn_compactor();
+    let election = leader_election(&args);
+    let elected = election.is_some();
     // Runs until the process ends; dropping it would stop the controllers.
-    let _instance = Instance::start(api.registry(), &clock, &metrics, settings);
+    let mut instance = match election {
+        Some(election) => {
+            Instance::start_elected(api.registry(), &clock, &metrics, settings, election)?
+        }
+        None => Instance::start(api.registry(), &clock, &metrics, settings),
+    };
+    let lost = instance.leadership_lost();
     println!("kbatch server listening on {url}");
     println!("  data dir:   {}", data_dir.display());
     println!("  kubeconfig: {}", credentials.kubeconfig.display());
@@ -134,9 +229,86 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
         "use it with: export KUBECONFIG={}; kubectl get jobs",
         credentials.kubeconfig.display()
     );
-    api.serve(listener, Some(tls), shutdown_signal()).await;
+    let lost_leadership = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let shutdown = {
+        let lost_leadership = lost_leadership.clone();
+        async move {
+            tokio::select! {
+                () = shutdown_signal() => {}
+                () = lost => lost_leadership.store(true, std::sync::atomic::Ordering::Relaxed),
+            }
+        }
+    };
+    api.serve(listener, Some(tls), shutdown).await;
+    // As kube-controller-manager, a server that lost its lease exits: its controllers have
+    // stopped already, and a restart campaigns afresh (its pods' shims outlive it).
+    anyhow::ensure!(
+        !lost_leadership.load(std::sync::atomic::Ordering::Relaxed),
+        "leader election lost"
+    );
     tracing::info!("shutting down");
+    // A leader gives its lease up, so that another server takes over at once rather than
+    // after the lease duration (client-go's ReleaseOnCancel); the controllers finish the keys
+    // they hold first, for as long as a renewal could take.
+    if elected
+        && tokio::time::timeout(
+            args.leader_elect_renew_deadline,
+            instance.stop_controllers(),
+        )
+        .await
+        .is_err()
+    {
+        tracing::warn!("the controllers did not stop in time; the leader lease is left to expire");
+    }
     Ok(())
+}
+
+/// The leader election the flags ask for: with etcd, unless --leader-elect=false. The
+/// identity is the node's name and a fresh UUID, as kube-controller-manager's is the host
+/// name and one.
+fn leader_election(args: &ServerArgs) -> Option<LeaderElectionConfig> {
+    if args.store != StoreKind::Etcd || !args.leader_elect || args.no_controllers {
+        return None;
+    }
+    let node = args.node_name.clone().unwrap_or_else(host_node_name);
+    let mut config = LeaderElectionConfig::new(format!("{node}_{}", uuid::Uuid::new_v4()));
+    config.lease_duration = args.leader_elect_lease_duration;
+    config.renew_deadline = args.leader_elect_renew_deadline;
+    config.retry_period = args.leader_elect_retry_period;
+    config.namespace = args.leader_elect_resource_namespace.clone();
+    config.name = args.leader_elect_resource_name.clone();
+    Some(config)
+}
+
+/// Makes the cluster's CA and token in the store this server's, storing this server's own
+/// (or new ones) when the cluster has none yet.
+async fn share_credentials(
+    store: &dyn Store,
+    secret: &Path,
+    data_dir: &Path,
+) -> anyhow::Result<()> {
+    let secret = bootstrap::read_secret(secret)?;
+    let shared = bootstrap::shared_credentials(store, &secret, || {
+        Ok(match ClusterCredentials::load(data_dir)? {
+            Some(own) => own,
+            None => ClusterCredentials::generate()?,
+        })
+    })
+    .await?;
+    shared.install(data_dir)?;
+    Ok(())
+}
+
+/// The etcd connection the flags describe.
+fn etcd_options(args: &ServerArgs) -> EtcdOptions {
+    let mut options = EtcdOptions::new(args.etcd_endpoints.clone());
+    options.prefix = args.etcd_prefix.clone();
+    options.tls = args.etcd_cafile.clone().map(|ca_file| EtcdTls {
+        ca_file,
+        cert_file: args.etcd_certfile.clone(),
+        key_file: args.etcd_keyfile.clone(),
+    });
+    options
 }
 
 /// The controllers and the node the flags ask for.
@@ -158,6 +330,9 @@ fn settings(args: &ServerArgs, data_dir: &Path) -> anyhow::Result<Settings> {
         let name = args.node_name.clone().unwrap_or_else(host_node_name);
         let mut node = NodeSettings::new(name, data_dir, Supervision::Shim(program));
         node.log_retention = args.log_retention;
+        node.insecure_registries = args.insecure_registries.clone();
+        node.default_runtime = args.runtime;
+        node.pod_max_pids = args.pod_max_pids;
         Some(node)
     };
     Ok(Settings { controllers, node })

@@ -41,7 +41,9 @@ use super::summary::{self, Stopped};
 use super::{
     EXIT_COMPLETE, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_TERMINATED, RuntimeKind,
 };
-use crate::instance::{Instance, NodeSettings, Settings, Supervision, host_node_name, open_store};
+use crate::instance::{
+    Instance, NodeSettings, Settings, Supervision, encrypt_secrets, host_node_name, open_store,
+};
 
 /// The field manager of the run's own writes.
 const FIELD_MANAGER: &str = "kbatch-run";
@@ -67,7 +69,7 @@ pub async fn run(
     let signals = Signals::install(options.timeout)?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let store: Arc<dyn Store> = if data.persistent() {
-        open_store(data.path())?
+        encrypt_secrets(open_store(data.path())?, data.path()).await?
     } else {
         Arc::new(MemoryStore::new())
     };

@@ -1,0 +1,200 @@
+//! The runc command line: every call names kbatch's own state directory (`--root`), so
+//! kbatch sees and removes only its own containers, never those of another runc user on
+//! the host.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use serde::Deserialize;
+
+use crate::runtime::StopSignal;
+
+/// The runc binary and kbatch's state directory for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Runc {
+    binary: PathBuf,
+    root: PathBuf,
+}
+
+/// One container of `runc list --format json`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Listed {
+    pub id: String,
+    pub status: String,
+}
+
+impl Runc {
+    pub fn new(binary: PathBuf, root: PathBuf) -> Runc {
+        Runc { binary, root }
+    }
+
+    fn command(&self) -> tokio::process::Command {
+        let mut cmd = tokio::process::Command::new(&self.binary);
+        cmd.arg("--root")
+            .arg(&self.root)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        cmd
+    }
+
+    /// The command line that runs container `id` from `bundle` in the foreground: its stdio
+    /// is the container's, its exit status the container's, and `--keep` leaves the stopped
+    /// container (and its cgroup) for [`oom_killed`] and `runc delete`. runc's own messages
+    /// go to the bundle's `runc.log` ([`start_error`] reads it), not the container's log.
+    pub fn run_argv(&self, bundle: &Path, id: &str) -> Vec<String> {
+        vec![
+            self.binary.display().to_string(),
+            "--root".to_owned(),
+            self.root.display().to_string(),
+            "--log".to_owned(),
+            bundle.join(LOG).display().to_string(),
+            "--log-format".to_owned(),
+            "json".to_owned(),
+            "run".to_owned(),
+            "--keep".to_owned(),
+            "--bundle".to_owned(),
+            bundle.display().to_string(),
+            id.to_owned(),
+        ]
+    }
+
+    /// Sends the container's init a signal (it may have ended already: nothing to do then).
+    pub async fn kill(&self, id: &str, signal: StopSignal) {
+        let sig = match signal {
+            StopSignal::Term => "TERM",
+            StopSignal::Kill => "KILL",
+        };
+        let out = self.command().args(["kill", id, sig]).output().await;
+        if let Ok(o) = &out
+            && !o.status.success()
+        {
+            tracing::debug!(container = %id, signal = sig, error = %String::from_utf8_lossy(&o.stderr).trim(), "runc kill");
+        }
+    }
+
+    /// Removes the container, killing whatever still runs in it, with its cgroup. A
+    /// container runc does not know is already gone.
+    pub async fn delete(&self, id: &str) {
+        match self
+            .command()
+            .args(["delete", "--force", id])
+            .output()
+            .await
+        {
+            Ok(o) if o.status.success() => {}
+            Ok(o) => {
+                let err = String::from_utf8_lossy(&o.stderr);
+                if !err.contains("does not exist") && !err.contains("not exist") {
+                    tracing::warn!(container = %id, error = %err.trim(), "runc delete");
+                }
+            }
+            Err(e) => tracing::warn!(container = %id, error = %e, "running runc delete"),
+        }
+    }
+
+    /// The containers in kbatch's state directory.
+    pub async fn list(&self) -> Vec<Listed> {
+        if !self.root.exists() {
+            return Vec::new();
+        }
+        match self
+            .command()
+            .args(["list", "--format", "json"])
+            .output()
+            .await
+        {
+            Ok(o) if o.status.success() => {
+                // runc writes `null` when there are none.
+                serde_json::from_slice::<Option<Vec<Listed>>>(&o.stdout)
+                    .ok()
+                    .flatten()
+                    .unwrap_or_default()
+            }
+            Ok(o) => {
+                tracing::warn!(error = %String::from_utf8_lossy(&o.stderr).trim(), "runc list");
+                Vec::new()
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "running runc list");
+                Vec::new()
+            }
+        }
+    }
+
+    /// The ids of the containers in kbatch's state directory, read from the directory
+    /// itself (one per container), for the synchronous callers.
+    pub fn ids(&self) -> Vec<String> {
+        std::fs::read_dir(&self.root)
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                    .filter_map(|e| e.file_name().into_string().ok())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// runc's log in a run's bundle.
+const LOG: &str = "runc.log";
+
+/// Why `runc run` could not start the container's process, if that is how it failed: the
+/// `runc run failed: …` error it logged (an executable missing from the image, a working
+/// directory that cannot be entered, …). A container that ran and failed logs none.
+pub fn start_error(bundle: &Path) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Entry {
+        level: String,
+        msg: String,
+    }
+    std::fs::read_to_string(bundle.join(LOG))
+        .ok()?
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Entry>(l).ok())
+        .find(|e| e.level == "error" && e.msg.starts_with("runc run failed: "))
+        .map(|e| e.msg)
+}
+
+/// The memory cgroup directories of `cgroups_path` on this host: the v1 memory hierarchy's
+/// and the unified hierarchy's (runc uses whichever the host has).
+fn memory_dirs(cgroups_path: &str) -> Vec<PathBuf> {
+    let Ok(mountinfo) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return Vec::new();
+    };
+    let rel = cgroups_path.trim_start_matches('/');
+    mountinfo
+        .lines()
+        .filter_map(|line| {
+            let (pre, post) = line.split_once(" - ")?;
+            let point = pre.split_whitespace().nth(4)?;
+            let mut post = post.split_whitespace();
+            let fstype = post.next()?;
+            let _source = post.next()?;
+            let options = post.next().unwrap_or("");
+            let memory = match fstype {
+                "cgroup2" => true,
+                "cgroup" => options.split(',').any(|o| o == "memory"),
+                _ => false,
+            };
+            memory.then(|| Path::new(point).join(rel))
+        })
+        .collect()
+}
+
+/// Whether the kernel's OOM killer killed a process of the container whose cgroup is
+/// `cgroups_path` (v1 `memory.oom_control`, v2 `memory.events`): read after `runc run
+/// --keep` has returned, before `runc delete` removes the cgroup.
+pub fn oom_killed(cgroups_path: &str) -> bool {
+    memory_dirs(cgroups_path).iter().any(|dir| {
+        ["memory.oom_control", "memory.events"].iter().any(|file| {
+            std::fs::read_to_string(dir.join(file))
+                .unwrap_or_default()
+                .lines()
+                .filter_map(|l| l.strip_prefix("oom_kill "))
+                .any(|n| n.trim().parse::<u64>().is_ok_and(|n| n > 0))
+        })
+    })
+}

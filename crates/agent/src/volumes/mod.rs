@@ -1,0 +1,607 @@
+//! A pod's volumes on the node, as kubelet's volume manager sets them up, and the mounts
+//! of each container (kubelet's `makeMounts`).
+//!
+//! Each volume is a directory under `<data dir>/pod-volumes/<pod uid>/volumes/<plugin>/<name>`
+//! (kubelet's layout under its `pods/<uid>`), except hostPath volumes and claims, which are directories of their
+//! own. The pod's directory is `0750`, so nothing in it (Secret files included) is
+//! reachable by other users of the host, whatever the files' own modes, which are
+//! Kubernetes'. A container sees each volume at its `mountPath` through a bind mount in its
+//! own mount namespace (`crate::runtime::mount_ns`); the runc runtime puts the same mounts
+//! into its OCI spec.
+//!
+//! - emptyDir: a directory (`0777`); with `medium: Memory`, a tmpfs where the agent may
+//!   mount one (root), sized by `sizeLimit`, else the memory limits of the pod's
+//!   containers.
+//! - configMap, secret, downwardAPI, projected: files written by [`atomic::write`], read
+//!   only to the containers; Secret volumes are a tmpfs where the agent may mount one, as
+//!   kubelet's are, so their files never reach the disk. Written again (when changed) each
+//!   time a container of the pod starts.
+//! - hostPath: the host path itself, after its `type` check ([`host_path::check_type`]).
+//! - persistentVolumeClaim: the claim's directory on this node, from the agent's claim
+//!   resolver.
+//!
+//! Set-up errors are kubelet's `FailedMount` (`MountVolume.SetUp failed for volume …`) and
+//! keep the pod's containers waiting in `ContainerCreating` until they are resolved.
+
+pub mod atomic;
+pub mod claims;
+pub mod host_path;
+
+use std::collections::{BTreeMap, HashSet};
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::{Component, Path, PathBuf};
+
+use k8s_openapi::api::core::v1::{
+    ConfigMap, Container, DownwardAPIVolumeFile, KeyToPath, Pod, Secret, Volume,
+};
+
+use crate::env::{NodeFacts, expand, field_value, find_container, lookup};
+use crate::resources::downward_value;
+use crate::runtime::Mount;
+use crate::runtime::mount_ns::{Support, support};
+use crate::sources::Sources;
+
+use atomic::{FileProjection, Payload};
+
+/// Where the pods' volumes are, under the agent's data dir (its `pods` holds the
+/// checkpoints).
+const PODS_DIR: &str = "pod-volumes";
+
+/// The default `defaultMode` of ConfigMap, Secret, downward API and projected volumes.
+const DEFAULT_MODE: i32 = 0o644;
+
+/// A volume that could not be set up.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("MountVolume.SetUp failed for volume {volume:?} : {message}")]
+pub struct VolumeError {
+    pub volume: String,
+    pub message: String,
+}
+
+/// Where one volume is on the host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostVolume {
+    pub path: PathBuf,
+    /// Kubernetes mounts ConfigMap, Secret, downward API and projected volumes read-only,
+    /// whatever the volume mount says.
+    pub read_only: bool,
+}
+
+/// A pod's volumes by name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PodVolumes {
+    pub volumes: BTreeMap<String, HostVolume>,
+}
+
+/// The directory of a pod's volumes.
+pub fn pod_dir(data_dir: &Path, uid: &str) -> PathBuf {
+    data_dir.join(PODS_DIR).join(uid)
+}
+
+/// Finds the directory of a PersistentVolumeClaim for a pod (or says why there is none).
+pub trait ClaimResolver: std::fmt::Debug + Sync {
+    fn claim_dir(&self, namespace: &str, claim: &str, read_only: bool) -> Result<PathBuf, String>;
+}
+
+/// What a pod's volumes are made from.
+#[derive(Debug)]
+pub struct SetUp<'a> {
+    pub pod: &'a Pod,
+    pub data_dir: &'a Path,
+    pub node: &'a NodeFacts,
+    pub sources: &'a Sources,
+    pub claims: &'a dyn ClaimResolver,
+}
+
+impl SetUp<'_> {
+    /// Sets up every volume of the pod (those already set up are left as they are, their
+    /// files brought up to date).
+    pub fn run(&self) -> Result<PodVolumes, VolumeError> {
+        let uid = self.pod.metadata.uid.as_deref().unwrap_or("");
+        let root = pod_dir(self.data_dir, uid);
+        let mut made = PodVolumes::default();
+        let volumes = self.pod.spec.as_ref().and_then(|s| s.volumes.as_ref());
+        if volumes.is_none_or(Vec::is_empty) {
+            return Ok(made);
+        }
+        let private = |path: &Path| -> Result<(), String> {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o750)
+                .create(path)
+                .and_then(|()| {
+                    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o750))
+                })
+                .map_err(|e| format!("creating {}: {e}", path.display()))
+        };
+        for v in volumes.into_iter().flatten() {
+            let fail = |message: String| VolumeError {
+                volume: v.name.clone(),
+                message,
+            };
+            private(&root).map_err(fail)?;
+            let volume = self.one(&root, v).map_err(fail)?;
+            made.volumes.insert(v.name.clone(), volume);
+        }
+        Ok(made)
+    }
+
+    fn one(&self, root: &Path, v: &Volume) -> Result<HostVolume, String> {
+        let dir = |plugin: &str| root.join("volumes").join(plugin).join(&v.name);
+        let ns = self.pod.metadata.namespace.as_deref().unwrap_or("");
+        if let Some(empty) = &v.empty_dir {
+            let path = dir("kubernetes.io~empty-dir");
+            make_dir(&path, 0o777)?;
+            if empty.medium.as_deref() == Some("Memory") {
+                let size = empty
+                    .size_limit
+                    .as_ref()
+                    .and_then(|q| crate::resources::value(&q.0))
+                    .or_else(|| pod_memory_limit(self.pod));
+                mount_tmpfs(&path, size, 0o777)?;
+            }
+            return Ok(HostVolume {
+                path,
+                read_only: false,
+            });
+        }
+        if let Some(cm) = &v.config_map {
+            let path = dir("kubernetes.io~configmap");
+            let mut payload = Payload::new();
+            let mode = cm.default_mode.unwrap_or(DEFAULT_MODE);
+            config_map_payload(
+                &mut payload,
+                self.sources,
+                &cm.name,
+                cm.items.as_deref(),
+                cm.optional,
+                mode,
+            )?;
+            write_payload(&path, &payload, false)?;
+            return Ok(read_only(path));
+        }
+        if let Some(s) = &v.secret {
+            let path = dir("kubernetes.io~secret");
+            let mut payload = Payload::new();
+            let mode = s.default_mode.unwrap_or(DEFAULT_MODE);
+            let name = s.secret_name.as_deref().unwrap_or("");
+            secret_payload(
+                &mut payload,
+                self.sources,
+                name,
+                s.items.as_deref(),
+                s.optional,
+                mode,
+            )?;
+            write_payload(&path, &payload, true)?;
+            return Ok(read_only(path));
+        }
+        if let Some(d) = &v.downward_api {
+            let path = dir("kubernetes.io~downward-api");
+            let mut payload = Payload::new();
+            let mode = d.default_mode.unwrap_or(DEFAULT_MODE);
+            self.downward_payload(&mut payload, d.items.as_deref(), mode)?;
+            write_payload(&path, &payload, false)?;
+            return Ok(read_only(path));
+        }
+        if let Some(p) = &v.projected {
+            let path = dir("kubernetes.io~projected");
+            let mut payload = Payload::new();
+            let mode = p.default_mode.unwrap_or(DEFAULT_MODE);
+            let mut secret = false;
+            for source in p.sources.iter().flatten() {
+                if let Some(cm) = &source.config_map {
+                    config_map_payload(
+                        &mut payload,
+                        self.sources,
+                        &cm.name,
+                        cm.items.as_deref(),
+                        cm.optional,
+                        mode,
+                    )?;
+                }
+                if let Some(s) = &source.secret {
+                    secret = true;
+                    secret_payload(
+                        &mut payload,
+                        self.sources,
+                        &s.name,
+                        s.items.as_deref(),
+                        s.optional,
+                        mode,
+                    )?;
+                }
+                if let Some(d) = &source.downward_api {
+                    self.downward_payload(&mut payload, d.items.as_deref(), mode)?;
+                }
+                // serviceAccountToken and clusterTrustBundle sources are not projected: no
+                // token issuer serves this node.
+            }
+            write_payload(&path, &payload, secret)?;
+            return Ok(read_only(path));
+        }
+        if let Some(h) = &v.host_path {
+            let path = PathBuf::from(&h.path);
+            host_path::check_type(&path, h.type_.as_deref())?;
+            return Ok(HostVolume {
+                path,
+                read_only: false,
+            });
+        }
+        if let Some(claim) = &v.persistent_volume_claim {
+            let read_only = claim.read_only == Some(true);
+            let path = self.claims.claim_dir(ns, &claim.claim_name, read_only)?;
+            return Ok(HostVolume { path, read_only });
+        }
+        Err(format!(
+            "volume {:?} is of a type this node cannot set up (emptyDir, configMap, secret, downwardAPI, projected, hostPath and persistentVolumeClaim are supported)",
+            v.name
+        ))
+    }
+
+    /// The files of a downward API volume (`CollectData`).
+    fn downward_payload(
+        &self,
+        payload: &mut Payload,
+        items: Option<&[DownwardAPIVolumeFile]>,
+        default_mode: i32,
+    ) -> Result<(), String> {
+        for item in items.into_iter().flatten() {
+            let value = if let Some(field) = &item.field_ref {
+                field_value(self.pod, &field.field_path, self.node).map_err(|e| e.0)?
+            } else if let Some(resource) = &item.resource_field_ref {
+                let name = resource.container_name.as_deref().unwrap_or("");
+                let container = find_container(self.pod, name)
+                    .ok_or_else(|| format!("container {name:?} not found in pod"))?;
+                downward_value(
+                    container,
+                    &resource.resource,
+                    resource.divisor.as_ref(),
+                    &self.node.allocatable,
+                )?
+            } else {
+                continue;
+            };
+            add(
+                payload,
+                &item.path,
+                value.into_bytes(),
+                item.mode,
+                default_mode,
+            )?;
+        }
+        Ok(())
+    }
+}
+
+fn read_only(path: PathBuf) -> HostVolume {
+    HostVolume {
+        path,
+        read_only: true,
+    }
+}
+
+fn add(
+    payload: &mut Payload,
+    path: &str,
+    data: Vec<u8>,
+    mode: Option<i32>,
+    default_mode: i32,
+) -> Result<(), String> {
+    atomic::validate_path(path)?;
+    let mode = u32::try_from(mode.unwrap_or(default_mode) & 0o7777).unwrap_or(0o644);
+    payload.insert(path.to_owned(), FileProjection { data, mode });
+    Ok(())
+}
+
+/// The files of a ConfigMap (kubelet's configmap `MakePayload`): every key, or the listed
+/// ones at their paths.
+fn config_map_payload(
+    payload: &mut Payload,
+    sources: &Sources,
+    name: &str,
+    items: Option<&[KeyToPath]>,
+    optional: Option<bool>,
+    default_mode: i32,
+) -> Result<(), String> {
+    let found: Option<&ConfigMap> = sources.config_maps.get(name).and_then(Option::as_ref);
+    let Some(cm) = found else {
+        if optional == Some(true) {
+            return Ok(());
+        }
+        return Err(crate::env::config_map_not_found(name));
+    };
+    let mut data: BTreeMap<&str, &[u8]> = BTreeMap::new();
+    for (k, v) in cm.data.iter().flatten() {
+        data.insert(k, v.as_bytes());
+    }
+    for (k, v) in cm.binary_data.iter().flatten() {
+        data.insert(k, &v.0);
+    }
+    select(payload, &data, items, optional, default_mode, |key| {
+        format!("configmap references non-existent config key: {key}")
+    })
+}
+
+/// The files of a Secret (kubelet's secret `MakePayload`).
+fn secret_payload(
+    payload: &mut Payload,
+    sources: &Sources,
+    name: &str,
+    items: Option<&[KeyToPath]>,
+    optional: Option<bool>,
+    default_mode: i32,
+) -> Result<(), String> {
+    let found: Option<&Secret> = sources.secrets.get(name).and_then(Option::as_ref);
+    let Some(secret) = found else {
+        if optional == Some(true) {
+            return Ok(());
+        }
+        return Err(crate::env::secret_not_found(name));
+    };
+    let data: BTreeMap<&str, &[u8]> = secret
+        .data
+        .iter()
+        .flatten()
+        .map(|(k, v)| (k.as_str(), v.0.as_slice()))
+        .collect();
+    select(payload, &data, items, optional, default_mode, |key| {
+        format!("references non-existent secret key: {key}")
+    })
+}
+
+fn select(
+    payload: &mut Payload,
+    data: &BTreeMap<&str, &[u8]>,
+    items: Option<&[KeyToPath]>,
+    optional: Option<bool>,
+    default_mode: i32,
+    missing: impl Fn(&str) -> String,
+) -> Result<(), String> {
+    match items {
+        None | Some([]) => {
+            for (k, v) in data {
+                add(payload, k, v.to_vec(), None, default_mode)?;
+            }
+        }
+        Some(items) => {
+            for item in items {
+                match data.get(item.key.as_str()) {
+                    Some(v) => add(payload, &item.path, v.to_vec(), item.mode, default_mode)?,
+                    None if optional == Some(true) => {}
+                    None => return Err(missing(&item.key)),
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The total of the pod's containers' memory limits, when each has one (kubelet sizes a
+/// memory-backed emptyDir without `sizeLimit` so).
+fn pod_memory_limit(pod: &Pod) -> Option<i128> {
+    let spec = pod.spec.as_ref()?;
+    let mut total: i128 = 0;
+    for c in &spec.containers {
+        total += crate::resources::limits(c).memory_bytes.map(i128::from)?;
+    }
+    Some(total)
+}
+
+fn make_dir(path: &Path, mode: u32) -> Result<(), String> {
+    if path.is_dir() {
+        return Ok(());
+    }
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .create(path)
+        .and_then(|()| std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)))
+        .map_err(|e| format!("creating {}: {e}", path.display()))
+}
+
+/// Writes a payload into a volume directory; a Secret's directory is a tmpfs first, where
+/// the agent may mount one.
+fn write_payload(path: &Path, payload: &Payload, secret: bool) -> Result<(), String> {
+    make_dir(path, 0o755)?;
+    if secret {
+        mount_tmpfs(path, None, 0o755)?;
+    }
+    atomic::write(path, payload).map_err(|e| format!("writing {}: {e}", path.display()))
+}
+
+/// Mounts a tmpfs on `path` unless one is there; without root, `path` stays a directory
+/// on the data dir's filesystem.
+fn mount_tmpfs(path: &Path, size: Option<i128>, mode: u32) -> Result<(), String> {
+    if *support() != Support::Root || mounted(path) {
+        return Ok(());
+    }
+    let mut options = format!("mode={mode:o}");
+    if let Some(size) = size.filter(|s| *s > 0) {
+        options.push_str(&format!(",size={size}"));
+    }
+    let options = std::ffi::CString::new(options).map_err(|e| e.to_string())?;
+    rustix::mount::mount(
+        "tmpfs",
+        path,
+        "tmpfs",
+        rustix::mount::MountFlags::NOSUID | rustix::mount::MountFlags::NODEV,
+        Some(options.as_c_str()),
+    )
+    .map_err(|e| format!("mounting a tmpfs on {}: {e}", path.display()))
+}
+
+/// The mount points at or under `under`, from `/proc/self/mountinfo`, deepest last.
+fn mounts_under(under: &Path) -> Vec<PathBuf> {
+    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return Vec::new();
+    };
+    let mut found: Vec<PathBuf> = info
+        .lines()
+        .filter_map(|line| line.split(' ').nth(4))
+        .map(unescape_mountinfo)
+        .filter(|p| p.starts_with(under))
+        .collect();
+    found.sort_by_key(|p| p.components().count());
+    found
+}
+
+/// mountinfo escapes space, tab, newline and backslash as octal.
+fn unescape_mountinfo(field: &str) -> PathBuf {
+    let bytes = field.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let octal = bytes
+            .get(i + 1..i + 4)
+            .filter(|d| bytes[i] == b'\\' && d.iter().all(|b| (b'0'..=b'7').contains(b)));
+        if let Some(d) = octal {
+            out.push(d.iter().fold(0u8, |v, b| v.wrapping_mul(8) + (b - b'0')));
+            i += 4;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    PathBuf::from(std::ffi::OsString::from(
+        <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(&out),
+    ))
+}
+
+fn mounted(path: &Path) -> bool {
+    mounts_under(path).iter().any(|p| p == path)
+}
+
+/// Removes a pod's volumes from the node: its tmpfs mounts first, then its directory
+/// (hostPath and claim directories are not in it, and stay).
+pub fn tear_down(data_dir: &Path, uid: &str) {
+    let dir = pod_dir(data_dir, uid);
+    if !dir.exists() {
+        return;
+    }
+    for mount in mounts_under(&dir).iter().rev() {
+        if let Err(e) = rustix::mount::unmount(mount, rustix::mount::UnmountFlags::DETACH) {
+            tracing::warn!(mount = %mount.display(), error = %e, "unmounting a pod's volume");
+        }
+    }
+    if let Err(e) = std::fs::remove_dir_all(&dir) {
+        tracing::warn!(dir = %dir.display(), error = %e, "removing a pod's volumes");
+    }
+}
+
+/// Removes the volumes of pods that are not in `keep` (left by an agent that stopped
+/// before it removed them).
+pub fn remove_orphans(data_dir: &Path, keep: &HashSet<String>) {
+    let Ok(entries) = std::fs::read_dir(data_dir.join(PODS_DIR)) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let uid = e.file_name().to_string_lossy().into_owned();
+        if !keep.contains(&uid) {
+            tear_down(data_dir, &uid);
+        }
+    }
+}
+
+/// The mounts of a container (kubelet's `makeMounts`): each volume mount's volume, or the
+/// path in it that `subPath` (or `subPathExpr` expanded against the container's
+/// environment) names, created as a directory if missing.
+pub fn container_mounts(
+    container: &Container,
+    volumes: &PodVolumes,
+    env: &[(String, String)],
+) -> Result<Vec<Mount>, String> {
+    let mut mounts = Vec::new();
+    for vm in container.volume_mounts.iter().flatten() {
+        let volume = volumes.volumes.get(&vm.name).ok_or_else(|| {
+            format!(
+                "cannot find volume {:?} to mount into container {:?}",
+                vm.name, container.name
+            )
+        })?;
+        let sub_path = match (vm.sub_path.as_deref(), vm.sub_path_expr.as_deref()) {
+            (Some(p), _) if !p.is_empty() => p.to_owned(),
+            (_, Some(expr)) if !expr.is_empty() => expand_sub_path(expr, env)?,
+            _ => String::new(),
+        };
+        let source = if sub_path.is_empty() {
+            volume.path.clone()
+        } else {
+            sub_path_source(&volume.path, &sub_path).map_err(|e| match e {
+                SubPathError::Create => format!(
+                    "failed to create subPath directory for volumeMount {:?} of container {:?}",
+                    vm.name, container.name
+                ),
+                SubPathError::Other(message) => message,
+            })?
+        };
+        mounts.push(Mount {
+            source,
+            destination: PathBuf::from(&vm.mount_path),
+            read_only: vm.read_only == Some(true) || volume.read_only,
+        });
+    }
+    Ok(mounts)
+}
+
+/// `ExpandContainerVolumeMounts`: a variable that is unset or empty is an error.
+fn expand_sub_path(expr: &str, env: &[(String, String)]) -> Result<String, String> {
+    let missing = std::cell::RefCell::new(std::collections::BTreeSet::new());
+    let expanded = expand(expr, |name| match lookup(env, name) {
+        Some(v) if !v.is_empty() => Some(v),
+        _ => {
+            missing.borrow_mut().insert(name.to_owned());
+            Some("")
+        }
+    });
+    let missing = missing.into_inner();
+    if !missing.is_empty() {
+        return Err(format!(
+            "missing value for {}",
+            missing.into_iter().collect::<Vec<_>>().join(", ")
+        ));
+    }
+    if Path::new(&expanded).is_absolute() {
+        return Err(format!("subpath {expanded:?} must not be absolute"));
+    }
+    if Path::new(&expanded)
+        .components()
+        .any(|c| c == Component::ParentDir)
+    {
+        return Err(format!("subpath {expanded:?} must not contain '..'"));
+    }
+    Ok(expanded)
+}
+
+enum SubPathError {
+    Create,
+    Other(String),
+}
+
+/// The host path a `subPath` names, made a directory with the volume's mode if missing,
+/// symlinks resolved and checked to stay inside the volume (kubelet's safe subpath).
+fn sub_path_source(volume: &Path, sub_path: &str) -> Result<PathBuf, SubPathError> {
+    let host = volume.join(sub_path);
+    if std::fs::symlink_metadata(&host).is_err() {
+        let mode = std::fs::metadata(volume)
+            .map(|m| m.permissions().mode() & 0o7777)
+            .unwrap_or(0o755);
+        make_dir(&host, mode).map_err(|_| SubPathError::Create)?;
+    }
+    let real_volume = volume
+        .canonicalize()
+        .map_err(|e| SubPathError::Other(format!("{}: {e}", volume.display())))?;
+    let real = host
+        .canonicalize()
+        .map_err(|e| SubPathError::Other(format!("{}: {e}", host.display())))?;
+    if !real.starts_with(&real_volume) {
+        return Err(SubPathError::Other(format!(
+            "subpath {:?} not within volume path {:?}",
+            real.display().to_string(),
+            real_volume.display().to_string()
+        )));
+    }
+    Ok(real)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,339 @@
+use super::*;
+use crate::resources::Allocatable;
+
+#[derive(Debug)]
+struct NoClaims;
+
+impl ClaimResolver for NoClaims {
+    fn claim_dir(&self, _: &str, claim: &str, _: bool) -> Result<PathBuf, String> {
+        Err(format!("persistentvolumeclaim {claim:?} not found"))
+    }
+}
+
+#[derive(Debug)]
+struct Claims(PathBuf);
+
+impl ClaimResolver for Claims {
+    fn claim_dir(&self, ns: &str, claim: &str, _: bool) -> Result<PathBuf, String> {
+        Ok(self.0.join(format!("{ns}_{claim}")))
+    }
+}
+
+fn node() -> NodeFacts {
+    NodeFacts {
+        ip: "127.0.0.1".into(),
+        allocatable: Allocatable {
+            cpu_millis: 2000,
+            memory_bytes: 1 << 30,
+            ephemeral_storage_bytes: 1 << 30,
+        },
+    }
+}
+
+fn pod(volumes: serde_json::Value) -> Pod {
+    serde_json::from_value(serde_json::json!({
+        "metadata": {
+            "name": "p", "namespace": "ns", "uid": "uid-1",
+            "labels": {"app": "backup", "tier": "db"},
+            "annotations": {"note": "a\nb"}
+        },
+        "spec": {
+            "containers": [{
+                "name": "c",
+                "resources": {"limits": {"memory": "64Mi", "cpu": "250m"}}
+            }],
+            "volumes": volumes
+        }
+    }))
+    .unwrap()
+}
+
+fn sources() -> Sources {
+    let cm: ConfigMap = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "settings"},
+        "data": {"app.conf": "level=debug\n", "other": "o"},
+        "binaryData": {"blob": "AAE="}
+    }))
+    .unwrap();
+    let secret: Secret = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "creds"},
+        "data": {"password": "aHVudGVyMg==", "user": "YWRtaW4="}
+    }))
+    .unwrap();
+    let mut s = Sources::default();
+    s.config_maps.insert("settings".into(), Some(cm));
+    s.config_maps.insert("absent".into(), None);
+    s.secrets.insert("creds".into(), Some(secret));
+    s
+}
+
+fn set_up(
+    data_dir: &Path,
+    pod: &Pod,
+    claims: &dyn ClaimResolver,
+) -> Result<PodVolumes, VolumeError> {
+    SetUp {
+        pod,
+        data_dir,
+        node: &node(),
+        sources: &sources(),
+        claims,
+    }
+    .run()
+}
+
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o7777
+}
+
+#[test]
+fn config_map_secret_downward_api_and_projected_volumes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pod = pod(serde_json::json!([
+        {"name": "all", "configMap": {"name": "settings"}},
+        {"name": "some", "configMap": {"name": "settings", "defaultMode": 0o600,
+            "items": [{"key": "app.conf", "path": "etc/app.conf", "mode": 0o640}]}},
+        {"name": "creds", "secret": {"secretName": "creds", "items": [{"key": "password", "path": "pw"}]}},
+        {"name": "info", "downwardAPI": {"items": [
+            {"path": "labels", "fieldRef": {"fieldPath": "metadata.labels"}},
+            {"path": "name", "fieldRef": {"fieldPath": "metadata.name"}},
+            {"path": "mem", "resourceFieldRef": {"containerName": "c", "resource": "limits.memory", "divisor": "1Mi"}}
+        ]}},
+        {"name": "proj", "projected": {"defaultMode": 0o440, "sources": [
+            {"configMap": {"name": "settings", "items": [{"key": "other", "path": "other"}]}},
+            {"secret": {"name": "creds", "items": [{"key": "user", "path": "user"}]}},
+            {"downwardAPI": {"items": [{"path": "ns", "fieldRef": {"fieldPath": "metadata.namespace"}}]}},
+            {"configMap": {"name": "absent", "optional": true}}
+        ]}},
+        {"name": "opt", "configMap": {"name": "absent", "optional": true}}
+    ]));
+    let made = set_up(tmp.path(), &pod, &NoClaims).unwrap();
+    let path = |v: &str| made.volumes[v].path.clone();
+    let read = |v: &str, f: &str| std::fs::read_to_string(path(v).join(f)).unwrap();
+    assert!(made.volumes.values().all(|v| v.read_only));
+    assert_eq!(
+        path("all"),
+        tmp.path()
+            .join("pod-volumes/uid-1/volumes/kubernetes.io~configmap/all")
+    );
+    assert_eq!(read("all", "app.conf"), "level=debug\n");
+    assert_eq!(std::fs::read(path("all").join("blob")).unwrap(), [0, 1]);
+    assert_eq!(mode(&path("all").join("app.conf")), 0o644);
+    assert_eq!(read("some", "etc/app.conf"), "level=debug\n");
+    assert_eq!(mode(&path("some").join("etc/app.conf")), 0o640);
+    assert!(!path("some").join("other").exists());
+    assert_eq!(read("creds", "pw"), "hunter2");
+    assert!(!path("creds").join("password").exists());
+    assert_eq!(read("info", "labels"), "app=\"backup\"\ntier=\"db\"");
+    assert_eq!(read("info", "name"), "p");
+    assert_eq!(read("info", "mem"), "64");
+    assert_eq!(read("proj", "other"), "o");
+    assert_eq!(read("proj", "user"), "admin");
+    assert_eq!(read("proj", "ns"), "ns");
+    assert_eq!(mode(&path("proj").join("user")), 0o440);
+    assert!(path("opt").is_dir());
+    assert_eq!(mode(&pod_dir(tmp.path(), "uid-1")), 0o750);
+
+    // Setting up again (the next container's start) keeps the same files.
+    let version = std::fs::read_link(path("all").join("..data")).unwrap();
+    set_up(tmp.path(), &pod, &NoClaims).unwrap();
+    assert_eq!(
+        std::fs::read_link(path("all").join("..data")).unwrap(),
+        version
+    );
+
+    tear_down(tmp.path(), "uid-1");
+    assert!(!pod_dir(tmp.path(), "uid-1").exists());
+}
+
+/// kubelet's words for a volume that cannot be set up: the `FailedMount` event's message.
+#[test]
+fn failed_mounts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("file");
+    std::fs::write(&file, "").unwrap();
+    let cases = [
+        (
+            serde_json::json!([{"name": "v", "configMap": {"name": "absent"}}]),
+            "MountVolume.SetUp failed for volume \"v\" : configmap \"absent\" not found".to_owned(),
+        ),
+        (
+            serde_json::json!([{"name": "v", "secret": {"secretName": "nope"}}]),
+            "MountVolume.SetUp failed for volume \"v\" : secret \"nope\" not found".to_owned(),
+        ),
+        (
+            serde_json::json!([{"name": "v", "configMap": {"name": "settings", "items": [{"key": "k", "path": "k"}]}}]),
+            "MountVolume.SetUp failed for volume \"v\" : configmap references non-existent config key: k".to_owned(),
+        ),
+        (
+            serde_json::json!([{"name": "v", "secret": {"secretName": "creds", "items": [{"key": "k", "path": "k"}]}}]),
+            "MountVolume.SetUp failed for volume \"v\" : references non-existent secret key: k".to_owned(),
+        ),
+        (
+            serde_json::json!([{"name": "v", "hostPath": {"path": file, "type": "Directory"}}]),
+            format!(
+                "MountVolume.SetUp failed for volume \"v\" : hostPath type check failed: {} is not a directory",
+                file.display()
+            ),
+        ),
+        (
+            serde_json::json!([{"name": "v", "persistentVolumeClaim": {"claimName": "data"}}]),
+            "MountVolume.SetUp failed for volume \"v\" : persistentvolumeclaim \"data\" not found".to_owned(),
+        ),
+    ];
+    for (volumes, want) in cases {
+        let err = set_up(tmp.path(), &pod(volumes), &NoClaims).unwrap_err();
+        assert_eq!(err.to_string(), want);
+    }
+}
+
+#[test]
+fn empty_dir_host_path_and_claims() {
+    let tmp = tempfile::tempdir().unwrap();
+    let host = tmp.path().join("host/dir");
+    let pod = pod(serde_json::json!([
+        {"name": "scratch", "emptyDir": {}},
+        {"name": "host", "hostPath": {"path": host, "type": "DirectoryOrCreate"}},
+        {"name": "data", "persistentVolumeClaim": {"claimName": "backups", "readOnly": true}}
+    ]));
+    let made = set_up(tmp.path(), &pod, &Claims(tmp.path().join("claims"))).unwrap();
+    let scratch = &made.volumes["scratch"];
+    assert_eq!(
+        scratch.path,
+        tmp.path()
+            .join("pod-volumes/uid-1/volumes/kubernetes.io~empty-dir/scratch")
+    );
+    assert!(!scratch.read_only);
+    assert_eq!(mode(&scratch.path), 0o777);
+    assert_eq!(made.volumes["host"].path, host);
+    assert!(host.is_dir());
+    assert_eq!(
+        made.volumes["data"],
+        HostVolume {
+            path: tmp.path().join("claims/ns_backups"),
+            read_only: true
+        }
+    );
+    std::fs::write(scratch.path.join("f"), "x").unwrap();
+    tear_down(tmp.path(), "uid-1");
+    assert!(!scratch.path.exists());
+    assert!(host.is_dir(), "a hostPath stays");
+}
+
+#[test]
+fn mounts_with_sub_paths() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pod = pod(serde_json::json!([
+        {"name": "scratch", "emptyDir": {}},
+        {"name": "cfg", "configMap": {"name": "settings"}}
+    ]));
+    let made = set_up(tmp.path(), &pod, &NoClaims).unwrap();
+    let scratch = made.volumes["scratch"].path.clone();
+    let cfg = made.volumes["cfg"].path.clone();
+    let container: Container = serde_json::from_value(serde_json::json!({
+        "name": "c",
+        "volumeMounts": [
+            {"name": "scratch", "mountPath": "/work"},
+            {"name": "scratch", "mountPath": "/out", "subPathExpr": "$(POD_NAME)/out", "readOnly": true},
+            {"name": "cfg", "mountPath": "/etc/app.conf", "subPath": "app.conf"}
+        ]
+    }))
+    .unwrap();
+    let env = vec![("POD_NAME".to_owned(), "p".to_owned())];
+    let mounts = container_mounts(&container, &made, &env).unwrap();
+    let real_cfg = std::fs::canonicalize(cfg.join("app.conf")).unwrap();
+    assert_eq!(
+        mounts,
+        [
+            Mount {
+                source: scratch.clone(),
+                destination: "/work".into(),
+                read_only: false
+            },
+            Mount {
+                source: scratch.canonicalize().unwrap().join("p/out"),
+                destination: "/out".into(),
+                read_only: true
+            },
+            Mount {
+                source: real_cfg.clone(),
+                destination: "/etc/app.conf".into(),
+                read_only: true
+            },
+        ]
+    );
+    assert!(scratch.join("p/out").is_dir(), "a missing subPath is made");
+    // The file of the current version, not the link.
+    assert!(real_cfg.starts_with(cfg.canonicalize().unwrap()));
+    assert!(
+        real_cfg
+            .parent()
+            .unwrap()
+            .ends_with(std::fs::read_link(cfg.join("..data")).unwrap())
+    );
+
+    let with = |mount: serde_json::Value| -> Container {
+        serde_json::from_value(serde_json::json!({"name": "c", "volumeMounts": [mount]})).unwrap()
+    };
+    let err = |mount: serde_json::Value| container_mounts(&with(mount), &made, &env).unwrap_err();
+    assert_eq!(
+        err(serde_json::json!({"name": "nope", "mountPath": "/x"})),
+        "cannot find volume \"nope\" to mount into container \"c\""
+    );
+    assert_eq!(
+        err(
+            serde_json::json!({"name": "scratch", "mountPath": "/x", "subPathExpr": "$(UNSET)/$(EMPTY)"})
+        ),
+        "missing value for EMPTY, UNSET"
+    );
+    std::os::unix::fs::symlink("/etc", scratch.join("escape")).unwrap();
+    assert!(
+        err(serde_json::json!({"name": "scratch", "mountPath": "/x", "subPath": "escape"}))
+            .starts_with("subpath \"/etc\" not within volume path"),
+    );
+}
+
+#[test]
+fn orphans_are_removed() {
+    let tmp = tempfile::tempdir().unwrap();
+    for uid in ["a", "b"] {
+        std::fs::create_dir_all(pod_dir(tmp.path(), uid).join("volumes")).unwrap();
+    }
+    remove_orphans(tmp.path(), &HashSet::from(["a".to_owned()]));
+    assert!(pod_dir(tmp.path(), "a").exists());
+    assert!(!pod_dir(tmp.path(), "b").exists());
+}
+
+#[test]
+fn mountinfo_paths_are_unescaped() {
+    assert_eq!(
+        unescape_mountinfo("/a\\040b\\134c"),
+        PathBuf::from("/a b\\c")
+    );
+    assert_eq!(unescape_mountinfo("/plain\\"), PathBuf::from("/plain\\"));
+}
+
+/// A memory emptyDir is a tmpfs of its sizeLimit where the agent may mount one, and is
+/// unmounted with the pod.
+#[test]
+fn memory_empty_dir_is_a_sized_tmpfs() {
+    if *support() != Support::Root {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let pod = pod(serde_json::json!([
+        {"name": "fast", "emptyDir": {"medium": "Memory", "sizeLimit": "8Mi"}}
+    ]));
+    let made = set_up(tmp.path(), &pod, &NoClaims).unwrap();
+    let path = &made.volumes["fast"].path;
+    assert!(mounted(path));
+    let stat = rustix::fs::statvfs(path).unwrap();
+    assert_eq!(stat.f_blocks * stat.f_frsize, 8 << 20);
+    assert_eq!(mode(path), 0o777);
+    // Set up again (the next container): the same tmpfs, not a second one.
+    set_up(tmp.path(), &pod, &NoClaims).unwrap();
+    assert_eq!(mounts_under(path).len(), 1);
+    tear_down(tmp.path(), "uid-1");
+    assert!(!mounted(path));
+    assert!(!pod_dir(tmp.path(), "uid-1").exists());
+}

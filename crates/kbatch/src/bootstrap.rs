@@ -1,0 +1,224 @@
+//! The credentials servers sharing one etcd share (`--cluster-secret-file`), kept in etcd the
+//! way k3s keeps its bootstrap data: the first server puts its CA and admin token there,
+//! encrypted with a key derived from the cluster secret every server is given; the others read
+//! them, so every server's certificate chains to one CA and every kubeconfig holds one token.
+//!
+//! The record, at [`KEY`] (outside `/registry/`, so the API never serves it), is JSON:
+//! `{"version":1,"kdf":"pbkdf2-sha256","iterations":N,"salt":…,"nonce":…,"ciphertext":…}`
+//! (base64 fields). The key is PBKDF2-HMAC-SHA256 of the secret with the record's salt, as k3s
+//! derives its bootstrap key (which uses SHA-1 and AES-GCM); the cipher is ChaCha20-Poly1305,
+//! whose tag makes a wrong secret or an altered record fail instead of yielding garbage. The key
+//! and the version are the associated data, so the ciphertext means nothing under another key.
+
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{ChaCha20Poly1305, Nonce};
+use kbatch_api::pki::ClusterCredentials;
+use kbatch_store::Store;
+use serde_json::{Value, json};
+
+/// Where the record lives in the store (under the server's `--etcd-prefix`).
+pub const KEY: &str = "/kbatch/bootstrap";
+const VERSION: u64 = 1;
+/// PBKDF2 rounds for new records; a record says which it was made with.
+const ITERATIONS: u32 = 100_000;
+
+/// Reads the shared credentials, or, when there are none yet, stores `own` (the server's own
+/// credentials, or new ones) as them. Of servers racing to store theirs, one wins and the
+/// others read its.
+pub async fn shared_credentials(
+    store: &dyn Store,
+    secret: &[u8],
+    own: impl FnOnce() -> anyhow::Result<ClusterCredentials>,
+) -> anyhow::Result<ClusterCredentials> {
+    let mut own = Some(own);
+    loop {
+        match store.get(KEY).await {
+            Ok(kv) => return open(&kv.value, secret),
+            Err(kbatch_store::Error::NotFound { .. }) => {}
+            Err(e) => return Err(e).context("reading the cluster's credentials from the store"),
+        }
+        let Some(make) = own.take() else {
+            bail!("the cluster's credentials vanished from the store while being stored");
+        };
+        let credentials = make()?;
+        match store.create(KEY, seal(&credentials, secret)?).await {
+            Ok(_) => return Ok(credentials),
+            Err(kbatch_store::Error::AlreadyExists { .. }) => continue,
+            Err(e) => return Err(e).context("storing the cluster's credentials"),
+        }
+    }
+}
+
+/// The cluster secret from its file: its bytes, less a final line break.
+pub fn read_secret(path: &Path) -> anyhow::Result<Vec<u8>> {
+    let mut secret = std::fs::read(path)
+        .with_context(|| format!("reading the cluster secret {}", path.display()))?;
+    while secret.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+        secret.pop();
+    }
+    if secret.is_empty() {
+        bail!("the cluster secret {} is empty", path.display());
+    }
+    Ok(secret)
+}
+
+fn derive_key(secret: &[u8], salt: &[u8], iterations: u32) -> [u8; 32] {
+    let mut key = [0u8; 32];
+    pbkdf2::pbkdf2_hmac::<sha2::Sha256>(secret, salt, iterations, &mut key);
+    key
+}
+
+fn aad() -> Vec<u8> {
+    format!("{KEY} v{VERSION}").into_bytes()
+}
+
+/// The record for `credentials` under `secret`.
+pub fn seal(credentials: &ClusterCredentials, secret: &[u8]) -> anyhow::Result<Vec<u8>> {
+    let salt: [u8; 16] = rand::random();
+    let nonce: [u8; 12] = rand::random();
+    let key = derive_key(secret, &salt, ITERATIONS);
+    let plaintext = serde_json::to_vec(&json!({
+        "caCert": credentials.ca_cert_pem,
+        "caKey": credentials.ca_key_pem,
+        "adminToken": credentials.token,
+    }))?;
+    let ciphertext = ChaCha20Poly1305::new(&key.into())
+        .encrypt(
+            Nonce::from_slice(&nonce),
+            Payload {
+                msg: &plaintext,
+                aad: &aad(),
+            },
+        )
+        .map_err(|_| anyhow::anyhow!("encrypting the cluster's credentials"))?;
+    Ok(serde_json::to_vec(&json!({
+        "version": VERSION,
+        "kdf": "pbkdf2-sha256",
+        "iterations": ITERATIONS,
+        "salt": STANDARD.encode(salt),
+        "nonce": STANDARD.encode(nonce),
+        "ciphertext": STANDARD.encode(ciphertext),
+    }))?)
+}
+
+/// The credentials in `record`, if `secret` is the one it was sealed with.
+pub fn open(record: &[u8], secret: &[u8]) -> anyhow::Result<ClusterCredentials> {
+    let malformed = || format!("the cluster's credentials in the store ({KEY}) are malformed");
+    let record: Value = serde_json::from_slice(record).with_context(malformed)?;
+    if record["version"] != VERSION || record["kdf"] != "pbkdf2-sha256" {
+        bail!(
+            "the cluster's credentials in the store ({KEY}) are of another kind (version {}, kdf {})",
+            record["version"],
+            record["kdf"]
+        );
+    }
+    let bytes = |field: &str| -> anyhow::Result<Vec<u8>> {
+        let text = record[field].as_str().with_context(malformed)?;
+        STANDARD.decode(text).with_context(malformed)
+    };
+    let iterations = record["iterations"]
+        .as_u64()
+        .and_then(|n| u32::try_from(n).ok())
+        .filter(|n| *n > 0)
+        .with_context(malformed)?;
+    let (salt, nonce, ciphertext) = (bytes("salt")?, bytes("nonce")?, bytes("ciphertext")?);
+    if nonce.len() != 12 {
+        bail!(malformed());
+    }
+    let key = derive_key(secret, &salt, iterations);
+    let plaintext = ChaCha20Poly1305::new(&key.into())
+        .decrypt(
+            Nonce::from_slice(&nonce),
+            Payload {
+                msg: &ciphertext,
+                aad: &aad(),
+            },
+        )
+        .map_err(|_| {
+            anyhow::anyhow!(
+                "the cluster secret does not open the cluster's credentials in the store: \
+                 every server of a cluster needs the secret the first one started with"
+            )
+        })?;
+    let fields: Value = serde_json::from_slice(&plaintext).with_context(malformed)?;
+    let field = |name: &str| -> anyhow::Result<String> {
+        fields[name]
+            .as_str()
+            .map(str::to_owned)
+            .with_context(malformed)
+    };
+    Ok(ClusterCredentials {
+        ca_cert_pem: field("caCert")?,
+        ca_key_pem: field("caKey")?,
+        token: field("adminToken")?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kbatch_store::MemoryStore;
+
+    fn credentials() -> ClusterCredentials {
+        ClusterCredentials::generate().unwrap()
+    }
+
+    #[test]
+    fn a_sealed_record_opens_with_its_secret_only() {
+        let c = credentials();
+        let record = seal(&c, b"s3cret").unwrap();
+        assert_eq!(open(&record, b"s3cret").unwrap(), c);
+        let wrong = open(&record, b"s3cret!").unwrap_err().to_string();
+        assert!(wrong.contains("does not open"), "{wrong}");
+        // Nothing secret is in the record as such.
+        let text = String::from_utf8(record.clone()).unwrap();
+        assert!(
+            !text.contains(&c.token) && !text.contains("PRIVATE KEY"),
+            "{text}"
+        );
+        // A changed ciphertext fails the tag.
+        let mut value: Value = serde_json::from_slice(&record).unwrap();
+        let mut ct = STANDARD
+            .decode(value["ciphertext"].as_str().unwrap())
+            .unwrap();
+        ct[0] ^= 1;
+        value["ciphertext"] = STANDARD.encode(ct).into();
+        let altered = serde_json::to_vec(&value).unwrap();
+        assert!(open(&altered, b"s3cret").is_err());
+        // Two seals differ (fresh salt and nonce).
+        assert_ne!(seal(&c, b"s3cret").unwrap(), record);
+    }
+
+    #[tokio::test]
+    async fn the_first_server_stores_its_credentials_and_the_others_read_them() {
+        let store = MemoryStore::new();
+        let first = credentials();
+        let got = shared_credentials(&store, b"k", || Ok(first.clone()))
+            .await
+            .unwrap();
+        assert_eq!(got, first);
+        let second = shared_credentials(&store, b"k", || panic!("the cluster has credentials"))
+            .await
+            .unwrap();
+        assert_eq!(second, first);
+        let wrong = shared_credentials(&store, b"other", || panic!("not asked"))
+            .await
+            .unwrap_err();
+        assert!(wrong.to_string().contains("does not open"), "{wrong}");
+    }
+
+    #[test]
+    fn the_secret_file_loses_its_line_break_and_must_not_be_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("secret");
+        std::fs::write(&path, "abc\n").unwrap();
+        assert_eq!(read_secret(&path).unwrap(), b"abc");
+        std::fs::write(&path, "\n").unwrap();
+        assert!(read_secret(&path).is_err());
+    }
+}

@@ -1,0 +1,430 @@
+//! Pods' configuration for real: ConfigMaps and Secrets as environment and as files, the
+//! downward API, `$(VAR)` expansion, emptyDir, subPath, and a container that waits in
+//! CreateContainerConfigError until its ConfigMap is created; through the real kubectl
+//! against a real server whose agent runs the pods as host processes, each with its
+//! volumes mounted in a mount namespace of its own.
+//!
+//! Mount paths are under each test's temporary directory: the processes share the host's
+//! filesystem, where missing mount points are created.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Server, have_kubectl};
+
+fn server() -> Option<Server> {
+    have_kubectl().then(Server::start)
+}
+
+/// Far more than any pod here needs, on a busy machine.
+const LONG: Duration = Duration::from_secs(120);
+
+fn apply(s: &Server, manifest: &str) {
+    s.ok_stdin(&["apply", "-f", "-"], manifest);
+}
+
+fn wait_complete(s: &Server, job: &str) {
+    let out = s.kubectl(&[
+        "wait",
+        "--for=condition=complete",
+        &format!("job/{job}"),
+        "--timeout=120s",
+    ]);
+    assert!(
+        out.success,
+        "job/{job} never completed: {}{}\n{}\n{}",
+        out.stdout,
+        out.stderr,
+        s.kubectl(&[
+            "get",
+            "pods",
+            "-l",
+            &format!("job-name={job}"),
+            "-o",
+            "yaml"
+        ])
+        .stdout,
+        s.kubectl(&["get", "events"]).stdout,
+    );
+}
+
+/// Polls `check` until it holds, with generous patience.
+fn eventually(what: &str, check: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + LONG;
+    while !check() {
+        assert!(std::time::Instant::now() < deadline, "never: {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Where a test's mount paths go: inside the server's temporary directory.
+fn mounts_dir(s: &Server) -> String {
+    let dir = s.dir.path().join("mnt");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.to_str().unwrap().to_owned()
+}
+
+/// A Job with one pod whose `main` container runs `script`; `pod_extra` goes under the
+/// pod's spec, `container_extra` under the container (both indented already).
+fn job(name: &str, script: &str, container_extra: &str, pod_extra: &str) -> String {
+    format!(
+        "apiVersion: batch/v1
+kind: Job
+metadata: {{name: {name}}}
+spec:
+  backoffLimit: 0
+  template:
+    metadata:
+      labels: {{app: {name}, tier: batch}}
+    spec:
+      restartPolicy: Never
+{pod_extra}      containers:
+      - name: main
+        image: busybox
+        command: [sh, -c, {script:?}]
+{container_extra}"
+    )
+}
+
+#[test]
+fn config_map_env_and_secret_file() {
+    let Some(s) = server() else { return };
+    let mnt = mounts_dir(&s);
+    s.ok(&[
+        "create",
+        "configmap",
+        "settings",
+        "--from-literal=greeting=hello",
+        "--from-literal=level=debug",
+    ]);
+    s.ok(&[
+        "create",
+        "secret",
+        "generic",
+        "creds",
+        "--from-literal=password=s3cr3t-value",
+    ]);
+    apply(
+        &s,
+        &job(
+            "reader",
+            &format!(
+                "echo \"$GREETING from $POD\"; cat {mnt}/creds/password; echo; ls {mnt}/creds; stat -c %a {mnt}/creds/..data/password"
+            ),
+            "        env:
+        - name: GREETING
+          valueFrom: {configMapKeyRef: {name: settings, key: greeting}}
+        - name: POD
+          valueFrom: {fieldRef: {fieldPath: metadata.name}}
+        volumeMounts:
+        - {name: creds, mountPath: MNT/creds}
+"
+            .replace("MNT", &mnt)
+            .as_str(),
+            "      volumes:
+      - name: creds
+        secret: {secretName: creds, defaultMode: 0400}
+",
+        ),
+    );
+    wait_complete(&s, "reader");
+    let pod = s.ok(&["get", "pods", "-l", "job-name=reader", "-o", "name"]);
+    let pod = pod.trim().trim_start_matches("pod/");
+    let logs = s.ok(&["logs", "job/reader"]);
+    assert_eq!(
+        logs.lines().collect::<Vec<_>>(),
+        [
+            format!("hello from {pod}").as_str(),
+            "s3cr3t-value",
+            "password",
+            "400"
+        ],
+        "{logs}"
+    );
+    // The host sees nothing mounted where the pod saw its Secret.
+    assert!(!std::path::Path::new(&mnt).join("creds/password").exists());
+    // Secret values never reach events.
+    let events = s.ok(&["get", "events", "-o", "yaml"]);
+    assert!(!events.contains("s3cr3t-value"), "{events}");
+    // The pod's volumes went with it.
+    let volumes = s.data_dir().join("agent/pod-volumes");
+    assert!(volumes.is_dir(), "{}", volumes.display());
+    eventually("the pod's volumes are removed", || {
+        std::fs::read_dir(&volumes).is_ok_and(|mut d| d.next().is_none())
+    });
+}
+
+#[test]
+fn env_from_with_prefix_and_expansion() {
+    let Some(s) = server() else { return };
+    s.ok(&[
+        "create",
+        "configmap",
+        "app",
+        "--from-literal=MODE=fast",
+        "--from-literal=1bad=prefixed",
+    ]);
+    s.ok(&[
+        "create",
+        "secret",
+        "generic",
+        "db",
+        "--from-literal=USER=admin",
+    ]);
+    apply(
+        &s,
+        &job(
+            "envfrom",
+            "echo \"$APP_MODE $DB_USER $URL $MODE $APP_1bad\"; echo \"$@\"; env | grep -c ^1bad= || true",
+            "        args: [x, '$(APP_MODE)', '$$(APP_MODE)', '$(UNSET)']
+        envFrom:
+        - {configMapRef: {name: app}, prefix: APP_}
+        - {secretRef: {name: db}, prefix: DB_}
+        - {configMapRef: {name: app}}
+        - {configMapRef: {name: nowhere, optional: true}}
+        env:
+        - {name: URL, value: 'db://$(DB_USER)@$(NODE)/$(APP_MODE)'}
+        - name: NODE
+          valueFrom: {fieldRef: {fieldPath: spec.nodeName}}
+",
+            "",
+        ),
+    );
+    wait_complete(&s, "envfrom");
+    let logs = s.ok(&["logs", "job/envfrom"]);
+    // URL refers to NODE before NODE is defined: it stays as written.
+    assert_eq!(
+        logs.lines().collect::<Vec<_>>(),
+        [
+            "fast admin db://admin@$(NODE)/fast fast prefixed",
+            "fast $(APP_MODE) $(UNSET)",
+            "0"
+        ],
+        "{logs}"
+    );
+    let events = s.ok(&["get", "events"]);
+    assert!(
+        events.contains(
+            "Keys [1bad] from the EnvFrom configMap default/app were skipped since they are considered invalid environment variable names."
+        ),
+        "{events}"
+    );
+}
+
+#[test]
+fn a_missing_config_map_waits_then_runs_once_created() {
+    let Some(s) = server() else { return };
+    apply(
+        &s,
+        &job(
+            "late",
+            "echo \"setting=$SETTING\"",
+            "        env:
+        - name: SETTING
+          valueFrom: {configMapKeyRef: {name: late-config, key: setting}}
+",
+            "",
+        ),
+    );
+    let waiting = |reason_and_message: &str| {
+        s.wait_for(
+            &[
+                "get",
+                "pods",
+                "-l",
+                "job-name=late",
+                "-o",
+                "jsonpath={.items[0].status.containerStatuses[0].state.waiting.reason}: {.items[0].status.containerStatuses[0].state.waiting.message}",
+            ],
+            LONG,
+            |out| out == reason_and_message,
+        )
+    };
+    waiting("CreateContainerConfigError: configmap \"late-config\" not found");
+    let table = s.ok(&["get", "pods", "-l", "job-name=late"]);
+    assert!(table.contains("CreateContainerConfigError"), "{table}");
+    // A ConfigMap without the key: kubelet's other message.
+    s.ok(&[
+        "create",
+        "configmap",
+        "late-config",
+        "--from-literal=other=x",
+    ]);
+    waiting(
+        "CreateContainerConfigError: couldn't find key setting in ConfigMap default/late-config",
+    );
+    s.ok_stdin(
+        &["apply", "-f", "-"],
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: late-config}\ndata: {setting: ready}\n",
+    );
+    wait_complete(&s, "late");
+    assert_eq!(s.ok(&["logs", "job/late"]).trim(), "setting=ready");
+    let events = s.ok(&["get", "events"]);
+    assert!(
+        events.contains("Error: configmap \"late-config\" not found"),
+        "{events}"
+    );
+}
+
+#[test]
+fn empty_dir_shared_by_init_and_main_containers() {
+    let Some(s) = server() else { return };
+    let mnt = mounts_dir(&s);
+    let manifest = format!(
+        "apiVersion: batch/v1
+kind: Job
+metadata: {{name: shared}}
+spec:
+  backoffLimit: 0
+  template:
+    spec:
+      restartPolicy: Never
+      initContainers:
+      - name: prepare
+        image: busybox
+        command: [sh, -c, 'echo prepared-by-init > {mnt}/scratch/msg']
+        volumeMounts: [{{name: scratch, mountPath: {mnt}/scratch}}]
+      containers:
+      - name: main
+        image: busybox
+        command: [sh, -c, 'cat {mnt}/work/msg']
+        volumeMounts: [{{name: scratch, mountPath: {mnt}/work}}]
+      volumes:
+      - {{name: scratch, emptyDir: {{}}}}
+"
+    );
+    apply(&s, &manifest);
+    wait_complete(&s, "shared");
+    assert_eq!(
+        s.ok(&["logs", "job/shared", "-c", "main"]).trim(),
+        "prepared-by-init"
+    );
+    assert!(!std::path::Path::new(&mnt).join("scratch/msg").exists());
+}
+
+#[test]
+fn downward_api_labels_file_and_sub_paths() {
+    let Some(s) = server() else { return };
+    let mnt = mounts_dir(&s);
+    s.ok(&[
+        "create",
+        "configmap",
+        "conf",
+        "--from-literal=app.conf=threads=4",
+        "--from-literal=other=not-mounted",
+    ]);
+    apply(
+        &s,
+        &job(
+            "info",
+            &format!(
+                "grep -E '^(app|tier)=' {mnt}/podinfo/labels; cat {mnt}/podinfo/mem; echo; cat {mnt}/etc/app.conf; echo; \
+                 ls {mnt}/etc; echo out > {mnt}/out/file; ls {mnt}/whole"
+            ),
+            &"        resources: {limits: {memory: 64Mi}}
+        env:
+        - name: POD
+          valueFrom: {fieldRef: {fieldPath: metadata.name}}
+        volumeMounts:
+        - {name: podinfo, mountPath: MNT/podinfo}
+        - {name: conf, mountPath: MNT/etc/app.conf, subPath: app.conf}
+        - {name: scratch, mountPath: MNT/out, subPathExpr: '$(POD)'}
+        - {name: scratch, mountPath: MNT/whole}
+"
+            .replace("MNT", &mnt),
+            "      volumes:
+      - name: podinfo
+        downwardAPI:
+          items:
+          - {path: labels, fieldRef: {fieldPath: metadata.labels}}
+          - {path: mem, resourceFieldRef: {containerName: main, resource: limits.memory, divisor: 1Mi}}
+      - {name: conf, configMap: {name: conf}}
+      - {name: scratch, emptyDir: {}}
+",
+        ),
+    );
+    wait_complete(&s, "info");
+    let pod = s.ok(&["get", "pods", "-l", "job-name=info", "-o", "name"]);
+    let pod = pod.trim().trim_start_matches("pod/");
+    let logs = s.ok(&["logs", "job/info"]);
+    assert_eq!(
+        logs.lines().collect::<Vec<_>>(),
+        [
+            "app=\"info\"",
+            "tier=\"batch\"",
+            "64",
+            "threads=4",
+            "app.conf",
+            pod,
+        ],
+        "{logs}"
+    );
+}
+
+#[test]
+fn a_missing_volume_source_keeps_the_pod_creating() {
+    let Some(s) = server() else { return };
+    let mnt = mounts_dir(&s);
+    apply(
+        &s,
+        &job(
+            "novol",
+            "cat MNT/cfg/k".replace("MNT", &mnt).as_str(),
+            &"        volumeMounts: [{name: cfg, mountPath: MNT/cfg}]\n".replace("MNT", &mnt),
+            "      volumes: [{name: cfg, configMap: {name: later}}]\n",
+        ),
+    );
+    s.wait_for(&["get", "events"], LONG, |out| {
+        out.contains("MountVolume.SetUp failed for volume \"cfg\" : configmap \"later\" not found")
+    });
+    let reason = s.ok(&[
+        "get",
+        "pods",
+        "-l",
+        "job-name=novol",
+        "-o",
+        "jsonpath={.items[0].status.phase} {.items[0].status.containerStatuses[0].state.waiting.reason}",
+    ]);
+    assert_eq!(reason, "Pending ContainerCreating");
+    s.ok(&["create", "configmap", "later", "--from-literal=k=v"]);
+    wait_complete(&s, "novol");
+    assert_eq!(s.ok(&["logs", "job/novol"]).trim(), "v");
+}
+
+/// examples/nightly-backup.yaml as the README shows it: a Secret, a ConfigMap and a CronJob
+/// applied together, one run created from the CronJob.
+#[test]
+fn the_nightly_backup_example_runs() {
+    let Some(s) = server() else { return };
+    let example =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/nightly-backup.yaml");
+    s.ok(&["apply", "-f", example.to_str().unwrap()]);
+    s.ok(&[
+        "create",
+        "job",
+        "--from=cronjob/nightly-backup",
+        "backup-now",
+    ]);
+    wait_complete(&s, "backup-now");
+    let pod = s.ok(&["get", "pods", "-l", "job-name=backup-now", "-o", "name"]);
+    let pod = pod.trim().trim_start_matches("pod/").to_owned();
+    let logs = s.ok(&["logs", "job/backup-now"]);
+    assert_eq!(
+        logs.lines().collect::<Vec<_>>(),
+        [
+            "backing up orders on db.internal as backup, keeping 7 days".to_owned(),
+            format!("wrote /var/backups/nightly/orders-{pod}.sql"),
+        ],
+        "{logs}"
+    );
+    let dump =
+        std::path::Path::new("/var/backups/kbatch-nightly").join(format!("orders-{pod}.sql"));
+    let written = std::fs::read_to_string(&dump);
+    let _ = std::fs::remove_file(&dump);
+    assert_eq!(
+        written.unwrap(),
+        "-- dump of orders\ncompress=gzip\nexclude=audit_log\n"
+    );
+    assert!(!logs.contains("change-me"));
+}
