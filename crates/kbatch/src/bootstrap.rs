@@ -15,17 +15,18 @@ use std::path::Path;
 use anyhow::{Context, bail};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-use chacha20poly1305::{ChaCha20Poly1305, Nonce};
+use std::num::NonZeroU32;
+
 use kbatch_api::pki::ClusterCredentials;
 use kbatch_store::Store;
+use ring::aead::{Aad, CHACHA20_POLY1305, LessSafeKey, Nonce, UnboundKey};
 use serde_json::{Value, json};
 
 /// Where the record lives in the store (under the server's `--etcd-prefix`).
 pub const KEY: &str = "/kbatch/bootstrap";
 const VERSION: u64 = 1;
 /// PBKDF2 rounds for new records; a record says which it was made with.
-const ITERATIONS: u32 = 100_000;
+const ITERATIONS: NonZeroU32 = NonZeroU32::new(100_000).unwrap();
 
 /// Reads the shared credentials, or, when there are none yet, stores `own` (the server's own
 /// credentials, or new ones) as them. Of servers racing to store theirs, one wins and the
@@ -67,10 +68,20 @@ pub fn read_secret(path: &Path) -> anyhow::Result<Vec<u8>> {
     Ok(secret)
 }
 
-fn derive_key(secret: &[u8], salt: &[u8], iterations: u32) -> [u8; 32] {
+/// The record's cipher under the PBKDF2-HMAC-SHA256 key of `secret` (ring, which TLS and the
+/// Secrets' encryption at rest already use).
+fn cipher(secret: &[u8], salt: &[u8], iterations: NonZeroU32) -> anyhow::Result<LessSafeKey> {
     let mut key = [0u8; 32];
-    pbkdf2::pbkdf2_hmac::<sha2::Sha256>(secret, salt, iterations, &mut key);
-    key
+    ring::pbkdf2::derive(
+        ring::pbkdf2::PBKDF2_HMAC_SHA256,
+        iterations,
+        salt,
+        secret,
+        &mut key,
+    );
+    let key = UnboundKey::new(&CHACHA20_POLY1305, &key)
+        .map_err(|_| anyhow::anyhow!("making the cluster secret's key"))?;
+    Ok(LessSafeKey::new(key))
 }
 
 fn aad() -> Vec<u8> {
@@ -81,19 +92,16 @@ fn aad() -> Vec<u8> {
 pub fn seal(credentials: &ClusterCredentials, secret: &[u8]) -> anyhow::Result<Vec<u8>> {
     let salt: [u8; 16] = rand::random();
     let nonce: [u8; 12] = rand::random();
-    let key = derive_key(secret, &salt, ITERATIONS);
-    let plaintext = serde_json::to_vec(&json!({
+    let mut ciphertext = serde_json::to_vec(&json!({
         "caCert": credentials.ca_cert_pem,
         "caKey": credentials.ca_key_pem,
         "adminToken": credentials.token,
     }))?;
-    let ciphertext = ChaCha20Poly1305::new(&key.into())
-        .encrypt(
-            Nonce::from_slice(&nonce),
-            Payload {
-                msg: &plaintext,
-                aad: &aad(),
-            },
+    cipher(secret, &salt, ITERATIONS)?
+        .seal_in_place_append_tag(
+            Nonce::assume_unique_for_key(nonce),
+            Aad::from(aad()),
+            &mut ciphertext,
         )
         .map_err(|_| anyhow::anyhow!("encrypting the cluster's credentials"))?;
     Ok(serde_json::to_vec(&json!({
@@ -124,28 +132,19 @@ pub fn open(record: &[u8], secret: &[u8]) -> anyhow::Result<ClusterCredentials> 
     let iterations = record["iterations"]
         .as_u64()
         .and_then(|n| u32::try_from(n).ok())
-        .filter(|n| *n > 0)
+        .and_then(NonZeroU32::new)
         .with_context(malformed)?;
-    let (salt, nonce, ciphertext) = (bytes("salt")?, bytes("nonce")?, bytes("ciphertext")?);
-    if nonce.len() != 12 {
-        bail!(malformed());
-    }
-    let key = derive_key(secret, &salt, iterations);
-    let plaintext = ChaCha20Poly1305::new(&key.into())
-        .decrypt(
-            Nonce::from_slice(&nonce),
-            Payload {
-                msg: &ciphertext,
-                aad: &aad(),
-            },
-        )
+    let (salt, nonce, mut ciphertext) = (bytes("salt")?, bytes("nonce")?, bytes("ciphertext")?);
+    let nonce = Nonce::try_assume_unique_for_key(&nonce).map_err(|_| anyhow::anyhow!(malformed()))?;
+    let plaintext = cipher(secret, &salt, iterations)?
+        .open_in_place(nonce, Aad::from(aad()), &mut ciphertext)
         .map_err(|_| {
             anyhow::anyhow!(
                 "the cluster secret does not open the cluster's credentials in the store: \
                  every server of a cluster needs the secret the first one started with"
             )
         })?;
-    let fields: Value = serde_json::from_slice(&plaintext).with_context(malformed)?;
+    let fields: Value = serde_json::from_slice(plaintext).with_context(malformed)?;
     let field = |name: &str| -> anyhow::Result<String> {
         fields[name]
             .as_str()
