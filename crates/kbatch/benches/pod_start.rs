@@ -16,6 +16,10 @@
 //! Run by bench/jobs.sh; by hand, against a server started with `kbatch server --data-dir D`:
 //! `cargo bench -p kbatch --bench pod_start -- --data-dir D --server https://127.0.0.1:PORT
 //! [--pods 1000] [--namespace default]`.
+//!
+//! bench/runc.sh runs it on the runc runtime with `--image IMAGE [--pull-policy Never]
+//! [--runtime-class runc]`: the pod then runs busybox's `adjtimex`, whose output holds the
+//! real-time clock in microseconds (busybox's `date` has no `%N`).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -45,6 +49,10 @@ struct Args {
     server: String,
     pods: usize,
     namespace: String,
+    /// None: the process runtime's `date +%s%N` on the host.
+    image: Option<String>,
+    pull_policy: Option<String>,
+    runtime_class: Option<String>,
 }
 
 fn parse_args() -> anyhow::Result<Args> {
@@ -52,6 +60,9 @@ fn parse_args() -> anyhow::Result<Args> {
     let mut server = None;
     let mut pods = 1000;
     let mut namespace = "default".to_owned();
+    let mut image = None;
+    let mut pull_policy = None;
+    let mut runtime_class = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || args.next().with_context(|| format!("{arg} needs a value"));
@@ -60,6 +71,9 @@ fn parse_args() -> anyhow::Result<Args> {
             "--server" => server = Some(value()?),
             "--pods" => pods = value()?.parse().context("--pods")?,
             "--namespace" => namespace = value()?,
+            "--image" => image = Some(value()?),
+            "--pull-policy" => pull_policy = Some(value()?),
+            "--runtime-class" => runtime_class = Some(value()?),
             // `cargo bench` passes this to every bench binary.
             "--bench" => {}
             other => bail!("unknown argument {other}"),
@@ -70,6 +84,9 @@ fn parse_args() -> anyhow::Result<Args> {
         server: server.context("--server is required")?,
         pods,
         namespace,
+        image,
+        pull_policy,
+        runtime_class,
     })
 }
 
@@ -205,16 +222,38 @@ async fn watch(
     bail!("the watch ended")
 }
 
-fn pod(name: &str) -> Value {
+fn pod(name: &str, args: &Args) -> Value {
+    let mut container = match &args.image {
+        None => json!({"name": "stamp", "image": "busybox", "command": ["date", "+%s%N"]}),
+        Some(image) => json!({"name": "stamp", "image": image, "command": ["adjtimex"]}),
+    };
+    if let Some(policy) = &args.pull_policy {
+        container["imagePullPolicy"] = json!(policy);
+    }
+    let mut spec = json!({"restartPolicy": "Never", "containers": [container]});
+    if let Some(class) = &args.runtime_class {
+        spec["runtimeClassName"] = json!(class);
+    }
     json!({
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {"name": name, "labels": {LABEL: LABEL_VALUE}},
-        "spec": {
-            "restartPolicy": "Never",
-            "containers": [{"name": "stamp", "image": "busybox", "command": ["date", "+%s%N"]}],
-        },
+        "spec": spec,
     })
+}
+
+/// The time a pod's log holds, in ns since the epoch: `date +%s%N`'s, or the `time.tv_sec`
+/// and `time.tv_usec` lines of busybox's `adjtimex`.
+fn stamp_of(log: &str) -> Option<i128> {
+    if let Ok(ns) = log.trim().parse() {
+        return Some(ns);
+    }
+    let field = |name: &str| {
+        log.lines()
+            .find_map(|l| l.trim().strip_prefix(name))
+            .and_then(|v| v.trim().parse::<i128>().ok())
+    };
+    Some(field("time.tv_sec:")? * 1_000_000_000 + field("time.tv_usec:")? * 1_000)
 }
 
 /// Per pod: POST sent, 201 received, ADDED received, binding received, process ran (ns since
@@ -247,7 +286,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         let request = client.request(
             "POST",
             &format!("/api/v1/namespaces/{ns}/pods"),
-            Some(&pod(&name)),
+            Some(&pod(&name, &args)),
         );
         let sent = now_ns();
         let response = api.send_request(request).await?;
@@ -299,9 +338,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         let response = api.send_request(request).await?;
         let body = response.into_body().collect().await?.to_bytes();
         let text = String::from_utf8_lossy(&body);
-        stamp.ran = text
-            .trim()
-            .parse()
+        stamp.ran = stamp_of(&text)
             .with_context(|| format!("the log of {name} is not a time: {text:?}"))?;
     }
     report(&stamps);

@@ -331,6 +331,23 @@ spec:
     server.wait_for(&["get", "pod", &pod], PATIENCE, |o| {
         o.contains("ErrImageNeverPull")
     });
+
+    // A name that is no image reference: InvalidImageName, with kubelet's message.
+    apply(&server, &job("invalid", "Not/A_Name:x", "", ""));
+    let pod = pod_of_job(&server, "invalid");
+    let waiting = server.wait_for(
+        &[
+            "get", "pod", &pod, "-o",
+            "jsonpath={.status.containerStatuses[0].state.waiting.reason}: {.status.containerStatuses[0].state.waiting.message}",
+        ],
+        PATIENCE,
+        |o| o.starts_with("InvalidImageName"),
+    );
+    assert!(
+        waiting
+            .starts_with(r#"InvalidImageName: Failed to apply default image tag "Not/A_Name:x": "#),
+        "{waiting}"
+    );
 }
 
 /// runc's containers, in the server's own runc state directory.

@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# The runc runtime's benchmark (docs/benchmarks/runc.md), root only, runc installed:
+#  1. pod start latency with a warm image: $PODS pods created one at a time on a server whose
+#     default runtime is runc, from creation to the container's process running
+#     (crates/kbatch/benches/pod_start.rs with --image), beside $PODS `runc run`s of a bundle
+#     prepared once from the same image (from just before `runc run` is executed to the
+#     container's process running), in the same invocation;
+#  2. a Job of $COMPLETIONS completions of /bin/true at parallelism $PARALLELISM on runc, from
+#     `kubectl apply` to its Complete condition, beside $COMPLETIONS bare `runc run`s of
+#     /bin/true, $PARALLELISM at a time (xargs -P).
+# The image is busybox (busybox-static's /bin/busybox) with its applets, imported from a
+# `docker save` archive made here; the container's process is busybox's `adjtimex`, whose
+# output holds the real-time clock in microseconds.
+#
+# Environment: PODS (200; 0 skips part 1), COMPLETIONS (1000; 0 skips part 2), PARALLELISM
+# (16), JOB_TIMEOUT (600 s), KUBECTL (kubectl), CARGO_TARGET_DIR as for cargo.
+set -euo pipefail
+
+PODS=${PODS:-200}
+COMPLETIONS=${COMPLETIONS:-1000}
+PARALLELISM=${PARALLELISM:-16}
+JOB_TIMEOUT=${JOB_TIMEOUT:-600}
+KUBECTL=${KUBECTL:-kubectl}
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+target=${CARGO_TARGET_DIR:-$root/target}
+kbatch=$target/release/kbatch
+runc=$(command -v runc || echo /usr/sbin/runc)
+busybox=/bin/busybox
+
+[ "$(id -u)" = 0 ] || { echo "the runc runtime needs root" >&2; exit 1; }
+[ -x "$runc" ] || { echo "runc is not installed: apt-get install runc" >&2; exit 1; }
+[ -x "$busybox" ] || { echo "$busybox is missing: apt-get install busybox-static" >&2; exit 1; }
+
+echo "building (release)..." >&2
+(cd "$root" && cargo build --quiet --release -p kbatch)
+if [ "$PODS" -gt 0 ]; then
+    (cd "$root" && cargo bench --quiet --no-run -p kbatch --bench pod_start)
+fi
+
+work=$(mktemp -d)
+server_pid=
+cleanup() {
+    if [ -n "$server_pid" ]; then
+        kill "$server_pid" 2>/dev/null || true
+        wait "$server_pid" 2>/dev/null || true
+    fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+# The image: one layer, busybox and its applets; a `docker save` archive.
+mkdir -p "$work/img/rootfs/bin" "$work/img/rootfs/etc" "$work/img/rootfs/tmp"
+cp "$busybox" "$work/img/rootfs/bin/busybox"
+for applet in sh adjtimex true; do ln -s busybox "$work/img/rootfs/bin/$applet"; done
+tar -C "$work/img/rootfs" --numeric-owner --owner=0 --group=0 -cf "$work/img/layer.tar" .
+diff_id=$(sha256sum "$work/img/layer.tar" | cut -d' ' -f1)
+arch=$(dpkg --print-architecture 2>/dev/null || echo amd64)
+jq -n --arg arch "$arch" --arg diff "sha256:$diff_id" \
+    '{architecture: $arch, os: "linux", config: {Env: ["PATH=/bin"]},
+      rootfs: {type: "layers", diff_ids: [$diff]}}' > "$work/img/config.json"
+jq -n '[{Config: "config.json", RepoTags: ["kbatch-bench/busybox:v1"], Layers: ["layer.tar"]}]' \
+    > "$work/img/manifest.json"
+tar -C "$work/img" -cf "$work/image.tar" manifest.json config.json layer.tar
+
+# A bare bundle from the same files: runc's default spec with the host's network (as kbatch's
+# containers have) and a writable root.
+bundle() { # DIR ARGS-JSON
+    mkdir -p "$1"
+    cp -a "$work/img/rootfs" "$1/rootfs"
+    "$runc" spec --bundle "$1"
+    jq --argjson args "$2" '.process.terminal = false | .process.args = $args
+        | .root.readonly = false
+        | .linux.namespaces |= map(select(.type != "network"))' \
+        "$1/config.json" > "$1/config.tmp" && mv "$1/config.tmp" "$1/config.json"
+}
+bundle "$work/bare-stamp" '["/bin/adjtimex"]'
+bundle "$work/bare-true" '["/bin/true"]'
+bare_root="$work/bare-state"
+
+# The server, its default runtime runc, the image imported.
+data="$work/data"
+"$kbatch" image import "$work/image.tar" --data-dir "$data" > /dev/null
+KBATCH_LOG=warn "$kbatch" server --data-dir "$data" --listen 127.0.0.1:0 --runtime runc \
+    > "$work/server.out" 2> "$work/server.err" &
+server_pid=$!
+for _ in $(seq 100); do
+    url=$(sed -n 's/^kbatch server listening on //p' "$work/server.out")
+    [ -n "$url" ] && break
+    sleep 0.1
+done
+[ -n "$url" ] || { echo "the server did not start:" >&2; cat "$work/server.err" >&2; exit 1; }
+export KUBECONFIG="$data/kubeconfig"
+until "$KUBECTL" get --raw /readyz > /dev/null 2>&1; do sleep 0.1; done
+
+ms() { awk -v us="$1" 'BEGIN { printf "%.1f", us / 1000 }'; }
+
+if [ "$PODS" -gt 0 ]; then
+    echo "== pod start latency, warm image, $PODS pods one at a time (load: $(uptime | sed 's/.*load average: //'))"
+    (cd "$root" && cargo bench --quiet -p kbatch --bench pod_start -- --data-dir "$data" \
+        --server "$url" --pods "$PODS" --image kbatch-bench/busybox:v1 --pull-policy Never)
+    # Bare runc: from just before `runc run` to the container's process running.
+    : > "$work/bare.us"
+    for i in $(seq "$PODS"); do
+        t0=${EPOCHREALTIME/./}
+        out=$("$runc" --root "$bare_root" run --bundle "$work/bare-stamp" "stamp-$i")
+        sec=$(sed -n 's/.*time.tv_sec: *//p' <<< "$out")
+        usec=$(sed -n 's/.*time.tv_usec: *//p' <<< "$out")
+        echo $(( sec * 1000000 + usec - t0 )) >> "$work/bare.us"
+    done
+    sort -n "$work/bare.us" > "$work/bare.sorted"
+    p50=$(awk -v n="$PODS" 'NR == int((n * 0.5) + 0.999999) { print }' "$work/bare.sorted")
+    p99=$(awk -v n="$PODS" 'NR == int((n * 0.99) + 0.999999) { print }' "$work/bare.sorted")
+    echo "bare runc run (same image, prepared bundle): p50 $(ms "$p50") ms, p99 $(ms "$p99") ms"
+fi
+
+if [ "$COMPLETIONS" -gt 0 ]; then
+    echo "== $COMPLETIONS completions at parallelism $PARALLELISM (load: $(uptime | sed 's/.*load average: //'))"
+    start=${EPOCHREALTIME/./}
+    "$KUBECTL" apply -f - > /dev/null <<YAML
+apiVersion: batch/v1
+kind: Job
+metadata: {name: trues}
+spec:
+  completions: $COMPLETIONS
+  parallelism: $PARALLELISM
+  backoffLimit: 0
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+      - name: c
+        image: kbatch-bench/busybox:v1
+        imagePullPolicy: Never
+        command: ["/bin/true"]
+YAML
+    "$KUBECTL" wait --for=condition=Complete job/trues --timeout="${JOB_TIMEOUT}s" > /dev/null
+    job_us=$(( ${EPOCHREALTIME/./} - start ))
+    echo "kbatch Job on runc: $(ms "$job_us") ms"
+    start=${EPOCHREALTIME/./}
+    seq "$COMPLETIONS" | xargs -P "$PARALLELISM" -I{} \
+        "$runc" --root "$bare_root" run --bundle "$work/bare-true" "true-{}"
+    bare_us=$(( ${EPOCHREALTIME/./} - start ))
+    echo "bare runc run, $PARALLELISM at a time: $(ms "$bare_us") ms"
+fi
