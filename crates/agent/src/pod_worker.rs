@@ -27,7 +27,7 @@ use k8s_openapi::api::core::v1::{
     Container, ContainerStateTerminated, ObjectReference, Pod, PodStatus,
 };
 use kbatch_api::registry::{DeleteOptions, EventSpec, Preconditions, WriteOptions};
-use kbatch_core::object::{CONFIGMAP, Object, POD, SECRET};
+use kbatch_core::object::{CONFIGMAP, Object, PERSISTENTVOLUMECLAIM, POD, SECRET, STORAGECLASS};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -40,6 +40,7 @@ use crate::resources::limits;
 use crate::runtime::{ContainerHandle, ContainerSpec, Exit, Mount, PodRef, StopSignal, run_id};
 use crate::sources::{Sources, Wanted};
 use crate::status::{self, View};
+use crate::volumes::claims;
 use crate::volumes::{self, SetUp, container_mounts};
 
 /// kubelet's container restart back-off (`backOffPeriod`, `MaxContainerBackOff`).
@@ -1104,12 +1105,41 @@ impl PodWorker {
                 continue;
             };
             let name = &claim.claim_name;
-            let resolved = Err(format!(
-                "persistentVolumeClaim {name:?}: this server does not serve PersistentVolumeClaims yet"
-            ));
+            let resolved = self.claim(name).await;
             claims.0.insert(name.clone(), resolved);
         }
         claims
+    }
+
+    /// A claim's directory on this node, made on first use (`volumes::claims`).
+    async fn claim(&self, name: &str) -> Result<PathBuf, String> {
+        let ns = &self.pod_ref.namespace;
+        let registry = &self.ctx.registry;
+        let fetch_error = |e: String| {
+            format!("error processing PVC {ns}/{name}: failed to fetch PVC from API server: {e}")
+        };
+        let pvc = match registry.get(&PERSISTENTVOLUMECLAIM, ns, name).await {
+            Ok(Object::PersistentVolumeClaim(pvc)) => pvc,
+            Ok(_) => return Err(fetch_error("not a PersistentVolumeClaim".to_owned())),
+            Err(e) => return Err(fetch_error(e.to_string())),
+        };
+        let dir = claims::resolve(&self.ctx.data_dir, &self.ctx.node_name, &pvc)?;
+        if !dir.is_dir() {
+            // The class's reclaim policy, recorded for when the claim is gone (a class
+            // deleted meanwhile: Delete, the default).
+            let class = pvc
+                .spec
+                .as_ref()
+                .and_then(|s| s.storage_class_name.as_deref())
+                .unwrap_or("");
+            let policy = match registry.get(&STORAGECLASS, "", class).await {
+                Ok(Object::StorageClass(sc)) => sc.reclaim_policy.unwrap_or_default(),
+                _ => String::new(),
+            };
+            let policy = if policy.is_empty() { "Delete" } else { &policy };
+            claims::make(&dir, policy)?;
+        }
+        Ok(dir)
     }
 
     /// Container `i` cannot be configured: `CreateContainerConfigError`, with an event

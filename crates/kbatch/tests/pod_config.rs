@@ -428,3 +428,58 @@ fn the_nightly_backup_example_runs() {
     );
     assert!(!logs.contains("change-me"));
 }
+
+/// A claim of the default class binds to the node when a pod first uses it, and keeps
+/// what one Job wrote for the next.
+#[test]
+fn a_claim_binds_at_first_use_and_keeps_its_files() {
+    let Some(s) = server() else { return };
+    let mnt = mounts_dir(&s);
+    apply(
+        &s,
+        "apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: dumps}
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 1Gi}}
+",
+    );
+    let claim = |name: &str, script: &str| {
+        job(
+            name,
+            script,
+            &"        volumeMounts: [{name: dumps, mountPath: MNT/dumps}]\n".replace("MNT", &mnt),
+            "      volumes: [{name: dumps, persistentVolumeClaim: {claimName: dumps}}]\n",
+        )
+    };
+    apply(
+        &s,
+        &claim("writer", &format!("echo nightly > {mnt}/dumps/db.sql")),
+    );
+    wait_complete(&s, "writer");
+    let node = s.ok(&["get", "nodes", "-o", "jsonpath={.items[0].metadata.name}"]);
+    let bound = s.ok(&[
+        "get",
+        "pvc",
+        "dumps",
+        "-o",
+        "jsonpath={.status.phase} {.spec.volumeName} {.metadata.annotations.volume\\.kubernetes\\.io/selected-node} {.status.capacity.storage}",
+    ]);
+    let uid = s.ok(&["get", "pvc", "dumps", "-o", "jsonpath={.metadata.uid}"]);
+    assert_eq!(bound, format!("Bound pvc-{uid} {node} 1Gi"));
+    apply(&s, &claim("reader", &format!("cat {mnt}/dumps/db.sql")));
+    wait_complete(&s, "reader");
+    assert_eq!(s.ok(&["logs", "job/reader"]).trim(), "nightly");
+    let dir = s
+        .data_dir()
+        .join(format!("agent/storage/pvc-{uid}_default_dumps"));
+    assert_eq!(
+        std::fs::read_to_string(dir.join("db.sql")).unwrap(),
+        "nightly\n"
+    );
+    // The class `local` deletes a claim's files with the claim.
+    s.ok(&["delete", "job", "writer", "reader"]);
+    s.ok(&["delete", "pvc", "dumps", "--wait=false"]);
+    eventually("the deleted claim's directory is removed", || !dir.exists());
+}
