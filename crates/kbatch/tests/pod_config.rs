@@ -392,8 +392,9 @@ fn a_missing_volume_source_keeps_the_pod_creating() {
     assert_eq!(s.ok(&["logs", "job/novol"]).trim(), "v");
 }
 
-/// examples/nightly-backup.yaml as the README shows it: a Secret, a ConfigMap and a CronJob
-/// applied together, one run created from the CronJob.
+/// examples/nightly-backup.yaml as the README shows it: a Secret, a ConfigMap, a claim and a
+/// CronJob applied together, one run created from the CronJob, and a second Job that reads
+/// the dump back from the claim.
 #[test]
 fn the_nightly_backup_example_runs() {
     let Some(s) = server() else { return };
@@ -418,15 +419,23 @@ fn the_nightly_backup_example_runs() {
         ],
         "{logs}"
     );
-    let dump =
-        std::path::Path::new("/var/backups/kbatch-nightly").join(format!("orders-{pod}.sql"));
-    let written = std::fs::read_to_string(&dump);
-    let _ = std::fs::remove_file(&dump);
+    assert!(!logs.contains("change-me"));
+    let mnt = mounts_dir(&s);
+    apply(
+        &s,
+        &job(
+            "restore-check",
+            &format!("cat {mnt}/dumps/orders-{pod}.sql"),
+            &"        volumeMounts: [{name: dumps, mountPath: MNT/dumps, readOnly: true}]\n"
+                .replace("MNT", &mnt),
+            "      volumes: [{name: dumps, persistentVolumeClaim: {claimName: backup-dumps}}]\n",
+        ),
+    );
+    wait_complete(&s, "restore-check");
     assert_eq!(
-        written.unwrap(),
+        s.ok(&["logs", "job/restore-check"]),
         "-- dump of orders\ncompress=gzip\nexclude=audit_log\n"
     );
-    assert!(!logs.contains("change-me"));
 }
 
 /// A claim of the default class binds to the node when a pod first uses it, and keeps
