@@ -392,14 +392,14 @@ fn a_missing_volume_source_keeps_the_pod_creating() {
     assert_eq!(s.ok(&["logs", "job/novol"]).trim(), "v");
 }
 
-/// examples/nightly-backup.yaml as the README shows it: a Secret, a ConfigMap, a claim and a
+/// examples/kubectl/nightly-backup.yaml as the README shows it: a Secret, a ConfigMap, a claim and a
 /// CronJob applied together, one run created from the CronJob, and a second Job that reads
 /// the dump back from the claim.
 #[test]
 fn the_nightly_backup_example_runs() {
     let Some(s) = server() else { return };
-    let example =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/nightly-backup.yaml");
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/kubectl/nightly-backup.yaml");
     s.ok(&["apply", "-f", example.to_str().unwrap()]);
     s.ok(&[
         "create",
