@@ -312,7 +312,7 @@ mod tests {
             .iter()
             .map(|i| i["metadata"]["name"].as_str().unwrap())
             .collect();
-        assert_eq!(names, ["batch", "coordination.k8s.io"]);
+        assert_eq!(names, ["batch", "coordination.k8s.io", "storage.k8s.io"]);
         let core = aggregated(true, "v2");
         assert_eq!(core["items"][0]["metadata"]["name"], "");
         let pods = &core["items"][0]["versions"][0]["resources"][0];
