@@ -480,9 +480,7 @@ spec:
     apply(&s, &claim("reader", &format!("cat {mnt}/dumps/db.sql")));
     wait_complete(&s, "reader");
     assert_eq!(s.ok(&["logs", "job/reader"]).trim(), "nightly");
-    let dir = s
-        .data_dir()
-        .join(format!("agent/storage/pvc-{uid}_default_dumps"));
+    let dir = s.data_dir().join(format!("agent/storage/pvc-{uid}"));
     assert_eq!(
         std::fs::read_to_string(dir.join("db.sql")).unwrap(),
         "nightly\n"

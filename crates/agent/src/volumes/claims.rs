@@ -1,6 +1,6 @@
 //! PersistentVolumeClaims of kbatch's local-path provisioner (`kbatch.dev/local-path`, the
 //! default class `local`) on this node, as k3s's local-path provisioner serves them: one
-//! directory per claim under the agent's data dir.
+//! directory per claim, `<agent data dir>/storage/<spec.volumeName>` (`pvc-<claim uid>`).
 //!
 //! The server's volume binder binds a claim when the first pod using it is bound to a node
 //! (`WaitForFirstConsumer`): it names the node in `volume.kubernetes.io/selected-node`, which
@@ -23,15 +23,16 @@ const STORAGE_DIR: &str = "storage";
 /// The suffix of the file beside a claim's directory that holds its reclaim policy.
 const POLICY_SUFFIX: &str = ".reclaim";
 
-/// The directory of a claim: `pvc-<uid>_<namespace>_<name>`, as local-path names them.
+/// The directory of a claim: named by its `spec.volumeName`, which the binder sets to
+/// `pvc-<claim uid>` (docs/api.md, "the binding contract").
 pub fn claim_dir(data_dir: &Path, pvc: &PersistentVolumeClaim) -> PathBuf {
-    let meta = &pvc.metadata;
-    data_dir.join(STORAGE_DIR).join(format!(
-        "pvc-{}_{}_{}",
-        meta.uid.as_deref().unwrap_or(""),
-        meta.namespace.as_deref().unwrap_or(""),
-        meta.name.as_deref().unwrap_or("")
-    ))
+    let volume = pvc
+        .spec
+        .as_ref()
+        .and_then(|s| s.volume_name.clone())
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| format!("pvc-{}", pvc.metadata.uid.as_deref().unwrap_or("")));
+    data_dir.join(STORAGE_DIR).join(volume)
 }
 
 /// The directory of a claim a pod on `node` uses, once the claim is bound to this node; the
@@ -86,7 +87,7 @@ fn policy_file(dir: &Path) -> PathBuf {
     dir.with_file_name(name)
 }
 
-/// The claims this node has directories for, by uid.
+/// The claims this node has directories for, by uid (their volumes are `pvc-<uid>`).
 pub fn present(data_dir: &Path) -> Vec<(String, PathBuf)> {
     let Ok(entries) = std::fs::read_dir(data_dir.join(STORAGE_DIR)) else {
         return Vec::new();
@@ -96,7 +97,7 @@ pub fn present(data_dir: &Path) -> Vec<(String, PathBuf)> {
         .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
         .filter_map(|e| {
             let name = e.file_name().into_string().ok()?;
-            let uid = name.strip_prefix("pvc-")?.split('_').next()?.to_owned();
+            let uid = name.strip_prefix("pvc-")?.to_owned();
             Some((uid, e.path()))
         })
         .collect()
@@ -133,7 +134,7 @@ mod tests {
     fn pvc(annotations: serde_json::Value, phase: &str) -> PersistentVolumeClaim {
         serde_json::from_value(serde_json::json!({
             "metadata": {"name": "backups", "namespace": "ns", "uid": "u1", "annotations": annotations},
-            "spec": {"storageClassName": "local"},
+            "spec": {"storageClassName": "local", "volumeName": "pvc-u1"},
             "status": {"phase": phase}
         }))
         .unwrap()
@@ -145,7 +146,7 @@ mod tests {
         let bound = pvc(serde_json::json!({SELECTED_NODE: "n1"}), "Bound");
         assert_eq!(
             resolve(data, "n1", &bound),
-            Ok("/data/storage/pvc-u1_ns_backups".into())
+            Ok("/data/storage/pvc-u1".into())
         );
         assert_eq!(
             resolve(data, "n2", &bound),
@@ -169,7 +170,7 @@ mod tests {
     fn directories_of_deleted_claims_go_by_their_policy() {
         let tmp = tempfile::tempdir().unwrap();
         let data = tmp.path();
-        let dir = |uid: &str| data.join(format!("storage/pvc-{uid}_ns_c"));
+        let dir = |uid: &str| data.join(format!("storage/pvc-{uid}"));
         make(&dir("keep"), "Delete").unwrap();
         make(&dir("gone"), "Delete").unwrap();
         make(&dir("retained"), "Retain").unwrap();
@@ -183,8 +184,8 @@ mod tests {
         assert!(dir("keep").is_dir());
         assert!(!dir("gone").exists());
         assert!(dir("retained").is_dir());
-        assert!(!data.join("storage/pvc-gone_ns_c.reclaim").exists());
-        assert!(!data.join("storage/pvc-retained_ns_c.reclaim").exists());
-        assert!(data.join("storage/pvc-keep_ns_c.reclaim").exists());
+        assert!(!data.join("storage/pvc-gone.reclaim").exists());
+        assert!(!data.join("storage/pvc-retained.reclaim").exists());
+        assert!(data.join("storage/pvc-keep.reclaim").exists());
     }
 }
