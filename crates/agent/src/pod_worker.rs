@@ -49,6 +49,9 @@ const BACKOFF_MAX: Duration = Duration::from_secs(300);
 /// How long to wait before retrying a status write the API refused for another reason than
 /// a conflict.
 const RETRY_REPORT: Duration = Duration::from_secs(1);
+/// How often the files of a running pod's ConfigMap, Secret, downward API and projected
+/// volumes are brought up to date (kubelet's sync period, one minute).
+const VOLUME_REFRESH: Duration = Duration::from_secs(60);
 /// How soon a container whose configuration or volumes could not be made is tried again,
 /// at first and at most.
 const CONFIG_RETRY_INITIAL: Duration = Duration::from_secs(1);
@@ -235,6 +238,9 @@ struct PodWorker {
     config_retry: Option<(Instant, Duration)>,
     /// A container could not be configured in this step.
     config_retry_due: bool,
+    /// When the pod's ConfigMap, Secret, downward API and projected volumes are next brought
+    /// up to date while its containers run (kubelet's periodic volume remount).
+    volumes_refresh_at: Option<Instant>,
     /// The `FailedMount` and `InvalidEnvironmentVariableNames` messages already recorded,
     /// so that retries do not repeat them.
     pod_events: HashSet<String>,
@@ -301,6 +307,7 @@ impl PodWorker {
             report_failed: false,
             config_retry: None,
             config_retry_due: false,
+            volumes_refresh_at: None,
             pod_events: HashSet::new(),
             exited: Vec::new(),
             exits_tx,
@@ -503,6 +510,7 @@ impl PodWorker {
             if !self.config_retry_due {
                 self.config_retry = None;
             }
+            self.refresh_volumes().await;
             if self.take_delivered_exits() {
                 continue;
             }
@@ -1088,11 +1096,48 @@ impl PodWorker {
                 .await;
         }
         match container_mounts(container, &volumes, &env.vars) {
-            Ok(mounts) => Some((env.vars, mounts)),
+            Ok(mounts) => {
+                if self.volumes_refresh_at.is_none() && refreshable(&self.pod) {
+                    self.volumes_refresh_at = Some(Instant::now() + VOLUME_REFRESH);
+                }
+                Some((env.vars, mounts))
+            }
             Err(message) => {
                 self.config_error(i, message).await;
                 None
             }
+        }
+    }
+
+    /// Brings the pod's ConfigMap, Secret, downward API and projected volumes up to date
+    /// once [`VOLUME_REFRESH`] has passed since the last time, while a container runs: the
+    /// atomic writer swaps in the new files, or leaves them when nothing changed. What
+    /// cannot be read now leaves the files as they are, as kubelet leaves a mounted volume.
+    async fn refresh_volumes(&mut self) {
+        let Some(at) = self.volumes_refresh_at else {
+            return;
+        };
+        if Instant::now() < at || !self.slots.iter().any(|s| s.running().is_some()) {
+            return;
+        }
+        self.volumes_refresh_at = Some(Instant::now() + VOLUME_REFRESH);
+        let sources = match self.read_sources(&Wanted::of_volumes(&self.pod)).await {
+            Ok(sources) => sources,
+            Err(e) => {
+                tracing::debug!(pod = %self.pod_ref.name, error = %e, "refreshing the pod's volumes");
+                return;
+            }
+        };
+        let claims = self.resolve_claims().await;
+        let set_up = SetUp {
+            pod: &self.pod,
+            data_dir: &self.ctx.data_dir,
+            node: &self.ctx.node,
+            sources: &sources,
+            claims: &claims,
+        };
+        if let Err(e) = set_up.run() {
+            tracing::debug!(pod = %self.pod_ref.name, error = %e, "refreshing the pod's volumes");
         }
     }
 
@@ -1252,6 +1297,11 @@ impl PodWorker {
         }
         if self.report_failed {
             at(now + RETRY_REPORT);
+        }
+        if let Some(refresh) = self.volumes_refresh_at
+            && self.slots.iter().any(|s| s.running().is_some())
+        {
+            at(refresh);
         }
         if let Some((retry, _)) = self.config_retry
             && self
@@ -1489,6 +1539,19 @@ mod tests {
         b.next(calm, calm);
         assert_eq!(b.delay, BACKOFF_INITIAL);
     }
+}
+
+/// Whether the pod has volumes whose files follow what they are made from.
+fn refreshable(pod: &Pod) -> bool {
+    pod.spec
+        .iter()
+        .flat_map(|s| s.volumes.iter().flatten())
+        .any(|v| {
+            v.config_map.is_some()
+                || v.secret.is_some()
+                || v.downward_api.is_some()
+                || v.projected.is_some()
+        })
 }
 
 /// The claims of a pod's volumes, resolved through the API before the volumes are set up.
