@@ -30,7 +30,7 @@ use k8s_openapi::api::core::v1::Pod;
 use kbatch_api::clock::Clock;
 use kbatch_api::error::ApiError;
 use kbatch_api::registry::{ListParams, Registry, WatchEvent, WatchEventType, WatchParams};
-use kbatch_core::object::{Object, POD};
+use kbatch_core::object::{Object, PERSISTENTVOLUMECLAIM, POD};
 use kbatch_core::selector::FieldSelector;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -41,6 +41,8 @@ use checkpoint::Checkpoints;
 use env::NodeFacts;
 use runtime::Runtime;
 
+/// How often the directories of deleted claims are looked for.
+const CLAIM_SWEEP_INTERVAL: Duration = Duration::from_secs(5);
 /// How often old log directories are looked for.
 const LOG_GC_INTERVAL: Duration = Duration::from_secs(600);
 /// How long to wait before listing again after the API refused a list or a watch.
@@ -167,7 +169,36 @@ impl Agent {
         }
         let mut background = JoinSet::new();
         background.spawn(node::heartbeat(ctx.clone()));
+        background.spawn(sweep_claims(ctx.clone()));
         Dispatcher::new(ctx).run().await;
+    }
+}
+
+/// Removes, every [`CLAIM_SWEEP_INTERVAL`], the directories of this node's claims that
+/// have been deleted, as their reclaim policy says (`volumes::claims::sweep`). Lists the
+/// claims only while the node has claim directories.
+async fn sweep_claims(ctx: Arc<Context>) {
+    let mut tick = tokio::time::interval(CLAIM_SWEEP_INTERVAL);
+    loop {
+        tick.tick().await;
+        if volumes::claims::present(&ctx.data_dir).is_empty() {
+            continue;
+        }
+        match ctx
+            .registry
+            .list(&PERSISTENTVOLUMECLAIM, None, &ListParams::default())
+            .await
+        {
+            Ok(list) => {
+                let live: HashSet<String> = list
+                    .items
+                    .iter()
+                    .filter_map(|o| o.metadata().uid.clone())
+                    .collect();
+                volumes::claims::sweep(&ctx.data_dir, &live);
+            }
+            Err(e) => tracing::warn!(error = %e, "listing the claims to remove deleted ones"),
+        }
     }
 }
 

@@ -27,7 +27,9 @@ use k8s_openapi::api::core::v1::{
     Container, ContainerStateTerminated, ObjectReference, Pod, PodStatus,
 };
 use kbatch_api::registry::{DeleteOptions, EventSpec, Preconditions, WriteOptions};
-use kbatch_core::object::{CONFIGMAP, Object, POD, RUNTIME_CLASS, SECRET};
+use kbatch_core::object::{
+    CONFIGMAP, Object, PERSISTENTVOLUMECLAIM, POD, RUNTIME_CLASS, SECRET, STORAGECLASS,
+};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -43,6 +45,7 @@ use crate::runtime::{
 };
 use crate::sources::{Sources, Wanted};
 use crate::status::{self, View};
+use crate::volumes::claims;
 use crate::volumes::{self, SetUp, container_mounts};
 use kbatch_image::policy::{self, event_reason};
 use kbatch_image::{ImageRef, PullBackoff, PullPolicy, WaitingReason};
@@ -53,6 +56,9 @@ const BACKOFF_MAX: Duration = Duration::from_secs(300);
 /// How long to wait before retrying a status write the API refused for another reason than
 /// a conflict.
 const RETRY_REPORT: Duration = Duration::from_secs(1);
+/// How often the files of a running pod's ConfigMap, Secret, downward API and projected
+/// volumes are brought up to date (kubelet's sync period, one minute).
+const VOLUME_REFRESH: Duration = Duration::from_secs(60);
 /// How soon a container whose configuration or volumes could not be made is tried again,
 /// at first and at most.
 const CONFIG_RETRY_INITIAL: Duration = Duration::from_secs(1);
@@ -261,6 +267,9 @@ struct PodWorker {
     config_retry: Option<(Instant, Duration)>,
     /// A container could not be configured in this step.
     config_retry_due: bool,
+    /// When the pod's ConfigMap, Secret, downward API and projected volumes are next brought
+    /// up to date while its containers run (kubelet's periodic volume remount).
+    volumes_refresh_at: Option<Instant>,
     /// The `FailedMount` and `InvalidEnvironmentVariableNames` messages already recorded,
     /// so that retries do not repeat them.
     pod_events: HashSet<String>,
@@ -333,6 +342,7 @@ impl PodWorker {
             report_failed: false,
             config_retry: None,
             config_retry_due: false,
+            volumes_refresh_at: None,
             pod_events: HashSet::new(),
             exited: Vec::new(),
             exits_tx,
@@ -591,6 +601,7 @@ impl PodWorker {
             if !self.config_retry_due {
                 self.config_retry = None;
             }
+            self.refresh_volumes().await;
             if self.take_delivered_exits() {
                 continue;
             }
@@ -1232,11 +1243,48 @@ impl PodWorker {
                 .await;
         }
         match container_mounts(container, &volumes, &env.vars) {
-            Ok(mounts) => Some((env.vars, mounts)),
+            Ok(mounts) => {
+                if self.volumes_refresh_at.is_none() && refreshable(&self.pod) {
+                    self.volumes_refresh_at = Some(Instant::now() + VOLUME_REFRESH);
+                }
+                Some((env.vars, mounts))
+            }
             Err(message) => {
                 self.config_error(i, message).await;
                 None
             }
+        }
+    }
+
+    /// Brings the pod's ConfigMap, Secret, downward API and projected volumes up to date
+    /// once [`VOLUME_REFRESH`] has passed since the last time, while a container runs: the
+    /// atomic writer swaps in the new files, or leaves them when nothing changed. What
+    /// cannot be read now leaves the files as they are, as kubelet leaves a mounted volume.
+    async fn refresh_volumes(&mut self) {
+        let Some(at) = self.volumes_refresh_at else {
+            return;
+        };
+        if Instant::now() < at || !self.slots.iter().any(|s| s.running().is_some()) {
+            return;
+        }
+        self.volumes_refresh_at = Some(Instant::now() + VOLUME_REFRESH);
+        let sources = match self.read_sources(&Wanted::of_volumes(&self.pod)).await {
+            Ok(sources) => sources,
+            Err(e) => {
+                tracing::debug!(pod = %self.pod_ref.name, error = %e, "refreshing the pod's volumes");
+                return;
+            }
+        };
+        let claims = self.resolve_claims().await;
+        let set_up = SetUp {
+            pod: &self.pod,
+            data_dir: &self.ctx.data_dir,
+            node: &self.ctx.node,
+            sources: &sources,
+            claims: &claims,
+        };
+        if let Err(e) = set_up.run() {
+            tracing::debug!(pod = %self.pod_ref.name, error = %e, "refreshing the pod's volumes");
         }
     }
 
@@ -1249,12 +1297,41 @@ impl PodWorker {
                 continue;
             };
             let name = &claim.claim_name;
-            let resolved = Err(format!(
-                "persistentVolumeClaim {name:?}: this server does not serve PersistentVolumeClaims yet"
-            ));
+            let resolved = self.claim(name).await;
             claims.0.insert(name.clone(), resolved);
         }
         claims
+    }
+
+    /// A claim's directory on this node, made on first use (`volumes::claims`).
+    async fn claim(&self, name: &str) -> Result<PathBuf, String> {
+        let ns = &self.pod_ref.namespace;
+        let registry = &self.ctx.registry;
+        let fetch_error = |e: String| {
+            format!("error processing PVC {ns}/{name}: failed to fetch PVC from API server: {e}")
+        };
+        let pvc = match registry.get(&PERSISTENTVOLUMECLAIM, ns, name).await {
+            Ok(Object::PersistentVolumeClaim(pvc)) => pvc,
+            Ok(_) => return Err(fetch_error("not a PersistentVolumeClaim".to_owned())),
+            Err(e) => return Err(fetch_error(e.to_string())),
+        };
+        let dir = claims::resolve(&self.ctx.data_dir, &self.ctx.node_name, &pvc)?;
+        if !dir.is_dir() {
+            // The class's reclaim policy, recorded for when the claim is gone (a class
+            // deleted meanwhile: Delete, the default).
+            let class = pvc
+                .spec
+                .as_ref()
+                .and_then(|s| s.storage_class_name.as_deref())
+                .unwrap_or("");
+            let policy = match registry.get(&STORAGECLASS, "", class).await {
+                Ok(Object::StorageClass(sc)) => sc.reclaim_policy.unwrap_or_default(),
+                _ => String::new(),
+            };
+            let policy = if policy.is_empty() { "Delete" } else { &policy };
+            claims::make(&dir, policy)?;
+        }
+        Ok(dir)
     }
 
     /// Container `i` cannot be configured: `CreateContainerConfigError`, with an event
@@ -1509,6 +1586,11 @@ impl PodWorker {
         }
         if self.report_failed {
             at(now + RETRY_REPORT);
+        }
+        if let Some(refresh) = self.volumes_refresh_at
+            && self.slots.iter().any(|s| s.running().is_some())
+        {
+            at(refresh);
         }
         if let Some((retry, _)) = self.config_retry
             && self
@@ -1776,6 +1858,19 @@ mod tests {
         b.next(calm, calm);
         assert_eq!(b.delay, BACKOFF_INITIAL);
     }
+}
+
+/// Whether the pod has volumes whose files follow what they are made from.
+fn refreshable(pod: &Pod) -> bool {
+    pod.spec
+        .iter()
+        .flat_map(|s| s.volumes.iter().flatten())
+        .any(|v| {
+            v.config_map.is_some()
+                || v.secret.is_some()
+                || v.downward_api.is_some()
+                || v.projected.is_some()
+        })
 }
 
 /// The claims of a pod's volumes, resolved through the API before the volumes are set up.

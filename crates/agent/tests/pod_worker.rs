@@ -990,3 +990,60 @@ async fn a_container_waiting_for_its_config_map_starts_when_it_appears() {
         .unwrap();
     assert!(a.env.contains(&("MODE".to_owned(), "on".to_owned())));
 }
+
+/// A running pod's ConfigMap volume follows the ConfigMap, as kubelet's periodic sync
+/// brings it up to date.
+#[tokio::test(start_paused = true)]
+async fn a_config_map_volume_follows_its_config_map() {
+    let (h, fake) = harness().await;
+    create(
+        &h,
+        &CONFIGMAP,
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "live", "namespace": "default"},
+            "data": {"level": "info"}}),
+    )
+    .await;
+    h.run_pod(
+        "follows",
+        json!({
+            "restartPolicy": "Never",
+            "containers": [{"name": "c", "image": "x", "command": ["run"],
+                "volumeMounts": [{"name": "cfg", "mountPath": "/etc/cfg"}]}],
+            "volumes": [{"name": "cfg", "configMap": {"name": "live"}}]
+        }),
+    )
+    .await;
+    h.wait_phase("follows", "Running").await;
+    let spec = fake
+        .events()
+        .into_iter()
+        .find_map(|e| match e {
+            FakeEvent::Started(spec) => Some(spec),
+            FakeEvent::Signalled { .. } => None,
+        })
+        .unwrap();
+    let file = spec.mounts[0].source.join("level");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "info");
+    let Object::ConfigMap(mut cm) = h.registry.get(&CONFIGMAP, "default", "live").await.unwrap()
+    else {
+        unreachable!()
+    };
+    cm.data = Some([("level".to_owned(), "debug".to_owned())].into());
+    h.registry
+        .update(
+            &CONFIGMAP,
+            "default",
+            "live",
+            Object::ConfigMap(cm),
+            &WriteOptions::default(),
+            Vec::new(),
+        )
+        .await
+        .unwrap();
+    common::eventually("the volume's file follows the ConfigMap", async || {
+        std::fs::read_to_string(&file).ok().as_deref() == Some("debug")
+    })
+    .await;
+    fake.exit("c", 0);
+    h.wait_phase("follows", "Succeeded").await;
+}

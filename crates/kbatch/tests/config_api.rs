@@ -85,6 +85,13 @@ fn imperative_creates(s: &Server) {
         "--docker-password=p",
     ]);
 
+    // kubectl ≥ 1.32 sends this one as protobuf too.
+    s.ok(&["create", "serviceaccount", "ci-bot"]);
+    assert_eq!(
+        s.ok(&["get", "serviceaccount", "ci-bot", "-o", "name"]),
+        "serviceaccount/ci-bot\n"
+    );
+
     // Text in data, non-UTF-8 bytes in binaryData, as kubectl splits them.
     assert_eq!(
         s.ok(&[
@@ -359,5 +366,203 @@ fn secrets_are_encrypted_at_rest() {
     assert_eq!(
         s.ok(&["get", "secret", "vault", "-o", "jsonpath={.data.password}"]),
         encoded
+    );
+}
+
+/// Every namespace gets a `default` ServiceAccount (the existing ones at start, new ones when
+/// created, and again when it is deleted); pods run as it unless they name another.
+#[test]
+fn default_service_accounts() {
+    let Some(s) = server_for(None) else {
+        return;
+    };
+    let patience = std::time::Duration::from_secs(60);
+    // default, kube-system, kube-public and kube-node-lease.
+    s.wait_for(
+        &["get", "serviceaccounts", "-A", "-o", "name"],
+        patience,
+        |out| {
+            out.lines()
+                .filter(|l| *l == "serviceaccount/default")
+                .count()
+                == 4
+        },
+    );
+    s.ok(&["create", "namespace", "team-a"]);
+    s.wait_for(&["get", "sa", "default", "-n", "team-a"], patience, |_| {
+        true
+    });
+    let sa = rows(&s.ok(&["get", "sa", "-n", "team-a"]));
+    assert_eq!(sa[0], ["NAME", "SECRETS", "AGE"]);
+    assert_eq!(sa[1][..2], ["default", "0"]);
+    s.ok(&["delete", "sa", "default", "-n", "team-a"]);
+    s.wait_for(&["get", "sa", "default", "-n", "team-a"], patience, |_| {
+        true
+    });
+
+    s.ok(&["create", "serviceaccount", "builder", "-n", "team-a"]);
+    let pods = manifest(
+        &s,
+        "pods.yaml",
+        "apiVersion: v1
+kind: Pod
+metadata: {name: plain, namespace: team-a}
+spec:
+  restartPolicy: Never
+  containers: [{name: c, image: busybox, command: [\"true\"]}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: named, namespace: team-a}
+spec:
+  serviceAccountName: builder
+  restartPolicy: Never
+  containers: [{name: c, image: busybox, command: [\"true\"]}]
+",
+    );
+    s.ok(&["create", "-f", path_str(&pods)]);
+    assert_eq!(
+        s.ok(&[
+            "get",
+            "pod",
+            "plain",
+            "-n",
+            "team-a",
+            "-o",
+            "jsonpath={.spec.serviceAccountName}/{.spec.serviceAccount}"
+        ]),
+        "default/default"
+    );
+    assert_eq!(
+        s.ok(&[
+            "get",
+            "pod",
+            "named",
+            "-n",
+            "team-a",
+            "-o",
+            "jsonpath={.spec.serviceAccountName}"
+        ]),
+        "builder"
+    );
+}
+
+/// The default StorageClass `local`, a claim without a class gets it, stays Pending until a
+/// pod uses it, and is then Bound on that pod's node with the request as its capacity.
+#[test]
+fn claims_get_the_default_class_and_bind_at_first_use() {
+    let Some(s) = server_for(None) else {
+        return;
+    };
+    let classes = rows(&s.ok(&["get", "storageclass"]));
+    assert_eq!(
+        classes[0],
+        [
+            "NAME",
+            "PROVISIONER",
+            "RECLAIMPOLICY",
+            "VOLUMEBINDINGMODE",
+            "ALLOWVOLUMEEXPANSION",
+            "AGE"
+        ]
+    );
+    assert_eq!(
+        classes[1][..6],
+        [
+            "local",
+            "(default)",
+            "kbatch.dev/local-path",
+            "Delete",
+            "WaitForFirstConsumer",
+            "false"
+        ]
+    );
+    let claim = manifest(
+        &s,
+        "claim.yaml",
+        "apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: data}
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 2Gi}}
+",
+    );
+    s.ok(&["apply", "-f", path_str(&claim)]);
+    let pending = rows(&s.ok(&["get", "pvc"]));
+    assert_eq!(
+        pending[0],
+        [
+            "NAME",
+            "STATUS",
+            "VOLUME",
+            "CAPACITY",
+            "ACCESS",
+            "MODES",
+            "STORAGECLASS",
+            "VOLUMEATTRIBUTESCLASS",
+            "AGE"
+        ]
+    );
+    assert_eq!(pending[1][..4], ["data", "Pending", "local", "<unset>"]);
+    let err = s.fails(&[
+        "patch",
+        "pvc",
+        "data",
+        "-p",
+        "{\"spec\":{\"accessModes\":[\"ReadWriteMany\"]}}",
+    ]);
+    assert!(
+        err.contains("spec: Forbidden: spec is immutable after creation except resources.requests and volumeAttributesClassName for bound claims"),
+        "{err}"
+    );
+    let bad = manifest(
+        &s,
+        "bad-claim.yaml",
+        "apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: bad}
+spec:
+  accessModes: [Sometimes]
+",
+    );
+    let err = s.fails(&["apply", "-f", path_str(&bad)]);
+    assert!(
+        err.contains("spec.accessModes: Unsupported value: \"Sometimes\"")
+            && err.contains("spec.resources[storage]: Required value"),
+        "{err}"
+    );
+
+    let pod = manifest(
+        &s,
+        "user.yaml",
+        "apiVersion: v1
+kind: Pod
+metadata: {name: user}
+spec:
+  restartPolicy: Never
+  containers: [{name: c, image: busybox, command: [\"true\"]}]
+  volumes: [{name: d, persistentVolumeClaim: {claimName: data}}]
+",
+    );
+    s.ok(&["apply", "-f", path_str(&pod)]);
+    let bound = s.wait_for(
+        &["get", "pvc", "data", "--no-headers"],
+        std::time::Duration::from_secs(60),
+        |out| out.contains("Bound"),
+    );
+    let cells: Vec<&str> = bound.split_whitespace().collect();
+    assert!(cells[2].starts_with("pvc-"), "{bound}");
+    assert_eq!(cells[3..6], ["2Gi", "RWO", "local"]);
+    let node = s.ok(&["get", "pod", "user", "-o", "jsonpath={.spec.nodeName}"]);
+    assert_eq!(
+        s.ok(&[
+            "get",
+            "pvc",
+            "data",
+            "-o",
+            "jsonpath={.metadata.annotations.volume\\.kubernetes\\.io/selected-node}"
+        ]),
+        node
     );
 }

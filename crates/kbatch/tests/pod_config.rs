@@ -392,13 +392,14 @@ fn a_missing_volume_source_keeps_the_pod_creating() {
     assert_eq!(s.ok(&["logs", "job/novol"]).trim(), "v");
 }
 
-/// examples/nightly-backup.yaml as the README shows it: a Secret, a ConfigMap and a CronJob
-/// applied together, one run created from the CronJob.
+/// examples/kubectl/nightly-backup.yaml as the README shows it: a Secret, a ConfigMap, a claim and a
+/// CronJob applied together, one run created from the CronJob, and a second Job that reads
+/// the dump back from the claim.
 #[test]
 fn the_nightly_backup_example_runs() {
     let Some(s) = server() else { return };
-    let example =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/nightly-backup.yaml");
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/kubectl/nightly-backup.yaml");
     s.ok(&["apply", "-f", example.to_str().unwrap()]);
     s.ok(&[
         "create",
@@ -418,13 +419,74 @@ fn the_nightly_backup_example_runs() {
         ],
         "{logs}"
     );
-    let dump =
-        std::path::Path::new("/var/backups/kbatch-nightly").join(format!("orders-{pod}.sql"));
-    let written = std::fs::read_to_string(&dump);
-    let _ = std::fs::remove_file(&dump);
+    assert!(!logs.contains("change-me"));
+    let mnt = mounts_dir(&s);
+    apply(
+        &s,
+        &job(
+            "restore-check",
+            &format!("cat {mnt}/dumps/orders-{pod}.sql"),
+            &"        volumeMounts: [{name: dumps, mountPath: MNT/dumps, readOnly: true}]\n"
+                .replace("MNT", &mnt),
+            "      volumes: [{name: dumps, persistentVolumeClaim: {claimName: backup-dumps}}]\n",
+        ),
+    );
+    wait_complete(&s, "restore-check");
     assert_eq!(
-        written.unwrap(),
+        s.ok(&["logs", "job/restore-check"]),
         "-- dump of orders\ncompress=gzip\nexclude=audit_log\n"
     );
-    assert!(!logs.contains("change-me"));
+}
+
+/// A claim of the default class binds to the node when a pod first uses it, and keeps
+/// what one Job wrote for the next.
+#[test]
+fn a_claim_binds_at_first_use_and_keeps_its_files() {
+    let Some(s) = server() else { return };
+    let mnt = mounts_dir(&s);
+    apply(
+        &s,
+        "apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: dumps}
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 1Gi}}
+",
+    );
+    let claim = |name: &str, script: &str| {
+        job(
+            name,
+            script,
+            &"        volumeMounts: [{name: dumps, mountPath: MNT/dumps}]\n".replace("MNT", &mnt),
+            "      volumes: [{name: dumps, persistentVolumeClaim: {claimName: dumps}}]\n",
+        )
+    };
+    apply(
+        &s,
+        &claim("writer", &format!("echo nightly > {mnt}/dumps/db.sql")),
+    );
+    wait_complete(&s, "writer");
+    let node = s.ok(&["get", "nodes", "-o", "jsonpath={.items[0].metadata.name}"]);
+    let bound = s.ok(&[
+        "get",
+        "pvc",
+        "dumps",
+        "-o",
+        "jsonpath={.status.phase} {.spec.volumeName} {.metadata.annotations.volume\\.kubernetes\\.io/selected-node} {.status.capacity.storage}",
+    ]);
+    let uid = s.ok(&["get", "pvc", "dumps", "-o", "jsonpath={.metadata.uid}"]);
+    assert_eq!(bound, format!("Bound pvc-{uid} {node} 1Gi"));
+    apply(&s, &claim("reader", &format!("cat {mnt}/dumps/db.sql")));
+    wait_complete(&s, "reader");
+    assert_eq!(s.ok(&["logs", "job/reader"]).trim(), "nightly");
+    let dir = s.data_dir().join(format!("agent/storage/pvc-{uid}"));
+    assert_eq!(
+        std::fs::read_to_string(dir.join("db.sql")).unwrap(),
+        "nightly\n"
+    );
+    // The class `local` deletes a claim's files with the claim.
+    s.ok(&["delete", "job", "writer", "reader"]);
+    s.ok(&["delete", "pvc", "dumps", "--wait=false"]);
+    eventually("the deleted claim's directory is removed", || !dir.exists());
 }

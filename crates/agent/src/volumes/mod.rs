@@ -15,7 +15,7 @@
 //! - configMap, secret, downwardAPI, projected: files written by [`atomic::write`], read
 //!   only to the containers; Secret volumes are a tmpfs where the agent may mount one, as
 //!   kubelet's are, so their files never reach the disk. Written again (when changed) each
-//!   time a container of the pod starts.
+//!   time a container of the pod starts, and every minute while one runs (the pod worker).
 //! - hostPath: the host path itself, after its `type` check ([`host_path::check_type`]).
 //! - persistentVolumeClaim: the claim's directory on this node, from the agent's claim
 //!   resolver.
