@@ -78,6 +78,8 @@ pub fn list_type(kind: &Kind, path: &[&str]) -> ListType {
         | ("Namespace", ["status", "conditions"]) => map("type", &["type"]),
         ("Pod", ["status", "podIPs"]) | ("Pod", ["status", "hostIPs"]) => map("ip", &["ip"]),
         ("Node", ["status", "addresses"]) => map("type", &["type"]),
+        // ServiceAccount.secrets: patchMergeKey=name; its imagePullSecrets are atomic.
+        ("ServiceAccount", ["secrets"]) => map("name", &["name"]),
         // JobStatus.conditions: patchStrategy=merge by type, but listType=atomic for apply.
         ("Job", ["status", "conditions"]) => ListType::Map {
             merge_key: "type",
@@ -171,6 +173,14 @@ mod tests {
         assert_eq!(
             list_type(&JOB, &["spec", "podFailurePolicy", "rules"]),
             ListType::Atomic
+        );
+        assert_eq!(
+            list_type(&crate::object::SERVICEACCOUNT, &["imagePullSecrets"]),
+            ListType::Atomic
+        );
+        assert_eq!(
+            list_type(&crate::object::SERVICEACCOUNT, &["secrets"]),
+            map("name", &["name"])
         );
     }
 
