@@ -135,7 +135,8 @@ pub fn open(record: &[u8], secret: &[u8]) -> anyhow::Result<ClusterCredentials> 
         .and_then(NonZeroU32::new)
         .with_context(malformed)?;
     let (salt, nonce, mut ciphertext) = (bytes("salt")?, bytes("nonce")?, bytes("ciphertext")?);
-    let nonce = Nonce::try_assume_unique_for_key(&nonce).map_err(|_| anyhow::anyhow!(malformed()))?;
+    let nonce =
+        Nonce::try_assume_unique_for_key(&nonce).map_err(|_| anyhow::anyhow!(malformed()))?;
     let plaintext = cipher(secret, &salt, iterations)?
         .open_in_place(nonce, Aad::from(aad()), &mut ciphertext)
         .map_err(|_| {

@@ -186,6 +186,26 @@ fn jobs_run_as_runc_containers_from_a_pulled_image() {
         |o| o == "1",
     );
 
+    // Volumes are the agent's, as on the process runtime, bind-mounted by the OCI spec: a
+    // ConfigMap's key as a read-only file (no line break: the value has none), an emptyDir, and
+    // an env var from the ConfigMap.
+    apply(
+        &server,
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {mode: nightly}\n",
+    );
+    apply(
+        &server,
+        &job(
+            "volumes",
+            &image,
+            "        command: [/bin/sh, -c, 'cat /config/mode; echo $MODE; echo x > /scratch/f && cat /scratch/f; (echo y > /config/new) 2>/dev/null || echo read-only']\n        env: [{name: MODE, valueFrom: {configMapKeyRef: {name: settings, key: mode}}}]\n        volumeMounts: [{name: config, mountPath: /config}, {name: scratch, mountPath: /scratch}]",
+            "      volumes: [{name: config, configMap: {name: settings}}, {name: scratch, emptyDir: {}}]",
+        ),
+    );
+    let pod = pod_of_job(&server, "volumes");
+    assert_eq!(terminated(&server, &pod), "Completed 0");
+    assert_eq!(server.ok(&["logs", &pod]), "nightlynightly\nx\nread-only\n");
+
     // A command the image does not have: the container never starts (containerd's
     // StartError, exit code 128, runc's reason).
     apply(

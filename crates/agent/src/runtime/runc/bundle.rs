@@ -1,6 +1,7 @@
 //! A run's bundle and its pod's files. The pod's files live in `<dir>/pods/<pod uid>/` and
 //! are shared by its containers: `hosts`, `resolv.conf`, `hostname` (bind-mounted over the
-//! image's) and `volumes/<name>/`, one directory per emptyDir volume. A run's bundle is
+//! image's). The pod's volumes are the agent's (crates/agent/src/volumes), the same for both
+//! runtimes, and arrive as the run's mounts. A run's bundle is
 //! `<dir>/bundles/<container id>/config.json`; its root filesystem is the image store's
 //! `containers/<container id>/merged`.
 
@@ -38,7 +39,7 @@ fn hosts_file(pod_ip: &str, hostname: &str, subdomain: Option<&str>, namespace: 
 }
 
 /// Writes the pod's shared files (again: each run's start leaves them as the pod says).
-fn pod_files(dir: &Path, image: &ImageRun) -> Result<(PathBuf, Vec<(String, PathBuf)>), String> {
+fn pod_files(dir: &Path, image: &ImageRun) -> Result<PathBuf, String> {
     let pod = &image.pod;
     let uid = pod.metadata.uid.as_deref().unwrap_or("");
     let pod_dir = pod_dir(dir, uid);
@@ -73,18 +74,7 @@ fn pod_files(dir: &Path, image: &ImageRun) -> Result<(PathBuf, Vec<(String, Path
     let resolv = std::fs::read("/etc/resolv.conf").unwrap_or_default();
     write("resolv.conf", &resolv)?;
     write("hostname", format!("{hostname}\n").as_bytes())?;
-    let mut empty_dirs = Vec::new();
-    for v in spec
-        .volumes
-        .iter()
-        .flatten()
-        .filter(|v| v.empty_dir.is_some())
-    {
-        let p = pod_dir.join("volumes").join(&v.name);
-        std::fs::create_dir_all(&p).map_err(|e| io("creating", &p, e))?;
-        empty_dirs.push((v.name.clone(), p));
-    }
-    Ok((pod_dir, empty_dirs))
+    Ok(pod_dir)
 }
 
 /// A file of the image's `/etc`, read without following a symlink out of the rootfs (a
@@ -108,7 +98,7 @@ pub async fn prepare(
     pids_limit: Option<i64>,
     now: jiff::Timestamp,
 ) -> Result<PathBuf, String> {
-    let (pod_dir, empty_dirs) = pod_files(&paths.dir, image)?;
+    let pod_dir = pod_files(&paths.dir, image)?;
     let store: Store = paths.store.clone();
     let id = container_id.to_owned();
     let img = image.image.clone();
@@ -131,7 +121,7 @@ pub async fn prepare(
         etc_hosts: &pod_dir.join("hosts"),
         resolv_conf: &pod_dir.join("resolv.conf"),
         hostname_file: &pod_dir.join("hostname"),
-        empty_dirs: &empty_dirs,
+        mounts: &spec.mounts,
         cgroups_path: cgroups_path(container_id),
         limits: spec.limits,
         pids_limit,

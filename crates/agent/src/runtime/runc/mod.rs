@@ -5,8 +5,8 @@
 //!
 //! - [`spec`]: the run's OCI runtime spec, a pure function of the pod, the image and the
 //!   paths below;
-//! - [`bundle`]: the pod's files (`/etc/hosts`, `/etc/resolv.conf`, `/etc/hostname`, its
-//!   emptyDir volumes) and the run's bundle (its `config.json`, over a root filesystem the
+//! - [`bundle`]: the pod's files (`/etc/hosts`, `/etc/resolv.conf`, `/etc/hostname`) and
+//!   the run's bundle (its `config.json`, over a root filesystem the
 //!   image store prepares: overlayfs, or a copy);
 //! - [`command`]: `runc run`, `runc kill`, `runc delete`, `runc list` under kbatch's own
 //!   state directory (`--root`), never the host's default one;

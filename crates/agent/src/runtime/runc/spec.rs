@@ -18,7 +18,8 @@
 //! - **namespaces**: pid, mount, ipc and uts of its own, the host's network; the hostname is
 //!   the pod's (`spec.hostname`, else the pod's name, as `GeneratePodHostNameAndDomain`).
 //! - **mounts**: runc's defaults, the pod's `/etc/hosts`, `/etc/resolv.conf` and
-//!   `/etc/hostname`, and the container's `volumeMounts` of emptyDir and hostPath volumes.
+//!   `/etc/hostname`, and the container's volume mounts, which the agent's volumes module set
+//!   up on the host (every volume type, `subPath` resolved) for both runtimes.
 //! - **cgroups**: `limits.memory`, the CFS quota from `limits.cpu`, shares from
 //!   `requests.cpu` (kubelet's `milliCPUToQuota`, `milliCPUToShares`), a pids limit.
 
@@ -85,8 +86,9 @@ pub struct SpecInput<'a> {
     pub etc_hosts: &'a Path,
     pub resolv_conf: &'a Path,
     pub hostname_file: &'a Path,
-    /// The host directory of each of the pod's emptyDir volumes, by volume name.
-    pub empty_dirs: &'a [(String, PathBuf)],
+    /// The container's volume mounts, prepared on the host by the agent
+    /// ([`ContainerSpec::mounts`](crate::runtime::ContainerSpec::mounts)).
+    pub mounts: &'a [crate::runtime::Mount],
     /// runc's `cgroupsPath`.
     pub cgroups_path: String,
     pub limits: Limits,
@@ -94,8 +96,7 @@ pub struct SpecInput<'a> {
     pub pids_limit: Option<i64>,
 }
 
-/// Why a spec cannot be made: kubelet's `CreateContainerConfigError` cases and volumes
-/// this runtime cannot mount.
+/// Why a spec cannot be made: kubelet's `CreateContainerConfigError` cases.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SpecError {
     /// `runAsNonRoot` is set and the container would run as root (or that cannot be told).
@@ -104,8 +105,6 @@ pub enum SpecError {
     /// The image's or the pod's user or group does not resolve.
     #[error("{0}")]
     User(String),
-    #[error("{0}")]
-    Volume(String),
     #[error("building the OCI runtime spec: {0}")]
     Build(String),
 }
@@ -395,51 +394,13 @@ fn bind(destination: &str, source: &Path, read_only: bool) -> Result<Mount, Spec
         .map_err(|e| SpecError::Build(e.to_string()))
 }
 
-/// The container's `volumeMounts`, of the volumes this runtime mounts.
+/// The container's volume mounts as bind mounts, in `volumeMounts` order.
 fn volume_mounts(input: &SpecInput<'_>) -> Result<Vec<Mount>, SpecError> {
-    let volumes = input
-        .pod
-        .spec
-        .as_ref()
-        .and_then(|s| s.volumes.as_ref())
-        .map(Vec::as_slice)
-        .unwrap_or_default();
-    let mut out = Vec::new();
-    for vm in input.container.volume_mounts.iter().flatten() {
-        let Some(volume) = volumes.iter().find(|v| v.name == vm.name) else {
-            return Err(SpecError::Volume(format!(
-                "volume {:?} of volumeMount {:?} is not in the pod",
-                vm.name, vm.mount_path
-            )));
-        };
-        let read_only = vm.read_only == Some(true);
-        let source = if volume.empty_dir.is_some() {
-            input
-                .empty_dirs
-                .iter()
-                .find(|(n, _)| n == &volume.name)
-                .map(|(_, p)| p.clone())
-                .ok_or_else(|| {
-                    SpecError::Volume(format!(
-                        "emptyDir volume {:?} has no directory",
-                        volume.name
-                    ))
-                })?
-        } else if let Some(host) = &volume.host_path {
-            PathBuf::from(&host.path)
-        } else {
-            return Err(SpecError::Volume(format!(
-                "volume {:?}: the runc runtime mounts emptyDir and hostPath volumes only",
-                volume.name
-            )));
-        };
-        let source = match vm.sub_path.as_deref().filter(|s| !s.is_empty()) {
-            Some(sub) => source.join(sub),
-            None => source,
-        };
-        out.push(bind(&vm.mount_path, &source, read_only)?);
-    }
-    Ok(out)
+    input
+        .mounts
+        .iter()
+        .map(|m| bind(&m.destination.to_string_lossy(), &m.source, m.read_only))
+        .collect()
 }
 
 /// The run's cgroup settings.
@@ -654,7 +615,11 @@ mod tests {
             etc_hosts: Path::new("/p/hosts"),
             resolv_conf: Path::new("/p/resolv.conf"),
             hostname_file: Path::new("/p/hostname"),
-            empty_dirs: &[("scratch".to_owned(), PathBuf::from("/p/volumes/scratch"))],
+            mounts: &[crate::runtime::Mount {
+                source: PathBuf::from("/p/volumes/scratch"),
+                destination: PathBuf::from("/scratch"),
+                read_only: true,
+            }],
             cgroups_path: "/kbatch-runc/x".to_owned(),
             limits: Limits {
                 memory_bytes: Some(64 << 20),
