@@ -128,7 +128,9 @@ impl Controllers {
         let jobs = Informer::new(registry.clone(), JOB);
         let pods = Informer::new(registry.clone(), POD);
         let nodes = Informer::new(registry.clone(), NODE);
-        let scheduler = Scheduler::new(registry.clone(), Arc::clone(&clock), &pods, &nodes);
+        let claims = Informer::new(registry.clone(), PERSISTENTVOLUMECLAIM);
+        let scheduler =
+            Scheduler::new(registry.clone(), Arc::clone(&clock), &pods, &nodes, &claims);
         let ttl = TtlAfterFinishedController::new(registry.clone(), Arc::clone(&clock), &jobs);
         let job = Arc::new(JobController::new(
             registry.clone(),
@@ -155,7 +157,6 @@ impl Controllers {
         enqueue_cronjobs(&cronjobs, &jobs, &cronjob_queue, Arc::clone(&cronjob));
         let namespaces = Informer::new(registry.clone(), NAMESPACE);
         let service_accounts = Informer::new(registry.clone(), SERVICEACCOUNT);
-        let claims = Informer::new(registry.clone(), PERSISTENTVOLUMECLAIM);
         let service_account_controller =
             ServiceAccountsController::new(registry.clone(), &namespaces, &service_accounts);
         let volume_binder = VolumeBinder::new(registry.clone(), &pods, &claims);

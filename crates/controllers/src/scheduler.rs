@@ -8,8 +8,10 @@
 //!   `NodeUnschedulable` (`spec.unschedulable` unless tolerated), `TaintToleration`
 //!   (NoSchedule and NoExecute taints, plus the `node.kubernetes.io/not-ready` or
 //!   `unreachable` NoSchedule taint the node lifecycle controller puts on a node whose Ready
-//!   condition is not True) and `NodeAffinity` (`spec.nodeSelector` and required node
-//!   affinity).
+//!   condition is not True), `NodeAffinity` (`spec.nodeSelector` and required node
+//!   affinity) and `VolumeBinding`'s node check: a claim the volume binder bound names its
+//!   node in `volume.kubernetes.io/selected-node` (its local volume lives there), so every
+//!   later pod using it goes to that node.
 //! - Of the nodes that fit, the one with the fewest bound unfinished pods wins (ties: by
 //!   name), counting the pods this scheduler bound that the cache does not show yet (the
 //!   scheduler cache's assumed pods). The counts per node are kept as the pod informer
@@ -29,6 +31,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use crate::volume_binding::SELECTED_NODE_ANNOTATION;
 use k8s_openapi::api::core::v1::{
     Node, NodeCondition, NodeSelectorRequirement, NodeSelectorTerm, Pod, PodCondition, Taint,
     Toleration,
@@ -55,6 +58,8 @@ const UNSCHEDULABLE_RETRY: Duration = Duration::from_secs(5 * 60);
 const REASON_UNSCHEDULABLE: &str = "node(s) were unschedulable";
 const REASON_TAINT: &str = "node(s) had untolerated taint(s)";
 const REASON_AFFINITY: &str = "node(s) didn't match Pod's node affinity/selector";
+/// VolumeBinding's `ErrReasonNodeConflict`.
+const REASON_VOLUME_NODE: &str = "node(s) had volume node affinity conflict";
 /// `ErrNoNodesAvailable`.
 const NO_NODES: &str = "no nodes available to schedule pods";
 
@@ -71,6 +76,7 @@ pub struct Scheduler {
     clock: Arc<dyn Clock>,
     pods: Informer,
     nodes: Informer,
+    claims: Informer,
     queue: WorkQueue<ObjectKey>,
     state: Arc<Mutex<State>>,
     attempts: Family<AttemptLabels, Counter>,
@@ -102,13 +108,14 @@ fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
 }
 
 impl Scheduler {
-    /// A scheduler fed by `pods` and `nodes` (informers of Pods and Nodes); it registers its
-    /// handlers on them.
+    /// A scheduler fed by `pods`, `nodes` and `claims` (informers of Pods, Nodes and
+    /// PersistentVolumeClaims); it registers its handlers on them.
     pub fn new(
         registry: Registry,
         clock: Arc<dyn Clock>,
         pods: &Informer,
         nodes: &Informer,
+        claims: &Informer,
     ) -> Self {
         let queue = WorkQueue::new(RateLimiter::CONTROLLER_DEFAULT);
         let state = Arc::new(Mutex::new(State::default()));
@@ -132,11 +139,23 @@ impl Scheduler {
                 }
             }
         });
+        // A claim bound or changed may let a waiting pod fit (or name the node it needs).
+        claims.add_handler({
+            let queue = queue.clone();
+            let state = Arc::clone(&state);
+            move |change| {
+                if !matches!(change, Change::Deleted(_)) {
+                    let retry: Vec<ObjectKey> = lock(&state).unschedulable.drain().collect();
+                    retry.into_iter().for_each(|k| queue.add(k));
+                }
+            }
+        });
         Scheduler {
             registry,
             clock,
             pods: pods.clone(),
             nodes: nodes.clone(),
+            claims: claims.clone(),
             queue,
             state,
             attempts: Family::default(),
@@ -195,7 +214,8 @@ impl Scheduler {
                 _ => None,
             })
             .collect();
-        match find_node(&pod, &node_list, &self.node_load(&node_list)) {
+        let pinned = self.claim_nodes(&pod);
+        match find_node(&pod, &node_list, &self.node_load(&node_list), &pinned) {
             Ok(node) => {
                 self.bind(key, node);
                 Ok(None)
@@ -206,6 +226,35 @@ impl Scheduler {
                 Ok(Some(UNSCHEDULABLE_RETRY))
             }
         }
+    }
+
+    /// The nodes the pod's bound claims live on (their `selected-node`).
+    fn claim_nodes(&self, pod: &Pod) -> Vec<String> {
+        let namespace = pod.metadata.namespace.as_deref().unwrap_or("");
+        let volumes = pod.spec.as_ref().and_then(|s| s.volumes.as_ref());
+        volumes
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.persistent_volume_claim.as_ref())
+            .filter_map(
+                |c| match self.claims.get(namespace, &c.claim_name).as_deref() {
+                    Some(Object::PersistentVolumeClaim(pvc))
+                        if pvc
+                            .spec
+                            .as_ref()
+                            .and_then(|s| s.volume_name.as_deref())
+                            .is_some_and(|v| !v.is_empty()) =>
+                    {
+                        pvc.metadata
+                            .annotations
+                            .as_ref()
+                            .and_then(|a| a.get(SELECTED_NODE_ANNOTATION))
+                            .cloned()
+                    }
+                    _ => None,
+                },
+            )
+            .collect()
     }
 
     fn attempt(&self, result: &'static str) {
@@ -490,11 +539,13 @@ fn needs_scheduling(pod: &Pod) -> bool {
 }
 
 /// Picks the node for `pod`: among the nodes that pass every filter, the least loaded (by
-/// name on a tie). Otherwise `FitError`'s message.
+/// name on a tie). Otherwise `FitError`'s message. `pinned`: the nodes of the pod's bound
+/// claims, each of which the node must be.
 pub fn find_node(
     pod: &Pod,
     nodes: &[&Node],
     load: &HashMap<String, usize>,
+    pinned: &[String],
 ) -> Result<String, String> {
     if nodes.is_empty() {
         return Err(NO_NODES.to_owned());
@@ -503,7 +554,14 @@ pub fn find_node(
     let mut best: Option<(usize, &str)> = None;
     for node in nodes {
         let name = node.metadata.name.as_deref().unwrap_or("");
-        match filter(pod, node) {
+        let fits = filter(pod, node).and_then(|()| {
+            if pinned.iter().all(|p| p == name) {
+                Ok(())
+            } else {
+                Err(REASON_VOLUME_NODE)
+            }
+        });
+        match fits {
             Err(reason) => *reasons.entry(reason).or_default() += 1,
             Ok(()) => {
                 let candidate = (load.get(name).copied().unwrap_or(0), name);

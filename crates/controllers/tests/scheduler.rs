@@ -10,7 +10,7 @@ use kbatch_api::clock::SystemClock;
 use kbatch_api::registry::{ListParams, Registry, WriteOptions};
 use kbatch_controllers::runtime::Informer;
 use kbatch_controllers::scheduler::{Scheduler, find_node};
-use kbatch_core::object::{EVENT, NODE, Object, POD};
+use kbatch_core::object::{EVENT, NODE, Object, PERSISTENTVOLUMECLAIM, POD};
 use kbatch_store::MemoryStore;
 use serde_json::{Value, json};
 
@@ -24,9 +24,17 @@ impl Cluster {
         registry.bootstrap().await.unwrap();
         let pods = Informer::new(registry.clone(), POD);
         let nodes = Informer::new(registry.clone(), NODE);
-        let scheduler = Scheduler::new(registry.clone(), Arc::new(SystemClock), &pods, &nodes);
+        let claims = Informer::new(registry.clone(), PERSISTENTVOLUMECLAIM);
+        let scheduler = Scheduler::new(
+            registry.clone(),
+            Arc::new(SystemClock),
+            &pods,
+            &nodes,
+            &claims,
+        );
         tokio::spawn(pods.run());
         tokio::spawn(nodes.run());
+        tokio::spawn(claims.run());
         tokio::spawn(scheduler.run());
         Cluster { registry }
     }
@@ -366,7 +374,7 @@ fn pod(spec: Value) -> Pod {
 }
 
 fn fit(pod: &Pod, nodes: &[Node]) -> Result<String, String> {
-    find_node(pod, &nodes.iter().collect::<Vec<_>>(), &HashMap::new())
+    find_node(pod, &nodes.iter().collect::<Vec<_>>(), &HashMap::new(), &[])
 }
 
 #[test]
@@ -477,11 +485,66 @@ fn the_least_loaded_node_wins_and_ties_go_by_name() {
     ];
     let refs: Vec<&Node> = nodes.iter().collect();
     let p = pod(json!({}));
-    assert_eq!(find_node(&p, &refs, &HashMap::new()), Ok("a".to_owned()));
+    assert_eq!(
+        find_node(&p, &refs, &HashMap::new(), &[]),
+        Ok("a".to_owned())
+    );
     let load = HashMap::from([
         ("a".to_owned(), 2),
         ("b".to_owned(), 1),
         ("c".to_owned(), 1),
     ]);
-    assert_eq!(find_node(&p, &refs, &load), Ok("b".to_owned()));
+    assert_eq!(find_node(&p, &refs, &load, &[]), Ok("b".to_owned()));
+}
+
+/// VolumeBinding's node check: a pod whose bound claim names its node goes there, however
+/// loaded; claims on two different nodes fit no node, with kube-scheduler's reason.
+#[test]
+fn a_bound_claim_pins_its_pods_to_its_node() {
+    let nodes = [node("a", json!({})), node("b", json!({}))];
+    let refs: Vec<&Node> = nodes.iter().collect();
+    let p = pod(json!({}));
+    let load = HashMap::from([("a".to_owned(), 0), ("b".to_owned(), 5)]);
+    assert_eq!(
+        find_node(&p, &refs, &load, &["b".to_owned()]),
+        Ok("b".to_owned())
+    );
+    assert_eq!(
+        find_node(&p, &refs, &load, &["a".to_owned(), "b".to_owned()]),
+        Err("0/2 nodes are available: 2 node(s) had volume node affinity conflict.".to_owned())
+    );
+}
+
+/// Through the informers: the claim's `selected-node` (written by the volume binder once the
+/// first pod was placed) sends the next pod using it to that node.
+#[tokio::test(start_paused = true)]
+async fn the_scheduler_reads_a_claims_node_from_the_informer() {
+    let c = Cluster::start().await;
+    c.node("a", "True", json!({})).await;
+    c.node("b", "True", json!({})).await;
+    let claim = json!({
+        "apiVersion": "v1", "kind": "PersistentVolumeClaim",
+        "metadata": {"name": "data", "annotations": {"volume.kubernetes.io/selected-node": "b"}},
+        "spec": {"accessModes": ["ReadWriteOnce"], "volumeName": "pvc-1",
+                 "resources": {"requests": {"storage": "1Gi"}}}
+    });
+    c.registry
+        .create(
+            &PERSISTENTVOLUMECLAIM,
+            "default",
+            Object::from_value(&PERSISTENTVOLUMECLAIM, claim).unwrap(),
+            &WriteOptions::default(),
+            Vec::new(),
+        )
+        .await
+        .unwrap();
+    c.settle().await;
+    let volumes =
+        json!({"volumes": [{"name": "d", "persistentVolumeClaim": {"claimName": "data"}}]});
+    c.pod("first", volumes.clone()).await;
+    c.pod("plain", json!({})).await;
+    c.settle().await;
+    assert_eq!(c.node_of("first").await.as_deref(), Some("b"));
+    // Without a claim the least loaded node wins: "a", as "b" has a pod now.
+    assert_eq!(c.node_of("plain").await.as_deref(), Some("a"));
 }
