@@ -4,38 +4,7 @@
 
 mod common;
 
-use common::{Server, have_kubectl, manifest, path_str};
-
-/// The `kubectl.1.NN` binary installed beside the `kubectl` on PATH, if any.
-fn kubectl_for(minor: u32) -> Option<String> {
-    let on_path = std::process::Command::new("sh")
-        .args(["-c", "readlink -f \"$(command -v kubectl)\""])
-        .output()
-        .ok()?;
-    let real = String::from_utf8_lossy(&on_path.stdout).trim().to_owned();
-    let dir = std::path::Path::new(&real).parent()?;
-    let candidate = dir.join(format!("kubectl.1.{minor}"));
-    candidate
-        .exists()
-        .then(|| candidate.to_string_lossy().into_owned())
-}
-
-fn server_for(minor: Option<u32>) -> Option<Server> {
-    if !have_kubectl() {
-        return None;
-    }
-    let server = Server::start();
-    match minor {
-        None => Some(server),
-        Some(m) => match kubectl_for(m) {
-            Some(bin) => Some(server.with_kubectl(bin)),
-            None => {
-                eprintln!("SKIPPED: kubectl 1.{m} is not installed here");
-                None
-            }
-        },
-    }
-}
+use common::{Server, manifest, path_str, server_for};
 
 /// The rows of `kubectl get` split into cells.
 fn rows(out: &str) -> Vec<Vec<String>> {

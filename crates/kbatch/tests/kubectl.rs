@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Server, have_kubectl, manifest, path_str};
+use common::{Server, manifest, path_str, server_for};
 
 const JOB: &str = "apiVersion: batch/v1
 kind: Job
@@ -40,38 +40,6 @@ spec:
           - name: backup
             image: busybox
 ";
-
-/// Finds a kubectl binary for `minor`, or None when it is not installed here.
-fn kubectl_for(minor: u32) -> Option<String> {
-    let on_path = std::process::Command::new("sh")
-        .args(["-c", "readlink -f \"$(command -v kubectl)\""])
-        .output()
-        .ok()?;
-    let real = String::from_utf8_lossy(&on_path.stdout).trim().to_owned();
-    let dir = std::path::Path::new(&real).parent()?;
-    let candidate = dir.join(format!("kubectl.1.{minor}"));
-    candidate
-        .exists()
-        .then(|| candidate.to_string_lossy().into_owned())
-}
-
-/// Starts a server whose kubectl is the binary for `minor` (None: the one on PATH).
-fn server_for(minor: Option<u32>) -> Option<Server> {
-    if !have_kubectl() {
-        return None;
-    }
-    let server = Server::start();
-    if let Some(m) = minor {
-        match kubectl_for(m) {
-            Some(bin) => return Some(server.with_kubectl(bin)),
-            None => {
-                eprintln!("SKIPPED: kubectl 1.{m} is not installed here");
-                return None;
-            }
-        }
-    }
-    Some(server)
-}
 
 macro_rules! per_version {
     ($($name:ident => $minor:expr),* $(,)?) => {

@@ -288,6 +288,39 @@ pub fn have_kubectl() -> bool {
     found
 }
 
+/// The `kubectl.1.NN` binary installed beside the `kubectl` on PATH, if any.
+pub fn kubectl_for(minor: u32) -> Option<String> {
+    let on_path = Command::new("sh")
+        .args(["-c", "readlink -f \"$(command -v kubectl)\""])
+        .output()
+        .ok()?;
+    let real = String::from_utf8_lossy(&on_path.stdout).trim().to_owned();
+    let dir = Path::new(&real).parent()?;
+    let candidate = dir.join(format!("kubectl.1.{minor}"));
+    candidate
+        .exists()
+        .then(|| candidate.to_string_lossy().into_owned())
+}
+
+/// A server whose kubectl is the binary for `minor` (None: the one on PATH); None, after
+/// saying so, when that kubectl is not installed here.
+pub fn server_for(minor: Option<u32>) -> Option<Server> {
+    if !have_kubectl() {
+        return None;
+    }
+    let server = Server::start();
+    match minor {
+        None => Some(server),
+        Some(m) => match kubectl_for(m) {
+            Some(bin) => Some(server.with_kubectl(bin)),
+            None => {
+                eprintln!("SKIPPED: kubectl 1.{m} is not installed here");
+                None
+            }
+        },
+    }
+}
+
 /// Writes a manifest into the server's temp dir and returns its path.
 pub fn manifest(server: &Server, name: &str, text: &str) -> PathBuf {
     let path = server.dir.path().join(name);
