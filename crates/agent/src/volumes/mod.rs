@@ -31,9 +31,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 
-use k8s_openapi::api::core::v1::{
-    ConfigMap, Container, DownwardAPIVolumeFile, KeyToPath, Pod, Secret, Volume,
-};
+use k8s_openapi::api::core::v1::{Container, DownwardAPIVolumeFile, KeyToPath, Pod, Volume};
 
 use crate::env::{NodeFacts, expand, field_value, find_container, lookup};
 use crate::resources::downward_value;
@@ -304,12 +302,14 @@ fn config_map_payload(
     optional: Option<bool>,
     default_mode: i32,
 ) -> Result<(), String> {
-    let found: Option<&ConfigMap> = sources.config_maps.get(name).and_then(Option::as_ref);
-    let Some(cm) = found else {
-        if optional == Some(true) {
-            return Ok(());
-        }
-        return Err(crate::env::config_map_not_found(name));
+    let Some(cm) = named(
+        &sources.config_maps,
+        name,
+        optional,
+        crate::env::config_map_not_found,
+    )?
+    else {
+        return Ok(());
     };
     let mut data: BTreeMap<&str, &[u8]> = BTreeMap::new();
     for (k, v) in cm.data.iter().flatten() {
@@ -332,12 +332,14 @@ fn secret_payload(
     optional: Option<bool>,
     default_mode: i32,
 ) -> Result<(), String> {
-    let found: Option<&Secret> = sources.secrets.get(name).and_then(Option::as_ref);
-    let Some(secret) = found else {
-        if optional == Some(true) {
-            return Ok(());
-        }
-        return Err(crate::env::secret_not_found(name));
+    let Some(secret) = named(
+        &sources.secrets,
+        name,
+        optional,
+        crate::env::secret_not_found,
+    )?
+    else {
+        return Ok(());
     };
     let data: BTreeMap<&str, &[u8]> = secret
         .data
@@ -348,6 +350,21 @@ fn secret_payload(
     select(payload, &data, items, optional, default_mode, |key| {
         format!("references non-existent secret key: {key}")
     })
+}
+
+/// The object a volume names, read through the API; `None` for a missing optional one,
+/// kubelet's not-found message for a missing required one.
+fn named<'a, T>(
+    read: &'a BTreeMap<String, Option<T>>,
+    name: &str,
+    optional: Option<bool>,
+    not_found: fn(&str) -> String,
+) -> Result<Option<&'a T>, String> {
+    match read.get(name).and_then(Option::as_ref) {
+        Some(found) => Ok(Some(found)),
+        None if optional == Some(true) => Ok(None),
+        None => Err(not_found(name)),
+    }
 }
 
 fn select(

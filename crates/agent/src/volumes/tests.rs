@@ -1,5 +1,6 @@
 use super::*;
 use crate::resources::Allocatable;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 
 #[derive(Debug)]
 struct NoClaims;
