@@ -24,6 +24,10 @@ pub struct NodeFacts {
     /// `status.hostIP` and `status.podIP` (pods share the node's network).
     pub ip: String,
     pub allocatable: Allocatable,
+    /// The variables of the `kubernetes` service every container gets, whatever its
+    /// `enableServiceLinks` (kubelet's master service env): `KUBERNETES_SERVICE_HOST`,
+    /// `KUBERNETES_SERVICE_PORT` and the Docker-link ones; empty without an API address.
+    pub service_env: Vec<(String, String)>,
 }
 
 /// A container's environment, and what kubelet warns about while making it.
@@ -56,8 +60,8 @@ pub fn secret_not_found(name: &str) -> String {
 }
 
 /// The environment of `container` (`makeEnvironmentVariables`): `base` (what an image
-/// would give: PATH, HOSTNAME, HOME) overridden by the container's `envFrom` sources in
-/// order, then by its `env`. `sources` holds the ConfigMaps and Secrets they name, as read
+/// would give: PATH, HOSTNAME, HOME) overridden by the node's service variables, then the
+/// container's `envFrom` sources in order, then its `env`. `sources` holds the ConfigMaps and Secrets they name, as read
 /// from the API ([`crate::sources::Wanted::of_container`]).
 pub fn environment(
     pod: &Pod,
@@ -112,7 +116,9 @@ pub fn environment(
     }
     for var in container.env.iter().flatten() {
         let value = match (&var.value_from, var.value.as_deref()) {
-            (_, Some(raw)) if !raw.is_empty() => expand(raw, |name| lookup(&own, name)),
+            (_, Some(raw)) if !raw.is_empty() => expand(raw, |name| {
+                lookup(&own, name).or_else(|| lookup(&node.service_env, name))
+            }),
             (None, _) => String::new(),
             (Some(source), _) => {
                 if let Some(field) = &source.field_ref {
@@ -167,7 +173,8 @@ pub fn environment(
         set(&mut own, &var.name, value);
     }
     let mut all: Vec<(String, String)> = base.to_vec();
-    for (name, value) in own {
+    // Container env, then service env: the container's own win (`makeEnvironmentVariables`).
+    for (name, value) in node.service_env.iter().cloned().chain(own) {
         set(&mut all, &name, value);
     }
     Ok(Environment { vars: all, skipped })
@@ -431,6 +438,7 @@ mod tests {
                 memory_bytes: 1 << 30,
                 ephemeral_storage_bytes: 1 << 30,
             },
+            service_env: Vec::new(),
         }
     }
 

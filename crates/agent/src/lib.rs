@@ -17,10 +17,11 @@ pub mod runtime;
 pub mod shim;
 pub mod sources;
 mod status;
+mod tokens;
 pub mod volumes;
 
 use std::collections::{HashMap, HashSet};
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -69,6 +70,9 @@ pub struct AgentConfig {
     pub log_retention: Duration,
     /// The node's address, reported as every pod's podIP and hostIP.
     pub node_ip: IpAddr,
+    /// Where the pods reach the API server (`KUBERNETES_SERVICE_HOST` and `_PORT`, which
+    /// in-cluster clients read); `None`: the variables are not set.
+    pub api_server: Option<SocketAddr>,
 }
 
 impl AgentConfig {
@@ -86,6 +90,7 @@ impl AgentConfig {
             images: None,
             log_retention: Duration::from_secs(24 * 3600),
             node_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            api_server: None,
         }
     }
 }
@@ -149,6 +154,7 @@ impl Agent {
             node: NodeFacts {
                 ip: config.node_ip.to_string(),
                 allocatable: node::machine(&config.data_dir),
+                service_env: config.api_server.map(service_env).unwrap_or_default(),
             },
             registry: self.registry,
             clock: self.clock,
@@ -394,4 +400,26 @@ impl Dispatcher {
         let keep: HashSet<String> = self.workers.keys().cloned().collect();
         volumes::remove_orphans(&self.ctx.data_dir, &keep);
     }
+}
+
+/// The variables kubelet gives every container for the `kubernetes` service
+/// (`getServiceEnvVarMap` with `FromServices`): pods share the host's network, so the service
+/// is the API server's own address and port.
+fn service_env(api: SocketAddr) -> Vec<(String, String)> {
+    let host = api.ip().to_string();
+    let port = api.port().to_string();
+    let url = format!("tcp://{}", api);
+    vec![
+        ("KUBERNETES_SERVICE_HOST".to_owned(), host.clone()),
+        ("KUBERNETES_SERVICE_PORT".to_owned(), port.clone()),
+        ("KUBERNETES_SERVICE_PORT_HTTPS".to_owned(), port.clone()),
+        ("KUBERNETES_PORT".to_owned(), url.clone()),
+        (format!("KUBERNETES_PORT_{port}_TCP"), url),
+        (
+            format!("KUBERNETES_PORT_{port}_TCP_PROTO"),
+            "tcp".to_owned(),
+        ),
+        (format!("KUBERNETES_PORT_{port}_TCP_PORT"), port.clone()),
+        (format!("KUBERNETES_PORT_{port}_TCP_ADDR"), host),
+    ]
 }

@@ -45,6 +45,7 @@ use crate::runtime::{
 };
 use crate::sources::{Sources, Wanted};
 use crate::status::{self, View};
+use crate::tokens::PodTokens;
 use crate::volumes::claims;
 use crate::volumes::{self, SetUp, container_mounts};
 use kbatch_image::policy::{self, event_reason};
@@ -273,6 +274,8 @@ struct PodWorker {
     /// The `FailedMount` and `InvalidEnvironmentVariableNames` messages already recorded,
     /// so that retries do not repeat them.
     pod_events: HashSet<String>,
+    /// The service account tokens the pod's projected volumes hold.
+    tokens: PodTokens,
     checkpoint: PodCheckpoint,
     /// Runs whose exit the next status write reports; their checkpoint records go after it.
     exited: Vec<String>,
@@ -343,6 +346,7 @@ impl PodWorker {
             config_retry: None,
             config_retry_due: false,
             volumes_refresh_at: None,
+            tokens: PodTokens::default(),
             pod_events: HashSet::new(),
             exited: Vec::new(),
             exits_tx,
@@ -1366,8 +1370,9 @@ impl PodWorker {
         self.config_retry_due = true;
     }
 
-    /// The ConfigMaps and Secrets named, read through the API; a missing one is `None`.
-    async fn read_sources(&self, wanted: &Wanted) -> Result<Sources, String> {
+    /// The ConfigMaps and Secrets named, read through the API; a missing one is `None`. The
+    /// tokens named, each or why there is none (a volume set-up error).
+    async fn read_sources(&mut self, wanted: &Wanted) -> Result<Sources, String> {
         let ns = &self.pod_ref.namespace;
         let mut sources = Sources::default();
         for name in &wanted.config_maps {
@@ -1387,6 +1392,18 @@ impl PodWorker {
                 Err(e) => return Err(format!("couldn't get secret {ns}/{name}: {e}")),
             };
             sources.secrets.insert(name.clone(), found);
+        }
+        for token in &wanted.tokens {
+            let got = self
+                .tokens
+                .get(
+                    &self.ctx.registry,
+                    self.ctx.clock.as_ref(),
+                    &self.pod,
+                    token,
+                )
+                .await;
+            sources.tokens.insert(token.clone(), got);
         }
         Ok(sources)
     }

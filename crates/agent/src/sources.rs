@@ -1,16 +1,39 @@
 //! The ConfigMaps and Secrets a pod refers to, read through the API before a container's
 //! environment or the pod's volumes are made from them (kubelet's configmap and secret
-//! managers, without their caches: the agent reads each when it needs it).
+//! managers, without their caches: the agent reads each when it needs it), and the service
+//! account tokens its projected volumes hold ([`crate::tokens`]).
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{ConfigMap, Container, Pod, Secret};
+use k8s_openapi::api::core::v1::{
+    ConfigMap, Container, Pod, Secret, ServiceAccountTokenProjection,
+};
 
 /// What was read: `None` for an object that does not exist.
 #[derive(Debug, Clone, Default)]
 pub struct Sources {
     pub config_maps: BTreeMap<String, Option<ConfigMap>>,
     pub secrets: BTreeMap<String, Option<Secret>>,
+    /// The pod's tokens by what they were asked for, or why there is none.
+    pub tokens: BTreeMap<TokenWanted, Result<String, String>>,
+}
+
+/// A service account token a projected volume holds: its audience ("" for the API server's)
+/// and lifetime in seconds.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct TokenWanted {
+    pub audience: String,
+    pub expiration_seconds: i64,
+}
+
+impl TokenWanted {
+    /// What a `serviceAccountToken` projection asks for (its lifetime defaults to an hour).
+    pub fn of(projection: &ServiceAccountTokenProjection) -> TokenWanted {
+        TokenWanted {
+            audience: projection.audience.clone().unwrap_or_default(),
+            expiration_seconds: projection.expiration_seconds.unwrap_or(3600),
+        }
+    }
 }
 
 /// The names a pod (or one of its containers) refers to.
@@ -18,6 +41,7 @@ pub struct Sources {
 pub struct Wanted {
     pub config_maps: Vec<String>,
     pub secrets: Vec<String>,
+    pub tokens: Vec<TokenWanted>,
 }
 
 impl Wanted {
@@ -33,6 +57,12 @@ impl Wanted {
         }
     }
 
+    fn token(&mut self, token: TokenWanted) {
+        if !self.tokens.contains(&token) {
+            self.tokens.push(token);
+        }
+    }
+
     /// Adds what `other` names.
     pub fn extend(&mut self, other: Wanted) {
         for name in &other.config_maps {
@@ -40,6 +70,9 @@ impl Wanted {
         }
         for name in &other.secrets {
             self.secret(name);
+        }
+        for token in other.tokens {
+            self.token(token);
         }
     }
 
@@ -88,6 +121,9 @@ impl Wanted {
                 }
                 if let Some(s) = &source.secret {
                     w.secret(&s.name);
+                }
+                if let Some(t) = &source.service_account_token {
+                    w.token(TokenWanted::of(t));
                 }
             }
         }

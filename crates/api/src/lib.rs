@@ -13,5 +13,6 @@ pub mod logs;
 pub mod pki;
 pub mod registry;
 pub mod server;
+pub mod serviceaccount;
 
 pub use http::Metrics;

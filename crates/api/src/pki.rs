@@ -1,5 +1,6 @@
 //! The server's credentials, made on first start and kept in the data dir: a CA, a serving
-//! certificate signed by it, the admin bearer token, and a kubeconfig that kubectl uses as is.
+//! certificate signed by it, the admin bearer token, the key that signs service account
+//! tokens, and a kubeconfig that kubectl uses as is.
 //!
 //! kubectl sends credentials only over HTTPS (client-go applies user auth to `https` servers
 //! only), so TLS is not optional for a server that wants a token.
@@ -41,6 +42,8 @@ pub struct Credentials {
     pub key_pem: String,
     /// The admin bearer token.
     pub token: String,
+    /// The P-256 key (PKCS#8 PEM) service account tokens are signed with.
+    pub service_account_key_pem: String,
     pub kubeconfig: PathBuf,
 }
 
@@ -50,6 +53,19 @@ const SERVER_CERT: &str = "pki/server.crt";
 const SERVER_KEY: &str = "pki/server.key";
 const SERVER_SANS: &str = "pki/server.sans";
 const TOKEN: &str = "pki/admin.token";
+const SERVICE_ACCOUNT_KEY: &str = "pki/service-account.key";
+
+/// The service account signing key of `data_dir`, made when there is none yet.
+fn service_account_key(data_dir: &Path) -> Result<String, PkiError> {
+    if let Some(key) = read(data_dir, SERVICE_ACCOUNT_KEY)?
+        && !key.trim().is_empty()
+    {
+        return Ok(key);
+    }
+    let key = KeyPair::generate()?.serialize_pem();
+    write_private(data_dir, SERVICE_ACCOUNT_KEY, &key)?;
+    Ok(key)
+}
 
 impl Credentials {
     /// Loads the credentials under `data_dir`, making what is missing: the CA and token once,
@@ -105,6 +121,7 @@ impl Credentials {
                 token
             }
         };
+        let service_account_key_pem = service_account_key(data_dir)?;
         let kubeconfig = data_dir.join("kubeconfig");
         let text = kubeconfig_text(&server_url(listen), &ca_pem, &token);
         write_private_path(&kubeconfig, &text)?;
@@ -113,6 +130,7 @@ impl Credentials {
             cert_pem,
             key_pem,
             token,
+            service_account_key_pem,
             kubeconfig,
         })
     }
@@ -155,14 +173,16 @@ impl Credentials {
     }
 }
 
-/// What every server of one cluster shares: the CA (certificate and key) and the admin token,
-/// so that each server's serving certificate is trusted by one kubeconfig and one token works
-/// on all of them. Each server still makes its own serving certificate for its own address.
+/// What every server of one cluster shares: the CA (certificate and key), the admin token and
+/// the service account signing key, so that each server's serving certificate is trusted by
+/// one kubeconfig, one token works on all of them, and so does a pod's service account token.
+/// Each server still makes its own serving certificate for its own address.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ClusterCredentials {
     pub ca_cert_pem: String,
     pub ca_key_pem: String,
     pub token: String,
+    pub service_account_key_pem: String,
 }
 
 impl std::fmt::Debug for ClusterCredentials {
@@ -182,10 +202,12 @@ impl ClusterCredentials {
             ca_cert_pem: cert.pem(),
             ca_key_pem: key.serialize_pem(),
             token: new_token(),
+            service_account_key_pem: KeyPair::generate()?.serialize_pem(),
         })
     }
 
-    /// The CA and token `data_dir` holds, if it holds both.
+    /// The CA and token `data_dir` holds, if it holds both (with its service account key,
+    /// made now if a data dir from before there were such keys has none).
     pub fn load(data_dir: &Path) -> Result<Option<Self>, PkiError> {
         match (
             read(data_dir, CA_CERT)?,
@@ -197,6 +219,7 @@ impl ClusterCredentials {
                     ca_cert_pem,
                     ca_key_pem,
                     token: token.trim().to_owned(),
+                    service_account_key_pem: service_account_key(data_dir)?,
                 }))
             }
             _ => Ok(None),
@@ -218,6 +241,7 @@ impl ClusterCredentials {
         write_private(data_dir, CA_KEY, &self.ca_key_pem)?;
         write_public(data_dir, CA_CERT, &self.ca_cert_pem)?;
         write_private(data_dir, TOKEN, &self.token)?;
+        write_private(data_dir, SERVICE_ACCOUNT_KEY, &self.service_account_key_pem)?;
         match fs::remove_file(data_dir.join(SERVER_CERT)) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(PkiError::Io {
                 path: data_dir.join(SERVER_CERT),

@@ -18,6 +18,7 @@ use crate::error::ApiError;
 use crate::http::{AppState, Metrics, router};
 use crate::logs::PodLogs;
 use crate::registry::Registry;
+use crate::serviceaccount::TokenIssuer;
 
 /// What the API server is built from.
 #[derive(Debug, Clone)]
@@ -28,6 +29,9 @@ pub struct ApiConfig {
     /// The bearer token every request but the health and version probes must carry;
     /// `None` disables authentication (only for plain-HTTP tests).
     pub token: Option<String>,
+    /// Issues and accepts service account tokens (with `token`; `None`: no tokens, and pods
+    /// get no token volume).
+    pub token_issuer: Option<Arc<TokenIssuer>>,
     pub metrics: Arc<Metrics>,
 }
 
@@ -52,7 +56,10 @@ pub struct Api {
 impl Api {
     /// Builds the API over its store and makes sure the system namespaces exist.
     pub async fn new(config: ApiConfig, server_address: String) -> Result<Self, ServeError> {
-        let registry = Registry::new(config.store, config.clock);
+        let mut registry = Registry::new(config.store, config.clock);
+        if let Some(issuer) = config.token_issuer {
+            registry = registry.with_token_issuer(issuer);
+        }
         registry.bootstrap().await?;
         Ok(Api {
             state: AppState {

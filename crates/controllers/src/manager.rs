@@ -28,14 +28,17 @@ use jiff::SignedDuration;
 use kbatch_api::Metrics;
 use kbatch_api::clock::Clock;
 use kbatch_api::registry::Registry;
+use kbatch_api::serviceaccount::ROOT_CA_CONFIG_MAP;
 use kbatch_core::object::{
-    CRONJOB, JOB, NAMESPACE, NODE, Object, PERSISTENTVOLUMECLAIM, POD, SERVICEACCOUNT,
+    CONFIGMAP, CRONJOB, JOB, NAMESPACE, NODE, Object, PERSISTENTVOLUMECLAIM, POD, SERVICEACCOUNT,
 };
+use kbatch_core::selector::FieldSelector;
 use tokio::task::JoinSet;
 
 use crate::GarbageCollector;
 use crate::cronjob::CronJobController;
 use crate::job::{JobConfig, JobController};
+use crate::root_ca_publisher::RootCaPublisher;
 use crate::runtime::{Change, Informer, ObjectKey, RateLimiter, WorkQueue, run_workers};
 use crate::scheduler::Scheduler;
 use crate::serviceaccounts::ServiceAccountsController;
@@ -97,6 +100,8 @@ pub struct Controllers {
     service_accounts: Informer,
     claims: Informer,
     service_account_controller: ServiceAccountsController,
+    /// The `kube-root-ca.crt` ConfigMaps, and their publisher: on servers that issue tokens.
+    root_ca: Option<(Informer, RootCaPublisher)>,
     volume_binder: VolumeBinder,
 }
 
@@ -159,6 +164,17 @@ impl Controllers {
         let service_accounts = Informer::new(registry.clone(), SERVICEACCOUNT);
         let service_account_controller =
             ServiceAccountsController::new(registry.clone(), &namespaces, &service_accounts);
+        let root_ca = registry.token_issuer().map(|issuer| {
+            let selector = FieldSelector::equal("metadata.name", ROOT_CA_CONFIG_MAP);
+            let config_maps = Informer::selecting(registry.clone(), CONFIGMAP, Some(selector));
+            let publisher = RootCaPublisher::new(
+                registry.clone(),
+                issuer.root_ca().to_owned(),
+                &namespaces,
+                &config_maps,
+            );
+            (config_maps, publisher)
+        });
         let volume_binder = VolumeBinder::new(registry.clone(), &pods, &claims);
         metrics.register(|r| {
             scheduler.register_metrics(r);
@@ -183,6 +199,7 @@ impl Controllers {
             service_accounts,
             claims,
             service_account_controller,
+            root_ca,
             volume_binder,
         }
     }
@@ -202,6 +219,9 @@ impl Controllers {
             &self.claims,
         ] {
             background.spawn(informer.clone().run());
+        }
+        if let Some((config_maps, _)) = &self.root_ca {
+            background.spawn(config_maps.clone().run());
         }
         let mut shutdown = std::pin::pin!(shutdown);
         let synced = async {
@@ -225,6 +245,9 @@ impl Controllers {
                 .clone()
                 .run(SERVICE_ACCOUNT_WORKERS),
         );
+        if let Some((_, publisher)) = &self.root_ca {
+            workers.spawn(publisher.clone().run(SERVICE_ACCOUNT_WORKERS));
+        }
         workers.spawn(self.volume_binder.clone().run(VOLUME_BINDER_WORKERS));
         let job = Arc::clone(&self.job);
         workers.spawn(run_workers(
@@ -251,6 +274,9 @@ impl Controllers {
         self.cronjob_queue.shut_down();
         self.ttl.shut_down();
         self.service_account_controller.shut_down();
+        if let Some((_, publisher)) = &self.root_ca {
+            publisher.shut_down();
+        }
         self.volume_binder.shut_down();
         self.job_queue.shut_down();
         while workers.join_next().await.is_some() {}

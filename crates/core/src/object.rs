@@ -115,6 +115,14 @@ pub const SERVICEACCOUNT: Kind = Kind {
     plural: "serviceaccounts",
     namespaced: true,
 };
+/// Not stored: the body and answer of the `serviceaccounts/token` subresource.
+pub const TOKENREQUEST: Kind = Kind {
+    group: "authentication.k8s.io",
+    version: "v1",
+    kind: "TokenRequest",
+    plural: "tokenrequests",
+    namespaced: true,
+};
 pub const PERSISTENTVOLUMECLAIM: Kind = Kind {
     group: "",
     version: "v1",

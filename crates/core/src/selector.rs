@@ -732,6 +732,17 @@ pub struct FieldSelector {
 }
 
 impl FieldSelector {
+    /// `fields.OneTermEqualSelector`: `field` equal to `value`.
+    pub fn equal(field: &str, value: &str) -> Self {
+        FieldSelector {
+            requirements: vec![FieldRequirement {
+                field: field.to_owned(),
+                op: FieldOperator::Equals,
+                value: value.to_owned(),
+            }],
+        }
+    }
+
     /// `fields.ParseSelector`: comma-separated `field=value`, `field==value` or `field!=value`;
     /// `\,`, `\=` and `\\` escape those characters in values. No whitespace is trimmed.
     pub fn parse(selector: &str) -> Result<Self, SelectorError> {

@@ -1,5 +1,6 @@
 //! The credentials servers sharing one etcd share (`--cluster-secret-file`), kept in etcd the
-//! way k3s keeps its bootstrap data: the first server puts its CA and admin token there,
+//! way k3s keeps its bootstrap data: the first server puts its CA, admin token and service
+//! account signing key there,
 //! encrypted with a key derived from the cluster secret every server is given; the others read
 //! them, so every server's certificate chains to one CA and every kubeconfig holds one token.
 //!
@@ -39,7 +40,25 @@ pub async fn shared_credentials(
     let mut own = Some(own);
     loop {
         match store.get(KEY).await {
-            Ok(kv) => return open(&kv.value, secret),
+            Ok(kv) => match open(&kv.value, secret)? {
+                Opened::Complete(credentials) => return Ok(credentials),
+                // A record from before service account keys: one is added, by whichever
+                // server gets there first, so that all use the same.
+                Opened::WithoutServiceAccountKey(mut credentials) => {
+                    credentials.service_account_key_pem =
+                        kbatch_api::serviceaccount::generate_key_pem()?;
+                    match store
+                        .update(KEY, seal(&credentials, secret)?, kv.mod_revision)
+                        .await
+                    {
+                        Ok(_) => return Ok(credentials),
+                        Err(kbatch_store::Error::Conflict { .. }) => continue,
+                        Err(e) => {
+                            return Err(e).context("storing the cluster's service account key");
+                        }
+                    }
+                }
+            },
             Err(kbatch_store::Error::NotFound { .. }) => {}
             Err(e) => return Err(e).context("reading the cluster's credentials from the store"),
         }
@@ -96,6 +115,7 @@ pub fn seal(credentials: &ClusterCredentials, secret: &[u8]) -> anyhow::Result<V
         "caCert": credentials.ca_cert_pem,
         "caKey": credentials.ca_key_pem,
         "adminToken": credentials.token,
+        "serviceAccountKey": credentials.service_account_key_pem,
     }))?;
     cipher(secret, &salt, ITERATIONS)?
         .seal_in_place_append_tag(
@@ -114,8 +134,16 @@ pub fn seal(credentials: &ClusterCredentials, secret: &[u8]) -> anyhow::Result<V
     }))?)
 }
 
+/// What a record holds.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Opened {
+    Complete(ClusterCredentials),
+    /// A record written before servers shared a service account key (the field is empty).
+    WithoutServiceAccountKey(ClusterCredentials),
+}
+
 /// The credentials in `record`, if `secret` is the one it was sealed with.
-pub fn open(record: &[u8], secret: &[u8]) -> anyhow::Result<ClusterCredentials> {
+pub fn open(record: &[u8], secret: &[u8]) -> anyhow::Result<Opened> {
     let malformed = || format!("the cluster's credentials in the store ({KEY}) are malformed");
     let record: Value = serde_json::from_slice(record).with_context(malformed)?;
     if record["version"] != VERSION || record["kdf"] != "pbkdf2-sha256" {
@@ -152,10 +180,18 @@ pub fn open(record: &[u8], secret: &[u8]) -> anyhow::Result<ClusterCredentials> 
             .map(str::to_owned)
             .with_context(malformed)
     };
-    Ok(ClusterCredentials {
+    let credentials = ClusterCredentials {
         ca_cert_pem: field("caCert")?,
         ca_key_pem: field("caKey")?,
         token: field("adminToken")?,
+        service_account_key_pem: String::new(),
+    };
+    Ok(match fields["serviceAccountKey"].as_str() {
+        Some(key) => Opened::Complete(ClusterCredentials {
+            service_account_key_pem: key.to_owned(),
+            ..credentials
+        }),
+        None => Opened::WithoutServiceAccountKey(credentials),
     })
 }
 
@@ -172,7 +208,10 @@ mod tests {
     fn a_sealed_record_opens_with_its_secret_only() {
         let c = credentials();
         let record = seal(&c, b"s3cret").unwrap();
-        assert_eq!(open(&record, b"s3cret").unwrap(), c);
+        assert_eq!(
+            open(&record, b"s3cret").unwrap(),
+            Opened::Complete(c.clone())
+        );
         let wrong = open(&record, b"s3cret!").unwrap_err().to_string();
         assert!(wrong.contains("does not open"), "{wrong}");
         // Nothing secret is in the record as such.
@@ -210,6 +249,49 @@ mod tests {
             .await
             .unwrap_err();
         assert!(wrong.to_string().contains("does not open"), "{wrong}");
+    }
+
+    #[tokio::test]
+    async fn a_record_without_a_service_account_key_gets_one_every_server_shares() {
+        let store = MemoryStore::new();
+        let old = credentials();
+        // A record as servers wrote it before they shared a signing key.
+        let salt: [u8; 16] = rand::random();
+        let nonce: [u8; 12] = rand::random();
+        let mut ciphertext = serde_json::to_vec(&json!({
+            "caCert": old.ca_cert_pem,
+            "caKey": old.ca_key_pem,
+            "adminToken": old.token,
+        }))
+        .unwrap();
+        cipher(b"k", &salt, ITERATIONS)
+            .unwrap()
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(aad()),
+                &mut ciphertext,
+            )
+            .unwrap();
+        let record = serde_json::to_vec(&json!({
+            "version": VERSION, "kdf": "pbkdf2-sha256", "iterations": ITERATIONS,
+            "salt": STANDARD.encode(salt), "nonce": STANDARD.encode(nonce),
+            "ciphertext": STANDARD.encode(ciphertext),
+        }))
+        .unwrap();
+        assert!(matches!(
+            open(&record, b"k").unwrap(),
+            Opened::WithoutServiceAccountKey(_)
+        ));
+        store.create(KEY, record).await.unwrap();
+        let first = shared_credentials(&store, b"k", || panic!("not asked"))
+            .await
+            .unwrap();
+        assert_eq!(first.token, old.token);
+        assert!(first.service_account_key_pem.contains("PRIVATE KEY"));
+        let second = shared_credentials(&store, b"k", || panic!("not asked"))
+            .await
+            .unwrap();
+        assert_eq!(second, first);
     }
 
     #[test]

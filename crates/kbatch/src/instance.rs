@@ -116,6 +116,8 @@ pub struct NodeSettings {
     pub default_runtime: DefaultRuntime,
     /// runc's pids limit per container (kubelet's `--pod-max-pids`); -1: none.
     pub pod_max_pids: i64,
+    /// Where pods reach the API server (their `KUBERNETES_SERVICE_HOST`/`_PORT`).
+    pub api_server: Option<std::net::SocketAddr>,
 }
 
 impl NodeSettings {
@@ -130,6 +132,7 @@ impl NodeSettings {
             insecure_registries: Vec::new(),
             default_runtime: DefaultRuntime::Process,
             pod_max_pids: -1,
+            api_server: None,
         }
     }
 }
@@ -283,6 +286,7 @@ impl Instance {
             config.runtimes = runtimes;
             config.images = images;
             config.log_retention = node.log_retention;
+            config.api_server = node.api_server;
             tokio::spawn(Agent::new(registry.clone(), clock.clone(), config).run());
         }
     }

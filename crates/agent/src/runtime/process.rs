@@ -49,6 +49,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use k8s_openapi::api::core::v1::Container;
 use kbatch_api::clock::Clock;
+use kbatch_api::serviceaccount::TOKEN_MOUNT_PATH;
 use rustix::net::{AddressFamily, SocketFlags, SocketType, socketpair};
 use rustix::pipe::{PipeFlags, pipe_with};
 use rustix::process::{Pid, Signal, kill_process, kill_process_group};
@@ -704,7 +705,14 @@ fn launch(spec: ContainerSpec, cgroup: Option<RunCgroup>) -> Launch {
         working_dir: spec.working_dir,
         log_path: spec.log_path,
         cgroup,
-        mounts: spec.mounts,
+        mounts: match mount_ns::support() {
+            mount_ns::Support::Unavailable(_) => spec
+                .mounts
+                .into_iter()
+                .filter(|m| m.destination != Path::new(TOKEN_MOUNT_PATH))
+                .collect(),
+            _ => spec.mounts,
+        },
     }
 }
 
@@ -780,10 +788,14 @@ impl Runtime for ProcessRuntime {
 
     fn check(&self, container: &Container) -> Result<(), String> {
         require_command(container)?;
+        // The service account token admission adds is the one mount a container goes
+        // without where there is no mount namespace (`launch` leaves it out): refusing every
+        // pod there would make the runtime useless, and the pod did not ask for it.
         if container
             .volume_mounts
-            .as_ref()
-            .is_some_and(|m| !m.is_empty())
+            .iter()
+            .flatten()
+            .any(|m| !crate::volumes::is_token_mount(m))
             && let mount_ns::Support::Unavailable(why) = mount_ns::support()
         {
             // Running it without its files would only fail later, less clearly.

@@ -12,8 +12,8 @@
 //! - emptyDir: a directory (`0777`); with `medium: Memory`, a tmpfs where the agent may
 //!   mount one (root), sized by `sizeLimit`, else the memory limits of the pod's
 //!   containers.
-//! - configMap, secret, downwardAPI, projected: files written by [`atomic::write`], read
-//!   only to the containers; Secret volumes are a tmpfs where the agent may mount one, as
+//! - configMap, secret, downwardAPI, projected (including service account tokens): files
+//!   written by [`atomic::write`], read only to the containers; Secret volumes are a tmpfs where the agent may mount one, as
 //!   kubelet's are, so their files never reach the disk. Written again (when changed) each
 //!   time a container of the pod starts, and every minute while one runs (the pod worker).
 //! - hostPath: the host path itself, after its `type` check ([`host_path::check_type`]).
@@ -31,13 +31,16 @@ use std::collections::{BTreeMap, HashSet};
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 
-use k8s_openapi::api::core::v1::{Container, DownwardAPIVolumeFile, KeyToPath, Pod, Volume};
+use k8s_openapi::api::core::v1::{
+    Container, DownwardAPIVolumeFile, KeyToPath, Pod, Volume, VolumeMount,
+};
+use kbatch_api::serviceaccount::{TOKEN_MOUNT_PATH, TOKEN_VOLUME_PREFIX};
 
 use crate::env::{NodeFacts, expand, field_value, find_container, lookup};
 use crate::resources::downward_value;
 use crate::runtime::Mount;
 use crate::runtime::mount_ns::{Support, support};
-use crate::sources::Sources;
+use crate::sources::{Sources, TokenWanted};
 
 use atomic::{FileProjection, Payload};
 
@@ -212,8 +215,19 @@ impl SetUp<'_> {
                 if let Some(d) = &source.downward_api {
                     self.downward_payload(&mut payload, d.items.as_deref(), mode)?;
                 }
-                // serviceAccountToken and clusterTrustBundle sources are not projected: no
-                // token issuer serves this node.
+                if let Some(t) = &source.service_account_token {
+                    // kubelet's projected volume: the token from the TokenRequest API, bound
+                    // to the pod; like Secrets, never on disk where a tmpfs can be had.
+                    secret = true;
+                    let token = match self.sources.tokens.get(&TokenWanted::of(t)) {
+                        Some(Ok(token)) => token.clone(),
+                        Some(Err(e)) => return Err(format!("failed to fetch token: {e}")),
+                        None => return Err("failed to fetch token: not requested".to_owned()),
+                    };
+                    add(&mut payload, &t.path, token.into_bytes(), None, mode)?;
+                }
+                // clusterTrustBundle sources are not projected: kbatch serves no
+                // ClusterTrustBundles.
             }
             write_payload(&path, &payload, secret)?;
             return Ok(read_only(path));
@@ -517,6 +531,12 @@ pub fn remove_orphans(data_dir: &Path, keep: &HashSet<String>) {
             tear_down(data_dir, &uid);
         }
     }
+}
+
+/// Whether `mount` is the service account token mount admission adds to every container
+/// (`kube-api-access-…` at the token path), rather than one the pod asked for.
+pub fn is_token_mount(mount: &VolumeMount) -> bool {
+    mount.name.starts_with(TOKEN_VOLUME_PREFIX) && mount.mount_path == TOKEN_MOUNT_PATH
 }
 
 /// The mounts of a container (kubelet's `makeMounts`): each volume mount's volume, or the

@@ -28,6 +28,7 @@ fn node() -> NodeFacts {
             memory_bytes: 1 << 30,
             ephemeral_storage_bytes: 1 << 30,
         },
+        service_env: Vec::new(),
     }
 }
 

@@ -80,7 +80,7 @@ pub const RESOURCES: &[Resource] = &[
         singular: "serviceaccount",
         short_names: &["sa"],
         categories: &[],
-        subresources: &[],
+        subresources: &[("token", &["create"])],
     },
     Resource {
         kind: PERSISTENTVOLUMECLAIM,
@@ -138,7 +138,7 @@ pub fn group_versions() -> Vec<(&'static str, &'static str)> {
     out
 }
 
-/// The subresources a kind serves (`status`, `log`).
+/// The subresources a kind serves (`status`, `log`, `token`).
 pub fn subresources(kind: &Kind) -> &'static [(&'static str, &'static [&'static str])] {
     RESOURCES
         .iter()
@@ -212,6 +212,8 @@ fn aggregated_resource(r: &Resource) -> Value {
             .map(|(name, verbs)| {
                 let kind = if *name == "log" {
                     json!({"group": "", "version": "", "kind": "string"})
+                } else if *name == "token" {
+                    json!({"group": "authentication.k8s.io", "version": "v1", "kind": "TokenRequest"})
                 } else {
                     gvk.clone()
                 };
@@ -284,13 +286,19 @@ pub fn api_resource_list(group: &str, version: &str) -> Option<Value> {
         }
         list.push(v);
         for (name, verbs) in r.subresources {
-            list.push(json!({
+            let mut sub = json!({
                 "name": format!("{}/{}", r.kind.plural, name),
                 "singularName": "",
                 "namespaced": r.kind.namespaced,
                 "kind": if *name == "log" { "Pod" } else { r.kind.kind },
                 "verbs": verbs,
-            }));
+            });
+            if *name == "token" {
+                sub["group"] = json!("authentication.k8s.io");
+                sub["version"] = json!("v1");
+                sub["kind"] = json!("TokenRequest");
+            }
+            list.push(sub);
         }
     }
     let group_version = if group.is_empty() {

@@ -9,6 +9,7 @@ mod negotiate;
 mod request;
 mod resources;
 mod respond;
+mod token;
 mod watch;
 
 use std::sync::Arc;
@@ -82,7 +83,7 @@ async fn route(state: &AppState, request: Request<Body>) -> Result<Response> {
         }
         _ => {}
     }
-    authenticate(state, request.headers())?;
+    authenticate(state, request.headers()).await?;
     let accept = request
         .headers()
         .get(header::ACCEPT)
@@ -153,10 +154,11 @@ fn get_only(method: &Method) -> Result<()> {
     }
 }
 
-/// Checks the bearer token (401 otherwise). Comparison takes the same time wherever the
-/// tokens differ.
-fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<()> {
-    let Some(token) = state.token.as_deref() else {
+/// Authenticates the request (401 otherwise): the admin bearer token, compared in the same
+/// time wherever the tokens differ, or a valid service account token (no authorizer follows:
+/// see [`crate::serviceaccount`]).
+async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<()> {
+    let Some(admin) = state.token.as_deref() else {
         return Ok(());
     };
     // The apiserver's bearer token authenticator: `<scheme> <token>[ ...]`, the scheme
@@ -171,15 +173,19 @@ fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<()> {
         Some(token) if scheme.eq_ignore_ascii_case("bearer") => token,
         _ => "",
     };
-    let same_length = !given.is_empty() && given.len() == token.len();
+    if given.is_empty() {
+        return Err(status::unauthorized().into());
+    }
     let diff = given
         .bytes()
-        .zip(token.bytes())
+        .zip(admin.bytes())
         .fold(0u8, |acc, (a, b)| acc | (a ^ b));
-    if same_length && diff == 0 {
-        Ok(())
-    } else {
-        Err(status::unauthorized().into())
+    if given.len() == admin.len() && diff == 0 {
+        return Ok(());
+    }
+    match state.registry.authenticate_token(given).await? {
+        Some(_) => Ok(()),
+        None => Err(status::unauthorized().into()),
     }
 }
 

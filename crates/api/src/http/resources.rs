@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use super::negotiate::{self, MAX_BODY_BYTES, Output};
 use super::request::{Query, ResourceRequest};
-use super::{AppState, discovery, logs, respond, watch};
+use super::{AppState, discovery, logs, respond, token, watch};
 use crate::error::{ApiError, Result};
 use crate::registry::{
     DeleteOptions, DeleteOutcome, FieldValidation, ListParams, Preconditions, Propagation,
@@ -105,6 +105,10 @@ pub(super) async fn dispatch(
     let sub = call.target.subresource.clone();
     match (method, has_name, sub.as_deref()) {
         (Method::GET, _, Some("log")) => logs::get(&call).await,
+        (Method::POST, true, Some("token")) => {
+            let body = read_body(body).await?;
+            token::create(&call, &body).await
+        }
         (Method::GET, false, None) if call.query.flag("watch")? => watch::watch(&call).await,
         (Method::GET, false, None) => list(&call).await,
         (Method::GET, true, None | Some("status")) => get(&call).await,

@@ -27,6 +27,7 @@ use kbatch_store::{KeyValue, ListOptions, Revision, Store};
 
 use crate::clock::Clock;
 use crate::error::{ApiError, Result};
+use crate::serviceaccount::TokenIssuer;
 
 pub use delete::{DeleteOptions, DeleteOutcome, Preconditions, Propagation};
 pub use events::EventSpec;
@@ -45,6 +46,8 @@ pub struct Registry {
     recent_events: events::RecentEvents,
     /// Objects decoded for watchers, shared by all of them; see `watch.rs`.
     decoded: watch::DecodeCache,
+    /// Issues and checks service account tokens; `None` on a server without credentials.
+    tokens: Option<Arc<TokenIssuer>>,
 }
 
 /// Options of a list: selectors, paging and the resourceVersion to read at.
@@ -76,7 +79,19 @@ impl Registry {
             clock,
             recent_events: Default::default(),
             decoded: Default::default(),
+            tokens: None,
         }
+    }
+
+    /// This registry, issuing and accepting service account tokens with `issuer`.
+    pub fn with_token_issuer(mut self, issuer: Arc<TokenIssuer>) -> Self {
+        self.tokens = Some(issuer);
+        self
+    }
+
+    /// The service account token issuer, when the server has one.
+    pub fn token_issuer(&self) -> Option<&Arc<TokenIssuer>> {
+        self.tokens.as_ref()
     }
 
     pub fn clock(&self) -> &Arc<dyn Clock> {

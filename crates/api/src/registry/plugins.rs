@@ -3,22 +3,35 @@
 //! `kbatch_core::admission` (no IO) cannot. Also the default StorageClass every server has.
 //!
 //! - `ServiceAccount` (plugin/pkg/admission/serviceaccount): a pod names no service account →
-//!   `default`. kbatch does not reject a pod whose service account does not exist yet (the
-//!   upstream plugin does, which makes the first pods of a new namespace race the
-//!   ServiceAccount controller), and mounts no token.
+//!   `default`; a pod naming a service account that does not exist is refused; unless the pod
+//!   or its service account opts out (`automountServiceAccountToken: false`), every container
+//!   mounts the `kube-api-access-…` projected volume (token, CA, namespace) at
+//!   `/var/run/secrets/kubernetes.io/serviceaccount`, on servers that issue tokens. The one
+//!   difference: a missing `default` account is not refused (upstream retries its lookup for a
+//!   while, as the ServiceAccounts controller makes it moments after the namespace); the pod
+//!   is admitted as if the account had no opinion on automounting.
 //! - `DefaultStorageClass` (plugin/pkg/admission/storage/storageclass/setdefault): a claim
 //!   with neither `spec.storageClassName` nor the beta annotation gets the default class.
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
+use k8s_openapi::api::core::v1::{
+    ConfigMapProjection, DownwardAPIProjection, DownwardAPIVolumeFile, KeyToPath,
+    ObjectFieldSelector, PersistentVolumeClaim, Pod, ProjectedVolumeSource, ServiceAccount,
+    ServiceAccountTokenProjection, Volume, VolumeMount, VolumeProjection,
+};
 use k8s_openapi::api::storage::v1::StorageClass;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use kbatch_core::object::{Object, STORAGECLASS};
+use kbatch_core::object::{Object, POD, SERVICEACCOUNT, STORAGECLASS};
+use kbatch_core::status;
 use kbatch_core::validation::storage::{BETA_STORAGE_CLASS_ANNOTATION, is_default_class};
 
 use super::{ListParams, Registry, WriteOptions};
 use crate::error::Result;
+use crate::serviceaccount::{
+    AUTOMOUNT_EXPIRATION_SECONDS, ROOT_CA_CONFIG_MAP, ROOT_CA_KEY, TOKEN_MOUNT_PATH,
+    TOKEN_VOLUME_PREFIX,
+};
 
 /// The service account a pod runs as when it names none (`DefaultServiceAccountName`).
 pub const DEFAULT_SERVICE_ACCOUNT: &str = "default";
@@ -30,9 +43,48 @@ impl Registry {
     /// Runs the mutating plugins on an object about to be created.
     pub(super) async fn mutate_on_create(&self, obj: &mut Object) -> Result<()> {
         match obj {
-            Object::Pod(pod) => default_service_account(pod),
+            Object::Pod(pod) => {
+                default_service_account(pod);
+                self.admit_service_account(pod).await?;
+            }
             Object::PersistentVolumeClaim(pvc) => self.default_storage_class(pvc).await?,
             _ => {}
+        }
+        Ok(())
+    }
+
+    /// The rest of `ServiceAccount`'s `Admit`: the account must exist; the token volume.
+    async fn admit_service_account(&self, pod: &mut Pod) -> Result<()> {
+        let Some(spec) = pod.spec.as_ref() else {
+            return Ok(());
+        };
+        let name = spec.service_account_name.clone().unwrap_or_default();
+        let namespace = pod.metadata.namespace.clone().unwrap_or_default();
+        let account = match self.get(&SERVICEACCOUNT, &namespace, &name).await {
+            Ok(Object::ServiceAccount(sa)) => Some(sa),
+            Ok(_) => None,
+            Err(e) if e.is_not_found() && name == DEFAULT_SERVICE_ACCOUNT => None,
+            Err(e) if e.is_not_found() => {
+                let pod_name = pod
+                    .metadata
+                    .name
+                    .clone()
+                    .filter(|n| !n.is_empty())
+                    .or_else(|| pod.metadata.generate_name.clone())
+                    .unwrap_or_default();
+                return Err(status::forbidden(
+                    &POD,
+                    &pod_name,
+                    format!(
+                        "error looking up service account {namespace}/{name}: serviceaccount {name:?} not found"
+                    ),
+                )
+                .into());
+            }
+            Err(e) => return Err(e),
+        };
+        if self.token_issuer().is_some() && should_automount(account.as_ref(), pod) {
+            mount_service_account_token(pod);
         }
         Ok(())
     }
@@ -126,4 +178,104 @@ fn default_service_account(pod: &mut Pod) {
         .unwrap_or_else(|| DEFAULT_SERVICE_ACCOUNT.to_owned());
     spec.service_account = Some(name.clone());
     spec.service_account_name = Some(name);
+}
+
+/// `shouldAutomount`: the pod's `automountServiceAccountToken`, else the account's, else yes.
+fn should_automount(account: Option<&ServiceAccount>, pod: &Pod) -> bool {
+    if let Some(wanted) = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.automount_service_account_token)
+    {
+        return wanted;
+    }
+    account
+        .and_then(|a| a.automount_service_account_token)
+        .unwrap_or(true)
+}
+
+/// `mountServiceAccountToken`: every init and regular container without a mount at the token
+/// path gets one of the token volume, which is added (as `kube-api-access-<5 random>`) unless
+/// the pod has it already.
+fn mount_service_account_token(pod: &mut Pod) {
+    let Some(spec) = pod.spec.as_mut() else {
+        return;
+    };
+    let existing = spec
+        .volumes
+        .iter()
+        .flatten()
+        .find(|v| v.name.starts_with(TOKEN_VOLUME_PREFIX))
+        .map(|v| v.name.clone());
+    let has_volume = existing.is_some();
+    let volume_name = existing.unwrap_or_else(|| super::write::generated_name(TOKEN_VOLUME_PREFIX));
+    let mount = VolumeMount {
+        name: volume_name.clone(),
+        read_only: Some(true),
+        mount_path: TOKEN_MOUNT_PATH.to_owned(),
+        ..Default::default()
+    };
+    let mut needs_volume = false;
+    let containers = spec
+        .init_containers
+        .iter_mut()
+        .flatten()
+        .chain(spec.containers.iter_mut());
+    for c in containers {
+        let mounts = c.volume_mounts.get_or_insert_with(Vec::new);
+        if !mounts.iter().any(|m| m.mount_path == TOKEN_MOUNT_PATH) {
+            mounts.push(mount.clone());
+            needs_volume = true;
+        }
+    }
+    if !has_volume && needs_volume {
+        spec.volumes.get_or_insert_with(Vec::new).push(Volume {
+            name: volume_name,
+            projected: Some(token_volume_source()),
+            ..Default::default()
+        });
+    }
+}
+
+/// `TokenVolumeSource`: the token, the cluster's CA and the pod's namespace.
+fn token_volume_source() -> ProjectedVolumeSource {
+    ProjectedVolumeSource {
+        // Set explicitly, as upstream does (kubernetes#104464).
+        default_mode: Some(0o644),
+        sources: Some(vec![
+            VolumeProjection {
+                service_account_token: Some(ServiceAccountTokenProjection {
+                    path: "token".to_owned(),
+                    expiration_seconds: Some(AUTOMOUNT_EXPIRATION_SECONDS),
+                    audience: None,
+                }),
+                ..Default::default()
+            },
+            VolumeProjection {
+                config_map: Some(ConfigMapProjection {
+                    name: ROOT_CA_CONFIG_MAP.to_owned(),
+                    items: Some(vec![KeyToPath {
+                        key: ROOT_CA_KEY.to_owned(),
+                        path: ROOT_CA_KEY.to_owned(),
+                        mode: None,
+                    }]),
+                    optional: None,
+                }),
+                ..Default::default()
+            },
+            VolumeProjection {
+                downward_api: Some(DownwardAPIProjection {
+                    items: Some(vec![DownwardAPIVolumeFile {
+                        path: "namespace".to_owned(),
+                        field_ref: Some(ObjectFieldSelector {
+                            api_version: Some("v1".to_owned()),
+                            field_path: "metadata.namespace".to_owned(),
+                        }),
+                        ..Default::default()
+                    }]),
+                }),
+                ..Default::default()
+            },
+        ]),
+    }
 }

@@ -103,7 +103,7 @@ const MAX_RETRIES: usize = 5;
 /// The characters `names.SimpleNameGenerator` draws from: no vowels, no confusable digits.
 const NAME_ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
 
-fn generated_name(prefix: &str) -> String {
+pub(super) fn generated_name(prefix: &str) -> String {
     let prefix = if prefix.len() > 58 {
         &prefix[..58]
     } else {

@@ -176,6 +176,14 @@ pub struct TestServer {
 impl TestServer {
     /// Serves a fresh memory store; `token` turns authentication on.
     pub async fn start(token: Option<&str>) -> TestServer {
+        Self::start_with(token, None).await
+    }
+
+    /// As [`TestServer::start`], issuing and accepting service account tokens with `issuer`.
+    pub async fn start_with(
+        token: Option<&str>,
+        issuer: Option<Arc<kbatch_api::serviceaccount::TokenIssuer>>,
+    ) -> TestServer {
         let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
         let clock = TestClock::new();
         let logs = Arc::new(MemoryLogs::default());
@@ -183,6 +191,7 @@ impl TestServer {
         let addr = listener.local_addr().unwrap();
         let api = Api::new(
             ApiConfig {
+                token_issuer: issuer,
                 store: store.clone(),
                 clock: clock.clone(),
                 logs: logs.clone(),

@@ -10,5 +10,6 @@ mod events;
 mod lists;
 mod logs;
 mod namespaces;
+mod service_accounts;
 mod watch;
 mod writes;

@@ -32,6 +32,7 @@ use kbatch_api::registry::{
     parse_resource_version,
 };
 use kbatch_core::object::{Kind, Object};
+use kbatch_core::selector::FieldSelector;
 use tokio::sync::watch;
 
 use super::ObjectKey;
@@ -140,6 +141,8 @@ pub struct Informer {
 struct Shared {
     registry: Registry,
     kind: Kind,
+    /// Only the objects it selects are listed and watched.
+    field_selector: Option<FieldSelector>,
     cache: RwLock<Cache>,
     /// Locked before `cache` wherever both are taken, and held while handlers run, so a
     /// handler added late sees the cache and then every later change, exactly once.
@@ -171,10 +174,22 @@ impl Informer {
     /// An informer of every object of `kind`, in every namespace. It does nothing until
     /// [`Informer::run`].
     pub fn new(registry: Registry, kind: Kind) -> Self {
+        Self::selecting(registry, kind, None)
+    }
+
+    /// An informer of the objects of `kind` that `field_selector` selects (client-go's
+    /// `WithTweakListOptions` on a field selector), for a controller that cares about a few
+    /// objects of a kind with many.
+    pub fn selecting(
+        registry: Registry,
+        kind: Kind,
+        field_selector: Option<FieldSelector>,
+    ) -> Self {
         Informer {
             shared: Arc::new(Shared {
                 registry,
                 kind,
+                field_selector,
                 cache: RwLock::new(Cache::default()),
                 handlers: RwLock::new(Vec::new()),
                 synced: watch::Sender::new(false),
@@ -311,6 +326,7 @@ impl Informer {
     async fn list_and_watch(&self, retry: &mut Duration) -> WatchEnd {
         let params = WatchParams {
             resource_version: Some("0".to_owned()),
+            field_selector: self.shared.field_selector.clone(),
             ..Default::default()
         };
         let (mut stream, listed_at) = match self

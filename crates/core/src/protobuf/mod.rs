@@ -1,12 +1,14 @@
 //! Kubernetes protobuf request bodies (`Content-Type: application/vnd.kubernetes.protobuf`).
 //!
 //! kubectl ≥ 1.32 sends them for `create job`, `create job --from=cronjob/x`, `create cronjob`,
-//! `create namespace`, `create configmap`, `create secret` and `create serviceaccount`, and does not fall back to JSON. The body is apimachinery's protobuf
+//! `create namespace`, `create configmap`, `create secret`, `create serviceaccount` and
+//! `create token`, and does not fall back to JSON. The body is apimachinery's protobuf
 //! serializer framing: the prefix `k8s\0`, then a `runtime.Unknown` whose `raw` holds the object
 //! message from k8s.io/api's `generated.proto`. The messages are decoded with k8s-pb (1.35) and
 //! turned into the JSON the same object would have had on the JSON path, so the API server runs
 //! one strict decode and admission for both.
 
+mod authenticationv1;
 mod batchv1;
 mod convert;
 mod corev1;
@@ -14,21 +16,24 @@ mod metav1;
 #[cfg(test)]
 mod tests;
 
+use k8s_pb::api::authentication::v1::TokenRequest;
 use k8s_pb::api::batch::v1::{CronJob, Job};
 use k8s_pb::api::core::v1::{ConfigMap, Namespace, Pod, Secret, ServiceAccount};
 use k8s_pb::apimachinery::pkg::runtime::Unknown;
 use prost::Message;
 use serde_json::{Map, Value};
 
-use crate::object::{CONFIGMAP, CRONJOB, JOB, Kind, NAMESPACE, POD, SECRET, SERVICEACCOUNT};
+use crate::object::{
+    CONFIGMAP, CRONJOB, JOB, Kind, NAMESPACE, POD, SECRET, SERVICEACCOUNT, TOKENREQUEST,
+};
 use convert::ToJson;
 
 /// The four bytes before every Kubernetes protobuf body (apimachinery's protobuf serializer).
 pub const MAGIC: [u8; 4] = *b"k8s\0";
 
 /// The kinds a protobuf body may carry: what kubectl's typed client creates (`create job`,
-/// `cronjob`, `namespace`, `configmap`, `secret …`, `serviceaccount`), and Pods.
-pub const ACCEPTED_KINDS: [Kind; 7] = [
+/// `cronjob`, `namespace`, `configmap`, `secret …`, `serviceaccount`, `token`), and Pods.
+pub const ACCEPTED_KINDS: [Kind; 8] = [
     JOB,
     CRONJOB,
     NAMESPACE,
@@ -36,6 +41,7 @@ pub const ACCEPTED_KINDS: [Kind; 7] = [
     CONFIGMAP,
     SECRET,
     SERVICEACCOUNT,
+    TOKENREQUEST,
 ];
 
 /// A protobuf body the API server cannot turn into an object.
@@ -97,6 +103,7 @@ pub fn decode(body: &[u8]) -> Result<Value, ProtobufError> {
         "ConfigMap" => object::<ConfigMap>(kind, &raw)?,
         "Secret" => object::<Secret>(kind, &raw)?,
         "ServiceAccount" => object::<ServiceAccount>(kind, &raw)?,
+        "TokenRequest" => object::<TokenRequest>(kind, &raw)?,
         _ => object::<Pod>(kind, &raw)?,
     };
     let mut out = Map::new();

@@ -13,6 +13,7 @@ use kbatch_api::Metrics;
 use kbatch_api::clock::{Clock, SystemClock};
 use kbatch_api::pki::{ClusterCredentials, Credentials, server_url};
 use kbatch_api::server::{Api, ApiConfig, bind};
+use kbatch_api::serviceaccount::TokenIssuer;
 use kbatch_controllers::{ControllersConfig, LeaderElectionConfig};
 use kbatch_store::{EtcdOptions, EtcdTls, Store};
 
@@ -198,7 +199,14 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
     let tls = credentials.server_config()?;
     let url = server_url(addr);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let settings = settings(&args, &data_dir)?;
+    let settings = settings(&args, &data_dir, addr)?;
+    let token_issuer = TokenIssuer::new(&credentials.service_account_key_pem, &credentials.ca_pem)
+        .with_context(|| {
+            format!(
+                "reading {}",
+                data_dir.join("pki/service-account.key").display()
+            )
+        })?;
     let metrics: Arc<Metrics> = Arc::default();
     let api = Api::new(
         ApiConfig {
@@ -206,6 +214,7 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
             clock: clock.clone(),
             logs: settings.logs(),
             token: Some(credentials.token.clone()),
+            token_issuer: Some(token_issuer),
             metrics: metrics.clone(),
         },
         url.trim_start_matches("https://").to_owned(),
@@ -312,7 +321,7 @@ fn etcd_options(args: &ServerArgs) -> EtcdOptions {
 }
 
 /// The controllers and the node the flags ask for.
-fn settings(args: &ServerArgs, data_dir: &Path) -> anyhow::Result<Settings> {
+fn settings(args: &ServerArgs, data_dir: &Path, listen: SocketAddr) -> anyhow::Result<Settings> {
     let controllers = (!args.no_controllers).then(|| ControllersConfig {
         backoff_base: args.backoff_base,
         backoff_max: args.backoff_max,
@@ -333,9 +342,22 @@ fn settings(args: &ServerArgs, data_dir: &Path) -> anyhow::Result<Settings> {
         node.insecure_registries = args.insecure_registries.clone();
         node.default_runtime = args.runtime;
         node.pod_max_pids = args.pod_max_pids;
+        // Pods share the host's network: they reach the API where this server listens
+        // (loopback when it listens on every address, which its certificate covers).
+        node.api_server = Some(api_address(listen));
         Some(node)
     };
     Ok(Settings { controllers, node })
+}
+
+/// The address a process on this host reaches a server listening on `listen` at.
+fn api_address(listen: SocketAddr) -> SocketAddr {
+    let ip = match listen.ip() {
+        std::net::IpAddr::V4(ip) if ip.is_unspecified() => std::net::Ipv4Addr::LOCALHOST.into(),
+        std::net::IpAddr::V6(ip) if ip.is_unspecified() => std::net::Ipv6Addr::LOCALHOST.into(),
+        ip => ip,
+    };
+    SocketAddr::new(ip, listen.port())
 }
 
 /// Ctrl-C or SIGTERM.
