@@ -40,12 +40,12 @@ pub const DEFAULT_STORAGE_CLASS: &str = "local";
 pub const LOCAL_PATH_PROVISIONER: &str = "kbatch.dev/local-path";
 
 impl Registry {
-    /// Runs the mutating plugins on an object about to be created.
-    pub(super) async fn mutate_on_create(&self, obj: &mut Object) -> Result<()> {
+    /// Runs the mutating plugins on an object about to be created in `namespace`.
+    pub(super) async fn mutate_on_create(&self, namespace: &str, obj: &mut Object) -> Result<()> {
         match obj {
             Object::Pod(pod) => {
                 default_service_account(pod);
-                self.admit_service_account(pod).await?;
+                self.admit_service_account(namespace, pod).await?;
             }
             Object::PersistentVolumeClaim(pvc) => self.default_storage_class(pvc).await?,
             _ => {}
@@ -54,13 +54,12 @@ impl Registry {
     }
 
     /// The rest of `ServiceAccount`'s `Admit`: the account must exist; the token volume.
-    async fn admit_service_account(&self, pod: &mut Pod) -> Result<()> {
+    async fn admit_service_account(&self, namespace: &str, pod: &mut Pod) -> Result<()> {
         let Some(spec) = pod.spec.as_ref() else {
             return Ok(());
         };
         let name = spec.service_account_name.clone().unwrap_or_default();
-        let namespace = pod.metadata.namespace.clone().unwrap_or_default();
-        let account = match self.get(&SERVICEACCOUNT, &namespace, &name).await {
+        let account = match self.get(&SERVICEACCOUNT, namespace, &name).await {
             Ok(Object::ServiceAccount(sa)) => Some(sa),
             Ok(_) => None,
             Err(e) if e.is_not_found() && name == DEFAULT_SERVICE_ACCOUNT => None,

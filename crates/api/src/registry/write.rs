@@ -141,7 +141,7 @@ impl Registry {
         if *kind == POD {
             super::runtime_classes::admit_pod(self, &obj).await?;
         }
-        self.mutate_on_create(&mut obj).await?;
+        self.mutate_on_create(namespace, &mut obj).await?;
         let generate = obj.name().is_empty()
             && !obj
                 .metadata()
