@@ -1380,7 +1380,8 @@ fn envelope_without_type_meta_names_no_kind() {
     assert_eq!(
         decode(&MAGIC).unwrap_err().to_string(),
         "no kind \"\" is registered for version \"\" in protobuf bodies; accepted kinds are \
-         batch/v1 Job, batch/v1 CronJob, v1 Namespace, v1 Pod, v1 ConfigMap, v1 Secret, v1 ServiceAccount"
+         batch/v1 Job, batch/v1 CronJob, v1 Namespace, v1 Pod, v1 ConfigMap, v1 Secret, v1 ServiceAccount, \
+         authentication.k8s.io/v1 TokenRequest"
     );
 }
 
@@ -1534,4 +1535,45 @@ proptest! {
         }
         let _ = decode(&body);
     }
+}
+
+#[test]
+fn token_request_as_kubectl_create_token_sends_it() {
+    use k8s_pb::api::authentication::v1 as authv1;
+    let request = authv1::TokenRequest {
+        metadata: Some(metav1::ObjectMeta {
+            name: Some("builder".to_owned()),
+            namespace: Some("default".to_owned()),
+            ..Default::default()
+        }),
+        spec: Some(authv1::TokenRequestSpec {
+            audiences: vec!["vault".to_owned()],
+            expiration_seconds: Some(7200),
+            bound_object_ref: Some(authv1::BoundObjectReference {
+                kind: Some("Pod".to_owned()),
+                api_version: Some("v1".to_owned()),
+                name: Some("p".to_owned()),
+                u_id: Some("u".to_owned()),
+            }),
+        }),
+        status: None,
+    };
+    let body = envelope(
+        "authentication.k8s.io/v1",
+        "TokenRequest",
+        request.encode_to_vec(),
+    );
+    assert_eq!(
+        decode(&body).unwrap(),
+        json!({
+            "kind": "TokenRequest",
+            "apiVersion": "authentication.k8s.io/v1",
+            "metadata": {"name": "builder", "namespace": "default"},
+            "spec": {
+                "audiences": ["vault"],
+                "expirationSeconds": 7200,
+                "boundObjectRef": {"kind": "Pod", "apiVersion": "v1", "name": "p", "uid": "u"},
+            },
+        })
+    );
 }
