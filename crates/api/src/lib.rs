@@ -5,11 +5,14 @@
 //! Data flows one way: a request is decoded and admitted (core), stored (store), and the
 //! controllers and the agent see it through watches and write back through the registry.
 
+pub mod authn;
+pub mod authz;
 pub mod clock;
 pub mod encryption;
 pub mod error;
 mod http;
 pub mod logs;
+pub mod node_credentials;
 pub mod pki;
 pub mod registry;
 pub mod server;

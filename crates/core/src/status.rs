@@ -149,6 +149,30 @@ pub fn forbidden(kind: &Kind, name: &str, reason: impl std::fmt::Display) -> Sta
     )
 }
 
+/// The authorizer's refusal (`responsewriters.Forbidden`): 403 `jobs.batch "pi" is
+/// forbidden: <reason>`, or `jobs.batch is forbidden: <reason>` for a collection.
+pub fn forbidden_request(
+    kind: &Kind,
+    subresource: Option<&str>,
+    name: Option<&str>,
+    reason: impl std::fmt::Display,
+) -> Status {
+    let mut what = resource(kind);
+    if let Some(sub) = subresource {
+        what = format!("{}/{sub}", what);
+    }
+    let message = match name {
+        Some(name) => format!("{what} \"{name}\" is forbidden: {reason}"),
+        None => format!("{what} is forbidden: {reason}"),
+    };
+    failure(
+        403,
+        "Forbidden",
+        message,
+        Some(details(kind, name.unwrap_or(""))),
+    )
+}
+
 /// `NewMethodNotSupported`: 405 `the server does not allow this method on the requested resource`.
 pub fn method_not_supported(kind: Option<&Kind>, action: &str) -> Status {
     let message = match kind {

@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 mod bootstrap;
 mod cmd;
 mod instance;
+mod join;
 
 /// Kubernetes Jobs and CronJobs without the cluster.
 #[derive(Parser, Debug)]
@@ -31,6 +32,8 @@ enum Command {
     Version,
     /// Container images on this node: pull, import, list, remove.
     Image(cmd::image::ImageArgs),
+    /// Bootstrap tokens that join agents on other machines to this server.
+    Token(cmd::token::TokenArgs),
 }
 
 fn main() -> ExitCode {
@@ -60,5 +63,6 @@ fn main() -> ExitCode {
         Command::Server(args) => cmd::server::run(*args),
         Command::Version => cmd::version::run(),
         Command::Image(args) => cmd::image::run(args),
+        Command::Token(args) => cmd::token::run(args),
     }
 }

@@ -22,6 +22,7 @@ use axum::response::{IntoResponse, Response};
 use kbatch_core::openapi::OpenApi;
 use kbatch_core::status;
 
+use crate::authn::User;
 use crate::error::{ApiError, Result};
 use crate::logs::PodLogs;
 use crate::registry::Registry;
@@ -81,9 +82,28 @@ async fn route(state: &AppState, request: Request<Body>) -> Result<Response> {
         "/healthz" | "/livez" | "/readyz" => {
             return get_only(&method).map(|_| (StatusCode::OK, "ok").into_response());
         }
+        // The CA, to whoever asks: a joining agent checks it against the hash it was given.
+        CACERTS_PATH => {
+            get_only(&method)?;
+            return match state.registry.token_issuer() {
+                Some(issuer) => Ok((
+                    StatusCode::OK,
+                    [(header::CONTENT_TYPE, "application/x-pem-file")],
+                    issuer.root_ca().to_owned(),
+                )
+                    .into_response()),
+                None => Err(status::no_route().into()),
+            };
+        }
         _ => {}
     }
-    authenticate(state, request.headers()).await?;
+    let user = authenticate(state, request.headers()).await?;
+    if path == NODE_CREDENTIALS_PATH {
+        if method != Method::POST {
+            return Err(status::method_not_supported(None, method.as_str()).into());
+        }
+        return node_credential(state, &user, request).await;
+    }
     let accept = request
         .headers()
         .get(header::ACCEPT)
@@ -143,7 +163,31 @@ async fn route(state: &AppState, request: Request<Body>) -> Result<Response> {
     }
     let target = request::resolve(&group, &version, &parts)
         .ok_or_else(|| ApiError::from(status::no_route()))?;
-    resources::dispatch(state, target, request).await
+    resources::dispatch(state, user, target, request).await
+}
+
+/// Where a joining agent reads the CA, and where it exchanges its bootstrap token for its
+/// node credential (`crate::node_credentials`).
+pub const CACERTS_PATH: &str = "/kbatch/v1/cacerts";
+pub const NODE_CREDENTIALS_PATH: &str = "/kbatch/v1/node-credentials";
+
+/// `POST /kbatch/v1/node-credentials` `{"nodeName": N}` → `{"nodeName": N, "token": T}`.
+async fn node_credential(
+    state: &AppState,
+    user: &User,
+    request: Request<Body>,
+) -> Result<Response> {
+    let body = resources::read_body(request.into_body()).await?;
+    let asked: serde_json::Value = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("the body is not JSON: {e}")))?;
+    let Some(node) = asked.get("nodeName").and_then(|n| n.as_str()) else {
+        return Err(ApiError::bad_request("the body names no nodeName"));
+    };
+    let token = state.registry.issue_node_credential(user, node).await?;
+    Ok(respond::json(
+        StatusCode::CREATED,
+        &serde_json::json!({"nodeName": node, "token": token}),
+    ))
 }
 
 fn get_only(method: &Method) -> Result<()> {
@@ -154,12 +198,11 @@ fn get_only(method: &Method) -> Result<()> {
     }
 }
 
-/// Authenticates the request (401 otherwise): the admin bearer token, compared in the same
-/// time wherever the tokens differ, or a valid service account token (no authorizer follows:
-/// see [`crate::serviceaccount`]).
-async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<()> {
+/// Who the request is from (401 otherwise): the bearer token's user
+/// ([`Registry::authenticate`]); everyone is the admin on a server without a token.
+async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<User> {
     let Some(admin) = state.token.as_deref() else {
-        return Ok(());
+        return Ok(User::admin());
     };
     // The apiserver's bearer token authenticator: `<scheme> <token>[ ...]`, the scheme
     // compared case-insensitively, the token the second space-separated part (empty: no).
@@ -173,20 +216,7 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<()> {
         Some(token) if scheme.eq_ignore_ascii_case("bearer") => token,
         _ => "",
     };
-    if given.is_empty() {
-        return Err(status::unauthorized().into());
-    }
-    let diff = given
-        .bytes()
-        .zip(admin.bytes())
-        .fold(0u8, |acc, (a, b)| acc | (a ^ b));
-    if given.len() == admin.len() && diff == 0 {
-        return Ok(());
-    }
-    match state.registry.authenticate_token(given).await? {
-        Some(_) => Ok(()),
-        None => Err(status::unauthorized().into()),
-    }
+    state.registry.authenticate(admin, given).await
 }
 
 fn version() -> Response {

@@ -16,6 +16,8 @@ use serde_json::Value;
 use super::negotiate::{self, MAX_BODY_BYTES, Output};
 use super::request::{Query, ResourceRequest};
 use super::{AppState, discovery, logs, respond, token, watch};
+use crate::authn::User;
+use crate::authz::Attributes;
 use crate::error::{ApiError, Result};
 use crate::registry::{
     DeleteOptions, DeleteOutcome, FieldValidation, ListParams, Preconditions, Propagation,
@@ -25,6 +27,7 @@ use crate::registry::{
 /// Everything a verb handler needs from the request.
 pub(super) struct Call<'a> {
     pub state: &'a AppState,
+    pub user: User,
     pub target: ResourceRequest,
     pub parts: Parts,
     pub query: Query,
@@ -61,6 +64,7 @@ impl Call<'_> {
 
 pub(super) async fn dispatch(
     state: &AppState,
+    user: User,
     target: ResourceRequest,
     request: Request<Body>,
 ) -> Result<Response> {
@@ -94,8 +98,18 @@ pub(super) async fn dispatch(
         negotiate::output(accept)?
     };
     let method = parts.method.clone();
+    let verb = verb(&method, target.name.is_some(), query.flag("watch")?);
+    let attrs = Attributes {
+        verb,
+        kind: &target.kind,
+        subresource: target.subresource.as_deref(),
+        namespace: target.namespace.as_deref(),
+        name: target.name.as_deref(),
+    };
+    state.registry.authorize(&user, &attrs).await?;
     let call = Call {
         state,
+        user,
         target,
         parts,
         query,
@@ -142,8 +156,24 @@ pub(super) async fn dispatch(
     }
 }
 
+/// The authorizer's verb of a request (`RequestInfoFactory`): an unknown method is left to
+/// the router, which refuses it.
+fn verb(method: &Method, has_name: bool, watch: bool) -> &'static str {
+    match (method.as_str(), has_name) {
+        ("GET" | "HEAD", true) => "get",
+        ("GET" | "HEAD", false) if watch => "watch",
+        ("GET" | "HEAD", false) => "list",
+        ("POST", _) => "create",
+        ("PUT", _) => "update",
+        ("PATCH", _) => "patch",
+        ("DELETE", true) => "delete",
+        ("DELETE", false) => "deletecollection",
+        _ => "unknown",
+    }
+}
+
 /// Reads a body up to the apiserver's limit (413 beyond it).
-async fn read_body(body: Body) -> Result<bytes::Bytes> {
+pub(super) async fn read_body(body: Body) -> Result<bytes::Bytes> {
     axum::body::to_bytes(body, MAX_BODY_BYTES)
         .await
         .map_err(|e| {

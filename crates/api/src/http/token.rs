@@ -35,6 +35,16 @@ pub(super) async fn create(call: &Call<'_>, body: &[u8]) -> Result<Response> {
             e.path()
         ))
     })?;
+    let bound_pod = request
+        .spec
+        .bound_object_ref
+        .as_ref()
+        .filter(|r| r.kind.as_deref() == Some("Pod"))
+        .and_then(|r| r.name.as_deref());
+    call.state
+        .registry
+        .node_may_request_token(&call.user, call.namespace(), call.name(), bound_pod)
+        .await?;
     let issued = call
         .state
         .registry

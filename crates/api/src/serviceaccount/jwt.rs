@@ -13,6 +13,7 @@ use ring::signature::{
     ECDSA_P256_SHA256_FIXED, ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair as _,
     UnparsedPublicKey,
 };
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -78,6 +79,37 @@ pub struct Claims {
     pub kubernetes: KubernetesClaims,
 }
 
+/// A node's credential (`kbatch agent` on another machine): the node by name, and the Secret
+/// in kube-system whose deletion revokes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeClaims {
+    pub iss: String,
+    pub sub: String,
+    pub aud: Vec<String>,
+    pub exp: i64,
+    pub iat: i64,
+    pub nbf: i64,
+    pub jti: String,
+    #[serde(rename = "kbatch.dev/node")]
+    pub node: NodeBinding,
+}
+
+/// What a node credential names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeBinding {
+    pub name: String,
+    pub secret: Ref,
+}
+
+/// The registered claims every token of this issuer has, checked before the rest is read.
+#[derive(Deserialize)]
+struct Registered {
+    iss: String,
+    aud: Vec<String>,
+    exp: i64,
+    nbf: i64,
+}
+
 #[derive(Serialize, Deserialize)]
 struct Header {
     alg: String,
@@ -135,7 +167,7 @@ impl Signer {
     }
 
     /// The compact JWS of `claims`.
-    pub fn sign(&self, claims: &Claims) -> Result<String, KeyError> {
+    pub fn sign(&self, claims: &impl Serialize) -> Result<String, KeyError> {
         let header = Header {
             alg: "ES256".to_owned(),
             kid: self.key_id.clone(),
@@ -152,13 +184,15 @@ impl Signer {
     }
 
     /// The claims of `token` if this issuer signed it, it is valid at `now` (Unix seconds,
-    /// with [`LEEWAY_SECONDS`]) and names one of `audiences`.
-    pub fn verify(
+    /// with [`LEEWAY_SECONDS`]) and names one of `audiences`: a service account's
+    /// ([`Claims`]) or a node's ([`NodeClaims`]), as the caller asks; claims of the other
+    /// kind are [`TokenError::NotOurs`].
+    pub fn verify<C: DeserializeOwned>(
         &self,
         token: &str,
         now: i64,
         audiences: &[String],
-    ) -> Result<Claims, TokenError> {
+    ) -> Result<C, TokenError> {
         let Some((signing_input, signature)) = token.rsplit_once('.') else {
             return Err(TokenError::NotOurs);
         };
@@ -171,8 +205,9 @@ impl Signer {
         let decode = |p: &str| URL_SAFE_NO_PAD.decode(p).map_err(|_| TokenError::NotOurs);
         let header: Header =
             serde_json::from_slice(&decode(header)?).map_err(|_| TokenError::NotOurs)?;
-        let claims: Claims =
-            serde_json::from_slice(&decode(payload)?).map_err(|_| TokenError::NotOurs)?;
+        let payload = decode(payload)?;
+        let claims: Registered =
+            serde_json::from_slice(&payload).map_err(|_| TokenError::NotOurs)?;
         // Like the apiserver's JWT authenticator, a token of another issuer is left alone.
         if claims.iss != self.issuer {
             return Err(TokenError::NotOurs);
@@ -192,11 +227,11 @@ impl Signer {
         }
         if !claims.aud.iter().any(|a| audiences.contains(a)) {
             return Err(TokenError::Audience {
-                token: claims.aud.clone(),
+                token: claims.aud,
                 target: audiences.to_vec(),
             });
         }
-        Ok(claims)
+        serde_json::from_slice(&payload).map_err(|_| TokenError::NotOurs)
     }
 }
 

@@ -16,15 +16,16 @@ pub mod jwt;
 use std::sync::Arc;
 
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestStatus};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use kbatch_core::field::{ErrorList, FieldError, Path};
-use kbatch_core::object::{Kind, Object, POD, SERVICEACCOUNT, TOKENREQUEST};
+use kbatch_core::object::{Kind, Object, POD, SECRET, SERVICEACCOUNT, TOKENREQUEST};
 use kbatch_core::status;
 
+use crate::authn::User;
 use crate::error::{ApiError, Result};
 use crate::registry::Registry;
 
-pub use jwt::{Claims, KeyError, Signer, TokenError, generate_key_pem};
+pub use jwt::{Claims, KeyError, NodeClaims, Signer, TokenError, generate_key_pem};
 
 /// Where kubelet mounts a pod's service account token (`DefaultAPITokenMountPath`).
 pub const TOKEN_MOUNT_PATH: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
@@ -39,6 +40,8 @@ pub const ROOT_CA_KEY: &str = "ca.crt";
 pub const AUTOMOUNT_EXPIRATION_SECONDS: i64 = 3607;
 /// The issuer and API audience kubeadm configures (`--service-account-issuer`).
 pub const DEFAULT_ISSUER: &str = "https://kubernetes.default.svc.cluster.local";
+/// Where node credentials' Secrets live (`bootstrap.rs`'s node-credential-<node>).
+pub const NODE_CREDENTIAL_NAMESPACE: &str = "kube-system";
 /// How long after a bound object's deletion its tokens still work (the validator's
 /// `invalidIfDeletedBefore`).
 const DELETION_GRACE_SECONDS: i64 = 60;
@@ -46,22 +49,6 @@ const DELETION_GRACE_SECONDS: i64 = 60;
 /// The service account user name (`serviceaccount.MakeUsername`).
 pub fn username(namespace: &str, name: &str) -> String {
     format!("system:serviceaccount:{namespace}:{name}")
-}
-
-/// Who a valid token says the caller is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ServiceAccountUser {
-    pub namespace: String,
-    pub name: String,
-    pub uid: String,
-    /// The pod the token is bound to, if any.
-    pub pod: Option<jwt::Ref>,
-}
-
-impl ServiceAccountUser {
-    pub fn username(&self) -> String {
-        username(&self.namespace, &self.name)
-    }
 }
 
 /// Issues and checks the tokens of one server.
@@ -87,6 +74,10 @@ impl TokenIssuer {
 
     pub fn root_ca(&self) -> &str {
         &self.root_ca
+    }
+
+    pub fn signer(&self) -> &Signer {
+        &self.signer
     }
 
     pub fn audiences(&self) -> &[String] {
@@ -192,9 +183,7 @@ impl Registry {
                     uid
                 }
                 ("v1" | "", "Secret") => {
-                    let secret = self
-                        .get(&kbatch_core::object::SECRET, namespace, object_name)
-                        .await?;
+                    let secret = self.get(&SECRET, namespace, object_name).await?;
                     let uid = secret.metadata().uid.clone().unwrap_or_default();
                     bound.secret = Some(jwt::Ref {
                         name: object_name.to_owned(),
@@ -259,76 +248,93 @@ impl Registry {
         Ok(request)
     }
 
-    /// The service account a bearer token authenticates, `None` when the token is not one of
-    /// this server's service account tokens; an error (401) when it is one but not valid
-    /// now: expired, of a deleted or replaced pod or service account.
-    pub async fn authenticate_token(&self, token: &str) -> Result<Option<ServiceAccountUser>> {
+    /// Who a bearer token of this server's issuer authenticates: a service account (bound
+    /// tokens) or a node (node credentials); `None` when the token is not one of this
+    /// issuer's; an error (401) when it is one but not valid now: expired, or of a deleted or
+    /// replaced account, pod, Secret.
+    pub async fn authenticate_token(&self, token: &str) -> Result<Option<User>> {
         let Some(issuer) = self.token_issuer() else {
             return Ok(None);
         };
         let now = self.clock().now().as_second();
-        let claims = match issuer.signer.verify(token, now, &issuer.audiences) {
-            Ok(claims) => claims,
-            Err(TokenError::NotOurs) => return Ok(None),
-            Err(e) => return Err(unauthorized(&e.to_string())),
-        };
-        let k = &claims.kubernetes;
-        let deleted_too_long_ago =
-            |meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta| {
-                meta.deletion_timestamp
-                    .as_ref()
-                    .is_some_and(|t| t.0.as_second() < now - DELETION_GRACE_SECONDS)
-            };
-        let account = self
-            .get(&SERVICEACCOUNT, &k.namespace, &k.serviceaccount.name)
-            .await
-            .map_err(|e| unauthorized(&format!("service account: {e}")))?;
-        let meta = account.metadata();
-        if meta.uid.as_deref() != Some(k.serviceaccount.uid.as_str()) || deleted_too_long_ago(meta)
+        match issuer
+            .signer
+            .verify::<Claims>(token, now, &issuer.audiences)
         {
+            Ok(claims) => return self.service_account_user(&claims, now).await.map(Some),
+            Err(TokenError::NotOurs) => {}
+            Err(e) => return Err(unauthorized(&e.to_string())),
+        }
+        match issuer
+            .signer
+            .verify::<NodeClaims>(token, now, &issuer.audiences)
+        {
+            Ok(claims) => self.node_user(&claims, now).await.map(Some),
+            Err(TokenError::NotOurs) => Ok(None),
+            Err(e) => Err(unauthorized(&e.to_string())),
+        }
+    }
+
+    /// The validator's checks of a service account token's bound objects.
+    async fn service_account_user(&self, claims: &Claims, now: i64) -> Result<User> {
+        let k = &claims.kubernetes;
+        self.still_bound(&SERVICEACCOUNT, &k.namespace, &k.serviceaccount, now)
+            .await?;
+        if let Some(pod) = &k.pod {
+            self.still_bound(&POD, &k.namespace, pod, now).await?;
+        }
+        if let Some(secret) = &k.secret {
+            self.still_bound(&SECRET, &k.namespace, secret, now).await?;
+        }
+        Ok(User::service_account(
+            &k.namespace,
+            &k.serviceaccount.name,
+            &k.serviceaccount.uid,
+        ))
+    }
+
+    /// A node credential is valid while the Secret it names exists (deleting it revokes it).
+    async fn node_user(&self, claims: &NodeClaims, now: i64) -> Result<User> {
+        self.still_bound(&SECRET, NODE_CREDENTIAL_NAMESPACE, &claims.node.secret, now)
+            .await?;
+        Ok(User::node(&claims.node.name))
+    }
+
+    /// Fails (401) unless the object `reference` names exists with its uid, and was not
+    /// deleted more than a minute ago.
+    async fn still_bound(
+        &self,
+        kind: &Kind,
+        namespace: &str,
+        reference: &jwt::Ref,
+        now: i64,
+    ) -> Result<()> {
+        let object = self
+            .get(kind, namespace, &reference.name)
+            .await
+            .map_err(|e| unauthorized(&format!("{}: {e}", kind.kind)))?;
+        let meta = object.metadata();
+        if meta.uid.as_deref() != Some(reference.uid.as_str()) || deleted_too_long_ago(meta, now) {
             return Err(unauthorized(&format!(
-                "service account {}/{} has been deleted or replaced",
-                k.namespace, k.serviceaccount.name
+                "{} {namespace}/{} has been deleted or replaced",
+                kind.kind, reference.name
             )));
         }
-        if let Some(pod_ref) = &k.pod {
-            let pod = self
-                .get(&POD, &k.namespace, &pod_ref.name)
-                .await
-                .map_err(|e| unauthorized(&format!("pod: {e}")))?;
-            let meta = pod.metadata();
-            if meta.uid.as_deref() != Some(pod_ref.uid.as_str()) || deleted_too_long_ago(meta) {
-                return Err(unauthorized(&format!(
-                    "pod {}/{} has been deleted or replaced",
-                    k.namespace, pod_ref.name
-                )));
-            }
-        }
-        if let Some(secret_ref) = &k.secret {
-            let secret = self
-                .get(&kbatch_core::object::SECRET, &k.namespace, &secret_ref.name)
-                .await
-                .map_err(|e| unauthorized(&format!("secret: {e}")))?;
-            let meta = secret.metadata();
-            if meta.uid.as_deref() != Some(secret_ref.uid.as_str()) || deleted_too_long_ago(meta) {
-                return Err(unauthorized(&format!(
-                    "secret {}/{} has been deleted or replaced",
-                    k.namespace, secret_ref.name
-                )));
-            }
-        }
-        Ok(Some(ServiceAccountUser {
-            namespace: k.namespace.clone(),
-            name: k.serviceaccount.name.clone(),
-            uid: k.serviceaccount.uid.clone(),
-            pod: k.pod.clone(),
-        }))
+        Ok(())
     }
+}
+
+/// Whether an object a token is bound to was deleted more than a minute ago (the validator's
+/// `invalidIfDeletedBefore`); `now` in Unix seconds.
+fn deleted_too_long_ago(meta: &ObjectMeta, now: i64) -> bool {
+    meta.deletion_timestamp
+        .as_ref()
+        .is_some_and(|t| t.0.as_second() < now - DELETION_GRACE_SECONDS)
 }
 
 /// A rejected token: 401 with the apiserver's plain message; why goes to the server's log,
 /// as kube-apiserver logs it, never to the caller.
-fn unauthorized(why: &str) -> ApiError {
+pub(crate) fn unauthorized(why: &str) -> ApiError {
     tracing::debug!(reason = why, "service account token rejected");
     status::unauthorized().into()
 }

@@ -5,5 +5,6 @@ pub mod image;
 pub mod run;
 pub mod server;
 pub mod shim;
+pub mod token;
 pub mod validate;
 pub mod version;

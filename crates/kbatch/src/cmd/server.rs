@@ -164,7 +164,7 @@ pub fn run(args: ServerArgs) -> ExitCode {
     }
 }
 
-fn default_data_dir() -> anyhow::Result<PathBuf> {
+pub fn default_data_dir() -> anyhow::Result<PathBuf> {
     dirs::data_dir()
         .map(|d| d.join("kbatch"))
         .context("no user data directory is known here; pass --data-dir")
