@@ -1,21 +1,112 @@
 //! Pods' configuration for real: ConfigMaps and Secrets as environment and as files, the
-//! downward API, `$(VAR)` expansion, emptyDir, subPath, and a container that waits in
+//! downward API, `$(VAR)` expansion, emptyDir, subPath, claims, and a container that waits in
 //! CreateContainerConfigError until its ConfigMap is created; through the real kubectl
-//! against a real server whose agent runs the pods as host processes, each with its
-//! volumes mounted in a mount namespace of its own.
+//! against a real server, once on each runtime with the same manifests (issue 10): the
+//! process runtime runs the pods as host processes, each with its volumes mounted in a
+//! mount namespace of its own, and ignores the image; runc runs them in containers of the
+//! busybox image built by the image tests' support, imported into the server's image store
+//! (no pull: the tag is not `latest`, so the policy is IfNotPresent).
 //!
 //! Mount paths are under each test's temporary directory: the processes share the host's
-//! filesystem, where missing mount points are created.
+//! filesystem, where missing mount points are created; runc creates them in the container.
+//! Every command is `sh -c` with busybox applets, which the host's shell and the image's
+//! busybox (whose shell runs its applets itself) both have.
+//!
+//! Each scenario is a function of the runtime; `process::<scenario>` and `runc::<scenario>`
+//! run it, the latter skipped, saying why, where runc.rs's tests are.
 
 mod common;
+#[path = "image/support.rs"]
+mod support;
 
+use std::path::Path;
 use std::time::Duration;
 
 use common::{Server, have_kubectl};
 
-fn server() -> Option<Server> {
-    have_kubectl().then(Server::start)
+/// The image every manifest here names, for both runtimes.
+const IMAGE: &str = "kbatch-test/busybox:v1";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Runtime {
+    Process,
+    Runc,
 }
+
+/// Whether the runc variants can run here; says what is missing otherwise (runc.rs's
+/// conditions, less the registry: the image is imported, not pulled).
+fn runc_ready() -> bool {
+    let runc = Path::new("/usr/sbin/runc").exists()
+        || std::env::var_os("PATH")
+            .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join("runc").is_file()));
+    if !runc {
+        eprintln!("SKIPPED: runc is not installed (apt-get install runc; .ci/run installs it)");
+        return false;
+    }
+    if std::os::unix::fs::MetadataExt::uid(&std::fs::metadata("/proc/self").unwrap()) != 0 {
+        eprintln!("SKIPPED: the runc runtime needs root");
+        return false;
+    }
+    if !Path::new(support::BUSYBOX).exists() {
+        eprintln!(
+            "SKIPPED: {} is missing (apt-get install busybox-static)",
+            support::BUSYBOX
+        );
+        return false;
+    }
+    true
+}
+
+/// A server whose pods run on `runtime` by default, so the manifests need no
+/// `runtimeClassName`; None (with the reason printed) where the runtime cannot run here.
+fn server(runtime: Runtime) -> Option<Server> {
+    if !have_kubectl() {
+        return None;
+    }
+    match runtime {
+        Runtime::Process => Some(Server::start()),
+        Runtime::Runc => {
+            if !runc_ready() {
+                return None;
+            }
+            let s = Server::start_with(&["--runtime", "runc"]);
+            let archive = s.dir.path().join("busybox.tar");
+            support::write_docker_save(&archive, &support::busybox_image(), &[IMAGE]);
+            let out = support::kbatch_image(&s.data_dir(), &["import", archive.to_str().unwrap()]);
+            assert!(out.status.success(), "{}", support::stderr(&out));
+            Some(s)
+        }
+    }
+}
+
+/// Two tests per scenario: `process::<scenario>` and `runc::<scenario>`.
+macro_rules! on_both_runtimes {
+    ($($scenario:ident),* $(,)?) => {
+        mod process {
+            $(#[test]
+            fn $scenario() {
+                super::$scenario(super::Runtime::Process)
+            })*
+        }
+        mod runc {
+            $(#[test]
+            fn $scenario() {
+                super::$scenario(super::Runtime::Runc)
+            })*
+        }
+    };
+}
+
+on_both_runtimes!(
+    config_map_env_and_secret_file,
+    env_from_with_prefix_and_expansion,
+    a_missing_config_map_waits_then_runs_once_created,
+    empty_dir_shared_by_init_and_main_containers,
+    downward_api_labels_file_and_sub_paths,
+    a_missing_volume_source_keeps_the_pod_creating,
+    the_nightly_backup_example_runs,
+    a_claim_binds_at_first_use_and_keeps_its_files,
+);
 
 /// Far more than any pod here needs, on a busy machine.
 const LONG: Duration = Duration::from_secs(120);
@@ -81,15 +172,14 @@ spec:
       restartPolicy: Never
 {pod_extra}      containers:
       - name: main
-        image: busybox
+        image: {IMAGE}
         command: [sh, -c, {script:?}]
 {container_extra}"
     )
 }
 
-#[test]
-fn config_map_env_and_secret_file() {
-    let Some(s) = server() else { return };
+fn config_map_env_and_secret_file(runtime: Runtime) {
+    let Some(s) = server(runtime) else { return };
     let mnt = mounts_dir(&s);
     s.ok(&[
         "create",
@@ -155,9 +245,8 @@ fn config_map_env_and_secret_file() {
     });
 }
 
-#[test]
-fn env_from_with_prefix_and_expansion() {
-    let Some(s) = server() else { return };
+fn env_from_with_prefix_and_expansion(runtime: Runtime) {
+    let Some(s) = server(runtime) else { return };
     s.ok(&[
         "create",
         "configmap",
@@ -212,9 +301,8 @@ fn env_from_with_prefix_and_expansion() {
     );
 }
 
-#[test]
-fn a_missing_config_map_waits_then_runs_once_created() {
-    let Some(s) = server() else { return };
+fn a_missing_config_map_waits_then_runs_once_created(runtime: Runtime) {
+    let Some(s) = server(runtime) else { return };
     apply(
         &s,
         &job(
@@ -267,9 +355,8 @@ fn a_missing_config_map_waits_then_runs_once_created() {
     );
 }
 
-#[test]
-fn empty_dir_shared_by_init_and_main_containers() {
-    let Some(s) = server() else { return };
+fn empty_dir_shared_by_init_and_main_containers(runtime: Runtime) {
+    let Some(s) = server(runtime) else { return };
     let mnt = mounts_dir(&s);
     let manifest = format!(
         "apiVersion: batch/v1
@@ -282,12 +369,12 @@ spec:
       restartPolicy: Never
       initContainers:
       - name: prepare
-        image: busybox
+        image: {IMAGE}
         command: [sh, -c, 'echo prepared-by-init > {mnt}/scratch/msg']
         volumeMounts: [{{name: scratch, mountPath: {mnt}/scratch}}]
       containers:
       - name: main
-        image: busybox
+        image: {IMAGE}
         command: [sh, -c, 'cat {mnt}/work/msg']
         volumeMounts: [{{name: scratch, mountPath: {mnt}/work}}]
       volumes:
@@ -303,9 +390,8 @@ spec:
     assert!(!std::path::Path::new(&mnt).join("scratch/msg").exists());
 }
 
-#[test]
-fn downward_api_labels_file_and_sub_paths() {
-    let Some(s) = server() else { return };
+fn downward_api_labels_file_and_sub_paths(runtime: Runtime) {
+    let Some(s) = server(runtime) else { return };
     let mnt = mounts_dir(&s);
     s.ok(&[
         "create",
@@ -362,9 +448,8 @@ fn downward_api_labels_file_and_sub_paths() {
     );
 }
 
-#[test]
-fn a_missing_volume_source_keeps_the_pod_creating() {
-    let Some(s) = server() else { return };
+fn a_missing_volume_source_keeps_the_pod_creating(runtime: Runtime) {
+    let Some(s) = server(runtime) else { return };
     let mnt = mounts_dir(&s);
     apply(
         &s,
@@ -392,15 +477,19 @@ fn a_missing_volume_source_keeps_the_pod_creating() {
     assert_eq!(s.ok(&["logs", "job/novol"]).trim(), "v");
 }
 
-/// examples/kubectl/nightly-backup.yaml as the README shows it: a Secret, a ConfigMap, a claim and a
+/// examples/kubectl/nightly-backup.yaml as the README shows it (the image aside): a Secret, a ConfigMap, a claim and a
 /// CronJob applied together, one run created from the CronJob, and a second Job that reads
 /// the dump back from the claim.
-#[test]
-fn the_nightly_backup_example_runs() {
-    let Some(s) = server() else { return };
+fn the_nightly_backup_example_runs(runtime: Runtime) {
+    let Some(s) = server(runtime) else { return };
     let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../examples/kubectl/nightly-backup.yaml");
-    s.ok(&["apply", "-f", example.to_str().unwrap()]);
+    let example = std::fs::read_to_string(example).unwrap();
+    assert!(example.contains("image: busybox\n"));
+    apply(
+        &s,
+        &example.replace("image: busybox\n", &format!("image: {IMAGE}\n")),
+    );
     s.ok(&[
         "create",
         "job",
@@ -440,9 +529,8 @@ fn the_nightly_backup_example_runs() {
 
 /// A claim of the default class binds to the node when a pod first uses it, and keeps
 /// what one Job wrote for the next.
-#[test]
-fn a_claim_binds_at_first_use_and_keeps_its_files() {
-    let Some(s) = server() else { return };
+fn a_claim_binds_at_first_use_and_keeps_its_files(runtime: Runtime) {
+    let Some(s) = server(runtime) else { return };
     let mnt = mounts_dir(&s);
     apply(
         &s,
