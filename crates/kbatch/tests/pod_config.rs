@@ -106,6 +106,7 @@ on_both_runtimes!(
     a_missing_volume_source_keeps_the_pod_creating,
     the_nightly_backup_example_runs,
     a_claim_binds_at_first_use_and_keeps_its_files,
+    projected_host_path_memory_read_only_and_fs_group,
 );
 
 /// Far more than any pod here needs, on a busy machine.
@@ -475,6 +476,97 @@ fn a_missing_volume_source_keeps_the_pod_creating(runtime: Runtime) {
     s.ok(&["create", "configmap", "later", "--from-literal=k=v"]);
     wait_complete(&s, "novol");
     assert_eq!(s.ok(&["logs", "job/novol"]).trim(), "v");
+}
+
+/// The other volume types, and what kubelet does to all: a projected volume of three
+/// sources with item modes; a hostPath the pod shares with the host; an emptyDir of medium
+/// Memory (a tmpfs of its sizeLimit); readOnly mounts and read-only volume types refusing
+/// writes; a mount listed before the one it sits in still showing; and the pod's fsGroup
+/// owning the files (group read for a Secret's `0400`).
+fn projected_host_path_memory_read_only_and_fs_group(runtime: Runtime) {
+    let Some(s) = server(runtime) else { return };
+    let mnt = mounts_dir(&s);
+    let host = s.dir.path().join("host-data");
+    s.ok(&[
+        "create",
+        "configmap",
+        "conf",
+        "--from-literal=a=from-configmap",
+    ]);
+    s.ok(&[
+        "create",
+        "secret",
+        "generic",
+        "creds",
+        "--from-literal=token=from-secret",
+    ]);
+    let script = [
+        "cd MNT",
+        "cat bundle/conf/a bundle/token bundle/name; echo",
+        "stat -c '%a %g' bundle/..data/conf/a bundle/..data/token bundle/..data/name",
+        "grep ' MNT/outer/mem ' /proc/mounts | cut -d' ' -f3",
+        "echo $(( $(stat -f -c '%b * %S' outer/mem) ))",
+        "echo deep > outer/mem/f && cat outer/mem/f",
+        "stat -c '%a %g' outer",
+        "echo from-the-pod > host/f",
+        "(echo x > ro/f) 2>/dev/null || echo ro refused",
+        "(echo x > bundle/f) 2>/dev/null || echo bundle refused",
+    ]
+    .join("; ")
+    .replace("MNT", &mnt);
+    apply(
+        &s,
+        &job(
+            "kinds",
+            &script,
+            &"        volumeMounts:
+        - {name: mem, mountPath: MNT/outer/mem}
+        - {name: scratch, mountPath: MNT/outer}
+        - {name: bundle, mountPath: MNT/bundle}
+        - {name: host, mountPath: MNT/host}
+        - {name: scratch, mountPath: MNT/ro, readOnly: true}
+"
+            .replace("MNT", &mnt),
+            &"      securityContext: {fsGroup: 2000}
+      volumes:
+      - name: bundle
+        projected:
+          defaultMode: 0400
+          sources:
+          - configMap: {name: conf, items: [{key: a, path: conf/a}]}
+          - secret: {name: creds, items: [{key: token, path: token, mode: 0600}]}
+          - downwardAPI: {items: [{path: name, fieldRef: {fieldPath: metadata.name}}]}
+      - {name: mem, emptyDir: {medium: Memory, sizeLimit: 16Mi}}
+      - {name: scratch, emptyDir: {}}
+      - {name: host, hostPath: {path: HOST, type: DirectoryOrCreate}}
+"
+            .replace("HOST", host.to_str().unwrap()),
+        ),
+    );
+    wait_complete(&s, "kinds");
+    let pod = s.ok(&["get", "pods", "-l", "job-name=kinds", "-o", "name"]);
+    let pod = pod.trim().trim_start_matches("pod/");
+    let logs = s.ok(&["logs", "job/kinds"]);
+    assert_eq!(
+        logs.lines().collect::<Vec<_>>(),
+        [
+            format!("from-configmapfrom-secret{pod}").as_str(),
+            "440 2000",
+            "640 2000",
+            "440 2000",
+            "tmpfs",
+            "16777216",
+            "deep",
+            "2777 2000",
+            "ro refused",
+            "bundle refused",
+        ],
+        "{logs}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(host.join("f")).unwrap(),
+        "from-the-pod\n"
+    );
 }
 
 /// examples/kubectl/nightly-backup.yaml as the README shows it (the image aside): a Secret, a ConfigMap, a claim and a
