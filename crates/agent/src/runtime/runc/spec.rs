@@ -405,9 +405,10 @@ fn bind(destination: &str, source: &Path, read_only: bool) -> Result<Mount, Spec
 fn mounts(input: &SpecInput<'_>) -> Result<Vec<Mount>, SpecError> {
     let taken = |path: &Path| input.mounts.iter().any(|m| m.destination == path);
     let dev = taken(Path::new("/dev"));
+    let replaced = |path: &Path| taken(path) || (dev && path.starts_with("/dev"));
     let mut mounts: Vec<Mount> = get_default_mounts()
         .into_iter()
-        .filter(|m| !taken(m.destination()) && !(dev && m.destination().starts_with("/dev")))
+        .filter(|m| !replaced(m.destination()))
         .collect();
     let mut extra = Vec::with_capacity(input.mounts.len() + 3);
     for (destination, source) in [
