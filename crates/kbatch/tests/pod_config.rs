@@ -482,11 +482,16 @@ fn a_missing_volume_source_keeps_the_pod_creating(runtime: Runtime) {
 /// sources with item modes; a hostPath the pod shares with the host; an emptyDir of medium
 /// Memory (a tmpfs of its sizeLimit); readOnly mounts and read-only volume types refusing
 /// writes; a mount listed before the one it sits in still showing; and the pod's fsGroup
-/// owning the files (group read for a Secret's `0400`).
+/// owning the files (group read for a Secret's `0400`), which lets the pod's user read them
+/// on runc (the process runtime runs the pod as the server's user).
 fn projected_host_path_memory_read_only_and_fs_group(runtime: Runtime) {
     let Some(s) = server(runtime) else { return };
     let mnt = mounts_dir(&s);
+    // The host's directory, which the pod's user may write to.
     let host = s.dir.path().join("host-data");
+    std::fs::create_dir(&host).unwrap();
+    std::fs::set_permissions(&host, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    std::fs::write(host.join("from-host"), "from-the-host\n").unwrap();
     s.ok(&[
         "create",
         "configmap",
@@ -508,7 +513,7 @@ fn projected_host_path_memory_read_only_and_fs_group(runtime: Runtime) {
         "echo $(( $(stat -f -c '%b * %S' outer/mem) ))",
         "echo deep > outer/mem/f && cat outer/mem/f",
         "stat -c '%a %g' outer",
-        "echo from-the-pod > host/f",
+        "cat host/from-host; echo from-the-pod > host/f",
         "(echo x > ro/f) 2>/dev/null || echo ro refused",
         "(echo x > bundle/f) 2>/dev/null || echo bundle refused",
     ]
@@ -527,7 +532,7 @@ fn projected_host_path_memory_read_only_and_fs_group(runtime: Runtime) {
         - {name: scratch, mountPath: MNT/ro, readOnly: true}
 "
             .replace("MNT", &mnt),
-            &"      securityContext: {fsGroup: 2000}
+            &"      securityContext: {runAsUser: 1000, fsGroup: 2000}
       volumes:
       - name: bundle
         projected:
@@ -558,6 +563,7 @@ fn projected_host_path_memory_read_only_and_fs_group(runtime: Runtime) {
             "16777216",
             "deep",
             "2777 2000",
+            "from-the-host",
             "ro refused",
             "bundle refused",
         ],
