@@ -36,6 +36,7 @@ use tokio::task::JoinSet;
 use crate::GarbageCollector;
 use crate::cronjob::CronJobController;
 use crate::job::{JobConfig, JobController};
+use crate::pvc_protection::PvcProtectionController;
 use crate::runtime::{Change, Informer, ObjectKey, RateLimiter, WorkQueue, run_workers};
 use crate::scheduler::Scheduler;
 use crate::serviceaccounts::ServiceAccountsController;
@@ -98,12 +99,15 @@ pub struct Controllers {
     claims: Informer,
     service_account_controller: ServiceAccountsController,
     volume_binder: VolumeBinder,
+    pvc_protection: PvcProtectionController,
 }
 
 /// Workers of the ServiceAccounts controller (upstream `ConcurrentServiceAccountSyncs` is 5;
 /// a sync is one lookup and at most one create) and of the volume binder.
 const SERVICE_ACCOUNT_WORKERS: usize = 2;
 const VOLUME_BINDER_WORKERS: usize = 2;
+/// As kube-controller-manager runs it (`startPVCProtectionController`: one worker).
+const PVC_PROTECTION_WORKERS: usize = 1;
 
 impl std::fmt::Debug for Controllers {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -160,6 +164,7 @@ impl Controllers {
         let service_account_controller =
             ServiceAccountsController::new(registry.clone(), &namespaces, &service_accounts);
         let volume_binder = VolumeBinder::new(registry.clone(), &pods, &claims);
+        let pvc_protection = PvcProtectionController::new(registry.clone(), &pods, &claims);
         metrics.register(|r| {
             scheduler.register_metrics(r);
             ttl.register_metrics(r);
@@ -184,6 +189,7 @@ impl Controllers {
             claims,
             service_account_controller,
             volume_binder,
+            pvc_protection,
         }
     }
 
@@ -226,6 +232,7 @@ impl Controllers {
                 .run(SERVICE_ACCOUNT_WORKERS),
         );
         workers.spawn(self.volume_binder.clone().run(VOLUME_BINDER_WORKERS));
+        workers.spawn(self.pvc_protection.clone().run(PVC_PROTECTION_WORKERS));
         let job = Arc::clone(&self.job);
         workers.spawn(run_workers(
             "job-controller",
@@ -252,6 +259,7 @@ impl Controllers {
         self.ttl.shut_down();
         self.service_account_controller.shut_down();
         self.volume_binder.shut_down();
+        self.pvc_protection.shut_down();
         self.job_queue.shut_down();
         while workers.join_next().await.is_some() {}
         background.shutdown().await;

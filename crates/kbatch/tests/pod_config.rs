@@ -625,8 +625,8 @@ fn the_nightly_backup_example_runs(runtime: Runtime) {
     );
 }
 
-/// A claim of the default class binds to the node when a pod first uses it, and keeps
-/// what one Job wrote for the next.
+/// A claim of the default class binds to the node when a pod first uses it, keeps what one
+/// Job wrote for the next, and, deleted, stays while its pods exist (PVC protection).
 fn a_claim_binds_at_first_use_and_keeps_its_files(runtime: Runtime) {
     let Some(s) = server(runtime) else { return };
     let mnt = mounts_dir(&s);
@@ -671,8 +671,26 @@ spec:
         std::fs::read_to_string(dir.join("db.sql")).unwrap(),
         "nightly\n"
     );
-    // The class `local` deletes a claim's files with the claim.
-    s.ok(&["delete", "job", "writer", "reader"]);
+    // Admission gave the claim the protection finalizer: deleted while pods (finished, not
+    // deleted) use it, it stays Terminating with its files ...
+    assert_eq!(
+        s.ok(&[
+            "get",
+            "pvc",
+            "dumps",
+            "-o",
+            "jsonpath={.metadata.finalizers}"
+        ]),
+        r#"["kubernetes.io/pvc-protection"]"#
+    );
     s.ok(&["delete", "pvc", "dumps", "--wait=false"]);
+    let table = s.ok(&["get", "pvc", "dumps", "--no-headers"]);
+    assert!(table.contains("Terminating"), "{table}");
+    assert!(dir.join("db.sql").exists());
+    // ... until they are gone; then the class `local` deletes its files with it.
+    s.ok(&["delete", "job", "writer", "reader"]);
+    s.wait_for(&["get", "pvc", "--no-headers"], LONG, |out| {
+        !out.contains("dumps")
+    });
     eventually("the deleted claim's directory is removed", || !dir.exists());
 }
