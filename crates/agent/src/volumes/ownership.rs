@@ -9,6 +9,9 @@
 //! Secret: a Secret file of mode `0400` becomes `0440`, group `fsGroup`, which the
 //! container's process has as a supplementary group (the runc spec adds it).
 //!
+//! As in kubelet, a file whose group or mode cannot be changed is logged and left as it is
+//! (an agent that is not root may give only its own groups): the volume is still set up.
+//!
 //! Claims are left alone: the class `local`'s directories are hostPath-like volumes (as
 //! k3s's local-path provisioner makes them), and the hostPath plugin changes no ownership.
 
@@ -46,12 +49,22 @@ pub fn payload_modes(payload: &mut Payload) {
     }
 }
 
-/// `SetVolumeOwnership` over `dir` and everything in it (symlinks not followed).
+/// `SetVolumeOwnership` over `dir` and everything in it (symlinks not followed). Only a
+/// directory that cannot be read is an error; `changeFilePermission`'s failures are logged,
+/// the first of each call.
 pub fn set(dir: &Path, fs_group: u32, read_only: bool) -> std::io::Result<()> {
+    let mut failed = false;
+    let mut log = |what: &str, path: &Path, e: std::io::Error| {
+        if !std::mem::replace(&mut failed, true) {
+            tracing::warn!(path = %path.display(), error = %e, fs_group, "{what} failed: the volume keeps its owner and modes");
+        }
+    };
     let mut pending = vec![dir.to_owned()];
     while let Some(path) = pending.pop() {
         let meta = std::fs::symlink_metadata(&path)?;
-        std::os::unix::fs::lchown(&path, None, Some(fs_group))?;
+        if let Err(e) = std::os::unix::fs::lchown(&path, None, Some(fs_group)) {
+            log("lchown", &path, e);
+        }
         if meta.file_type().is_symlink() {
             continue;
         }
@@ -65,7 +78,11 @@ pub fn set(dir: &Path, fs_group: u32, read_only: bool) -> std::io::Result<()> {
         // chown clears a file's setgid bit, so the mode is set after it, from the mode
         // read before: kubelet's `info.Mode()|mask` does the same.
         let mode = meta.permissions().mode() & 0o7777;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode | mask))?;
+        if let Err(e) =
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode | mask))
+        {
+            log("chmod", &path, e);
+        }
     }
     Ok(())
 }
@@ -119,9 +136,26 @@ mod tests {
         assert_eq!(mode(&scratch.join("f")), 0o660);
     }
 
+    /// An agent that is not root cannot give a group it is not in: kubelet logs that and
+    /// sets the volume up all the same.
+    #[test]
+    fn a_group_that_cannot_be_given_leaves_the_files_usable() {
+        if rustix::process::geteuid().is_root() {
+            eprintln!("SKIPPED: root may give any group");
+            return;
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join("f"), "x").unwrap();
+        std::fs::set_permissions(tmp.path().join("f"), std::fs::Permissions::from_mode(0o400))
+            .unwrap();
+        set(tmp.path(), 0, true).unwrap();
+        assert_eq!(mode(&tmp.path().join("f")), 0o440);
+    }
+
     #[test]
     fn as_root_the_files_get_the_pods_group() {
         if !rustix::process::geteuid().is_root() {
+            eprintln!("SKIPPED: only root may give another group");
             return;
         }
         let tmp = tempfile::tempdir().unwrap();
