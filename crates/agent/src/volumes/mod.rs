@@ -279,9 +279,7 @@ impl SetUp<'_> {
         }
         Ok(())
     }
-}
 
-impl SetUp<'_> {
     /// Writes a payload into a volume directory, a tmpfs first for a Secret's where the
     /// agent may mount one, and gives it the pod's `fsGroup`.
     fn write_payload(
