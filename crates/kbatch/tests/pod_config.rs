@@ -33,6 +33,30 @@ enum Runtime {
     Runc,
 }
 
+impl Runtime {
+    /// The scheme of its containers' IDs (`runc://…`).
+    fn name(self) -> &'static str {
+        match self {
+            Runtime::Process => "process",
+            Runtime::Runc => "runc",
+        }
+    }
+}
+
+/// A server and the runtime its pods run on.
+struct Node {
+    server: Server,
+    runtime: Runtime,
+}
+
+impl std::ops::Deref for Node {
+    type Target = Server;
+
+    fn deref(&self) -> &Server {
+        &self.server
+    }
+}
+
 /// Whether the runc variants can run here; says what is missing otherwise (runc.rs's
 /// conditions, less the registry: the image is imported, not pulled).
 fn runc_ready() -> bool {
@@ -59,12 +83,12 @@ fn runc_ready() -> bool {
 
 /// A server whose pods run on `runtime` by default, so the manifests need no
 /// `runtimeClassName`; None (with the reason printed) where the runtime cannot run here.
-fn server(runtime: Runtime) -> Option<Server> {
+fn server(runtime: Runtime) -> Option<Node> {
     if !have_kubectl() {
         return None;
     }
-    match runtime {
-        Runtime::Process => Some(Server::start()),
+    let server = match runtime {
+        Runtime::Process => Server::start(),
         Runtime::Runc => {
             if !runc_ready() {
                 return None;
@@ -74,9 +98,10 @@ fn server(runtime: Runtime) -> Option<Server> {
             support::write_docker_save(&archive, &support::busybox_image(), &[IMAGE]);
             let out = support::kbatch_image(&s.data_dir(), &["import", archive.to_str().unwrap()]);
             assert!(out.status.success(), "{}", support::stderr(&out));
-            Some(s)
+            s
         }
-    }
+    };
+    Some(Node { server, runtime })
 }
 
 /// Two tests per scenario: `process::<scenario>` and `runc::<scenario>`.
@@ -116,7 +141,8 @@ fn apply(s: &Server, manifest: &str) {
     s.ok_stdin(&["apply", "-f", "-"], manifest);
 }
 
-fn wait_complete(s: &Server, job: &str) {
+/// Waits until the Job completes, and checks that its pods ran on the node's runtime.
+fn wait_complete(s: &Node, job: &str) {
     let out = s.kubectl(&[
         "wait",
         "--for=condition=complete",
@@ -138,6 +164,19 @@ fn wait_complete(s: &Server, job: &str) {
         ])
         .stdout,
         s.kubectl(&["get", "events"]).stdout,
+    );
+    let ids = s.ok(&[
+        "get",
+        "pods",
+        "-l",
+        &format!("job-name={job}"),
+        "-o",
+        "jsonpath={.items[*].status.containerStatuses[*].containerID}",
+    ]);
+    let scheme = format!("{}://", s.runtime.name());
+    assert!(
+        !ids.is_empty() && ids.split_whitespace().all(|id| id.starts_with(&scheme)),
+        "{ids}"
     );
 }
 
