@@ -810,18 +810,19 @@ async fn an_unresolvable_env_var_keeps_the_container_waiting() {
         .iter()
         .map(|m| (m.destination.to_str().unwrap(), m.read_only))
         .collect();
-    assert_eq!(destinations, [("/etc/creds", true), ("/work", false)]);
+    // Shallowest mount path first.
+    assert_eq!(destinations, [("/work", false), ("/etc/creds", true)]);
     assert_eq!(
-        spec.mounts[0].source,
+        spec.mounts[1].source,
         volumes.join("kubernetes.io~secret/creds")
     );
     assert!(
-        spec.mounts[1]
+        spec.mounts[0]
             .source
             .ends_with("kubernetes.io~empty-dir/scratch/w")
     );
     assert_eq!(
-        std::fs::read_to_string(spec.mounts[0].source.join("password")).unwrap(),
+        std::fs::read_to_string(spec.mounts[1].source.join("password")).unwrap(),
         "hunter2"
     );
     let events = event_messages(&h, "needs-config").await.join("\n");

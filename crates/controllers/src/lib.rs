@@ -6,6 +6,7 @@ pub mod garbage_collector;
 pub mod job;
 pub mod leader;
 pub mod manager;
+pub mod pvc_protection;
 pub mod root_ca_publisher;
 pub mod runtime;
 pub mod scheduler;

@@ -38,6 +38,7 @@ use tokio::task::JoinSet;
 use crate::GarbageCollector;
 use crate::cronjob::CronJobController;
 use crate::job::{JobConfig, JobController};
+use crate::pvc_protection::PvcProtectionController;
 use crate::root_ca_publisher::RootCaPublisher;
 use crate::runtime::{Change, Informer, ObjectKey, RateLimiter, WorkQueue, run_workers};
 use crate::scheduler::Scheduler;
@@ -103,12 +104,15 @@ pub struct Controllers {
     /// The `kube-root-ca.crt` ConfigMaps, and their publisher: on servers that issue tokens.
     root_ca: Option<(Informer, RootCaPublisher)>,
     volume_binder: VolumeBinder,
+    pvc_protection: PvcProtectionController,
 }
 
 /// Workers of the ServiceAccounts controller (upstream `ConcurrentServiceAccountSyncs` is 5;
 /// a sync is one lookup and at most one create) and of the volume binder.
 const SERVICE_ACCOUNT_WORKERS: usize = 2;
 const VOLUME_BINDER_WORKERS: usize = 2;
+/// As kube-controller-manager runs it (`startPVCProtectionController`: one worker).
+const PVC_PROTECTION_WORKERS: usize = 1;
 
 impl std::fmt::Debug for Controllers {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -176,6 +180,7 @@ impl Controllers {
             (config_maps, publisher)
         });
         let volume_binder = VolumeBinder::new(registry.clone(), &pods, &claims);
+        let pvc_protection = PvcProtectionController::new(registry.clone(), &pods, &claims);
         metrics.register(|r| {
             scheduler.register_metrics(r);
             ttl.register_metrics(r);
@@ -201,6 +206,7 @@ impl Controllers {
             service_account_controller,
             root_ca,
             volume_binder,
+            pvc_protection,
         }
     }
 
@@ -249,6 +255,7 @@ impl Controllers {
             workers.spawn(publisher.clone().run(SERVICE_ACCOUNT_WORKERS));
         }
         workers.spawn(self.volume_binder.clone().run(VOLUME_BINDER_WORKERS));
+        workers.spawn(self.pvc_protection.clone().run(PVC_PROTECTION_WORKERS));
         let job = Arc::clone(&self.job);
         workers.spawn(run_workers(
             "job-controller",
@@ -278,6 +285,7 @@ impl Controllers {
             publisher.shut_down();
         }
         self.volume_binder.shut_down();
+        self.pvc_protection.shut_down();
         self.job_queue.shut_down();
         while workers.join_next().await.is_some() {}
         background.shutdown().await;

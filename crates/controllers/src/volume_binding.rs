@@ -46,7 +46,8 @@ fn claim_names(pod: &Pod) -> impl Iterator<Item = &str> {
         .map(|c| c.claim_name.as_str())
 }
 
-fn claim_index(obj: &Object) -> Vec<String> {
+/// The index function of [`CLAIM_INDEX`].
+pub fn claim_index(obj: &Object) -> Vec<String> {
     let Object::Pod(pod) = obj else {
         return Vec::new();
     };

@@ -1,21 +1,138 @@
 //! Pods' configuration for real: ConfigMaps and Secrets as environment and as files, the
-//! downward API, `$(VAR)` expansion, emptyDir, subPath, and a container that waits in
+//! downward API, `$(VAR)` expansion, emptyDir, subPath, claims, and a container that waits in
 //! CreateContainerConfigError until its ConfigMap is created; through the real kubectl
-//! against a real server whose agent runs the pods as host processes, each with its
-//! volumes mounted in a mount namespace of its own.
+//! against a real server, once on each runtime with the same manifests (issue 10): the
+//! process runtime runs the pods as host processes, each with its volumes mounted in a
+//! mount namespace of its own, and ignores the image; runc runs them in containers of the
+//! busybox image built by the image tests' support, imported into the server's image store
+//! (no pull: the tag is not `latest`, so the policy is IfNotPresent).
 //!
 //! Mount paths are under each test's temporary directory: the processes share the host's
-//! filesystem, where missing mount points are created.
+//! filesystem, where missing mount points are created; runc creates them in the container.
+//! Every command is `sh -c` with busybox applets, which the host's shell and the image's
+//! busybox (whose shell runs its applets itself) both have.
+//!
+//! Each scenario is a function of the runtime; `process::<scenario>` and `runc::<scenario>`
+//! run it, the latter skipped, saying why, where runc.rs's tests are.
 
 mod common;
+#[path = "image/support.rs"]
+mod support;
 
+use std::path::Path;
 use std::time::Duration;
 
 use common::{Server, have_kubectl};
 
-fn server() -> Option<Server> {
-    have_kubectl().then(Server::start)
+/// The image every manifest here names, for both runtimes.
+const IMAGE: &str = "kbatch-test/busybox:v1";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Runtime {
+    Process,
+    Runc,
 }
+
+impl Runtime {
+    /// The scheme of its containers' IDs (`runc://…`).
+    fn name(self) -> &'static str {
+        match self {
+            Runtime::Process => "process",
+            Runtime::Runc => "runc",
+        }
+    }
+}
+
+/// A server and the runtime its pods run on.
+struct Node {
+    server: Server,
+    runtime: Runtime,
+}
+
+impl std::ops::Deref for Node {
+    type Target = Server;
+
+    fn deref(&self) -> &Server {
+        &self.server
+    }
+}
+
+/// Whether the runc variants can run here; says what is missing otherwise (runc.rs's
+/// conditions, less the registry: the image is imported, not pulled).
+fn runc_ready() -> bool {
+    let runc = Path::new("/usr/sbin/runc").exists()
+        || std::env::var_os("PATH")
+            .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join("runc").is_file()));
+    if !runc {
+        eprintln!("SKIPPED: runc is not installed (apt-get install runc; .ci/run installs it)");
+        return false;
+    }
+    if std::os::unix::fs::MetadataExt::uid(&std::fs::metadata("/proc/self").unwrap()) != 0 {
+        eprintln!("SKIPPED: the runc runtime needs root");
+        return false;
+    }
+    if !Path::new(support::BUSYBOX).exists() {
+        eprintln!(
+            "SKIPPED: {} is missing (apt-get install busybox-static)",
+            support::BUSYBOX
+        );
+        return false;
+    }
+    true
+}
+
+/// A server whose pods run on `runtime` by default, so the manifests need no
+/// `runtimeClassName`; None (with the reason printed) where the runtime cannot run here.
+fn server(runtime: Runtime) -> Option<Node> {
+    if !have_kubectl() {
+        return None;
+    }
+    let server = match runtime {
+        Runtime::Process => Server::start(),
+        Runtime::Runc => {
+            if !runc_ready() {
+                return None;
+            }
+            let s = Server::start_with(&["--runtime", "runc"]);
+            let archive = s.dir.path().join("busybox.tar");
+            support::write_docker_save(&archive, &support::busybox_image(), &[IMAGE]);
+            let out = support::kbatch_image(&s.data_dir(), &["import", archive.to_str().unwrap()]);
+            assert!(out.status.success(), "{}", support::stderr(&out));
+            s
+        }
+    };
+    Some(Node { server, runtime })
+}
+
+/// Two tests per scenario: `process::<scenario>` and `runc::<scenario>`.
+macro_rules! on_both_runtimes {
+    ($($scenario:ident),* $(,)?) => {
+        mod process {
+            $(#[test]
+            fn $scenario() {
+                super::$scenario(super::Runtime::Process)
+            })*
+        }
+        mod runc {
+            $(#[test]
+            fn $scenario() {
+                super::$scenario(super::Runtime::Runc)
+            })*
+        }
+    };
+}
+
+on_both_runtimes!(
+    config_map_env_and_secret_file,
+    env_from_with_prefix_and_expansion,
+    a_missing_config_map_waits_then_runs_once_created,
+    empty_dir_shared_by_init_and_main_containers,
+    downward_api_labels_file_and_sub_paths,
+    a_missing_volume_source_keeps_the_pod_creating,
+    the_nightly_backup_example_runs,
+    a_claim_binds_at_first_use_and_keeps_its_files,
+    projected_host_path_memory_read_only_and_fs_group,
+);
 
 /// Far more than any pod here needs, on a busy machine.
 const LONG: Duration = Duration::from_secs(120);
@@ -24,7 +141,8 @@ fn apply(s: &Server, manifest: &str) {
     s.ok_stdin(&["apply", "-f", "-"], manifest);
 }
 
-fn wait_complete(s: &Server, job: &str) {
+/// Waits until the Job completes, and checks that its pods ran on the node's runtime.
+fn wait_complete(s: &Node, job: &str) {
     let out = s.kubectl(&[
         "wait",
         "--for=condition=complete",
@@ -46,6 +164,19 @@ fn wait_complete(s: &Server, job: &str) {
         ])
         .stdout,
         s.kubectl(&["get", "events"]).stdout,
+    );
+    let ids = s.ok(&[
+        "get",
+        "pods",
+        "-l",
+        &format!("job-name={job}"),
+        "-o",
+        "jsonpath={.items[*].status.containerStatuses[*].containerID}",
+    ]);
+    let scheme = format!("{}://", s.runtime.name());
+    assert!(
+        !ids.is_empty() && ids.split_whitespace().all(|id| id.starts_with(&scheme)),
+        "{ids}"
     );
 }
 
@@ -81,15 +212,14 @@ spec:
       restartPolicy: Never
 {pod_extra}      containers:
       - name: main
-        image: busybox
+        image: {IMAGE}
         command: [sh, -c, {script:?}]
 {container_extra}"
     )
 }
 
-#[test]
-fn config_map_env_and_secret_file() {
-    let Some(s) = server() else { return };
+fn config_map_env_and_secret_file(runtime: Runtime) {
+    let Some(s) = server(runtime) else { return };
     let mnt = mounts_dir(&s);
     s.ok(&[
         "create",
@@ -155,9 +285,8 @@ fn config_map_env_and_secret_file() {
     });
 }
 
-#[test]
-fn env_from_with_prefix_and_expansion() {
-    let Some(s) = server() else { return };
+fn env_from_with_prefix_and_expansion(runtime: Runtime) {
+    let Some(s) = server(runtime) else { return };
     s.ok(&[
         "create",
         "configmap",
@@ -212,9 +341,8 @@ fn env_from_with_prefix_and_expansion() {
     );
 }
 
-#[test]
-fn a_missing_config_map_waits_then_runs_once_created() {
-    let Some(s) = server() else { return };
+fn a_missing_config_map_waits_then_runs_once_created(runtime: Runtime) {
+    let Some(s) = server(runtime) else { return };
     apply(
         &s,
         &job(
@@ -267,9 +395,8 @@ fn a_missing_config_map_waits_then_runs_once_created() {
     );
 }
 
-#[test]
-fn empty_dir_shared_by_init_and_main_containers() {
-    let Some(s) = server() else { return };
+fn empty_dir_shared_by_init_and_main_containers(runtime: Runtime) {
+    let Some(s) = server(runtime) else { return };
     let mnt = mounts_dir(&s);
     let manifest = format!(
         "apiVersion: batch/v1
@@ -282,12 +409,12 @@ spec:
       restartPolicy: Never
       initContainers:
       - name: prepare
-        image: busybox
+        image: {IMAGE}
         command: [sh, -c, 'echo prepared-by-init > {mnt}/scratch/msg']
         volumeMounts: [{{name: scratch, mountPath: {mnt}/scratch}}]
       containers:
       - name: main
-        image: busybox
+        image: {IMAGE}
         command: [sh, -c, 'cat {mnt}/work/msg']
         volumeMounts: [{{name: scratch, mountPath: {mnt}/work}}]
       volumes:
@@ -303,9 +430,8 @@ spec:
     assert!(!std::path::Path::new(&mnt).join("scratch/msg").exists());
 }
 
-#[test]
-fn downward_api_labels_file_and_sub_paths() {
-    let Some(s) = server() else { return };
+fn downward_api_labels_file_and_sub_paths(runtime: Runtime) {
+    let Some(s) = server(runtime) else { return };
     let mnt = mounts_dir(&s);
     s.ok(&[
         "create",
@@ -362,9 +488,8 @@ fn downward_api_labels_file_and_sub_paths() {
     );
 }
 
-#[test]
-fn a_missing_volume_source_keeps_the_pod_creating() {
-    let Some(s) = server() else { return };
+fn a_missing_volume_source_keeps_the_pod_creating(runtime: Runtime) {
+    let Some(s) = server(runtime) else { return };
     let mnt = mounts_dir(&s);
     apply(
         &s,
@@ -392,15 +517,116 @@ fn a_missing_volume_source_keeps_the_pod_creating() {
     assert_eq!(s.ok(&["logs", "job/novol"]).trim(), "v");
 }
 
-/// examples/kubectl/nightly-backup.yaml as the README shows it: a Secret, a ConfigMap, a claim and a
+/// The other volume types, and what kubelet does to all: a projected volume of three
+/// sources with item modes; a hostPath the pod shares with the host; an emptyDir of medium
+/// Memory (a tmpfs of its sizeLimit); readOnly mounts and read-only volume types refusing
+/// writes; a mount listed before the one it sits in still showing; and the pod's fsGroup
+/// owning the files (group read for a Secret's `0400`), which lets the pod's user read them
+/// on runc (the process runtime runs the pod as the server's user).
+fn projected_host_path_memory_read_only_and_fs_group(runtime: Runtime) {
+    let Some(s) = server(runtime) else { return };
+    let mnt = mounts_dir(&s);
+    // The host's directory, which the pod's user may write to.
+    let host = s.dir.path().join("host-data");
+    std::fs::create_dir(&host).unwrap();
+    std::fs::set_permissions(&host, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    std::fs::write(host.join("from-host"), "from-the-host\n").unwrap();
+    s.ok(&[
+        "create",
+        "configmap",
+        "conf",
+        "--from-literal=a=from-configmap",
+    ]);
+    s.ok(&[
+        "create",
+        "secret",
+        "generic",
+        "creds",
+        "--from-literal=token=from-secret",
+    ]);
+    let script = [
+        "cd MNT",
+        "cat bundle/conf/a bundle/token bundle/name; echo",
+        "stat -c '%a %g' bundle/..data/conf/a bundle/..data/token bundle/..data/name",
+        "grep ' MNT/outer/mem ' /proc/mounts | cut -d' ' -f3",
+        "echo $(( $(stat -f -c '%b * %S' outer/mem) ))",
+        "echo deep > outer/mem/f && cat outer/mem/f",
+        "stat -c '%a %g' outer",
+        "cat host/from-host; echo from-the-pod > host/f",
+        "(echo x > ro/f) 2>/dev/null || echo ro refused",
+        "(echo x > bundle/f) 2>/dev/null || echo bundle refused",
+    ]
+    .join("; ")
+    .replace("MNT", &mnt);
+    apply(
+        &s,
+        &job(
+            "kinds",
+            &script,
+            &"        volumeMounts:
+        - {name: mem, mountPath: MNT/outer/mem}
+        - {name: scratch, mountPath: MNT/outer}
+        - {name: bundle, mountPath: MNT/bundle}
+        - {name: host, mountPath: MNT/host}
+        - {name: scratch, mountPath: MNT/ro, readOnly: true}
+"
+            .replace("MNT", &mnt),
+            &"      securityContext: {runAsUser: 1000, fsGroup: 2000}
+      volumes:
+      - name: bundle
+        projected:
+          defaultMode: 0400
+          sources:
+          - configMap: {name: conf, items: [{key: a, path: conf/a}]}
+          - secret: {name: creds, items: [{key: token, path: token, mode: 0600}]}
+          - downwardAPI: {items: [{path: name, fieldRef: {fieldPath: metadata.name}}]}
+      - {name: mem, emptyDir: {medium: Memory, sizeLimit: 16Mi}}
+      - {name: scratch, emptyDir: {}}
+      - {name: host, hostPath: {path: HOST, type: DirectoryOrCreate}}
+"
+            .replace("HOST", host.to_str().unwrap()),
+        ),
+    );
+    wait_complete(&s, "kinds");
+    let pod = s.ok(&["get", "pods", "-l", "job-name=kinds", "-o", "name"]);
+    let pod = pod.trim().trim_start_matches("pod/");
+    let logs = s.ok(&["logs", "job/kinds"]);
+    assert_eq!(
+        logs.lines().collect::<Vec<_>>(),
+        [
+            format!("from-configmapfrom-secret{pod}").as_str(),
+            "440 2000",
+            "640 2000",
+            "440 2000",
+            "tmpfs",
+            "16777216",
+            "deep",
+            "2777 2000",
+            "from-the-host",
+            "ro refused",
+            "bundle refused",
+        ],
+        "{logs}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(host.join("f")).unwrap(),
+        "from-the-pod\n"
+    );
+}
+
+/// examples/kubectl/nightly-backup.yaml as the README shows it (the image aside): a Secret, a ConfigMap, a claim and a
 /// CronJob applied together, one run created from the CronJob, and a second Job that reads
 /// the dump back from the claim.
-#[test]
-fn the_nightly_backup_example_runs() {
-    let Some(s) = server() else { return };
+fn the_nightly_backup_example_runs(runtime: Runtime) {
+    let Some(s) = server(runtime) else { return };
     let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../examples/kubectl/nightly-backup.yaml");
-    s.ok(&["apply", "-f", example.to_str().unwrap()]);
+    let example = std::fs::read_to_string(example).unwrap();
+    assert!(example.contains("image: busybox\n"));
+    apply(
+        &s,
+        &example.replace("image: busybox\n", &format!("image: {IMAGE}\n")),
+    );
     s.ok(&[
         "create",
         "job",
@@ -438,11 +664,10 @@ fn the_nightly_backup_example_runs() {
     );
 }
 
-/// A claim of the default class binds to the node when a pod first uses it, and keeps
-/// what one Job wrote for the next.
-#[test]
-fn a_claim_binds_at_first_use_and_keeps_its_files() {
-    let Some(s) = server() else { return };
+/// A claim of the default class binds to the node when a pod first uses it, keeps what one
+/// Job wrote for the next, and, deleted, stays while its pods exist (PVC protection).
+fn a_claim_binds_at_first_use_and_keeps_its_files(runtime: Runtime) {
+    let Some(s) = server(runtime) else { return };
     let mnt = mounts_dir(&s);
     apply(
         &s,
@@ -485,8 +710,26 @@ spec:
         std::fs::read_to_string(dir.join("db.sql")).unwrap(),
         "nightly\n"
     );
-    // The class `local` deletes a claim's files with the claim.
-    s.ok(&["delete", "job", "writer", "reader"]);
+    // Admission gave the claim the protection finalizer: deleted while pods (finished, not
+    // deleted) use it, it stays Terminating with its files ...
+    assert_eq!(
+        s.ok(&[
+            "get",
+            "pvc",
+            "dumps",
+            "-o",
+            "jsonpath={.metadata.finalizers}"
+        ]),
+        r#"["kubernetes.io/pvc-protection"]"#
+    );
     s.ok(&["delete", "pvc", "dumps", "--wait=false"]);
+    let table = s.ok(&["get", "pvc", "dumps", "--no-headers"]);
+    assert!(table.contains("Terminating"), "{table}");
+    assert!(dir.join("db.sql").exists());
+    // ... until they are gone; then the class `local` deletes its files with it.
+    s.ok(&["delete", "job", "writer", "reader"]);
+    s.wait_for(&["get", "pvc", "--no-headers"], LONG, |out| {
+        !out.contains("dumps")
+    });
     eventually("the deleted claim's directory is removed", || !dir.exists());
 }

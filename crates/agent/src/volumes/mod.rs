@@ -20,12 +20,16 @@
 //! - persistentVolumeClaim: the claim's directory on this node, from the agent's claim
 //!   resolver.
 //!
+//! With the pod's `fsGroup`, the files of every volume but hostPath and claims get that
+//! group and its access ([`ownership`]); an emptyDir's once, when it is made.
+//!
 //! Set-up errors are kubelet's `FailedMount` (`MountVolume.SetUp failed for volume …`) and
 //! keep the pod's containers waiting in `ContainerCreating` until they are resolved.
 
 pub mod atomic;
 pub mod claims;
 pub mod host_path;
+pub mod ownership;
 
 use std::collections::{BTreeMap, HashSet};
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
@@ -132,6 +136,7 @@ impl SetUp<'_> {
         let ns = self.pod.metadata.namespace.as_deref().unwrap_or("");
         if let Some(empty) = &v.empty_dir {
             let path = dir("kubernetes.io~empty-dir");
+            let made = !path.is_dir();
             make_dir(&path, 0o777)?;
             if empty.medium.as_deref() == Some("Memory") {
                 let size = empty
@@ -140,6 +145,10 @@ impl SetUp<'_> {
                     .and_then(|q| crate::resources::value(&q.0))
                     .or_else(|| pod_memory_limit(self.pod));
                 mount_tmpfs(&path, size, 0o777)?;
+            }
+            if made && let Some(group) = ownership::fs_group(self.pod) {
+                ownership::set(&path, group, false)
+                    .map_err(|e| format!("setting the fsGroup of {}: {e}", path.display()))?;
             }
             return Ok(HostVolume {
                 path,
@@ -158,7 +167,7 @@ impl SetUp<'_> {
                 cm.optional,
                 mode,
             )?;
-            write_payload(&path, &payload, false)?;
+            self.write_payload(&path, &mut payload, false)?;
             return Ok(read_only(path));
         }
         if let Some(s) = &v.secret {
@@ -174,7 +183,7 @@ impl SetUp<'_> {
                 s.optional,
                 mode,
             )?;
-            write_payload(&path, &payload, true)?;
+            self.write_payload(&path, &mut payload, true)?;
             return Ok(read_only(path));
         }
         if let Some(d) = &v.downward_api {
@@ -182,7 +191,7 @@ impl SetUp<'_> {
             let mut payload = Payload::new();
             let mode = d.default_mode.unwrap_or(DEFAULT_MODE);
             self.downward_payload(&mut payload, d.items.as_deref(), mode)?;
-            write_payload(&path, &payload, false)?;
+            self.write_payload(&path, &mut payload, false)?;
             return Ok(read_only(path));
         }
         if let Some(p) = &v.projected {
@@ -229,7 +238,7 @@ impl SetUp<'_> {
                 // clusterTrustBundle sources are not projected: kbatch serves no
                 // ClusterTrustBundles.
             }
-            write_payload(&path, &payload, secret)?;
+            self.write_payload(&path, &mut payload, secret)?;
             return Ok(read_only(path));
         }
         if let Some(h) = &v.host_path {
@@ -281,6 +290,30 @@ impl SetUp<'_> {
                 item.mode,
                 default_mode,
             )?;
+        }
+        Ok(())
+    }
+
+    /// Writes a payload into a volume directory, a tmpfs first for a Secret's where the
+    /// agent may mount one, and gives it the pod's `fsGroup`.
+    fn write_payload(
+        &self,
+        path: &Path,
+        payload: &mut Payload,
+        secret: bool,
+    ) -> Result<(), String> {
+        let group = ownership::fs_group(self.pod);
+        if group.is_some() {
+            ownership::payload_modes(payload);
+        }
+        make_dir(path, 0o755)?;
+        if secret {
+            mount_tmpfs(path, None, 0o755)?;
+        }
+        atomic::write(path, payload).map_err(|e| format!("writing {}: {e}", path.display()))?;
+        if let Some(group) = group {
+            ownership::set(path, group, true)
+                .map_err(|e| format!("setting the fsGroup of {}: {e}", path.display()))?;
         }
         Ok(())
     }
@@ -430,16 +463,6 @@ fn make_dir(path: &Path, mode: u32) -> Result<(), String> {
         .map_err(|e| format!("creating {}: {e}", path.display()))
 }
 
-/// Writes a payload into a volume directory; a Secret's directory is a tmpfs first, where
-/// the agent may mount one.
-fn write_payload(path: &Path, payload: &Payload, secret: bool) -> Result<(), String> {
-    make_dir(path, 0o755)?;
-    if secret {
-        mount_tmpfs(path, None, 0o755)?;
-    }
-    atomic::write(path, payload).map_err(|e| format!("writing {}: {e}", path.display()))
-}
-
 /// Mounts a tmpfs on `path` unless one is there; without root, `path` stays a directory
 /// on the data dir's filesystem.
 fn mount_tmpfs(path: &Path, size: Option<i128>, mode: u32) -> Result<(), String> {
@@ -577,6 +600,9 @@ pub fn container_mounts(
             read_only: vm.read_only == Some(true) || volume.read_only,
         });
     }
+    // Shallower mount paths first, so that none hides one below it whatever the order of
+    // `volumeMounts` (containerd's `WithMounts` sorts them so, stably, for runc).
+    mounts.sort_by_key(|m| m.destination.components().count());
     Ok(mounts)
 }
 

@@ -339,3 +339,75 @@ fn memory_empty_dir_is_a_sized_tmpfs() {
     assert!(!mounted(path));
     assert!(!pod_dir(tmp.path(), "uid-1").exists());
 }
+
+/// The pod's fsGroup on its volumes (kubelet's `SetVolumeOwnership`): group read for the
+/// read-only ones, group read and write and setgid for an emptyDir, nothing for a hostPath;
+/// the modes the atomic writer compares are those it leaves, so a re-sync writes nothing.
+#[test]
+fn fs_group_owns_the_volumes_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let host = tmp.path().join("host");
+    let mut pod = pod(serde_json::json!([
+        {"name": "creds", "secret": {"secretName": "creds", "defaultMode": 0o400,
+            "items": [{"key": "password", "path": "pw"}, {"key": "user", "path": "user", "mode": 0o600}]}},
+        {"name": "scratch", "emptyDir": {}},
+        {"name": "host", "hostPath": {"path": host, "type": "DirectoryOrCreate"}}
+    ]));
+    // Without root only the agent's own groups can be given; its primary one always can.
+    let group = rustix::process::getegid().as_raw();
+    pod.spec.as_mut().unwrap().security_context =
+        Some(serde_json::from_value(serde_json::json!({"fsGroup": group})).unwrap());
+    let made = set_up(tmp.path(), &pod, &NoClaims).unwrap();
+    let gid = |p: &Path| std::os::unix::fs::MetadataExt::gid(&std::fs::metadata(p).unwrap());
+    let creds = made.volumes["creds"].path.clone();
+    assert_eq!(mode(&creds.join("pw")), 0o440);
+    assert_eq!(mode(&creds.join("user")), 0o640);
+    assert_eq!(mode(&creds), 0o2755);
+    assert_eq!(gid(&creds.join("pw")), group);
+    let scratch = made.volumes["scratch"].path.clone();
+    assert_eq!(mode(&scratch), 0o2777);
+    assert_eq!(gid(&scratch), group);
+    assert_eq!(mode(&host), 0o755, "a hostPath is the host's");
+
+    let version = std::fs::read_link(creds.join("..data")).unwrap();
+    // A file the container made in its emptyDir is its own business after the set-up.
+    std::fs::write(scratch.join("mine"), "x").unwrap();
+    std::fs::set_permissions(scratch.join("mine"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    set_up(tmp.path(), &pod, &NoClaims).unwrap();
+    assert_eq!(std::fs::read_link(creds.join("..data")).unwrap(), version);
+    assert_eq!(mode(&scratch.join("mine")), 0o600);
+    tear_down(tmp.path(), "uid-1");
+}
+
+/// Shallower mount paths come first whatever the order of `volumeMounts`, so that
+/// `/data` does not hide `/data/cache` (containerd's order).
+#[test]
+fn mounts_go_shallowest_first() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pod = pod(serde_json::json!([
+        {"name": "a", "emptyDir": {}},
+        {"name": "b", "emptyDir": {}}
+    ]));
+    let made = set_up(tmp.path(), &pod, &NoClaims).unwrap();
+    let container: Container = serde_json::from_value(serde_json::json!({
+        "name": "c",
+        "volumeMounts": [
+            {"name": "b", "mountPath": "/data/cache/"},
+            {"name": "a", "mountPath": "/z"},
+            {"name": "a", "mountPath": "/data"},
+            {"name": "b", "mountPath": "/data/cache/x/y"},
+            {"name": "b", "mountPath": "/y"}
+        ]
+    }))
+    .unwrap();
+    let order: Vec<PathBuf> = container_mounts(&container, &made, &[])
+        .unwrap()
+        .into_iter()
+        .map(|m| m.destination)
+        .collect();
+    let want: Vec<PathBuf> = ["/z", "/data", "/y", "/data/cache/", "/data/cache/x/y"]
+        .into_iter()
+        .map(PathBuf::from)
+        .collect();
+    assert_eq!(order, want);
+}

@@ -12,6 +12,9 @@
 //!   is admitted as if the account had no opinion on automounting.
 //! - `DefaultStorageClass` (plugin/pkg/admission/storage/storageclass/setdefault): a claim
 //!   with neither `spec.storageClassName` nor the beta annotation gets the default class.
+//! - `StorageObjectInUseProtection` (plugin/pkg/admission/storage/storageobjectinuseprotection):
+//!   every claim gets the `kubernetes.io/pvc-protection` finalizer, which the PVC protection
+//!   controller (crates/controllers `pvc_protection.rs`) removes once no pod uses the claim.
 
 use std::collections::BTreeMap;
 
@@ -38,6 +41,8 @@ pub const DEFAULT_SERVICE_ACCOUNT: &str = "default";
 /// The StorageClass every kbatch server has, and its provisioner (the agent's local paths).
 pub const DEFAULT_STORAGE_CLASS: &str = "local";
 pub const LOCAL_PATH_PROVISIONER: &str = "kbatch.dev/local-path";
+/// The finalizer that keeps a claim while pods use it (`volumeutil.PVCProtectionFinalizer`).
+pub const PVC_PROTECTION_FINALIZER: &str = "kubernetes.io/pvc-protection";
 
 impl Registry {
     /// Runs the mutating plugins on an object about to be created in `namespace`.
@@ -47,7 +52,10 @@ impl Registry {
                 default_service_account(pod);
                 self.admit_service_account(namespace, pod).await?;
             }
-            Object::PersistentVolumeClaim(pvc) => self.default_storage_class(pvc).await?,
+            Object::PersistentVolumeClaim(pvc) => {
+                self.default_storage_class(pvc).await?;
+                protect_claim(pvc);
+            }
             _ => {}
         }
         Ok(())
@@ -159,6 +167,14 @@ impl Registry {
             Err(e) if e.reason() == "AlreadyExists" => Ok(()),
             Err(e) => Err(e),
         }
+    }
+}
+
+/// `StorageObjectInUseProtection`'s `admitPVC`: the finalizer, once.
+fn protect_claim(pvc: &mut PersistentVolumeClaim) {
+    let finalizers = pvc.metadata.finalizers.get_or_insert_with(Vec::new);
+    if !finalizers.iter().any(|f| f == PVC_PROTECTION_FINALIZER) {
+        finalizers.push(PVC_PROTECTION_FINALIZER.to_owned());
     }
 }
 

@@ -277,7 +277,7 @@ mod tests {
         let token = s.sign(&c).unwrap();
         assert_eq!(token.split('.').count(), 3);
         let aud = vec![ISSUER.to_owned()];
-        assert_eq!(s.verify(&token, 1_000_010, &aud).unwrap(), c);
+        assert_eq!(s.verify::<Claims>(&token, 1_000_010, &aud).unwrap(), c);
         // The payload is the JWT claim set kube-apiserver writes.
         let payload = token.split('.').nth(1).unwrap();
         let json: serde_json::Value =
@@ -294,22 +294,25 @@ mod tests {
         let token = s.sign(&c).unwrap();
         let aud = vec![ISSUER.to_owned()];
         assert_eq!(
-            s.verify(&token, c.exp + LEEWAY_SECONDS + 1, &aud),
+            s.verify::<Claims>(&token, c.exp + LEEWAY_SECONDS + 1, &aud),
             Err(TokenError::Expired)
         );
-        assert!(s.verify(&token, c.exp + LEEWAY_SECONDS, &aud).is_ok());
+        assert!(
+            s.verify::<Claims>(&token, c.exp + LEEWAY_SECONDS, &aud)
+                .is_ok()
+        );
         assert_eq!(
-            s.verify(&token, c.nbf - LEEWAY_SECONDS - 1, &aud),
+            s.verify::<Claims>(&token, c.nbf - LEEWAY_SECONDS - 1, &aud),
             Err(TokenError::NotYetValid)
         );
         assert!(matches!(
-            s.verify(&token, 1_000_000, &["vault".to_owned()]),
+            s.verify::<Claims>(&token, 1_000_000, &["vault".to_owned()]),
             Err(TokenError::Audience { .. })
         ));
         // Another key's signature over the same claims fails; so does an altered payload.
         let other = signer().sign(&c).unwrap();
         assert_eq!(
-            s.verify(&other, 1_000_000, &aud),
+            s.verify::<Claims>(&other, 1_000_000, &aud),
             Err(TokenError::Signature)
         );
         let mut forged = c.clone();
@@ -318,7 +321,7 @@ mod tests {
         let mut parts: Vec<&str> = token.split('.').collect();
         parts[1] = &forged_payload;
         assert_eq!(
-            s.verify(&parts.join("."), 1_000_000, &aud),
+            s.verify::<Claims>(&parts.join("."), 1_000_000, &aud),
             Err(TokenError::Signature)
         );
         // "alg": "none" is refused, whatever the signature part holds.
@@ -326,7 +329,7 @@ mod tests {
         parts[0] = &none;
         parts[1] = token.split('.').nth(1).unwrap();
         assert_eq!(
-            s.verify(&parts.join("."), 1_000_000, &aud),
+            s.verify::<Claims>(&parts.join("."), 1_000_000, &aud),
             Err(TokenError::Signature)
         );
     }
@@ -336,12 +339,19 @@ mod tests {
         let s = signer();
         let aud = vec![ISSUER.to_owned()];
         for t in ["", "abc", "a.b", "a.b.c.d", "x.y.z", "admin-token-0123"] {
-            assert_eq!(s.verify(t, 0, &aud), Err(TokenError::NotOurs), "{t}");
+            assert_eq!(
+                s.verify::<Claims>(t, 0, &aud),
+                Err(TokenError::NotOurs),
+                "{t}"
+            );
         }
         let mut c = claims(0);
         c.iss = "https://elsewhere".to_owned();
         let token = s.sign(&c).unwrap();
-        assert_eq!(s.verify(&token, 0, &aud), Err(TokenError::NotOurs));
+        assert_eq!(
+            s.verify::<Claims>(&token, 0, &aud),
+            Err(TokenError::NotOurs)
+        );
     }
 
     #[test]

@@ -19,7 +19,10 @@
 //!   the pod's (`spec.hostname`, else the pod's name, as `GeneratePodHostNameAndDomain`).
 //! - **mounts**: runc's defaults, the pod's `/etc/hosts`, `/etc/resolv.conf` and
 //!   `/etc/hostname`, and the container's volume mounts, which the agent's volumes module set
-//!   up on the host (every volume type, `subPath` resolved) for both runtimes.
+//!   up on the host (every volume type, `subPath` resolved, `fsGroup` applied) for both
+//!   runtimes: bind mounts, `ro` where the volume mount or the volume type is read-only,
+//!   private propagation (kubelet's default, `None`). A volume mounted where a default
+//!   mount or a pod file would go replaces it; shallower paths are mounted first.
 //! - **cgroups**: `limits.memory`, the CFS quota from `limits.cpu`, shares from
 //!   `requests.cpu` (kubelet's `milliCPUToQuota`, `milliCPUToShares`), a pids limit.
 
@@ -394,13 +397,39 @@ fn bind(destination: &str, source: &Path, read_only: bool) -> Result<Mount, Spec
         .map_err(|e| SpecError::Build(e.to_string()))
 }
 
-/// The container's volume mounts as bind mounts, in `volumeMounts` order.
-fn volume_mounts(input: &SpecInput<'_>) -> Result<Vec<Mount>, SpecError> {
-    input
-        .mounts
-        .iter()
-        .map(|m| bind(&m.destination.to_string_lossy(), &m.source, m.read_only))
-        .collect()
+/// The run's mounts as containerd's `WithMounts` makes them: runc's defaults, less those
+/// a volume is mounted on (all of `/dev`'s when one is mounted on `/dev`), then the pod's
+/// files, less those a volume is mounted on (kubelet's `/etc/hosts` rule, containerd's
+/// `isInCRIMounts` for the others), and the volumes, shallower paths first, so that no
+/// mount hides one below it.
+fn mounts(input: &SpecInput<'_>) -> Result<Vec<Mount>, SpecError> {
+    let taken = |path: &Path| input.mounts.iter().any(|m| m.destination == path);
+    let dev = taken(Path::new("/dev"));
+    let replaced = |path: &Path| taken(path) || (dev && path.starts_with("/dev"));
+    let mut mounts: Vec<Mount> = get_default_mounts()
+        .into_iter()
+        .filter(|m| !replaced(m.destination()))
+        .collect();
+    let mut extra = Vec::with_capacity(input.mounts.len() + 3);
+    for (destination, source) in [
+        ("/etc/hosts", input.etc_hosts),
+        ("/etc/resolv.conf", input.resolv_conf),
+        ("/etc/hostname", input.hostname_file),
+    ] {
+        if !taken(Path::new(destination)) {
+            extra.push(bind(destination, source, false)?);
+        }
+    }
+    for m in input.mounts {
+        extra.push(bind(
+            &m.destination.to_string_lossy(),
+            &m.source,
+            m.read_only,
+        )?);
+    }
+    extra.sort_by_key(|m| m.destination().components().count());
+    mounts.extend(extra);
+    Ok(mounts)
 }
 
 /// The run's cgroup settings.
@@ -528,11 +557,7 @@ pub fn generate(input: &SpecInput<'_>) -> Result<Spec, SpecError> {
         .readonly_paths(get_default_readonly_paths())
         .build()
         .map_err(build)?;
-    let mut mounts = get_default_mounts();
-    mounts.push(bind("/etc/hosts", input.etc_hosts, false)?);
-    mounts.push(bind("/etc/resolv.conf", input.resolv_conf, false)?);
-    mounts.push(bind("/etc/hostname", input.hostname_file, false)?);
-    mounts.extend(volume_mounts(input)?);
+    let mounts = mounts(input)?;
     let read_only = sc.and_then(|s| s.read_only_root_filesystem) == Some(true);
     SpecBuilder::default()
         .version("1.0.2-dev")
@@ -600,6 +625,24 @@ mod tests {
     }
 
     fn generate_for(pod: &Pod, image: &Image, env: &[(String, String)]) -> Result<Spec, SpecError> {
+        generate_with(
+            pod,
+            image,
+            env,
+            &[crate::runtime::Mount {
+                source: PathBuf::from("/p/volumes/scratch"),
+                destination: PathBuf::from("/scratch"),
+                read_only: true,
+            }],
+        )
+    }
+
+    fn generate_with(
+        pod: &Pod,
+        image: &Image,
+        env: &[(String, String)],
+        mounts: &[crate::runtime::Mount],
+    ) -> Result<Spec, SpecError> {
         let container = pod.spec.as_ref().unwrap().containers[0].clone();
         let expand = |w: &Option<Vec<String>>| w.clone();
         generate(&SpecInput {
@@ -615,11 +658,7 @@ mod tests {
             etc_hosts: Path::new("/p/hosts"),
             resolv_conf: Path::new("/p/resolv.conf"),
             hostname_file: Path::new("/p/hostname"),
-            mounts: &[crate::runtime::Mount {
-                source: PathBuf::from("/p/volumes/scratch"),
-                destination: PathBuf::from("/scratch"),
-                read_only: true,
-            }],
+            mounts,
             cgroups_path: "/kbatch-runc/x".to_owned(),
             limits: Limits {
                 memory_bytes: Some(64 << 20),
@@ -833,5 +872,66 @@ mod tests {
         assert_eq!(cpu.period(), Some(100_000));
         assert_eq!(cpu.shares(), Some(256));
         assert_eq!(r.pids().as_ref().unwrap().limit(), 100);
+    }
+
+    /// A volume on `/dev/shm` or `/etc/hosts` replaces runc's or the pod's; a volume on
+    /// `/dev` replaces everything under it; shallower paths are mounted first.
+    #[test]
+    fn volumes_replace_default_mounts_and_go_shallowest_first() {
+        let volume = |source: &str, destination: &str, read_only: bool| crate::runtime::Mount {
+            source: PathBuf::from(source),
+            destination: PathBuf::from(destination),
+            read_only,
+        };
+        let spec = generate_with(
+            &one(json!({})),
+            &busybox(),
+            &[],
+            &[
+                volume("/v/cache", "/data/cache", false),
+                volume("/v/shm", "/dev/shm", false),
+                volume("/v/data", "/data", true),
+                volume("/v/hosts", "/etc/hosts", true),
+            ],
+        )
+        .unwrap();
+        let mounts = spec.mounts().as_ref().unwrap();
+        let at = |d: &str| -> Vec<&Mount> {
+            mounts
+                .iter()
+                .filter(|m| m.destination() == Path::new(d))
+                .collect()
+        };
+        let source = |d: &str| at(d)[0].source().clone().unwrap();
+        assert_eq!(at("/dev/shm").len(), 1);
+        assert_eq!(source("/dev/shm"), Path::new("/v/shm"));
+        assert_eq!(at("/etc/hosts").len(), 1);
+        assert_eq!(source("/etc/hosts"), Path::new("/v/hosts"));
+        assert_eq!(source("/etc/hostname"), Path::new("/p/hostname"));
+        assert!(at("/dev/mqueue").len() == 1 && at("/proc").len() == 1);
+        let position = |d: &str| mounts.iter().position(|m| m.destination() == Path::new(d));
+        assert!(position("/data") < position("/data/cache"));
+        assert!(position("/dev") < position("/dev/shm"));
+        let options = at("/data")[0].options().clone().unwrap();
+        assert_eq!(options, ["rbind", "rprivate", "ro"]);
+        let options = at("/data/cache")[0].options().clone().unwrap();
+        assert_eq!(options, ["rbind", "rprivate", "rw"]);
+
+        let spec = generate_with(
+            &one(json!({})),
+            &busybox(),
+            &[],
+            &[volume("/v/dev", "/dev", false)],
+        )
+        .unwrap();
+        let under_dev: Vec<_> = spec
+            .mounts()
+            .as_ref()
+            .unwrap()
+            .iter()
+            .filter(|m| m.destination().starts_with("/dev"))
+            .map(|m| m.source().clone().unwrap())
+            .collect();
+        assert_eq!(under_dev, [PathBuf::from("/v/dev")]);
     }
 }
