@@ -70,11 +70,12 @@ impl Registry {
                 _ => false,
             }
         } else if *kind == NODE {
-            read || (matches!(attrs.verb, "create" | "update" | "patch") && own_name)
+            // A create names its object in the body: [`Registry::node_restriction`].
+            read || attrs.verb == "create" || (matches!(attrs.verb, "update" | "patch") && own_name)
         } else if *kind == LEASE {
             attrs.namespace == Some(NODE_LEASE_NAMESPACE)
-                && own_name
-                && matches!(attrs.verb, "get" | "create" | "update" | "patch")
+                && (attrs.verb == "create"
+                    || (own_name && matches!(attrs.verb, "get" | "update" | "patch")))
         } else if *kind == EVENT {
             matches!(attrs.verb, "create" | "update" | "patch")
         } else if *kind == RUNTIME_CLASS || *kind == STORAGECLASS {
@@ -131,6 +132,32 @@ impl Registry {
             Object::Pod(pod) => pod_refers_to(pod, kind, name),
             _ => false,
         }))
+    }
+
+    /// NodeRestriction for creates, whose object's name is in the body: a node may create its
+    /// own Node and Lease only.
+    pub fn node_restriction(&self, user: &User, kind: &Kind, object: &Object) -> Result<()> {
+        let Some(node) = user.node_name() else {
+            return Ok(());
+        };
+        if (*kind == NODE || *kind == LEASE) && object.name() != node {
+            let attrs = Attributes {
+                verb: "create",
+                kind,
+                subresource: None,
+                namespace: object.metadata().namespace.as_deref(),
+                name: Some(object.name()),
+            };
+            return Err(forbidden(
+                user,
+                &attrs,
+                Some(format!(
+                    "node '{node}' may only create its own {}",
+                    kind.kind
+                )),
+            ));
+        }
+        Ok(())
     }
 
     /// NodeRestriction for TokenRequests: a node may only ask for tokens bound to a pod it

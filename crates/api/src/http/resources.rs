@@ -311,6 +311,9 @@ fn body_object(call: &Call<'_>, body: &[u8], opts: &WriteOptions) -> Result<(Obj
 async fn create(call: &Call<'_>, body: &[u8]) -> Result<Response> {
     let opts = write_options(call)?;
     let (obj, warnings) = body_object(call, body, &opts)?;
+    call.state
+        .registry
+        .node_restriction(&call.user, call.kind(), &obj)?;
     let written = call
         .state
         .registry

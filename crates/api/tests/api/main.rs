@@ -10,6 +10,7 @@ mod events;
 mod lists;
 mod logs;
 mod namespaces;
+mod node_auth;
 mod service_accounts;
 mod watch;
 mod writes;
