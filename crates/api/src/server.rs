@@ -18,6 +18,7 @@ use crate::error::ApiError;
 use crate::http::{AppState, Metrics, router};
 use crate::logs::PodLogs;
 use crate::registry::Registry;
+use crate::registry::plugins::DefaultTolerations;
 use crate::serviceaccount::TokenIssuer;
 
 /// What the API server is built from.
@@ -32,6 +33,8 @@ pub struct ApiConfig {
     /// Issues and accepts service account tokens (with `token`; `None`: no tokens, and pods
     /// get no token volume).
     pub token_issuer: Option<Arc<TokenIssuer>>,
+    /// The tolerations pods get for lost nodes (DefaultTolerationSeconds).
+    pub default_tolerations: DefaultTolerations,
     pub metrics: Arc<Metrics>,
 }
 
@@ -56,7 +59,8 @@ pub struct Api {
 impl Api {
     /// Builds the API over its store and makes sure the system namespaces exist.
     pub async fn new(config: ApiConfig, server_address: String) -> Result<Self, ServeError> {
-        let mut registry = Registry::new(config.store, config.clock);
+        let mut registry = Registry::new(config.store, config.clock)
+            .with_default_tolerations(config.default_tolerations);
         if let Some(issuer) = config.token_issuer {
             registry = registry.with_token_issuer(issuer);
         }

@@ -30,7 +30,8 @@ use kbatch_api::clock::Clock;
 use kbatch_api::registry::Registry;
 use kbatch_api::serviceaccount::ROOT_CA_CONFIG_MAP;
 use kbatch_core::object::{
-    CONFIGMAP, CRONJOB, JOB, NAMESPACE, NODE, Object, PERSISTENTVOLUMECLAIM, POD, SERVICEACCOUNT,
+    CONFIGMAP, CRONJOB, JOB, LEASE, NAMESPACE, NODE, Object, PERSISTENTVOLUMECLAIM, POD,
+    SERVICEACCOUNT,
 };
 use kbatch_core::selector::FieldSelector;
 use tokio::task::JoinSet;
@@ -38,6 +39,7 @@ use tokio::task::JoinSet;
 use crate::GarbageCollector;
 use crate::cronjob::CronJobController;
 use crate::job::{JobConfig, JobController};
+use crate::node_lifecycle::{NodeLifecycleConfig, NodeLifecycleController};
 use crate::pvc_protection::PvcProtectionController;
 use crate::root_ca_publisher::RootCaPublisher;
 use crate::runtime::{Change, Informer, ObjectKey, RateLimiter, WorkQueue, run_workers};
@@ -59,6 +61,9 @@ pub struct ControllersConfig {
     pub backoff_max: Duration,
     /// Jobs synced concurrently (`--concurrent-job-syncs`).
     pub job_workers: usize,
+    /// The node lifecycle controller's timings (`--node-monitor-period`,
+    /// `--node-monitor-grace-period`).
+    pub node_lifecycle: NodeLifecycleConfig,
     /// Jobs checked for expiry concurrently (`--concurrent-ttl-after-finished-syncs`).
     pub ttl_workers: usize,
     pub cronjob_workers: usize,
@@ -76,6 +81,7 @@ impl Default for ControllersConfig {
             backoff_base: Duration::from_secs(10),
             backoff_max: Duration::from_secs(600),
             job_workers: 5,
+            node_lifecycle: NodeLifecycleConfig::default(),
             ttl_workers: 5,
             cronjob_workers: 5,
             job_sync_batch_period: JOB_SYNC_BATCH_PERIOD,
@@ -105,6 +111,8 @@ pub struct Controllers {
     root_ca: Option<(Informer, RootCaPublisher)>,
     volume_binder: VolumeBinder,
     pvc_protection: PvcProtectionController,
+    leases: Informer,
+    node_lifecycle: NodeLifecycleController,
 }
 
 /// Workers of the ServiceAccounts controller (upstream `ConcurrentServiceAccountSyncs` is 5;
@@ -160,8 +168,9 @@ impl Controllers {
             config.job_sync_batch_period,
         );
         let cronjobs = Informer::new(registry.clone(), CRONJOB);
-        let cronjob =
-            Arc::new(CronJobController::new(registry.clone(), clock).with_job_cache(&jobs));
+        let cronjob = Arc::new(
+            CronJobController::new(registry.clone(), Arc::clone(&clock)).with_job_cache(&jobs),
+        );
         let cronjob_queue = WorkQueue::new(RateLimiter::CONTROLLER_DEFAULT);
         enqueue_cronjobs(&cronjobs, &jobs, &cronjob_queue, Arc::clone(&cronjob));
         let namespaces = Informer::new(registry.clone(), NAMESPACE);
@@ -181,6 +190,15 @@ impl Controllers {
         });
         let volume_binder = VolumeBinder::new(registry.clone(), &pods, &claims);
         let pvc_protection = PvcProtectionController::new(registry.clone(), &pods, &claims);
+        let leases = Informer::new(registry.clone(), LEASE);
+        let node_lifecycle = NodeLifecycleController::new(
+            registry.clone(),
+            Arc::clone(&clock),
+            config.node_lifecycle,
+            &nodes,
+            &pods,
+            &leases,
+        );
         metrics.register(|r| {
             scheduler.register_metrics(r);
             ttl.register_metrics(r);
@@ -207,6 +225,8 @@ impl Controllers {
             root_ca,
             volume_binder,
             pvc_protection,
+            leases,
+            node_lifecycle,
         }
     }
 
@@ -223,6 +243,7 @@ impl Controllers {
             &self.namespaces,
             &self.service_accounts,
             &self.claims,
+            &self.leases,
         ] {
             background.spawn(informer.clone().run());
         }
@@ -256,6 +277,9 @@ impl Controllers {
         }
         workers.spawn(self.volume_binder.clone().run(VOLUME_BINDER_WORKERS));
         workers.spawn(self.pvc_protection.clone().run(PVC_PROTECTION_WORKERS));
+        // Polls rather than queues (upstream's `monitorNodeHealth` ticker): stopped by the
+        // JoinSet's shutdown below.
+        background.spawn(self.node_lifecycle.clone().run());
         let job = Arc::clone(&self.job);
         workers.spawn(run_workers(
             "job-controller",

@@ -48,6 +48,8 @@ pub struct Registry {
     decoded: watch::DecodeCache,
     /// Issues and checks service account tokens; `None` on a server without credentials.
     tokens: Option<Arc<TokenIssuer>>,
+    /// What the DefaultTolerationSeconds plugin gives pods.
+    tolerations: plugins::DefaultTolerations,
 }
 
 /// Options of a list: selectors, paging and the resourceVersion to read at.
@@ -80,7 +82,15 @@ impl Registry {
             recent_events: Default::default(),
             decoded: Default::default(),
             tokens: None,
+            tolerations: plugins::DefaultTolerations::default(),
         }
+    }
+
+    /// This registry, giving pods `tolerations` (kube-apiserver's
+    /// `--default-not-ready-toleration-seconds` and `--default-unreachable-toleration-seconds`).
+    pub fn with_default_tolerations(mut self, tolerations: plugins::DefaultTolerations) -> Self {
+        self.tolerations = tolerations;
+        self
     }
 
     /// This registry, issuing and accepting service account tokens with `issuer`.

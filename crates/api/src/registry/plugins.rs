@@ -10,6 +10,10 @@
 //!   difference: a missing `default` account is not refused (upstream retries its lookup for a
 //!   while, as the ServiceAccounts controller makes it moments after the namespace); the pod
 //!   is admitted as if the account had no opinion on automounting.
+//! - `DefaultTolerationSeconds` (plugin/pkg/admission/defaulttolerationseconds): a pod that
+//!   does not tolerate the `not-ready` and `unreachable` NoExecute taints gets tolerations of
+//!   them for 300 s each (flags), which is how long the node lifecycle controller leaves its
+//!   pods on a lost node.
 //! - `DefaultStorageClass` (plugin/pkg/admission/storage/storageclass/setdefault): a claim
 //!   with neither `spec.storageClassName` nor the beta annotation gets the default class.
 //! - `StorageObjectInUseProtection` (plugin/pkg/admission/storage/storageobjectinuseprotection):
@@ -21,7 +25,7 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::{
     ConfigMapProjection, DownwardAPIProjection, DownwardAPIVolumeFile, KeyToPath,
     ObjectFieldSelector, PersistentVolumeClaim, Pod, ProjectedVolumeSource, ServiceAccount,
-    ServiceAccountTokenProjection, Volume, VolumeMount, VolumeProjection,
+    ServiceAccountTokenProjection, Toleration, Volume, VolumeMount, VolumeProjection,
 };
 use k8s_openapi::api::storage::v1::StorageClass;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -49,6 +53,7 @@ impl Registry {
     pub(super) async fn mutate_on_create(&self, namespace: &str, obj: &mut Object) -> Result<()> {
         match obj {
             Object::Pod(pod) => {
+                default_tolerations(pod, self.tolerations);
                 default_service_account(pod);
                 self.admit_service_account(namespace, pod).await?;
             }
@@ -193,6 +198,55 @@ fn default_service_account(pod: &mut Pod) {
         .unwrap_or_else(|| DEFAULT_SERVICE_ACCOUNT.to_owned());
     spec.service_account = Some(name.clone());
     spec.service_account_name = Some(name);
+}
+
+/// How long pods tolerate a node that is not ready or unreachable, unless they say otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DefaultTolerations {
+    pub not_ready_seconds: i64,
+    pub unreachable_seconds: i64,
+}
+
+impl Default for DefaultTolerations {
+    /// kube-apiserver's defaults: 300 s each.
+    fn default() -> Self {
+        DefaultTolerations {
+            not_ready_seconds: 300,
+            unreachable_seconds: 300,
+        }
+    }
+}
+
+/// `DefaultTolerationSeconds`'s `Admit`: for each of the two taints, a toleration unless one
+/// already tolerates it with effect NoExecute (or any effect).
+fn default_tolerations(pod: &mut Pod, defaults: DefaultTolerations) {
+    let Some(spec) = pod.spec.as_mut() else {
+        return;
+    };
+    let tolerations = spec.tolerations.get_or_insert_with(Vec::new);
+    for (key, seconds) in [
+        ("node.kubernetes.io/not-ready", defaults.not_ready_seconds),
+        (
+            "node.kubernetes.io/unreachable",
+            defaults.unreachable_seconds,
+        ),
+    ] {
+        let tolerated = tolerations.iter().any(|t| {
+            let effect = t.effect.as_deref().unwrap_or("");
+            let k = t.key.as_deref().unwrap_or("");
+            (effect.is_empty() || effect == "NoExecute")
+                && (k == key || (k.is_empty() && t.operator.as_deref() == Some("Exists")))
+        });
+        if !tolerated {
+            tolerations.push(Toleration {
+                key: Some(key.to_owned()),
+                operator: Some("Exists".to_owned()),
+                effect: Some("NoExecute".to_owned()),
+                toleration_seconds: Some(seconds),
+                value: None,
+            });
+        }
+    }
 }
 
 /// `shouldAutomount`: the pod's `automountServiceAccountToken`, else the account's, else yes.

@@ -192,6 +192,7 @@ impl TestServer {
         let api = Api::new(
             ApiConfig {
                 token_issuer: issuer,
+                default_tolerations: Default::default(),
                 store: store.clone(),
                 clock: clock.clone(),
                 logs: logs.clone(),

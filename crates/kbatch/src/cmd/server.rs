@@ -12,9 +12,10 @@ use clap::Args;
 use kbatch_api::Metrics;
 use kbatch_api::clock::{Clock, SystemClock};
 use kbatch_api::pki::{ClusterCredentials, Credentials, server_url};
+use kbatch_api::registry::plugins::DefaultTolerations;
 use kbatch_api::server::{Api, ApiConfig, bind};
 use kbatch_api::serviceaccount::TokenIssuer;
-use kbatch_controllers::{ControllersConfig, LeaderElectionConfig};
+use kbatch_controllers::{ControllersConfig, LeaderElectionConfig, NodeLifecycleConfig};
 use kbatch_store::{EtcdOptions, EtcdTls, Store};
 
 use crate::bootstrap;
@@ -55,6 +56,20 @@ pub struct ServerArgs {
     /// `--job-sync-batch-period 1s` gives Kubernetes' exact pacing.
     #[arg(long, default_value = "5ms", value_parser = go_duration)]
     job_sync_batch_period: Duration,
+    /// How often the node lifecycle controller checks the nodes' heartbeats.
+    #[arg(long, default_value = "5s", value_parser = go_duration)]
+    node_monitor_period: Duration,
+    /// How long a node may go without a heartbeat before it is marked Unknown and tainted
+    /// unreachable (Kubernetes 1.32: 50s).
+    #[arg(long, default_value = "50s", value_parser = go_duration)]
+    node_monitor_grace_period: Duration,
+    /// Seconds a pod tolerates a not-ready node unless it says otherwise (its pods are then
+    /// evicted and a Job replaces them).
+    #[arg(long, default_value_t = 300)]
+    default_not_ready_toleration_seconds: i64,
+    /// Seconds a pod tolerates an unreachable node unless it says otherwise.
+    #[arg(long, default_value_t = 300)]
+    default_unreachable_toleration_seconds: i64,
     /// The name of this server's node [default: the host name].
     #[arg(long)]
     node_name: Option<String>,
@@ -215,6 +230,10 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
             logs: settings.logs(),
             token: Some(credentials.token.clone()),
             token_issuer: Some(token_issuer),
+            default_tolerations: DefaultTolerations {
+                not_ready_seconds: args.default_not_ready_toleration_seconds,
+                unreachable_seconds: args.default_unreachable_toleration_seconds,
+            },
             metrics: metrics.clone(),
         },
         url.trim_start_matches("https://").to_owned(),
@@ -327,6 +346,10 @@ fn settings(args: &ServerArgs, data_dir: &Path, listen: SocketAddr) -> anyhow::R
         backoff_max: args.backoff_max,
         cronjob_workers: args.concurrent_cron_job_syncs,
         job_sync_batch_period: args.job_sync_batch_period,
+        node_lifecycle: NodeLifecycleConfig {
+            monitor_period: args.node_monitor_period,
+            grace_period: args.node_monitor_grace_period,
+        },
         ..Default::default()
     });
     let node = if args.no_agent {
