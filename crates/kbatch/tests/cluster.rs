@@ -452,3 +452,144 @@ fn a_leader_that_loses_etcd_stops_leading_and_exits() {
     let stderr = std::fs::read_to_string(&log).unwrap_or_default();
     assert!(stderr.contains("leader election lost"), "{stderr}");
 }
+
+/// The Jobs of CronJob `name` by slot (`name-<minutes since the epoch>`, the CronJob
+/// controller's deterministic names) with their succeeded counts and pod counts.
+fn cron_runs(s: &Server, name: &str) -> Vec<(String, String, usize)> {
+    let jobs = s.ok(&[
+        "get",
+        "jobs",
+        "-o",
+        "jsonpath={range .items[*]}{.metadata.name} {.metadata.ownerReferences[0].name} {.status.succeeded}{\"\\n\"}{end}",
+    ]);
+    let mut runs: Vec<(String, String, usize)> = jobs
+        .lines()
+        .filter_map(|l| {
+            let mut words = l.split_whitespace();
+            let job = words.next()?.to_owned();
+            (words.next()? == name).then(|| {
+                let succeeded = words.next().unwrap_or("").to_owned();
+                let pods = s
+                    .ok(&[
+                        "get",
+                        "pods",
+                        "-l",
+                        &format!("job-name={job}"),
+                        "-o",
+                        "name",
+                    ])
+                    .lines()
+                    .count();
+                (job, succeeded, pods)
+            })
+        })
+        .collect();
+    runs.sort();
+    runs
+}
+
+#[test]
+fn a_cronjob_runs_each_slot_exactly_once_across_a_leader_failover() {
+    let Some(cluster) = etcd("cron failover") else {
+        return;
+    };
+    // Short leases, so that the takeover happens within seconds of the leader's death.
+    let lease = [
+        "--leader-elect-lease-duration",
+        "4s",
+        "--leader-elect-renew-deadline",
+        "3s",
+        "--leader-elect-retry-period",
+        "500ms",
+    ];
+    let endpoints = cluster.endpoints().join(",");
+    let args = |node: &'static str, agent: bool| {
+        let mut a = vec![
+            "--store",
+            "etcd",
+            "--etcd-endpoints",
+            endpoints.as_str(),
+            "--etcd-prefix",
+            "/cron",
+            "--node-name",
+            node,
+        ];
+        if !agent {
+            a.push("--no-agent");
+        }
+        a.extend(lease);
+        a
+    };
+    let first = Server::start_in(tempfile::tempdir().unwrap(), &args("control", false));
+    wait_leader(&first, "control");
+    let second = Server::start_in(tempfile::tempdir().unwrap(), &args("worker", true));
+    second.ok_stdin(
+        &["apply", "-f", "-"],
+        "apiVersion: batch/v1
+kind: CronJob
+metadata: {name: every-minute}
+spec:
+  schedule: '* * * * *'
+  successfulJobsHistoryLimit: 10
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          restartPolicy: Never
+          containers: [{name: c, image: busybox, command: [sh, -c, 'echo tick']}]
+",
+    );
+    // The first slot, run by the first leader.
+    second.wait_for(
+        &["get", "jobs", "-o", "name"],
+        Duration::from_secs(90),
+        |o| o.contains("job.batch/every-minute-"),
+    );
+    // SIGKILL the leader a few seconds before the next slot: the slot falls while no server
+    // leads, and the new leader must run it, once.
+    let second_of_minute = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            % 60
+    };
+    while second_of_minute() < 57 {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    drop(first.stop());
+    wait_leader(&second, "worker");
+    // Two more slots: the one during the failover and one under the new leader.
+    let deadline = Instant::now() + Duration::from_secs(150);
+    loop {
+        let runs = cron_runs(&second, "every-minute");
+        if runs.len() >= 3
+            && runs
+                .iter()
+                .take(3)
+                .all(|(_, succeeded, _)| succeeded == "1")
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "slots not run in time: {runs:?}");
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    let runs = cron_runs(&second, "every-minute");
+    // Consecutive slots, each one Job with one pod that succeeded once.
+    let minutes: Vec<i64> = runs
+        .iter()
+        .map(|(job, _, _)| job.rsplit('-').next().unwrap().parse().unwrap())
+        .collect();
+    for pair in minutes.windows(2) {
+        assert_eq!(
+            pair[1] - pair[0],
+            1,
+            "a slot was skipped or repeated: {runs:?}"
+        );
+    }
+    for (job, succeeded, pods) in &runs {
+        if succeeded == "1" {
+            assert_eq!(*pods, 1, "{job} ran more than one pod: {runs:?}");
+        }
+    }
+}
