@@ -115,6 +115,14 @@ pub const SERVICEACCOUNT: Kind = Kind {
     plural: "serviceaccounts",
     namespaced: true,
 };
+/// Not stored: who the caller is (`kubectl auth whoami`).
+pub const SELFSUBJECTREVIEW: Kind = Kind {
+    group: "authentication.k8s.io",
+    version: "v1",
+    kind: "SelfSubjectReview",
+    plural: "selfsubjectreviews",
+    namespaced: false,
+};
 /// Not stored: the body and answer of the `serviceaccounts/token` subresource.
 pub const TOKENREQUEST: Kind = Kind {
     group: "authentication.k8s.io",

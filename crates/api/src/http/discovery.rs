@@ -4,7 +4,7 @@
 
 use kbatch_core::object::{
     CONFIGMAP, CRONJOB, EVENT, JOB, Kind, LEASE, NAMESPACE, NODE, PERSISTENTVOLUMECLAIM, POD,
-    RUNTIME_CLASS, SECRET, SERVICEACCOUNT, STORAGECLASS,
+    RUNTIME_CLASS, SECRET, SELFSUBJECTREVIEW, SERVICEACCOUNT, STORAGECLASS,
 };
 use serde_json::{Value, json};
 
@@ -17,6 +17,8 @@ pub struct Resource {
     pub categories: &'static [&'static str],
     /// Subresources and their verbs.
     pub subresources: &'static [(&'static str, &'static [&'static str])],
+    /// The resource's own verbs.
+    pub verbs: &'static [&'static str],
 }
 
 const VERBS: &[&str] = &[
@@ -39,6 +41,7 @@ pub const RESOURCES: &[Resource] = &[
         short_names: &["po"],
         categories: &["all"],
         subresources: &[("log", &["get"]), STATUS],
+        verbs: VERBS,
     },
     Resource {
         kind: EVENT,
@@ -46,6 +49,7 @@ pub const RESOURCES: &[Resource] = &[
         short_names: &["ev"],
         categories: &[],
         subresources: &[],
+        verbs: VERBS,
     },
     Resource {
         kind: NAMESPACE,
@@ -53,6 +57,7 @@ pub const RESOURCES: &[Resource] = &[
         short_names: &["ns"],
         categories: &[],
         subresources: &[STATUS],
+        verbs: VERBS,
     },
     Resource {
         kind: NODE,
@@ -60,6 +65,7 @@ pub const RESOURCES: &[Resource] = &[
         short_names: &["no"],
         categories: &[],
         subresources: &[STATUS],
+        verbs: VERBS,
     },
     Resource {
         kind: CONFIGMAP,
@@ -67,6 +73,7 @@ pub const RESOURCES: &[Resource] = &[
         short_names: &["cm"],
         categories: &[],
         subresources: &[],
+        verbs: VERBS,
     },
     Resource {
         kind: SECRET,
@@ -74,6 +81,7 @@ pub const RESOURCES: &[Resource] = &[
         short_names: &[],
         categories: &[],
         subresources: &[],
+        verbs: VERBS,
     },
     Resource {
         kind: SERVICEACCOUNT,
@@ -81,6 +89,7 @@ pub const RESOURCES: &[Resource] = &[
         short_names: &["sa"],
         categories: &[],
         subresources: &[("token", &["create"])],
+        verbs: VERBS,
     },
     Resource {
         kind: PERSISTENTVOLUMECLAIM,
@@ -88,6 +97,7 @@ pub const RESOURCES: &[Resource] = &[
         short_names: &["pvc"],
         categories: &[],
         subresources: &[STATUS],
+        verbs: VERBS,
     },
     Resource {
         kind: JOB,
@@ -95,6 +105,7 @@ pub const RESOURCES: &[Resource] = &[
         short_names: &[],
         categories: &["all"],
         subresources: &[STATUS],
+        verbs: VERBS,
     },
     Resource {
         kind: CRONJOB,
@@ -102,6 +113,7 @@ pub const RESOURCES: &[Resource] = &[
         short_names: &["cj"],
         categories: &["all"],
         subresources: &[STATUS],
+        verbs: VERBS,
     },
     Resource {
         kind: LEASE,
@@ -109,6 +121,7 @@ pub const RESOURCES: &[Resource] = &[
         short_names: &[],
         categories: &[],
         subresources: &[],
+        verbs: VERBS,
     },
     Resource {
         kind: STORAGECLASS,
@@ -116,6 +129,7 @@ pub const RESOURCES: &[Resource] = &[
         short_names: &["sc"],
         categories: &[],
         subresources: &[],
+        verbs: VERBS,
     },
     Resource {
         kind: RUNTIME_CLASS,
@@ -123,6 +137,15 @@ pub const RESOURCES: &[Resource] = &[
         short_names: &[],
         categories: &[],
         subresources: &[],
+        verbs: VERBS,
+    },
+    Resource {
+        kind: SELFSUBJECTREVIEW,
+        singular: "selfsubjectreview",
+        short_names: &[],
+        categories: &[],
+        subresources: &[],
+        verbs: &["create"],
     },
 ];
 
@@ -197,7 +220,7 @@ fn aggregated_resource(r: &Resource) -> Value {
         "responseKind": gvk,
         "scope": if r.kind.namespaced { "Namespaced" } else { "Cluster" },
         "singularResource": r.singular,
-        "verbs": VERBS,
+        "verbs": r.verbs,
     });
     if !r.short_names.is_empty() {
         v["shortNames"] = json!(r.short_names);
@@ -276,7 +299,7 @@ pub fn api_resource_list(group: &str, version: &str) -> Option<Value> {
             "singularName": r.singular,
             "namespaced": r.kind.namespaced,
             "kind": r.kind.kind,
-            "verbs": VERBS,
+            "verbs": r.verbs,
         });
         if !r.short_names.is_empty() {
             v["shortNames"] = json!(r.short_names);

@@ -98,6 +98,12 @@ async fn route(state: &AppState, request: Request<Body>) -> Result<Response> {
         _ => {}
     }
     let user = authenticate(state, request.headers()).await?;
+    if path.trim_end_matches('/') == SELF_SUBJECT_REVIEWS_PATH {
+        if method != Method::POST {
+            return Err(status::method_not_supported(None, method.as_str()).into());
+        }
+        return Ok(self_subject_review(state, &user));
+    }
     if path == NODE_CREDENTIALS_PATH {
         if method != Method::POST {
             return Err(status::method_not_supported(None, method.as_str()).into());
@@ -170,6 +176,27 @@ async fn route(state: &AppState, request: Request<Body>) -> Result<Response> {
 /// node credential (`crate::node_credentials`).
 pub const CACERTS_PATH: &str = "/kbatch/v1/cacerts";
 pub const NODE_CREDENTIALS_PATH: &str = "/kbatch/v1/node-credentials";
+
+/// `kubectl auth whoami`'s endpoint.
+const SELF_SUBJECT_REVIEWS_PATH: &str = "/apis/authentication.k8s.io/v1/selfsubjectreviews";
+
+/// `SelfSubjectReview`'s create: the caller as authentication saw it (the body, an empty
+/// review, says nothing else).
+fn self_subject_review(state: &AppState, user: &User) -> Response {
+    let mut info = serde_json::json!({"username": user.name, "groups": user.groups});
+    if !user.uid.is_empty() {
+        info["uid"] = user.uid.clone().into();
+    }
+    respond::json(
+        StatusCode::CREATED,
+        &serde_json::json!({
+            "kind": "SelfSubjectReview",
+            "apiVersion": "authentication.k8s.io/v1",
+            "metadata": {"creationTimestamp": state.registry.clock().now().to_string()},
+            "status": {"userInfo": info},
+        }),
+    )
+}
 
 /// `POST /kbatch/v1/node-credentials` `{"nodeName": N}` → `{"nodeName": N, "token": T}`.
 async fn node_credential(
