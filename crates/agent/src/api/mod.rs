@@ -1,10 +1,12 @@
 //! The API as the agent sees it: exactly the calls a node makes (kubelet's, through its
 //! node-scoped credential), and nothing else. The agent inside `kbatch server` calls the
-//! in-process registry ([`local::LocalApi`]). Every implementation answers with the objects
+//! in-process registry ([`local::LocalApi`]); an agent on another machine calls a server's
+//! HTTPS API ([`remote::RemoteApi`]). Every implementation answers with the objects
 //! and the meta/v1 Status errors the registry gives, so the agent tells NotFound, Conflict and
 //! AlreadyExists apart the same way on each.
 
 pub mod local;
+pub mod remote;
 
 use async_trait::async_trait;
 use k8s_openapi::api::authentication::v1::TokenRequest;
@@ -13,6 +15,7 @@ use kbatch_api::registry::{EventSpec, WatchStream};
 use kbatch_core::object::{Kind, Object};
 
 pub use local::LocalApi;
+pub use remote::{Credentials, RemoteApi, RemoteError};
 
 pub type Result<T, E = ApiError> = std::result::Result<T, E>;
 
