@@ -21,7 +21,7 @@ mod status;
 mod tokens;
 pub mod volumes;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -74,6 +74,9 @@ pub struct AgentConfig {
     /// Where the pods reach the API server (`KUBERNETES_SERVICE_HOST` and `_PORT`, which
     /// in-cluster clients read); `None`: the variables are not set.
     pub api_server: Option<SocketAddr>,
+    /// Labels the Node is registered with, beside (and over) kubelet's well-known ones
+    /// (kubelet's `--node-labels`).
+    pub labels: BTreeMap<String, String>,
 }
 
 impl AgentConfig {
@@ -92,6 +95,7 @@ impl AgentConfig {
             log_retention: Duration::from_secs(24 * 3600),
             node_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
             api_server: None,
+            labels: BTreeMap::new(),
         }
     }
 }
@@ -114,6 +118,8 @@ pub(crate) struct Context {
     pub runtimes: Vec<Arc<dyn Runtime>>,
     pub images: Option<Images>,
     pub node_name: String,
+    /// The labels asked for beside the well-known ones.
+    pub node_labels: BTreeMap<String, String>,
     pub node: NodeFacts,
     /// What an image would put in a container's environment: PATH and HOME.
     pub base_env: Vec<(String, String)>,
@@ -161,6 +167,7 @@ impl Agent {
             runtime: config.runtime,
             images: config.images,
             node_name: config.node_name,
+            node_labels: config.labels,
             base_env,
             checkpoints: Checkpoints::new(&config.data_dir),
             data_dir: config.data_dir,

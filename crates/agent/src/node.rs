@@ -48,7 +48,7 @@ pub(crate) async fn register(ctx: &Context) -> Result<(), ApiError> {
             let node = Node {
                 metadata: ObjectMeta {
                     name: Some(ctx.node_name.clone()),
-                    labels: Some(labels(&ctx.node_name)),
+                    labels: Some(labels(&ctx.node_name, &ctx.node_labels)),
                     ..Default::default()
                 },
                 spec: Some(Default::default()),
@@ -164,9 +164,9 @@ fn arch() -> &'static str {
     }
 }
 
-/// The well-known labels kubelet puts on its node.
-fn labels(name: &str) -> BTreeMap<String, String> {
-    [
+/// The well-known labels kubelet puts on its node, then the ones asked for.
+fn labels(name: &str, extra: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    let mut labels: BTreeMap<String, String> = [
         ("beta.kubernetes.io/arch", arch()),
         ("beta.kubernetes.io/os", "linux"),
         ("kubernetes.io/arch", arch()),
@@ -175,7 +175,9 @@ fn labels(name: &str) -> BTreeMap<String, String> {
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect()
+    .collect();
+    labels.extend(extra.clone());
+    labels
 }
 
 fn quantities(a: &Allocatable) -> BTreeMap<String, Quantity> {
