@@ -14,6 +14,8 @@ use common::{Server, have_kubectl};
 
 const REMOTE: &str = "far-node";
 const LOCAL: &str = "main-node";
+/// The remote node's address (any loopback address will do on Linux).
+const REMOTE_IP: &str = "127.0.0.2";
 const LONG: Duration = Duration::from_secs(120);
 
 /// A `kbatch agent` process, killed when dropped.
@@ -30,7 +32,7 @@ impl RemoteAgent {
             .args(["--server", &server.url])
             .arg("--kubeconfig")
             .arg(&server.kubeconfig)
-            .args(["--node-name", REMOTE])
+            .args(["--node-name", REMOTE, "--node-ip", REMOTE_IP])
             .arg("--data-dir")
             .arg(dir.path())
             .args(["--labels", "example.com/zone=far,tier=batch"])
@@ -153,6 +155,14 @@ fn a_remote_agent_runs_the_pods_bound_to_its_node() {
         jsonpath(&s, &format!("node/{REMOTE}"), "{.metadata.labels.tier}"),
         "batch"
     );
+    assert_eq!(
+        jsonpath(
+            &s,
+            &format!("node/{REMOTE}"),
+            "{.status.addresses[?(@.type==\"InternalIP\")].address}"
+        ),
+        REMOTE_IP
+    );
     // The heartbeat: the node's Lease, held by the node.
     s.wait_for(
         &[
@@ -200,6 +210,7 @@ spec:
     let pod = pod_of(&s, "far-ok");
     let what = format!("pod/{pod}");
     assert_eq!(jsonpath(&s, &what, "{.spec.nodeName}"), REMOTE);
+    assert_eq!(jsonpath(&s, &what, "{.status.hostIP}"), REMOTE_IP);
     assert_eq!(jsonpath(&s, &what, "{.status.phase}"), "Succeeded");
     assert_eq!(
         jsonpath(
@@ -333,4 +344,92 @@ spec:
         LONG,
         |out| out.trim().is_empty(),
     );
+}
+
+/// A Job of one pod pinned to the remote node, running `command`.
+fn pinned_job(s: &Server, name: &str, command: &str) {
+    s.ok_stdin(
+        &["apply", "-f", "-"],
+        &format!(
+            "apiVersion: batch/v1
+kind: Job
+metadata: {{name: {name}}}
+spec:
+  backoffLimit: 0
+  template:
+    spec:
+      restartPolicy: Never
+      nodeSelector: {{kubernetes.io/hostname: {REMOTE}}}
+      containers:
+      - name: work
+        image: busybox
+        command: [sh, -c, '{command}']
+"
+        ),
+    );
+}
+
+/// The agent reconnects when its server goes away and comes back at the same address: a
+/// pod that ran on while the server was down reports its end, and new pods run.
+#[test]
+fn the_agent_carries_on_across_a_server_restart() {
+    if !have_kubectl() {
+        return;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let args = ["--node-name", LOCAL, "--listen", listen.as_str()];
+    let s = Server::start_with(&args);
+    let agent = RemoteAgent::start(&s);
+    pinned_job(&s, "before", "exit 0");
+    wait_condition(&s, "job/before", "complete");
+
+    // A pod that outlives the server's absence: it waits for a file the test makes while
+    // the server is down.
+    let flag = agent.dir.path().join("go");
+    pinned_job(
+        &s,
+        "across",
+        &format!(
+            "while [ ! -e {} ]; do sleep 0.2; done; exit 3",
+            flag.display()
+        ),
+    );
+    let pod = pod_of(&s, "across");
+    s.wait_for(
+        &[
+            "get",
+            &format!("pod/{pod}"),
+            "-o",
+            "jsonpath={.status.phase}",
+        ],
+        LONG,
+        |out| out == "Running",
+    );
+    let dir = s.stop();
+    std::fs::write(&flag, "").unwrap();
+    let s = Server::start_in(dir, &args);
+
+    wait_condition(&s, "job/across", "failed");
+    let what = format!("pod/{pod}");
+    assert_eq!(jsonpath(&s, &what, "{.status.phase}"), "Failed");
+    assert_eq!(
+        jsonpath(
+            &s,
+            &what,
+            "{.status.containerStatuses[0].state.terminated.exitCode}"
+        ),
+        "3"
+    );
+    pinned_job(&s, "after", "exit 0");
+    wait_condition(&s, "job/after", "complete");
+    let pod = pod_of(&s, "after");
+    assert_eq!(
+        jsonpath(&s, &format!("pod/{pod}"), "{.spec.nodeName}"),
+        REMOTE
+    );
+    assert!(agent.has_logs_of(&pod));
 }

@@ -47,6 +47,10 @@ pub struct AgentArgs {
     /// KEY=VALUE,…
     #[arg(long, value_delimiter = ',', value_parser = label)]
     labels: Vec<(String, String)>,
+    /// The node's address: its InternalIP, and every pod's podIP and hostIP (pods share the
+    /// host's network).
+    #[arg(long, default_value = "127.0.0.1")]
+    node_ip: std::net::IpAddr,
     /// The runtime of pods that name no `runtimeClassName`: host processes, or OCI
     /// containers from the pods' images run by runc.
     #[arg(long, value_enum, default_value = "process")]
@@ -129,6 +133,7 @@ async fn serve(args: AgentArgs) -> anyhow::Result<()> {
     node.api_server = api_address(&join.server);
     let mut config = agent_config(&clock, node);
     config.labels = args.labels.iter().cloned().collect();
+    config.node_ip = args.node_ip;
     println!("kbatch agent: node {name} of {}", join.server);
     println!("  data dir: {}", data_dir.display());
     tokio::select! {
