@@ -1,7 +1,8 @@
 //! An agent on "another machine": a `kbatch agent` process with its own node name and data
 //! dir, talking to a `kbatch server` (whose embedded agent runs too) only over HTTPS with the
 //! server's kubeconfig. Pods bound to it run there: their status, exit codes and events
-//! reach the server through the API. (`kubectl logs` of such a pod is not served yet: the
+//! reach the server through the API, their service account tokens come from it, and the
+//! agent carries on when the server restarts. (`kubectl logs` of such a pod is not served yet: the
 //! log stays in the agent's data dir, which the test reads directly.)
 
 mod common;
@@ -256,6 +257,45 @@ spec:
         !exists_with(&s.data_dir().join("agent/logs"), &format!("_{pod}_")),
         "the server's own node ran the pod"
     );
+
+    // The pod's service account token comes from the server (a TokenRequest over HTTPS),
+    // and with it and the `kubernetes` service variables (the server's address) an
+    // in-cluster kubectl on the remote node lists the Jobs. `HOME` is an empty directory so
+    // that no kubeconfig of the host's user wins over the in-cluster config.
+    s.ok_stdin(
+        &["apply", "-f", "-"],
+        &format!(
+            "apiVersion: batch/v1
+kind: Job
+metadata: {{name: far-in-cluster}}
+spec:
+  backoffLimit: 0
+  template:
+    spec:
+      restartPolicy: Never
+      nodeSelector: {{kubernetes.io/hostname: {REMOTE}}}
+      volumes: [{{name: home, emptyDir: {{}}}}]
+      containers:
+      - name: main
+        image: busybox
+        env: [{{name: HOME, value: /home/in-cluster}}]
+        command: [sh, -c, 'echo \"api=$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT\"; kubectl get jobs -o name']
+        volumeMounts: [{{name: home, mountPath: /home/in-cluster}}]
+"
+        ),
+    );
+    let pod = pod_of(&s, "far-in-cluster");
+    let out = s.kubectl(&[
+        "wait",
+        "--for=condition=complete",
+        "job/far-in-cluster",
+        "--timeout=120s",
+    ]);
+    let log = agent.log(&pod, "main").unwrap_or_default();
+    assert!(out.success, "the in-cluster kubectl failed: {log}");
+    let api = s.url.trim_start_matches("https://");
+    assert!(log.contains(&format!("stdout F api={api}")), "log: {log}");
+    assert!(log.contains("stdout F job.batch/far-ok"), "log: {log}");
 
     // A failing pod: its exit code and Failed phase reach the server; the Job fails.
     s.ok_stdin(
