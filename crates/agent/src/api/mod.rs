@@ -77,5 +77,5 @@ pub trait NodeApi: Send + Sync + std::fmt::Debug {
     ) -> Result<TokenRequest>;
 }
 
-/// The options of the agent's writes: Kubernetes names kubelet's writes `kubelet`.
+/// The field manager of the agent's writes, as kubelet's are named.
 pub(crate) const FIELD_MANAGER: &str = "kubelet";
