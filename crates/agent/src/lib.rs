@@ -6,6 +6,7 @@
 //! address ([`AgentConfig::node_ip`], 127.0.0.1 unless told otherwise), which every process
 //! on the host can reach.
 
+pub mod api;
 pub mod cgroup;
 pub mod checkpoint;
 pub mod env;
@@ -20,7 +21,7 @@ mod status;
 mod tokens;
 pub mod volumes;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -30,14 +31,14 @@ use futures::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
 use kbatch_api::clock::Clock;
 use kbatch_api::error::ApiError;
-use kbatch_api::registry::{ListParams, Registry, WatchEvent, WatchEventType, WatchParams};
+use kbatch_api::registry::{WatchEvent, WatchEventType};
 use kbatch_core::object::{Object, PERSISTENTVOLUMECLAIM, POD};
-use kbatch_core::selector::FieldSelector;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 pub use logs::FileLogs;
 
+use api::NodeApi;
 use checkpoint::Checkpoints;
 use env::NodeFacts;
 use runtime::Runtime;
@@ -73,6 +74,9 @@ pub struct AgentConfig {
     /// Where the pods reach the API server (`KUBERNETES_SERVICE_HOST` and `_PORT`, which
     /// in-cluster clients read); `None`: the variables are not set.
     pub api_server: Option<SocketAddr>,
+    /// Labels the Node is registered with, beside (and over) kubelet's well-known ones
+    /// (kubelet's `--node-labels`).
+    pub labels: BTreeMap<String, String>,
 }
 
 impl AgentConfig {
@@ -91,6 +95,7 @@ impl AgentConfig {
             log_retention: Duration::from_secs(24 * 3600),
             node_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
             api_server: None,
+            labels: BTreeMap::new(),
         }
     }
 }
@@ -105,7 +110,7 @@ pub struct Images {
 /// What every part of a running agent shares.
 #[derive(Debug)]
 pub(crate) struct Context {
-    pub registry: Registry,
+    pub api: Arc<dyn NodeApi>,
     pub clock: Arc<dyn Clock>,
     /// The default runtime.
     pub runtime: Arc<dyn Runtime>,
@@ -113,6 +118,8 @@ pub(crate) struct Context {
     pub runtimes: Vec<Arc<dyn Runtime>>,
     pub images: Option<Images>,
     pub node_name: String,
+    /// The labels asked for beside the well-known ones.
+    pub node_labels: BTreeMap<String, String>,
     pub node: NodeFacts,
     /// What an image would put in a container's environment: PATH and HOME.
     pub base_env: Vec<(String, String)>,
@@ -124,18 +131,14 @@ pub(crate) struct Context {
 /// The node agent.
 #[derive(Debug)]
 pub struct Agent {
-    registry: Registry,
+    api: Arc<dyn NodeApi>,
     clock: Arc<dyn Clock>,
     config: AgentConfig,
 }
 
 impl Agent {
-    pub fn new(registry: Registry, clock: Arc<dyn Clock>, config: AgentConfig) -> Agent {
-        Agent {
-            registry,
-            clock,
-            config,
-        }
+    pub fn new(api: Arc<dyn NodeApi>, clock: Arc<dyn Clock>, config: AgentConfig) -> Agent {
+        Agent { api, clock, config }
     }
 
     /// Registers the node, then heartbeats, runs the pods bound to it and removes old logs,
@@ -156,7 +159,7 @@ impl Agent {
                 allocatable: node::machine(&config.data_dir),
                 service_env: config.api_server.map(service_env).unwrap_or_default(),
             },
-            registry: self.registry,
+            api: self.api,
             clock: self.clock,
             runtimes: std::iter::once(config.runtime.clone())
                 .chain(config.runtimes)
@@ -164,6 +167,7 @@ impl Agent {
             runtime: config.runtime,
             images: config.images,
             node_name: config.node_name,
+            node_labels: config.labels,
             base_env,
             checkpoints: Checkpoints::new(&config.data_dir),
             data_dir: config.data_dir,
@@ -190,11 +194,7 @@ async fn sweep_claims(ctx: Arc<Context>) {
         if volumes::claims::present(&ctx.data_dir).is_empty() {
             continue;
         }
-        match ctx
-            .registry
-            .list(&PERSISTENTVOLUMECLAIM, None, &ListParams::default())
-            .await
-        {
+        match ctx.api.list(&PERSISTENTVOLUMECLAIM, None).await {
             Ok(list) => {
                 let live: HashSet<String> = list
                     .items
@@ -247,9 +247,8 @@ impl Dispatcher {
         }
     }
 
-    fn selector(&self) -> Result<FieldSelector, ApiError> {
-        FieldSelector::parse(&format!("spec.nodeName={}", self.ctx.node_name))
-            .map_err(|e| ApiError::internal(e.to_string()))
+    fn selector(&self) -> String {
+        format!("spec.nodeName={}", self.ctx.node_name)
     }
 
     /// Lists the node's pods, then follows their changes until the watch ends.
@@ -258,11 +257,7 @@ impl Dispatcher {
         first: &mut bool,
         gc: &mut tokio::time::Interval,
     ) -> Result<(), ApiError> {
-        let params = ListParams {
-            field_selector: Some(self.selector()?),
-            ..Default::default()
-        };
-        let list = self.ctx.registry.list(&POD, None, &params).await?;
+        let list = self.ctx.api.list(&POD, Some(&self.selector())).await?;
         let mut present = HashSet::new();
         for obj in list.items {
             if let Object::Pod(pod) = obj {
@@ -282,12 +277,11 @@ impl Dispatcher {
         if std::mem::take(first) {
             self.reclaim_orphans().await;
         }
-        let watch = WatchParams {
-            field_selector: Some(self.selector()?),
-            resource_version: Some(list.resource_version.to_string()),
-            ..Default::default()
-        };
-        let (mut events, _) = self.ctx.registry.watch(&POD, None, watch).await?;
+        let mut events = self
+            .ctx
+            .api
+            .watch(&POD, Some(&self.selector()), &list.resource_version)
+            .await?;
         loop {
             tokio::select! {
                 event = events.next() => match event {

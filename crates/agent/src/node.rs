@@ -12,7 +12,6 @@ use k8s_openapi::api::core::v1::{Node, NodeAddress, NodeCondition, NodeStatus, N
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta, OwnerReference, Time};
 use kbatch_api::error::ApiError;
-use kbatch_api::registry::WriteOptions;
 use kbatch_core::object::{LEASE, NODE, Object};
 
 use crate::Context;
@@ -41,37 +40,21 @@ pub(crate) fn machine(data_dir: &Path) -> Allocatable {
     }
 }
 
-fn write_options() -> WriteOptions {
-    WriteOptions {
-        field_manager: Some("kubelet".into()),
-        ..Default::default()
-    }
-}
-
-fn status_options() -> WriteOptions {
-    WriteOptions {
-        subresource: Some("status".into()),
-        ..write_options()
-    }
-}
-
 /// Creates the node, or brings an existing one's status up to date.
 pub(crate) async fn register(ctx: &Context) -> Result<(), ApiError> {
-    let registry = &ctx.registry;
-    match registry.get(&NODE, "", &ctx.node_name).await {
+    let api = &ctx.api;
+    match api.get(&NODE, "", &ctx.node_name).await {
         Err(e) if e.is_not_found() => {
             let node = Node {
                 metadata: ObjectMeta {
                     name: Some(ctx.node_name.clone()),
-                    labels: Some(labels(&ctx.node_name)),
+                    labels: Some(labels(&ctx.node_name, &ctx.node_labels)),
                     ..Default::default()
                 },
                 spec: Some(Default::default()),
                 status: Some(status(ctx, None)),
             };
-            registry
-                .create(&NODE, "", Object::Node(node), &write_options(), Vec::new())
-                .await?;
+            api.create(&NODE, "", Object::Node(node)).await?;
             tracing::info!(node = %ctx.node_name, "registered the node");
             Ok(())
         }
@@ -82,21 +65,14 @@ pub(crate) async fn register(ctx: &Context) -> Result<(), ApiError> {
 
 /// Writes the node's status: capacity, conditions with a fresh heartbeat.
 async fn post_status(ctx: &Context) -> Result<(), ApiError> {
-    let registry = &ctx.registry;
+    let api = &ctx.api;
     for _ in 0..5 {
-        let Object::Node(mut node) = registry.get(&NODE, "", &ctx.node_name).await? else {
+        let Object::Node(mut node) = api.get(&NODE, "", &ctx.node_name).await? else {
             return Err(ApiError::internal("a node key holds another kind"));
         };
         node.status = Some(status(ctx, node.status.as_ref()));
-        match registry
-            .update(
-                &NODE,
-                "",
-                &ctx.node_name,
-                Object::Node(node),
-                &status_options(),
-                Vec::new(),
-            )
+        match api
+            .update_status(&NODE, "", &ctx.node_name, Object::Node(node))
             .await
         {
             Err(e) if e.is_conflict() => continue,
@@ -129,29 +105,26 @@ pub(crate) async fn heartbeat(ctx: std::sync::Arc<Context>) {
 
 /// kubelet's node lease: held by the node, owned by it (so it goes with the node).
 async fn renew_lease(ctx: &Context) -> Result<(), ApiError> {
-    let registry = &ctx.registry;
+    let api = &ctx.api;
     let now = MicroTime(ctx.clock.now());
-    match registry.get(&LEASE, LEASE_NAMESPACE, &ctx.node_name).await {
+    match api.get(&LEASE, LEASE_NAMESPACE, &ctx.node_name).await {
         Ok(Object::Lease(mut lease)) => {
             let spec = lease.spec.get_or_insert_with(Default::default);
             spec.holder_identity = Some(ctx.node_name.clone());
             spec.lease_duration_seconds = Some(LEASE_DURATION_SECONDS);
             spec.renew_time = Some(now);
-            registry
-                .update(
-                    &LEASE,
-                    LEASE_NAMESPACE,
-                    &ctx.node_name,
-                    Object::Lease(lease),
-                    &write_options(),
-                    Vec::new(),
-                )
-                .await?;
+            api.update(
+                &LEASE,
+                LEASE_NAMESPACE,
+                &ctx.node_name,
+                Object::Lease(lease),
+            )
+            .await?;
             Ok(())
         }
         Ok(_) => Err(ApiError::internal("a lease key holds another kind")),
         Err(e) if e.is_not_found() => {
-            let node = registry.get(&NODE, "", &ctx.node_name).await?;
+            let node = api.get(&NODE, "", &ctx.node_name).await?;
             let lease = Lease {
                 metadata: ObjectMeta {
                     name: Some(ctx.node_name.clone()),
@@ -172,14 +145,7 @@ async fn renew_lease(ctx: &Context) -> Result<(), ApiError> {
                     ..Default::default()
                 }),
             };
-            registry
-                .create(
-                    &LEASE,
-                    LEASE_NAMESPACE,
-                    Object::Lease(lease),
-                    &write_options(),
-                    Vec::new(),
-                )
+            api.create(&LEASE, LEASE_NAMESPACE, Object::Lease(lease))
                 .await?;
             Ok(())
         }
@@ -198,9 +164,9 @@ fn arch() -> &'static str {
     }
 }
 
-/// The well-known labels kubelet puts on its node.
-fn labels(name: &str) -> BTreeMap<String, String> {
-    [
+/// The well-known labels kubelet puts on its node, then the ones asked for.
+fn labels(name: &str, extra: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    let mut labels: BTreeMap<String, String> = [
         ("beta.kubernetes.io/arch", arch()),
         ("beta.kubernetes.io/os", "linux"),
         ("kubernetes.io/arch", arch()),
@@ -209,7 +175,9 @@ fn labels(name: &str) -> BTreeMap<String, String> {
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect()
+    .collect();
+    labels.extend(extra.clone());
+    labels
 }
 
 fn quantities(a: &Allocatable) -> BTreeMap<String, Quantity> {

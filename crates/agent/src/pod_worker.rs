@@ -26,7 +26,7 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::{
     Container, ContainerStateTerminated, ObjectReference, Pod, PodStatus,
 };
-use kbatch_api::registry::{DeleteOptions, EventSpec, Preconditions, WriteOptions};
+use kbatch_api::registry::EventSpec;
 use kbatch_core::object::{
     CONFIGMAP, Object, PERSISTENTVOLUMECLAIM, POD, RUNTIME_CLASS, SECRET, STORAGECLASS,
 };
@@ -368,7 +368,7 @@ impl PodWorker {
         else {
             return;
         };
-        match self.ctx.registry.get(&RUNTIME_CLASS, "", &class).await {
+        match self.ctx.api.get(&RUNTIME_CLASS, "", &class).await {
             Ok(Object::RuntimeClass(rc)) => {
                 (self.runtime, self.no_runtime) = by_handler(&self.ctx, &class, &rc.handler);
             }
@@ -1310,11 +1310,11 @@ impl PodWorker {
     /// A claim's directory on this node, made on first use (`volumes::claims`).
     async fn claim(&self, name: &str) -> Result<PathBuf, String> {
         let ns = &self.pod_ref.namespace;
-        let registry = &self.ctx.registry;
+        let api = &self.ctx.api;
         let fetch_error = |e: String| {
             format!("error processing PVC {ns}/{name}: failed to fetch PVC from API server: {e}")
         };
-        let pvc = match registry.get(&PERSISTENTVOLUMECLAIM, ns, name).await {
+        let pvc = match api.get(&PERSISTENTVOLUMECLAIM, ns, name).await {
             Ok(Object::PersistentVolumeClaim(pvc)) => pvc,
             Ok(_) => return Err(fetch_error("not a PersistentVolumeClaim".to_owned())),
             Err(e) => return Err(fetch_error(e.to_string())),
@@ -1328,7 +1328,7 @@ impl PodWorker {
                 .as_ref()
                 .and_then(|s| s.storage_class_name.as_deref())
                 .unwrap_or("");
-            let policy = match registry.get(&STORAGECLASS, "", class).await {
+            let policy = match api.get(&STORAGECLASS, "", class).await {
                 Ok(Object::StorageClass(sc)) => sc.reclaim_policy.unwrap_or_default(),
                 _ => String::new(),
             };
@@ -1376,7 +1376,7 @@ impl PodWorker {
         let ns = &self.pod_ref.namespace;
         let mut sources = Sources::default();
         for name in &wanted.config_maps {
-            let found = match self.ctx.registry.get(&CONFIGMAP, ns, name).await {
+            let found = match self.ctx.api.get(&CONFIGMAP, ns, name).await {
                 Ok(Object::ConfigMap(cm)) => Some(cm),
                 Ok(_) => None,
                 Err(e) if e.is_not_found() => None,
@@ -1385,7 +1385,7 @@ impl PodWorker {
             sources.config_maps.insert(name.clone(), found);
         }
         for name in &wanted.secrets {
-            let found = match self.ctx.registry.get(&SECRET, ns, name).await {
+            let found = match self.ctx.api.get(&SECRET, ns, name).await {
                 Ok(Object::Secret(secret)) => Some(secret),
                 Ok(_) => None,
                 Err(e) if e.is_not_found() => None,
@@ -1397,7 +1397,7 @@ impl PodWorker {
             let got = self
                 .tokens
                 .get(
-                    &self.ctx.registry,
+                    self.ctx.api.as_ref(),
                     self.ctx.clock.as_ref(),
                     &self.pod,
                     token,
@@ -1428,7 +1428,7 @@ impl PodWorker {
             component: "kubelet".to_owned(),
             host: Some(self.ctx.node_name.clone()),
         };
-        if let Err(e) = self.ctx.registry.record_event(spec).await {
+        if let Err(e) = self.ctx.api.record_event(spec).await {
             tracing::debug!(pod = %self.pod_ref.name, error = %e, "recording an event");
         }
     }
@@ -1645,10 +1645,10 @@ impl PodWorker {
             self.report_failed = false;
             return true;
         }
-        let registry = &self.ctx.registry;
+        let api = &self.ctx.api;
         let (ns, name) = (&self.pod_ref.namespace, &self.pod_ref.name);
         for _ in 0..5 {
-            let current = match registry.get(&POD, ns, name).await {
+            let current = match api.get(&POD, ns, name).await {
                 Ok(Object::Pod(p)) if p.metadata.uid == self.pod.metadata.uid => p,
                 Ok(_) => {
                     self.gone = true;
@@ -1666,17 +1666,9 @@ impl PodWorker {
             };
             let mut pod = current;
             pod.status = Some(status::merge(pod.status.as_ref(), &ours));
-            let opts = WriteOptions {
-                subresource: Some("status".into()),
-                field_manager: Some("kubelet".into()),
-                ..Default::default()
-            };
-            match registry
-                .update(&POD, ns, name, Object::Pod(pod), &opts, Vec::new())
-                .await
-            {
+            match api.update_status(&POD, ns, name, Object::Pod(pod)).await {
                 Ok(written) => {
-                    if let Object::Pod(p) = written.object {
+                    if let Object::Pod(p) = written {
                         self.pod = p;
                     }
                     self.reported = Some(ours);
@@ -1762,7 +1754,7 @@ impl PodWorker {
             component: "kubelet".to_owned(),
             host: Some(self.ctx.node_name.clone()),
         };
-        if let Err(e) = self.ctx.registry.record_event(spec).await {
+        if let Err(e) = self.ctx.api.record_event(spec).await {
             tracing::debug!(pod = %self.pod_ref.name, error = %e, "recording an event");
         }
     }
@@ -1777,17 +1769,13 @@ enum Progress {
 
 /// kubelet's final delete of a pod it has stopped: grace period 0, for this pod's uid only.
 pub(crate) async fn final_delete(ctx: &Context, pod: &Pod) {
-    let opts = DeleteOptions {
-        grace_period_seconds: Some(0),
-        preconditions: Preconditions {
-            uid: pod.metadata.uid.clone(),
-            resource_version: None,
-        },
-        ..Default::default()
-    };
     let ns = pod.metadata.namespace.as_deref().unwrap_or("");
     let name = pod.metadata.name.as_deref().unwrap_or("");
-    match ctx.registry.delete(&POD, ns, name, &opts).await {
+    match ctx
+        .api
+        .delete_pod(ns, name, pod.metadata.uid.as_deref())
+        .await
+    {
         Ok(_) => {}
         Err(e) if e.is_not_found() || e.is_conflict() => {}
         Err(e) => tracing::warn!(pod = %name, error = %e, "deleting a stopped pod"),

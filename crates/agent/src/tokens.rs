@@ -5,11 +5,11 @@
 
 use std::collections::BTreeMap;
 
+use crate::api::NodeApi;
 use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::api::authentication::v1::{BoundObjectReference, TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::core::v1::Pod;
 use kbatch_api::clock::Clock;
-use kbatch_api::registry::Registry;
 
 use crate::sources::TokenWanted;
 
@@ -35,7 +35,7 @@ impl PodTokens {
     /// The token `wanted` names for `pod`: the one held, unless it is due for replacement.
     pub async fn get(
         &mut self,
-        registry: &Registry,
+        api: &dyn NodeApi,
         clock: &dyn Clock,
         pod: &Pod,
         wanted: &TokenWanted,
@@ -46,7 +46,7 @@ impl PodTokens {
         {
             return Ok(held.token.clone());
         }
-        match request(registry, pod, wanted).await {
+        match request(api, pod, wanted).await {
             Ok(issued) => {
                 let token = issued.token.clone();
                 self.issued.insert(wanted.clone(), issued);
@@ -81,8 +81,8 @@ fn requires_refresh(held: &Issued, now: Timestamp, jitter: f64) -> bool {
     aged_out || nearly_expired
 }
 
-/// A TokenRequest bound to `pod`, through the registry (the API the agent uses for all else).
-async fn request(registry: &Registry, pod: &Pod, wanted: &TokenWanted) -> Result<Issued, String> {
+/// A TokenRequest bound to `pod`, through the API the agent uses for all else.
+async fn request(api: &dyn NodeApi, pod: &Pod, wanted: &TokenWanted) -> Result<Issued, String> {
     let namespace = pod.metadata.namespace.clone().unwrap_or_default();
     let account = pod
         .spec
@@ -106,7 +106,7 @@ async fn request(registry: &Registry, pod: &Pod, wanted: &TokenWanted) -> Result
         },
         ..Default::default()
     };
-    let answered = registry
+    let answered = api
         .create_token(&namespace, &account, request)
         .await
         .map_err(|e| e.to_string())?;

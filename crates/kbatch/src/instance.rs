@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use kbatch_agent::api::LocalApi;
 use kbatch_agent::runtime::Runtime;
 use kbatch_agent::runtime::process::ProcessRuntime;
 use kbatch_agent::runtime::runc::{self, RuncRuntime};
@@ -236,58 +237,9 @@ impl Instance {
     fn start_agent(registry: &Registry, clock: &Arc<dyn Clock>, settings: Settings) {
         // The agent runs until the tokio runtime ends.
         if let Some(node) = settings.node {
-            let process = ProcessRuntime::new(clock.clone());
-            let process: Arc<dyn Runtime> = Arc::new(match &node.supervision {
-                Supervision::Shim(program) => process.with_shim(program, node.dir.join("runs")),
-                Supervision::Direct => process,
-            });
-            let images = match kbatch_image::Store::open(&node.images_dir) {
-                Ok(store) => {
-                    let keyring = kbatch_image::auth::Keyring::default_path()
-                        .and_then(|p| kbatch_image::auth::Keyring::load(&p).ok())
-                        .unwrap_or_default();
-                    let puller = kbatch_image::Puller::new(kbatch_image::PullOptions {
-                        insecure_registries: node.insecure_registries.clone(),
-                        keyring,
-                        platform: kbatch_image::Platform::host(),
-                    });
-                    Some(Images { store, puller })
-                }
-                Err(e) => {
-                    tracing::warn!(dir = %node.images_dir.display(), error = %e, "opening the image store: pods of the runc runtime cannot pull images");
-                    None
-                }
-            };
-            let mut runtimes: Vec<Arc<dyn Runtime>> = vec![process];
-            if let Some(images) = &images {
-                let supervision = match &node.supervision {
-                    Supervision::Shim(program) => runc::Supervision::Shim(program.clone()),
-                    Supervision::Direct => runc::Supervision::Direct,
-                };
-                let runc = RuncRuntime::new(
-                    clock.clone(),
-                    node.dir.join("runc"),
-                    images.store.clone(),
-                    supervision,
-                )
-                .with_pids_limit(Some(node.pod_max_pids));
-                runtimes.push(Arc::new(runc));
-            }
-            let wanted = match node.default_runtime {
-                DefaultRuntime::Process => "process",
-                DefaultRuntime::Runc => "runc",
-            };
-            let default = runtimes
-                .iter()
-                .position(|r| r.name() == wanted)
-                .unwrap_or(0);
-            let default = runtimes.remove(default);
-            let mut config = AgentConfig::new(node.name, node.dir, default);
-            config.runtimes = runtimes;
-            config.images = images;
-            config.log_retention = node.log_retention;
-            config.api_server = node.api_server;
-            tokio::spawn(Agent::new(registry.clone(), clock.clone(), config).run());
+            let config = agent_config(clock, node);
+            let api = Arc::new(LocalApi::new(registry.clone()));
+            tokio::spawn(Agent::new(api, clock.clone(), config).run());
         }
     }
 
@@ -299,6 +251,63 @@ impl Instance {
             let _ = task.await;
         }
     }
+}
+
+/// The agent `node` describes: its runtimes (host processes, and runc over the node's image
+/// store when it opens), the default one first. The embedded agent and `kbatch agent` share it.
+pub fn agent_config(clock: &Arc<dyn Clock>, node: NodeSettings) -> AgentConfig {
+    let process = ProcessRuntime::new(clock.clone());
+    let process: Arc<dyn Runtime> = Arc::new(match &node.supervision {
+        Supervision::Shim(program) => process.with_shim(program, node.dir.join("runs")),
+        Supervision::Direct => process,
+    });
+    let images = match kbatch_image::Store::open(&node.images_dir) {
+        Ok(store) => {
+            let keyring = kbatch_image::auth::Keyring::default_path()
+                .and_then(|p| kbatch_image::auth::Keyring::load(&p).ok())
+                .unwrap_or_default();
+            let puller = kbatch_image::Puller::new(kbatch_image::PullOptions {
+                insecure_registries: node.insecure_registries.clone(),
+                keyring,
+                platform: kbatch_image::Platform::host(),
+            });
+            Some(Images { store, puller })
+        }
+        Err(e) => {
+            tracing::warn!(dir = %node.images_dir.display(), error = %e, "opening the image store: pods of the runc runtime cannot pull images");
+            None
+        }
+    };
+    let mut runtimes: Vec<Arc<dyn Runtime>> = vec![process];
+    if let Some(images) = &images {
+        let supervision = match &node.supervision {
+            Supervision::Shim(program) => runc::Supervision::Shim(program.clone()),
+            Supervision::Direct => runc::Supervision::Direct,
+        };
+        let runc = RuncRuntime::new(
+            clock.clone(),
+            node.dir.join("runc"),
+            images.store.clone(),
+            supervision,
+        )
+        .with_pids_limit(Some(node.pod_max_pids));
+        runtimes.push(Arc::new(runc));
+    }
+    let wanted = match node.default_runtime {
+        DefaultRuntime::Process => "process",
+        DefaultRuntime::Runc => "runc",
+    };
+    let default = runtimes
+        .iter()
+        .position(|r| r.name() == wanted)
+        .unwrap_or(0);
+    let default = runtimes.remove(default);
+    let mut config = AgentConfig::new(node.name, node.dir, default);
+    config.runtimes = runtimes;
+    config.images = images;
+    config.log_retention = node.log_retention;
+    config.api_server = node.api_server;
+    config
 }
 
 /// Campaigns until elected, then runs `controllers` while the lease is held: until `stopped`

@@ -28,6 +28,9 @@ enum Command {
     Run(cmd::run::RunArgs),
     /// Serve the Kubernetes API (batch/v1 Jobs and CronJobs) over HTTPS, with a kubeconfig for kubectl.
     Server(Box<cmd::server::ServerArgs>),
+    /// Run a node on this machine for a server on another: register it, heartbeat, run
+    /// the pods bound to it.
+    Agent(Box<cmd::agent::AgentArgs>),
     /// Print version information: kbatch, the Kubernetes API it serves, the tz database.
     Version,
     /// Container images on this node: pull, import, list, remove.
@@ -61,6 +64,7 @@ fn main() -> ExitCode {
         Command::Cron(args) => cmd::cron::run(args),
         Command::Run(args) => cmd::run::run(args),
         Command::Server(args) => cmd::server::run(*args),
+        Command::Agent(args) => cmd::agent::run(*args),
         Command::Version => cmd::version::run(),
         Command::Image(args) => cmd::image::run(args),
         Command::Token(args) => cmd::token::run(args),

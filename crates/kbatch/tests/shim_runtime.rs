@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Pod;
+use kbatch_agent::api::LocalApi;
 use kbatch_agent::checkpoint::{Checkpoints, RunRecord, ShimRecord};
 use kbatch_agent::runtime::process::ProcessRuntime;
 use kbatch_agent::runtime::{ContainerHandle, ContainerSpec, Limits, PodRef, Runtime, run_id};
@@ -706,7 +707,14 @@ async fn a_new_agent_adopts_the_runs_of_its_pods() {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let agent = |rt: ProcessRuntime| {
         let config = AgentConfig::new(NODE, &data, Arc::new(rt));
-        tokio::spawn(Agent::new(registry.clone(), clock.clone(), config).run())
+        tokio::spawn(
+            Agent::new(
+                Arc::new(LocalApi::new(registry.clone())),
+                clock.clone(),
+                config,
+            )
+            .run(),
+        )
     };
     let shims =
         || ProcessRuntime::new(Arc::new(SystemClock)).with_shim(kbatch(), data.join("runs"));
@@ -772,7 +780,14 @@ async fn a_new_agent_adopts_a_run_the_dead_agent_spawned_but_never_recorded() {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let agent = |rt: ProcessRuntime| {
         let config = AgentConfig::new(NODE, &data, Arc::new(rt));
-        tokio::spawn(Agent::new(registry.clone(), clock.clone(), config).run())
+        tokio::spawn(
+            Agent::new(
+                Arc::new(LocalApi::new(registry.clone())),
+                clock.clone(),
+                config,
+            )
+            .run(),
+        )
     };
     let shims =
         || ProcessRuntime::new(Arc::new(SystemClock)).with_shim(kbatch(), data.join("runs"));
@@ -841,7 +856,14 @@ async fn pods_whose_shims_died_fail_with_container_status_unknown() {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let agent = |rt: ProcessRuntime| {
         let config = AgentConfig::new(NODE, &data, Arc::new(rt));
-        tokio::spawn(Agent::new(registry.clone(), clock.clone(), config).run())
+        tokio::spawn(
+            Agent::new(
+                Arc::new(LocalApi::new(registry.clone())),
+                clock.clone(),
+                config,
+            )
+            .run(),
+        )
     };
     let shims =
         || ProcessRuntime::new(Arc::new(SystemClock)).with_shim(kbatch(), data.join("runs"));

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Pod, PodStatus};
+use kbatch_agent::api::LocalApi;
 use kbatch_agent::runtime::Runtime;
 use kbatch_agent::{Agent, AgentConfig};
 use kbatch_api::clock::Clock;
@@ -82,7 +83,11 @@ impl Harness {
     /// Starts an agent (stopping the one before, if any).
     pub fn start_agent(&mut self, config: AgentConfig) {
         self.stop_agent();
-        let agent = Agent::new(self.registry.clone(), self.clock.clone(), config);
+        let agent = Agent::new(
+            Arc::new(LocalApi::new(self.registry.clone())),
+            self.clock.clone(),
+            config,
+        );
         self.agent = Some(tokio::spawn(agent.run()));
     }
 

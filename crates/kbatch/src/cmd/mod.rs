@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod agent;
 pub mod cron;
 pub mod image;
 pub mod run;

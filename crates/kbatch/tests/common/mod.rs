@@ -33,16 +33,22 @@ impl Server {
         Self::start_in(dir, extra)
     }
 
-    /// Starts a server on an existing data dir (restarts).
+    /// Starts a server on an existing data dir (restarts), on a free loopback port unless
+    /// `extra` names a `--listen` address.
     pub fn start_in(dir: tempfile::TempDir, extra: &[&str]) -> Server {
         let data = dir.path().join("data");
         let home = dir.path().join("home");
         std::fs::create_dir_all(&home).unwrap();
+        let listen: &[&str] = if extra.contains(&"--listen") {
+            &[]
+        } else {
+            &["--listen", "127.0.0.1:0"]
+        };
         let mut child = Command::new(env!("CARGO_BIN_EXE_kbatch"))
             .arg("server")
             .arg("--data-dir")
             .arg(&data)
-            .args(["--listen", "127.0.0.1:0"])
+            .args(listen)
             .args(extra)
             .env("KBATCH_LOG", "warn")
             .stdout(Stdio::piped())

@@ -1,0 +1,751 @@
+//! [`NodeApi`] over a server's HTTPS API, for an agent on another machine: JSON bodies,
+//! kept-alive connections (hyper's pool, which connects again after a failure), the server
+//! verified against the cluster's CA, and the agent's credential either a bearer token or a
+//! client certificate presented in the TLS handshake.
+//!
+//! The calls are the REST calls kubelet makes: status through `pods/{name}/status` with the
+//! read resourceVersion (a concurrent write is a Conflict, and the agent reads again), watches
+//! as streamed JSON lines from the list's resourceVersion (bookmarks skipped; an ERROR line,
+//! 410 Expired included, ends the stream and the agent lists again), events POSTed as core/v1
+//! Events and repeats counted on the client's side (client-go's EventCorrelator), tokens
+//! through `serviceaccounts/{name}/token`.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::{Bytes, BytesMut};
+use futures::StreamExt;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue, USER_AGENT};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use k8s_openapi::api::authentication::v1::TokenRequest;
+use k8s_openapi::api::core::v1::{Event, EventSource};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Status, Time};
+use kbatch_api::clock::Clock;
+use kbatch_api::error::ApiError;
+use kbatch_api::registry::{EventSpec, WatchEvent, WatchEventType, WatchStream};
+use kbatch_core::object::{EVENT, Kind, Object};
+use kbatch_core::status;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use serde::Deserialize;
+
+use super::{FIELD_MANAGER, List, NodeApi, Result};
+
+/// How long a call other than a watch may take, connection included.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// The server ends a watch after this long (client-go picks 5–10 minutes at random); the
+/// agent then lists and watches again.
+const WATCH_TIMEOUT_SECONDS: u64 = 300;
+/// A watch that has said nothing this long after the server should have ended it is taken
+/// for a connection that died without a word. The server sends a bookmark every minute.
+const WATCH_GRACE: Duration = Duration::from_secs(60);
+/// TCP keep-alive probes on idle connections, so a vanished server is noticed.
+const TCP_KEEPALIVE: Duration = Duration::from_secs(30);
+/// How many recent events are remembered to count their repeats (client-go's cache: 4096).
+const RECENT_EVENTS: usize = 4096;
+
+/// Characters escaped in a path segment or a query value: everything but unreserved ones.
+const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// How the agent proves who it is.
+#[derive(Clone)]
+pub enum Credentials {
+    /// `Authorization: Bearer <token>`.
+    Token(String),
+    /// A client certificate (PEM, its chain after it) and its private key (PEM), presented
+    /// through TLS client authentication.
+    ClientCertificate { cert_pem: Vec<u8>, key_pem: Vec<u8> },
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Credentials::Token(_) => f.write_str("Token(..)"),
+            Credentials::ClientCertificate { .. } => f.write_str("ClientCertificate(..)"),
+        }
+    }
+}
+
+/// Why a [`RemoteApi`] could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum RemoteError {
+    #[error("the server URL {0:?} is not an https:// URL with a host")]
+    Url(String),
+    #[error("the CA certificates: {0}")]
+    Ca(String),
+    #[error("the client certificate or key: {0}")]
+    ClientCertificate(String),
+    #[error("the bearer token is not a valid header value")]
+    Token,
+    #[error("TLS set-up: {0}")]
+    Tls(#[from] rustls::Error),
+}
+
+/// A server's API over HTTPS.
+pub struct RemoteApi {
+    /// `https://host:port`, without a trailing slash.
+    base: String,
+    authorization: Option<HeaderValue>,
+    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    clock: Arc<dyn Clock>,
+    recent_events: Mutex<RecentEvents>,
+}
+
+impl std::fmt::Debug for RemoteApi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RemoteApi")
+            .field("base", &self.base)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RemoteApi {
+    /// A client of the server at `server` (`https://host:port`), trusting only the CA
+    /// certificates in `ca_pem`.
+    pub fn new(
+        server: &str,
+        ca_pem: &[u8],
+        credentials: Credentials,
+        clock: Arc<dyn Clock>,
+    ) -> std::result::Result<RemoteApi, RemoteError> {
+        let base = server.trim_end_matches('/').to_owned();
+        let uri: hyper::Uri = base.parse().map_err(|_| RemoteError::Url(base.clone()))?;
+        if uri.scheme_str() != Some("https") || uri.host().is_none() {
+            return Err(RemoteError::Url(base));
+        }
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in CertificateDer::pem_slice_iter(ca_pem) {
+            let cert = cert.map_err(|e| RemoteError::Ca(e.to_string()))?;
+            roots
+                .add(cert)
+                .map_err(|e| RemoteError::Ca(e.to_string()))?;
+        }
+        if roots.is_empty() {
+            return Err(RemoteError::Ca("no certificate in the PEM".to_owned()));
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let builder = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()?
+            .with_root_certificates(roots);
+        let (tls, authorization) = match credentials {
+            Credentials::Token(token) => {
+                let value = HeaderValue::from_str(&format!("Bearer {token}"))
+                    .map_err(|_| RemoteError::Token)?;
+                (builder.with_no_client_auth(), Some(value))
+            }
+            Credentials::ClientCertificate { cert_pem, key_pem } => {
+                let chain = CertificateDer::pem_slice_iter(&cert_pem)
+                    .collect::<std::result::Result<Vec<_>, _>>()
+                    .map_err(|e| RemoteError::ClientCertificate(e.to_string()))?;
+                if chain.is_empty() {
+                    return Err(RemoteError::ClientCertificate(
+                        "no certificate in the PEM".to_owned(),
+                    ));
+                }
+                let key = PrivateKeyDer::from_pem_slice(&key_pem)
+                    .map_err(|e| RemoteError::ClientCertificate(e.to_string()))?;
+                (builder.with_client_auth_cert(chain, key)?, None)
+            }
+        };
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        http.set_keepalive(Some(TCP_KEEPALIVE));
+        http.set_nodelay(true);
+        http.set_connect_timeout(Some(REQUEST_TIMEOUT));
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_only()
+            .enable_http1()
+            .wrap_connector(http);
+        let client = Client::builder(TokioExecutor::new()).build(https);
+        Ok(RemoteApi {
+            base,
+            authorization,
+            client,
+            clock,
+            recent_events: Mutex::new(RecentEvents::default()),
+        })
+    }
+
+    /// Sends a request and waits for the response's head.
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+    ) -> Result<Response<Incoming>> {
+        let mut request = Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.base))
+            .header(ACCEPT, "application/json")
+            .header(
+                USER_AGENT,
+                concat!("kbatch-agent/", env!("CARGO_PKG_VERSION")),
+            );
+        if let Some(auth) = &self.authorization {
+            request = request.header(AUTHORIZATION, auth.clone());
+        }
+        if body.is_some() {
+            request = request.header(CONTENT_TYPE, "application/json");
+        }
+        let request = request
+            .body(Full::new(Bytes::from(body.unwrap_or_default())))
+            .map_err(|e| ApiError::internal(format!("building the request: {e}")))?;
+        self.client
+            .request(request)
+            .await
+            .map_err(|e| unreachable_server(&self.base, &e))
+    }
+
+    /// A call whose answer is one JSON document; an error response's Status as the error.
+    async fn call(&self, method: Method, path: &str, body: Option<Vec<u8>>) -> Result<Bytes> {
+        let exchange = async {
+            let response = self.send(method, path, body).await?;
+            let code = response.status();
+            let bytes = response
+                .into_body()
+                .collect()
+                .await
+                .map_err(|e| unreachable_server(&self.base, &e))?
+                .to_bytes();
+            if code.is_success() {
+                Ok(bytes)
+            } else {
+                Err(error_response(code, &bytes))
+            }
+        };
+        tokio::time::timeout(REQUEST_TIMEOUT, exchange)
+            .await
+            .map_err(|_| {
+                ApiError::from(status::service_unavailable(format!(
+                    "{} did not answer within {}s",
+                    self.base,
+                    REQUEST_TIMEOUT.as_secs()
+                )))
+            })?
+    }
+
+    async fn call_object(
+        &self,
+        kind: &Kind,
+        method: Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+    ) -> Result<Object> {
+        let bytes = self.call(method, path, body).await?;
+        Object::from_json_slice(kind, &bytes).map_err(|e| undecodable(kind, &e))
+    }
+
+    async fn create_event(&self, namespace: &str, mut event: Event) -> Result<String> {
+        let involved = event.involved_object.name.clone().unwrap_or_default();
+        let nanos = self.clock.now().as_nanosecond();
+        let path = collection(&EVENT, Some(namespace));
+        // Two events about one object in the same nanosecond take the next free name, as
+        // the registry's own recorder does.
+        for offset in 0..=16i128 {
+            event.metadata.name = Some(format!("{involved}.{:x}", nanos + offset));
+            let body = Object::Event(event.clone()).to_json_vec();
+            match self
+                .call_object(&EVENT, Method::POST, &path, Some(body))
+                .await
+            {
+                Ok(created) => return Ok(created.name().to_owned()),
+                Err(e) if e.reason() == "AlreadyExists" => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(ApiError::internal("no free event name"))
+    }
+
+    /// Counts a repeat of the event named `name`: false when it is gone or changed meanwhile.
+    async fn bump_event(&self, namespace: &str, name: &str) -> Result<bool> {
+        let mut event = match self.get(&EVENT, namespace, name).await {
+            Ok(Object::Event(event)) => event,
+            Ok(_) => return Ok(false),
+            Err(e) if e.is_not_found() => return Ok(false),
+            Err(e) => return Err(e),
+        };
+        event.count = Some(event.count.unwrap_or(1) + 1);
+        event.last_timestamp = Some(Time(self.clock.now()));
+        match self
+            .update(&EVENT, namespace, name, Object::Event(event))
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) if e.is_not_found() || e.is_conflict() => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+#[async_trait]
+impl NodeApi for RemoteApi {
+    async fn get(&self, kind: &Kind, namespace: &str, name: &str) -> Result<Object> {
+        let path = member(kind, namespace, name);
+        self.call_object(kind, Method::GET, &path, None).await
+    }
+
+    async fn list(&self, kind: &Kind, field_selector: Option<&str>) -> Result<List> {
+        let mut path = collection(kind, None);
+        if let Some(selector) = field_selector {
+            path.push_str("?fieldSelector=");
+            path.push_str(&encode(selector));
+        }
+        let bytes = self.call(Method::GET, &path, None).await?;
+        let list: WireList = serde_json::from_slice(&bytes).map_err(|e| undecodable(kind, &e))?;
+        let items = list
+            .items
+            .into_iter()
+            .map(|item| typed(kind, item))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(List {
+            items,
+            resource_version: list.metadata.resource_version.unwrap_or_default(),
+        })
+    }
+
+    async fn watch(
+        &self,
+        kind: &Kind,
+        field_selector: Option<&str>,
+        resource_version: &str,
+    ) -> Result<WatchStream> {
+        let mut path = format!(
+            "{}?watch=true&allowWatchBookmarks=true&timeoutSeconds={WATCH_TIMEOUT_SECONDS}&resourceVersion={}",
+            collection(kind, None),
+            encode(resource_version)
+        );
+        if let Some(selector) = field_selector {
+            path.push_str("&fieldSelector=");
+            path.push_str(&encode(selector));
+        }
+        let response = tokio::time::timeout(REQUEST_TIMEOUT, self.send(Method::GET, &path, None))
+            .await
+            .map_err(|_| {
+                ApiError::from(status::service_unavailable(format!(
+                    "{} did not answer a watch within {}s",
+                    self.base,
+                    REQUEST_TIMEOUT.as_secs()
+                )))
+            })??;
+        let code = response.status();
+        if !code.is_success() {
+            let bytes = response
+                .into_body()
+                .collect()
+                .await
+                .map(|b| b.to_bytes())
+                .unwrap_or_default();
+            return Err(error_response(code, &bytes));
+        }
+        let deadline =
+            tokio::time::Instant::now() + Duration::from_secs(WATCH_TIMEOUT_SECONDS) + WATCH_GRACE;
+        Ok(watch_events(*kind, response.into_body(), deadline))
+    }
+
+    async fn create(&self, kind: &Kind, namespace: &str, obj: Object) -> Result<Object> {
+        let path = format!(
+            "{}?fieldManager={FIELD_MANAGER}",
+            collection(kind, Some(namespace))
+        );
+        self.call_object(kind, Method::POST, &path, Some(obj.to_json_vec()))
+            .await
+    }
+
+    async fn update(
+        &self,
+        kind: &Kind,
+        namespace: &str,
+        name: &str,
+        obj: Object,
+    ) -> Result<Object> {
+        let path = format!(
+            "{}?fieldManager={FIELD_MANAGER}",
+            member(kind, namespace, name)
+        );
+        self.call_object(kind, Method::PUT, &path, Some(obj.to_json_vec()))
+            .await
+    }
+
+    async fn update_status(
+        &self,
+        kind: &Kind,
+        namespace: &str,
+        name: &str,
+        obj: Object,
+    ) -> Result<Object> {
+        let path = format!(
+            "{}/status?fieldManager={FIELD_MANAGER}",
+            member(kind, namespace, name)
+        );
+        self.call_object(kind, Method::PUT, &path, Some(obj.to_json_vec()))
+            .await
+    }
+
+    async fn delete_pod(&self, namespace: &str, name: &str, uid: Option<&str>) -> Result<()> {
+        let mut options = serde_json::json!({
+            "apiVersion": "v1",
+            "kind": "DeleteOptions",
+            "gracePeriodSeconds": 0,
+        });
+        if let Some(uid) = uid {
+            options["preconditions"] = serde_json::json!({ "uid": uid });
+        }
+        let path = member(&kbatch_core::object::POD, namespace, name);
+        let body = serde_json::to_vec(&options).unwrap_or_default();
+        self.call(Method::DELETE, &path, Some(body)).await?;
+        Ok(())
+    }
+
+    async fn record_event(&self, spec: EventSpec) -> Result<()> {
+        let namespace = spec
+            .involved
+            .namespace
+            .clone()
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| "default".to_owned());
+        let key = repeat_key(&namespace, &spec);
+        let known = self.lock_events().get(&key);
+        if let Some(name) = known
+            && self.bump_event(&namespace, &name).await?
+        {
+            return Ok(());
+        }
+        let now = Time(self.clock.now());
+        let event = Event {
+            metadata: ObjectMeta {
+                namespace: Some(namespace.clone()),
+                ..Default::default()
+            },
+            involved_object: spec.involved,
+            type_: Some(spec.type_),
+            reason: Some(spec.reason),
+            message: Some(spec.message),
+            source: Some(EventSource {
+                component: Some(spec.component.clone()),
+                host: spec.host,
+            }),
+            reporting_component: Some(spec.component),
+            reporting_instance: Some(String::new()),
+            first_timestamp: Some(now.clone()),
+            last_timestamp: Some(now),
+            count: Some(1),
+            ..Default::default()
+        };
+        let name = self.create_event(&namespace, event).await?;
+        self.lock_events().remember(key, name);
+        Ok(())
+    }
+
+    async fn create_token(
+        &self,
+        namespace: &str,
+        name: &str,
+        request: TokenRequest,
+    ) -> Result<TokenRequest> {
+        let path = format!(
+            "{}/token",
+            member(&kbatch_core::object::SERVICEACCOUNT, namespace, name)
+        );
+        let body = serde_json::to_vec(&request)
+            .map_err(|e| ApiError::internal(format!("encoding the TokenRequest: {e}")))?;
+        let bytes = self.call(Method::POST, &path, Some(body)).await?;
+        serde_json::from_slice(&bytes).map_err(|e| {
+            ApiError::internal(format!("the server's TokenRequest cannot be read: {e}"))
+        })
+    }
+}
+
+impl RemoteApi {
+    fn lock_events(&self) -> std::sync::MutexGuard<'_, RecentEvents> {
+        self.recent_events
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// The names of recently recorded events by what makes a repeat a repeat, the oldest
+/// forgotten first.
+#[derive(Debug, Default)]
+struct RecentEvents {
+    names: HashMap<String, String>,
+    order: VecDeque<String>,
+}
+
+impl RecentEvents {
+    fn get(&self, key: &str) -> Option<String> {
+        self.names.get(key).cloned()
+    }
+
+    fn remember(&mut self, key: String, name: String) {
+        if self.names.insert(key.clone(), name).is_none() {
+            self.order.push_back(key);
+        }
+        while self.order.len() > RECENT_EVENTS {
+            if let Some(old) = self.order.pop_front() {
+                self.names.remove(&old);
+            }
+        }
+    }
+}
+
+/// client-go's `getEventKey`: the involved object, type, reason, source and message.
+fn repeat_key(namespace: &str, spec: &EventSpec) -> String {
+    let o = &spec.involved;
+    [
+        namespace,
+        o.kind.as_deref().unwrap_or(""),
+        o.name.as_deref().unwrap_or(""),
+        o.uid.as_deref().unwrap_or(""),
+        o.field_path.as_deref().unwrap_or(""),
+        &spec.type_,
+        &spec.reason,
+        &spec.component,
+        spec.host.as_deref().unwrap_or(""),
+        &spec.message,
+    ]
+    .join("\u{0}")
+}
+
+fn encode(value: &str) -> String {
+    utf8_percent_encode(value, COMPONENT).to_string()
+}
+
+/// `/api/v1/namespaces/{ns}/pods` or `/apis/storage.k8s.io/v1/storageclasses`; all namespaces
+/// when `namespace` is `None`.
+fn collection(kind: &Kind, namespace: Option<&str>) -> String {
+    let root = if kind.group.is_empty() {
+        format!("/api/{}", kind.version)
+    } else {
+        format!("/apis/{}/{}", kind.group, kind.version)
+    };
+    match namespace {
+        Some(ns) if kind.namespaced => {
+            format!("{root}/namespaces/{}/{}", encode(ns), kind.plural)
+        }
+        _ => format!("{root}/{}", kind.plural),
+    }
+}
+
+fn member(kind: &Kind, namespace: &str, name: &str) -> String {
+    format!("{}/{}", collection(kind, Some(namespace)), encode(name))
+}
+
+#[derive(Deserialize)]
+struct WireList {
+    #[serde(default)]
+    items: Vec<serde_json::Value>,
+    #[serde(default)]
+    metadata: WireListMeta,
+}
+
+#[derive(Deserialize, Default)]
+struct WireListMeta {
+    #[serde(rename = "resourceVersion")]
+    resource_version: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct WireEvent {
+    #[serde(rename = "type")]
+    type_: String,
+    object: serde_json::Value,
+}
+
+/// An object of `kind` from a list item or a watch event (list items may leave out their
+/// apiVersion and kind, as the apiserver's do).
+fn typed(kind: &Kind, mut value: serde_json::Value) -> Result<Object> {
+    if let Some(fields) = value.as_object_mut() {
+        fields
+            .entry("apiVersion")
+            .or_insert_with(|| kind.api_version().into());
+        fields.entry("kind").or_insert_with(|| kind.kind.into());
+    }
+    Object::from_value(kind, value).map_err(|e| undecodable(kind, &e))
+}
+
+fn undecodable(kind: &Kind, e: &serde_json::Error) -> ApiError {
+    ApiError::internal(format!("the server's {} cannot be read: {e}", kind.kind))
+}
+
+fn unreachable_server(base: &str, e: &dyn std::fmt::Display) -> ApiError {
+    status::service_unavailable(format!("reaching {base}: {e}")).into()
+}
+
+/// An error response: its Status, or one made from the code when the body is none.
+fn error_response(code: StatusCode, body: &[u8]) -> ApiError {
+    if let Ok(status) = serde_json::from_slice::<Status>(body)
+        && status.code.is_some()
+    {
+        return status.into();
+    }
+    let reason = match code {
+        StatusCode::UNAUTHORIZED => "Unauthorized",
+        StatusCode::FORBIDDEN => "Forbidden",
+        StatusCode::NOT_FOUND => "NotFound",
+        StatusCode::CONFLICT => "Conflict",
+        StatusCode::GONE => "Expired",
+        StatusCode::TOO_MANY_REQUESTS => "TooManyRequests",
+        StatusCode::SERVICE_UNAVAILABLE => "ServiceUnavailable",
+        _ => "InternalError",
+    };
+    let text = String::from_utf8_lossy(body);
+    Status {
+        status: Some("Failure".to_owned()),
+        code: Some(i32::from(code.as_u16())),
+        reason: Some(reason.to_owned()),
+        message: Some(format!("the server answered {code}: {}", text.trim())),
+        ..Default::default()
+    }
+    .into()
+}
+
+/// The events of a watch response: one JSON document a line. Ends after an ERROR line, a
+/// line that cannot be read, a failed connection, or silence past `deadline`.
+fn watch_events(kind: Kind, body: Incoming, deadline: tokio::time::Instant) -> WatchStream {
+    struct State {
+        body: Incoming,
+        buffer: BytesMut,
+        done: bool,
+    }
+    let state = State {
+        body,
+        buffer: BytesMut::new(),
+        done: false,
+    };
+    futures::stream::unfold(state, move |mut state| async move {
+        loop {
+            if state.done {
+                return None;
+            }
+            if let Some(at) = state.buffer.iter().position(|b| *b == b'\n') {
+                let line = state.buffer.split_to(at + 1);
+                let line = line.trim_ascii();
+                if line.is_empty() {
+                    continue;
+                }
+                match watch_line(&kind, line) {
+                    Ok(None) => continue,
+                    Ok(Some(event)) => {
+                        state.done = matches!(event, WatchEvent::Error(_));
+                        return Some((event, state));
+                    }
+                    Err(e) => {
+                        state.done = true;
+                        return Some((WatchEvent::Error(e.0), state));
+                    }
+                }
+            }
+            match tokio::time::timeout_at(deadline, state.body.frame()).await {
+                Err(_) | Ok(None) => return None,
+                Ok(Some(Err(e))) => {
+                    state.done = true;
+                    let status = status::service_unavailable(format!("the watch broke: {e}"));
+                    return Some((WatchEvent::Error(Box::new(status)), state));
+                }
+                Ok(Some(Ok(frame))) => {
+                    if let Ok(data) = frame.into_data() {
+                        state.buffer.extend_from_slice(&data);
+                    }
+                }
+            }
+        }
+    })
+    .boxed()
+}
+
+/// One line of a watch: an event, or `None` for a bookmark.
+fn watch_line(kind: &Kind, line: &[u8]) -> Result<Option<WatchEvent>> {
+    let event: WireEvent = serde_json::from_slice(line)
+        .map_err(|e| ApiError::internal(format!("a watch event cannot be read: {e}")))?;
+    let type_ = match event.type_.as_str() {
+        "ADDED" => WatchEventType::Added,
+        "MODIFIED" => WatchEventType::Modified,
+        "DELETED" => WatchEventType::Deleted,
+        "BOOKMARK" => return Ok(None),
+        "ERROR" => {
+            let status: Status = serde_json::from_value(event.object)
+                .map_err(|e| ApiError::internal(format!("a watch error cannot be read: {e}")))?;
+            return Ok(Some(WatchEvent::Error(Box::new(status))));
+        }
+        other => {
+            return Err(ApiError::internal(format!(
+                "a watch event of unknown type {other:?}"
+            )));
+        }
+    };
+    let object = typed(kind, event.object)?;
+    Ok(Some(WatchEvent::Object(type_, Box::new(object))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kbatch_core::object::{NODE, POD, STORAGECLASS};
+
+    #[test]
+    fn paths_follow_the_resource_layout() {
+        assert_eq!(collection(&POD, None), "/api/v1/pods");
+        assert_eq!(member(&POD, "ns", "p-1"), "/api/v1/namespaces/ns/pods/p-1");
+        assert_eq!(member(&NODE, "", "n1"), "/api/v1/nodes/n1");
+        assert_eq!(
+            member(&STORAGECLASS, "", "fast"),
+            "/apis/storage.k8s.io/v1/storageclasses/fast"
+        );
+        assert_eq!(encode("spec.nodeName=n 1"), "spec.nodeName%3Dn%201");
+    }
+
+    #[test]
+    fn watch_lines_become_events() {
+        let added = br#"{"type":"ADDED","object":{"metadata":{"name":"p","resourceVersion":"7"}}}"#;
+        match watch_line(&POD, added) {
+            Ok(Some(WatchEvent::Object(WatchEventType::Added, obj))) => {
+                assert!(matches!(*obj, Object::Pod(_)));
+                assert_eq!(obj.name(), "p");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        let bookmark = br#"{"type":"BOOKMARK","object":{"kind":"Pod","apiVersion":"v1","metadata":{"resourceVersion":"9"}}}"#;
+        assert!(matches!(watch_line(&POD, bookmark), Ok(None)));
+        let expired = br#"{"type":"ERROR","object":{"kind":"Status","apiVersion":"v1","status":"Failure","code":410,"reason":"Expired","message":"too old"}}"#;
+        match watch_line(&POD, expired) {
+            Ok(Some(WatchEvent::Error(status))) => assert_eq!(status.code, Some(410)),
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(watch_line(&POD, b"{not json").is_err());
+    }
+
+    #[test]
+    fn error_responses_keep_their_status() {
+        let body = br#"{"kind":"Status","apiVersion":"v1","status":"Failure","code":409,"reason":"Conflict","message":"changed"}"#;
+        let e = error_response(StatusCode::CONFLICT, body);
+        assert!(e.is_conflict());
+        let e = error_response(StatusCode::NOT_FOUND, b"404 page not found");
+        assert!(e.is_not_found());
+        assert_eq!(e.reason(), "NotFound");
+    }
+
+    #[test]
+    fn recent_events_forget_the_oldest() {
+        let mut recent = RecentEvents::default();
+        for i in 0..=RECENT_EVENTS {
+            recent.remember(format!("k{i}"), format!("e{i}"));
+        }
+        assert_eq!(recent.get("k0"), None);
+        assert_eq!(recent.get("k1").as_deref(), Some("e1"));
+        assert_eq!(recent.names.len(), RECENT_EVENTS);
+    }
+}
