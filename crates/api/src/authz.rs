@@ -78,9 +78,12 @@ impl Registry {
                     || (own_name && matches!(attrs.verb, "get" | "update" | "patch")))
         } else if *kind == EVENT {
             matches!(attrs.verb, "create" | "update" | "patch")
-        } else if *kind == RUNTIME_CLASS || *kind == STORAGECLASS {
+        } else if *kind == RUNTIME_CLASS || *kind == STORAGECLASS || *kind == PERSISTENTVOLUMECLAIM
+        {
+            // Claims too, unlike upstream: the agent lists them to remove the directories of
+            // deleted claims from its disk, and a claim holds no secret.
             read
-        } else if *kind == CONFIGMAP || *kind == SECRET || *kind == PERSISTENTVOLUMECLAIM {
+        } else if *kind == CONFIGMAP || *kind == SECRET {
             if attrs.verb != "get" {
                 false
             } else {

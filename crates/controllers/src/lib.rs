@@ -7,6 +7,7 @@ pub mod job;
 pub mod leader;
 pub mod manager;
 pub mod node_lifecycle;
+pub mod pod_gc;
 pub mod pvc_protection;
 pub mod root_ca_publisher;
 pub mod runtime;

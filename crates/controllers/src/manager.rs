@@ -40,6 +40,7 @@ use crate::GarbageCollector;
 use crate::cronjob::CronJobController;
 use crate::job::{JobConfig, JobController};
 use crate::node_lifecycle::{NodeLifecycleConfig, NodeLifecycleController};
+use crate::pod_gc::{self, PodGc};
 use crate::pvc_protection::PvcProtectionController;
 use crate::root_ca_publisher::RootCaPublisher;
 use crate::runtime::{Change, Informer, ObjectKey, RateLimiter, WorkQueue, run_workers};
@@ -113,6 +114,7 @@ pub struct Controllers {
     pvc_protection: PvcProtectionController,
     leases: Informer,
     node_lifecycle: NodeLifecycleController,
+    pod_gc: PodGc,
 }
 
 /// Workers of the ServiceAccounts controller (upstream `ConcurrentServiceAccountSyncs` is 5;
@@ -191,6 +193,7 @@ impl Controllers {
         let volume_binder = VolumeBinder::new(registry.clone(), &pods, &claims);
         let pvc_protection = PvcProtectionController::new(registry.clone(), &pods, &claims);
         let leases = Informer::new(registry.clone(), LEASE);
+        let pod_gc = PodGc::new(registry.clone(), Arc::clone(&clock), &pods, &nodes);
         let node_lifecycle = NodeLifecycleController::new(
             registry.clone(),
             Arc::clone(&clock),
@@ -227,6 +230,7 @@ impl Controllers {
             pvc_protection,
             leases,
             node_lifecycle,
+            pod_gc,
         }
     }
 
@@ -280,6 +284,7 @@ impl Controllers {
         // Polls rather than queues (upstream's `monitorNodeHealth` ticker): stopped by the
         // JoinSet's shutdown below.
         background.spawn(self.node_lifecycle.clone().run());
+        background.spawn(self.pod_gc.clone().run(pod_gc::CHECK_PERIOD));
         let job = Arc::clone(&self.job);
         workers.spawn(run_workers(
             "job-controller",

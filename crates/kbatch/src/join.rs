@@ -15,53 +15,95 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use kbatch_agent::api::Credentials;
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-/// What a server's kubeconfig (its `data-dir/kubeconfig`) says.
-#[derive(Debug, Clone)]
+/// What a kubeconfig's current context says: the server, the CA that signed its
+/// certificate, and the user's credential.
+#[derive(Debug)]
 pub struct Kubeconfig {
     pub server: String,
-    pub ca_pem: String,
-    pub token: String,
+    pub ca_pem: Vec<u8>,
+    pub credentials: Credentials,
 }
 
 impl Kubeconfig {
-    /// Reads the current context's cluster and user from a kubeconfig with a CA and a token.
-    pub fn read(path: &Path) -> anyhow::Result<Kubeconfig> {
+    /// The current context of a kubeconfig: its cluster's server (unless `server` is given)
+    /// and CA, its user's token or client certificate. Files a kubeconfig names are relative
+    /// to it, as kubectl reads them.
+    pub fn read(path: &Path, server: Option<&str>) -> anyhow::Result<Kubeconfig> {
         let text =
             std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        let doc: Value = serde_saphyr::from_str(&text)
-            .with_context(|| format!("{}: not a kubeconfig", path.display()))?;
-        let current = doc["current-context"].as_str().unwrap_or_default();
-        let named = |list: &str, name: &str| -> Value {
-            doc[list]
-                .as_array()
-                .and_then(|items| items.iter().find(|i| i["name"] == name).cloned())
-                .unwrap_or(Value::Null)
+        let config: Value = serde_saphyr::from_str(&text)
+            .with_context(|| format!("reading {} as YAML", path.display()))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        let context_name = config["current-context"]
+            .as_str()
+            .context("the kubeconfig has no current-context")?;
+        let context = named(&config, "contexts", context_name, "context")?;
+        let cluster_name = context["cluster"]
+            .as_str()
+            .context("the current context names no cluster")?;
+        let user_name = context["user"]
+            .as_str()
+            .context("the current context names no user")?;
+        let cluster = named(&config, "clusters", cluster_name, "cluster")?;
+        let user = named(&config, "users", user_name, "user")?;
+        let server = match server {
+            Some(s) => s.to_owned(),
+            None => cluster["server"]
+                .as_str()
+                .context("the kubeconfig's cluster has no server")?
+                .to_owned(),
         };
-        let context = &named("contexts", current)["context"];
-        let cluster =
-            &named("clusters", context["cluster"].as_str().unwrap_or_default())["cluster"];
-        let user = &named("users", context["user"].as_str().unwrap_or_default())["user"];
-        let field = |v: &Value, what: &str| -> anyhow::Result<String> {
-            v.as_str()
-                .map(str::to_owned)
-                .with_context(|| format!("{}: the current context has no {what}", path.display()))
+        let ca_pem = data_or_file(cluster, "certificate-authority", base)?
+            .context("the kubeconfig's cluster has no certificate-authority(-data)")?;
+        let credentials = if let Some(token) = user["token"].as_str() {
+            Credentials::Token(token.to_owned())
+        } else if let Some(cert_pem) = data_or_file(user, "client-certificate", base)? {
+            let key_pem = data_or_file(user, "client-key", base)?
+                .context("the kubeconfig's user has a client certificate but no key")?;
+            Credentials::ClientCertificate { cert_pem, key_pem }
+        } else {
+            bail!("the kubeconfig's user has neither a token nor a client certificate");
         };
-        let ca = field(
-            &cluster["certificate-authority-data"],
-            "certificate-authority-data",
-        )?;
-        let ca_pem = String::from_utf8(STANDARD.decode(ca.trim())?)
-            .context("certificate-authority-data is not PEM")?;
         Ok(Kubeconfig {
-            server: field(&cluster["server"], "server")?,
+            server,
             ca_pem,
-            token: field(&user["token"], "user token")?,
+            credentials,
         })
+    }
+}
+
+/// The `field` of the entry named `name` in the kubeconfig's list `list`.
+fn named<'a>(config: &'a Value, list: &str, name: &str, field: &str) -> anyhow::Result<&'a Value> {
+    config[list]
+        .as_array()
+        .and_then(|items| items.iter().find(|i| i["name"].as_str() == Some(name)))
+        .map(|i| &i[field])
+        .filter(|v| v.is_object())
+        .with_context(|| format!("the kubeconfig has no {field} named {name:?}"))
+}
+
+/// `<key>-data` (base64) or the file `<key>` names.
+fn data_or_file(section: &Value, key: &str, base: &Path) -> anyhow::Result<Option<Vec<u8>>> {
+    if let Some(data) = section[format!("{key}-data")].as_str() {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(data.trim())
+            .with_context(|| format!("{key}-data is not base64"))?;
+        return Ok(Some(bytes));
+    }
+    match section[key].as_str() {
+        Some(file) => {
+            let file = base.join(file);
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            Ok(Some(bytes))
+        }
+        None => Ok(None),
     }
 }
 
@@ -110,6 +152,10 @@ pub async fn create_bootstrap_token(
     ttl: Duration,
     description: &str,
 ) -> anyhow::Result<String> {
+    let Credentials::Token(admin) = &kubeconfig.credentials else {
+        bail!("the kubeconfig's user has no token: use the server's own kubeconfig");
+    };
+    let ca_pem = String::from_utf8_lossy(&kubeconfig.ca_pem).into_owned();
     const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
     let random = |n: usize| -> String {
         (0..n)
@@ -139,9 +185,9 @@ pub async fn create_bootstrap_token(
         "{}/api/v1/namespaces/kube-system/secrets",
         kubeconfig.server.trim_end_matches('/')
     );
-    let response = client(Some(&kubeconfig.ca_pem))?
+    let response = client(Some(&ca_pem))?
         .post(url)
-        .bearer_auth(&kubeconfig.token)
+        .bearer_auth(admin)
         .json(&body)
         .send()
         .await
@@ -224,4 +270,72 @@ contexts:
 current-context: kbatch
 "
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_kubeconfig_gives_server_ca_and_credential() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("ca.crt"), "CA PEM").unwrap();
+        let path = dir.path().join("config");
+        let token_config = "apiVersion: v1
+kind: Config
+clusters:
+- name: c
+  cluster:
+    server: https://10.0.0.1:6443
+    certificate-authority: ca.crt
+users:
+- name: u
+  user:
+    token: abc
+contexts:
+- name: x
+  context: {cluster: c, user: u}
+current-context: x
+";
+        std::fs::write(&path, token_config).unwrap();
+        let join = Kubeconfig::read(&path, None).unwrap();
+        assert_eq!(join.server, "https://10.0.0.1:6443");
+        assert_eq!(join.ca_pem, b"CA PEM");
+        assert!(matches!(join.credentials, Credentials::Token(ref t) if t == "abc"));
+        let join = Kubeconfig::read(&path, Some("https://10.0.0.2:1")).unwrap();
+        assert_eq!(join.server, "https://10.0.0.2:1");
+
+        let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+        let cert_config = format!(
+            "clusters:
+- name: c
+  cluster:
+    server: https://h:1
+    certificate-authority-data: {}
+users:
+- name: u
+  user:
+    client-certificate-data: {}
+    client-key-data: {}
+contexts:
+- name: x
+  context: {{cluster: c, user: u}}
+current-context: x
+",
+            b64("CA"),
+            b64("CERT"),
+            b64("KEY")
+        );
+        std::fs::write(&path, cert_config).unwrap();
+        let join = Kubeconfig::read(&path, None).unwrap();
+        match join.credentials {
+            Credentials::ClientCertificate { cert_pem, key_pem } => {
+                assert_eq!(cert_pem, b"CERT");
+                assert_eq!(key_pem, b"KEY");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        std::fs::write(&path, "current-context: nowhere\n").unwrap();
+        assert!(Kubeconfig::read(&path, None).is_err());
+    }
 }

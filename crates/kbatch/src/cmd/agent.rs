@@ -3,8 +3,12 @@
 //! instead of the in-process registry: it registers its Node, heartbeats its Lease and runs
 //! the pods bound to it.
 //!
-//! Its credential comes from a kubeconfig ([`Join::from_kubeconfig`]): the server's URL and
-//! CA, and a bearer token or a client certificate. Everything else only sees a [`Join`].
+//! Its credential comes from a kubeconfig (`--kubeconfig`: the server's URL and CA, and a
+//! bearer token or a client certificate), or from joining (`--server URL --token T
+//! --ca-cert-hash H`, as `kbatch token create` prints it): the agent checks the server's CA
+//! against the hash, exchanges the bootstrap token for its node credential and keeps both in
+//! `DATA_DIR/agent.kubeconfig`, which later starts use (kubelet's bootstrap kubeconfig).
+//! Everything else only sees a [`Kubeconfig`].
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -14,18 +18,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use base64::Engine;
 use clap::Args;
 use kbatch_agent::Agent;
-use kbatch_agent::api::{Credentials, NodeApi, RemoteApi};
+use kbatch_agent::api::{NodeApi, RemoteApi};
 use kbatch_api::clock::{Clock, SystemClock};
 use kbatch_core::field::Path as FieldPath;
 use kbatch_core::validation::meta::validate_labels;
-use serde_json::Value;
 
 use crate::instance::{
     DefaultRuntime, NodeSettings, Supervision, agent_config, go_duration, host_node_name,
 };
+use crate::join::{self, Kubeconfig};
 
 #[derive(Args, Debug)]
 pub struct AgentArgs {
@@ -34,8 +37,15 @@ pub struct AgentArgs {
     server: Option<String>,
     /// A kubeconfig with the server's CA and this node's credential (a token, or a client
     /// certificate and key); its current context is used.
-    #[arg(long)]
-    kubeconfig: PathBuf,
+    #[arg(long, required_unless_present = "token", conflicts_with = "token")]
+    kubeconfig: Option<PathBuf>,
+    /// A bootstrap token (`kbatch token create` prints the command) to join with: exchanged
+    /// for this node's own credential on the first start.
+    #[arg(long, requires_all = ["server", "ca_cert_hash"])]
+    token: Option<String>,
+    /// sha256:<hex> of the server's CA certificate; the agent trusts no other.
+    #[arg(long, requires = "token")]
+    ca_cert_hash: Option<String>,
     /// The name of this node [default: the host name].
     #[arg(long)]
     node_name: Option<String>,
@@ -106,7 +116,6 @@ pub fn run(args: AgentArgs) -> ExitCode {
 }
 
 async fn serve(args: AgentArgs) -> anyhow::Result<()> {
-    let join = Join::from_kubeconfig(&args.kubeconfig, args.server.as_deref())?;
     let data_dir = match args.data_dir.clone() {
         Some(d) => d,
         None => dirs::data_dir()
@@ -115,6 +124,12 @@ async fn serve(args: AgentArgs) -> anyhow::Result<()> {
     };
     std::fs::create_dir_all(&data_dir)
         .with_context(|| format!("creating {}", data_dir.display()))?;
+    let name = args.node_name.clone().unwrap_or_else(host_node_name);
+    let kubeconfig = match &args.kubeconfig {
+        Some(path) => path.clone(),
+        None => joined(&args, &data_dir, &name).await?,
+    };
+    let join = Kubeconfig::read(&kubeconfig, args.server.as_deref())?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let api: Arc<dyn NodeApi> = Arc::new(
         RemoteApi::new(&join.server, &join.ca_pem, join.credentials, clock.clone())
@@ -124,7 +139,6 @@ async fn serve(args: AgentArgs) -> anyhow::Result<()> {
     // survives a restart of the agent and is adopted by the next one.
     let program = std::env::current_exe()
         .context("locating the kbatch binary, which supervises the containers")?;
-    let name = args.node_name.clone().unwrap_or_else(host_node_name);
     let mut node = NodeSettings::new(name.clone(), &data_dir, Supervision::Shim(program));
     node.log_retention = args.log_retention;
     node.insecure_registries = args.insecure_registries.clone();
@@ -143,6 +157,47 @@ async fn serve(args: AgentArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The kubeconfig of a node that joins with a bootstrap token: the one an earlier start
+/// made, or a new one from [`join::join`].
+async fn joined(args: &AgentArgs, data_dir: &Path, node: &str) -> anyhow::Result<PathBuf> {
+    let path = data_dir.join(JOINED_KUBECONFIG);
+    if path.exists() {
+        tracing::info!(kubeconfig = %path.display(), "joined before; using that credential");
+        return Ok(path);
+    }
+    let (Some(server), Some(token), Some(hash)) = (&args.server, &args.token, &args.ca_cert_hash)
+    else {
+        bail!("joining needs --server, --token and --ca-cert-hash");
+    };
+    let joined = join::join(server, token, hash, node).await?;
+    let user = format!("system:node:{node}");
+    let text = join::kubeconfig_text(server, &joined.ca_pem, &joined.token, &user);
+    write_private(&path, &text)?;
+    tracing::info!(kubeconfig = %path.display(), "joined the cluster as node {node}");
+    Ok(path)
+}
+
+/// Where a joined node keeps its credential, in its data dir.
+const JOINED_KUBECONFIG: &str = "agent.kubeconfig";
+
+/// Writes `text` to `path` readable by its owner only.
+fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let tmp = path.with_extension("tmp");
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .with_context(|| format!("writing {}", tmp.display()))?;
+    file.write_all(text.as_bytes())
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
+}
+
 /// Where pods on this node reach the API (their `KUBERNETES_SERVICE_HOST`/`_PORT`): the
 /// server's address when its URL names it by IP; none otherwise.
 fn api_address(server: &str) -> Option<SocketAddr> {
@@ -152,92 +207,6 @@ fn api_address(server: &str) -> Option<SocketAddr> {
         let ip: std::net::IpAddr = host.parse().ok()?;
         Some(SocketAddr::new(ip, 443))
     })
-}
-
-/// What an agent needs to join a cluster: the server, the CA that signed its certificate,
-/// and the node's credential.
-#[derive(Debug)]
-struct Join {
-    server: String,
-    ca_pem: Vec<u8>,
-    credentials: Credentials,
-}
-
-impl Join {
-    /// The current context of a kubeconfig: its cluster's server (unless `server` is given)
-    /// and CA, its user's token or client certificate. Files a kubeconfig names are relative
-    /// to it, as kubectl reads them.
-    fn from_kubeconfig(path: &Path, server: Option<&str>) -> anyhow::Result<Join> {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        let config: Value = serde_saphyr::from_str(&text)
-            .with_context(|| format!("reading {} as YAML", path.display()))?;
-        let base = path.parent().unwrap_or(Path::new("."));
-        let context_name = config["current-context"]
-            .as_str()
-            .context("the kubeconfig has no current-context")?;
-        let context = named(&config, "contexts", context_name, "context")?;
-        let cluster_name = context["cluster"]
-            .as_str()
-            .context("the current context names no cluster")?;
-        let user_name = context["user"]
-            .as_str()
-            .context("the current context names no user")?;
-        let cluster = named(&config, "clusters", cluster_name, "cluster")?;
-        let user = named(&config, "users", user_name, "user")?;
-        let server = match server {
-            Some(s) => s.to_owned(),
-            None => cluster["server"]
-                .as_str()
-                .context("the kubeconfig's cluster has no server")?
-                .to_owned(),
-        };
-        let ca_pem = data_or_file(cluster, "certificate-authority", base)?
-            .context("the kubeconfig's cluster has no certificate-authority(-data)")?;
-        let credentials = if let Some(token) = user["token"].as_str() {
-            Credentials::Token(token.to_owned())
-        } else if let Some(cert_pem) = data_or_file(user, "client-certificate", base)? {
-            let key_pem = data_or_file(user, "client-key", base)?
-                .context("the kubeconfig's user has a client certificate but no key")?;
-            Credentials::ClientCertificate { cert_pem, key_pem }
-        } else {
-            bail!("the kubeconfig's user has neither a token nor a client certificate");
-        };
-        Ok(Join {
-            server,
-            ca_pem,
-            credentials,
-        })
-    }
-}
-
-/// The `field` of the entry named `name` in the kubeconfig's list `list`.
-fn named<'a>(config: &'a Value, list: &str, name: &str, field: &str) -> anyhow::Result<&'a Value> {
-    config[list]
-        .as_array()
-        .and_then(|items| items.iter().find(|i| i["name"].as_str() == Some(name)))
-        .map(|i| &i[field])
-        .filter(|v| v.is_object())
-        .with_context(|| format!("the kubeconfig has no {field} named {name:?}"))
-}
-
-/// `<key>-data` (base64) or the file `<key>` names.
-fn data_or_file(section: &Value, key: &str, base: &Path) -> anyhow::Result<Option<Vec<u8>>> {
-    if let Some(data) = section[format!("{key}-data")].as_str() {
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(data.trim())
-            .with_context(|| format!("{key}-data is not base64"))?;
-        return Ok(Some(bytes));
-    }
-    match section[key].as_str() {
-        Some(file) => {
-            let file = base.join(file);
-            let bytes =
-                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
-            Ok(Some(bytes))
-        }
-        None => Ok(None),
-    }
 }
 
 /// Ctrl-C or SIGTERM.
@@ -259,69 +228,6 @@ async fn shutdown_signal() {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_kubeconfig_gives_server_ca_and_credential() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("ca.crt"), "CA PEM").unwrap();
-        let path = dir.path().join("config");
-        let token_config = "apiVersion: v1
-kind: Config
-clusters:
-- name: c
-  cluster:
-    server: https://10.0.0.1:6443
-    certificate-authority: ca.crt
-users:
-- name: u
-  user:
-    token: abc
-contexts:
-- name: x
-  context: {cluster: c, user: u}
-current-context: x
-";
-        std::fs::write(&path, token_config).unwrap();
-        let join = Join::from_kubeconfig(&path, None).unwrap();
-        assert_eq!(join.server, "https://10.0.0.1:6443");
-        assert_eq!(join.ca_pem, b"CA PEM");
-        assert!(matches!(join.credentials, Credentials::Token(ref t) if t == "abc"));
-        let join = Join::from_kubeconfig(&path, Some("https://10.0.0.2:1")).unwrap();
-        assert_eq!(join.server, "https://10.0.0.2:1");
-
-        let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
-        let cert_config = format!(
-            "clusters:
-- name: c
-  cluster:
-    server: https://h:1
-    certificate-authority-data: {}
-users:
-- name: u
-  user:
-    client-certificate-data: {}
-    client-key-data: {}
-contexts:
-- name: x
-  context: {{cluster: c, user: u}}
-current-context: x
-",
-            b64("CA"),
-            b64("CERT"),
-            b64("KEY")
-        );
-        std::fs::write(&path, cert_config).unwrap();
-        let join = Join::from_kubeconfig(&path, None).unwrap();
-        match join.credentials {
-            Credentials::ClientCertificate { cert_pem, key_pem } => {
-                assert_eq!(cert_pem, b"CERT");
-                assert_eq!(key_pem, b"KEY");
-            }
-            other => panic!("unexpected {other:?}"),
-        }
-        std::fs::write(&path, "current-context: nowhere\n").unwrap();
-        assert!(Join::from_kubeconfig(&path, None).is_err());
-    }
 
     #[test]
     fn labels_are_checked() {

@@ -70,14 +70,14 @@ async fn create(args: CreateArgs) -> anyhow::Result<String> {
         None => crate::cmd::server::default_data_dir()?,
     };
     let path = data_dir.join("kubeconfig");
-    let kubeconfig = join::Kubeconfig::read(&path).with_context(|| {
+    let kubeconfig = join::Kubeconfig::read(&path, None).with_context(|| {
         format!(
             "is a kbatch server running with --data-dir {}?",
             data_dir.display()
         )
     })?;
     let token = join::create_bootstrap_token(&kubeconfig, args.ttl, &args.description).await?;
-    let hash = join::ca_cert_hash(&kubeconfig.ca_pem)?;
+    let hash = join::ca_cert_hash(&String::from_utf8_lossy(&kubeconfig.ca_pem))?;
     let server = args.server.unwrap_or(kubeconfig.server);
     Ok(format!(
         "kbatch agent --server {server} --token {token} --ca-cert-hash {hash}"
