@@ -59,7 +59,7 @@ impl Registry {
         };
         let allowed = if *kind == POD {
             match (attrs.verb, attrs.subresource) {
-                (v, None | Some("log")) if matches!(v, "get" | "list" | "watch") => true,
+                ("get" | "list" | "watch", None | Some("log")) => true,
                 // Status writes and the final deletion of the node's own pods only.
                 ("update" | "patch", Some("status")) | ("delete", None) => {
                     return Ok(match self.pod_of(attrs).await? {
