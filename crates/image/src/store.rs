@@ -29,6 +29,10 @@ use crate::error::{Error, IoContext, Result};
 use crate::image::Image;
 use crate::reference::ImageRef;
 
+/// How much later than the recorded last use of an image a use must be to be written
+/// (`Store::mark_used`): garbage collection's ages are minutes and more.
+const USE_RESOLUTION_SECS: i64 = 10;
+
 /// The image store. Clones share the probes of what the host allows.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -320,8 +324,18 @@ impl Store {
         Ok(out)
     }
 
-    /// Records a use of the image (a rootfs prepared from it) for garbage collection.
+    /// Records a use of the image (a rootfs prepared from it) for garbage collection, to
+    /// within [`USE_RESOLUTION_SECS`]: each write of the index is a synced rewrite on the
+    /// path of a container's start, and a use this close to the recorded one changes
+    /// nothing garbage collection decides.
     pub(crate) fn mark_used(&self, manifest: &Digest, now: Timestamp) -> Result<()> {
+        let recent = self.read_index()?.images.get(manifest).is_some_and(|m| {
+            now.duration_since(m.last_used) < jiff::SignedDuration::from_secs(USE_RESOLUTION_SECS)
+                && now >= m.last_used
+        });
+        if recent {
+            return Ok(());
+        }
         self.update_index(|index| {
             if let Some(m) = index.images.get_mut(manifest) {
                 m.last_used = m.last_used.max(now);
