@@ -60,6 +60,9 @@ const RETRY_REPORT: Duration = Duration::from_secs(1);
 /// How often the files of a running pod's ConfigMap, Secret, downward API and projected
 /// volumes are brought up to date (kubelet's sync period, one minute).
 const VOLUME_REFRESH: Duration = Duration::from_secs(60);
+/// How often emptyDir volumes with a sizeLimit are measured (kubelet's eviction manager
+/// looks every 10 s).
+const LOCAL_STORAGE_CHECK: Duration = Duration::from_secs(10);
 /// How soon a container whose configuration or volumes could not be made is tried again,
 /// at first and at most.
 const CONFIG_RETRY_INITIAL: Duration = Duration::from_secs(1);
@@ -205,6 +208,8 @@ enum Stop {
     Completed,
     Deleted,
     Deadline,
+    /// Evicted by the node: an emptyDir past its sizeLimit.
+    Evicted,
     InitFailed,
     /// Runs could not be followed: lost across an agent restart, or their supervisor
     /// ended without recording how they ended.
@@ -271,6 +276,8 @@ struct PodWorker {
     /// When the pod's ConfigMap, Secret, downward API and projected volumes are next brought
     /// up to date while its containers run (kubelet's periodic volume remount).
     volumes_refresh_at: Option<Instant>,
+    /// When the emptyDir volumes with a sizeLimit are next measured, while a container runs.
+    storage_check_at: Option<Instant>,
     /// The `FailedMount` and `InvalidEnvironmentVariableNames` messages already recorded,
     /// so that retries do not repeat them.
     pod_events: HashSet<String>,
@@ -346,6 +353,7 @@ impl PodWorker {
             config_retry: None,
             config_retry_due: false,
             volumes_refresh_at: None,
+            storage_check_at: None,
             tokens: PodTokens::default(),
             pod_events: HashSet::new(),
             exited: Vec::new(),
@@ -606,6 +614,7 @@ impl PodWorker {
                 self.config_retry = None;
             }
             self.refresh_volumes().await;
+            self.check_local_storage().await;
             if self.take_delivered_exits() {
                 continue;
             }
@@ -1292,6 +1301,41 @@ impl PodWorker {
         }
     }
 
+    /// kubelet's `localStorageEviction` for emptyDir volumes: one past its `sizeLimit` fails
+    /// the pod at once, `Evicted`, with kubelet's message and event.
+    async fn check_local_storage(&mut self) {
+        if !matches!(self.stage, Stage::Initializing | Stage::Running)
+            || !self.slots.iter().any(|s| s.running().is_some())
+        {
+            return;
+        }
+        let now = Instant::now();
+        match self.storage_check_at {
+            Some(at) if now < at => return,
+            _ => {}
+        }
+        let limited = volumes::limited_empty_dirs(&self.pod, &self.ctx.data_dir);
+        if limited.is_empty() {
+            return;
+        }
+        self.storage_check_at = Some(now + LOCAL_STORAGE_CHECK);
+        let over = tokio::task::spawn_blocking(move || {
+            limited
+                .into_iter()
+                .find(|(_, dir, limit, _)| volumes::disk_usage(dir) > *limit)
+        })
+        .await
+        .ok()
+        .flatten();
+        let Some((name, _, _, limit)) = over else {
+            return;
+        };
+        let message = format!("Usage of EmptyDir volume {name:?} exceeds the limit {limit:?}. ");
+        self.pod_event("Warning", "Evicted", message.clone()).await;
+        self.failure = Some(("Evicted".to_owned(), message));
+        self.begin_stop(Stop::Evicted, Duration::ZERO);
+    }
+
     /// The directories of the claims the pod's volumes name.
     async fn resolve_claims(&self) -> ResolvedClaims {
         let mut claims = ResolvedClaims::default();
@@ -1608,6 +1652,11 @@ impl PodWorker {
             && self.slots.iter().any(|s| s.running().is_some())
         {
             at(refresh);
+        }
+        if let Some(check) = self.storage_check_at
+            && self.slots.iter().any(|s| s.running().is_some())
+        {
+            at(check);
         }
         if let Some((retry, _)) = self.config_retry
             && self

@@ -132,6 +132,7 @@ on_both_runtimes!(
     the_nightly_backup_example_runs,
     a_claim_binds_at_first_use_and_keeps_its_files,
     projected_host_path_memory_read_only_and_fs_group,
+    an_empty_dir_past_its_size_limit_evicts_the_pod,
 );
 
 /// Far more than any pod here needs, on a busy machine.
@@ -428,6 +429,64 @@ spec:
         "prepared-by-init"
     );
     assert!(!std::path::Path::new(&mnt).join("scratch/msg").exists());
+}
+
+/// kubelet's local storage eviction: an emptyDir on disk past its `sizeLimit` fails the pod,
+/// `Evicted`, with kubelet's message; one within it is left alone.
+fn an_empty_dir_past_its_size_limit_evicts_the_pod(runtime: Runtime) {
+    let Some(s) = server(runtime) else { return };
+    let mnt = mounts_dir(&s);
+    let manifest = format!(
+        "apiVersion: batch/v1
+kind: Job
+metadata: {{name: hoarder}}
+spec:
+  backoffLimit: 0
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+      - name: main
+        image: {IMAGE}
+        command: [sh, -c, 'dd if=/dev/zero of={mnt}/scratch/small bs=1024 count=100 && dd if=/dev/zero of={mnt}/scratch/big bs=1024 count=2048 && sleep 120']
+        volumeMounts: [{{name: scratch, mountPath: {mnt}/scratch}}]
+      volumes:
+      - {{name: scratch, emptyDir: {{sizeLimit: 1Mi}}}}
+"
+    );
+    apply(&s, &manifest);
+    let pod = s.wait_for(
+        &[
+            "get",
+            "pods",
+            "-l",
+            "job-name=hoarder",
+            "-o",
+            "jsonpath={.items[0].metadata.name}",
+        ],
+        LONG,
+        |o| !o.trim().is_empty(),
+    );
+    let status = s.wait_for(
+        &[
+            "get",
+            "pod",
+            pod.trim(),
+            "-o",
+            "jsonpath={.status.phase}/{.status.reason}/{.status.message}",
+        ],
+        LONG,
+        |o| o.starts_with("Failed/"),
+    );
+    assert_eq!(
+        status,
+        "Failed/Evicted/Usage of EmptyDir volume \"scratch\" exceeds the limit \"1Mi\". "
+    );
+    s.wait_for(
+        &["get", "job", "hoarder", "-o", "jsonpath={.status.failed}"],
+        LONG,
+        |o| o == "1",
+    );
 }
 
 fn downward_api_labels_file_and_sub_paths(runtime: Runtime) {

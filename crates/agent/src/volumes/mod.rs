@@ -556,6 +556,60 @@ pub fn remove_orphans(data_dir: &Path, keep: &HashSet<String>) {
     }
 }
 
+/// The emptyDir volumes of `pod` on disk with a `sizeLimit`: name, directory and limit (in
+/// bytes, and as the pod wrote it), for kubelet's local storage eviction. A Memory emptyDir
+/// is left out: its tmpfs is sized by the limit already.
+pub fn limited_empty_dirs(pod: &Pod, data_dir: &Path) -> Vec<(String, PathBuf, u64, String)> {
+    let uid = pod.metadata.uid.as_deref().unwrap_or("");
+    let root = pod_dir(data_dir, uid)
+        .join("volumes")
+        .join("kubernetes.io~empty-dir");
+    let volumes = pod.spec.as_ref().and_then(|s| s.volumes.as_ref());
+    volumes
+        .into_iter()
+        .flatten()
+        .filter_map(|v| {
+            let e = v.empty_dir.as_ref()?;
+            if e.medium.as_deref() == Some("Memory") {
+                return None;
+            }
+            let limit = e.size_limit.as_ref()?;
+            let bytes = u64::try_from(crate::resources::value(&limit.0)?).ok()?;
+            Some((v.name.clone(), root.join(&v.name), bytes, limit.0.clone()))
+        })
+        .collect()
+}
+
+/// The disk space a directory tree takes (`du`: allocated blocks, symbolic links not
+/// followed, other filesystems mounted inside not counted).
+pub fn disk_usage(dir: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(top) = std::fs::symlink_metadata(dir) else {
+        return 0;
+    };
+    let device = top.dev();
+    let mut total = top.blocks() * 512;
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(d) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let Ok(meta) = entry.metadata() else {
+                continue;
+            };
+            if meta.dev() != device {
+                continue;
+            }
+            total += meta.blocks() * 512;
+            if meta.is_dir() {
+                pending.push(entry.path());
+            }
+        }
+    }
+    total
+}
+
 /// Whether `mount` is the service account token mount admission adds to every container
 /// (`kube-api-access-…` at the token path), rather than one the pod asked for.
 pub fn is_token_mount(mount: &VolumeMount) -> bool {

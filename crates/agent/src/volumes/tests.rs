@@ -411,3 +411,18 @@ fn mounts_go_shallowest_first() {
         .collect();
     assert_eq!(order, want);
 }
+
+#[test]
+fn disk_usage_counts_blocks_in_the_tree_and_not_what_links_point_at() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    std::fs::create_dir_all(tree.join("sub")).unwrap();
+    std::fs::write(tree.join("sub/a"), vec![1u8; 256 * 1024]).unwrap();
+    let outside = dir.path().join("outside");
+    std::fs::write(&outside, vec![1u8; 1024 * 1024]).unwrap();
+    std::os::unix::fs::symlink(&outside, tree.join("link")).unwrap();
+    let used = super::disk_usage(&tree);
+    assert!(used >= 256 * 1024, "{used}");
+    assert!(used < 1024 * 1024, "{used}");
+    assert_eq!(super::disk_usage(&dir.path().join("missing")), 0);
+}
