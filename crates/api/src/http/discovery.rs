@@ -356,7 +356,8 @@ mod tests {
                 "batch",
                 "coordination.k8s.io",
                 "storage.k8s.io",
-                "node.k8s.io"
+                "node.k8s.io",
+                "authentication.k8s.io"
             ]
         );
         let core = aggregated(true, "v2");
