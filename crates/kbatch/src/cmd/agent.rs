@@ -89,30 +89,7 @@ fn label(text: &str) -> Result<(String, String), String> {
 }
 
 pub fn run(args: AgentArgs) -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("KBATCH_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: starting the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(serve(args)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    super::run_daemon(serve(args))
 }
 
 async fn serve(args: AgentArgs) -> anyhow::Result<()> {
@@ -152,7 +129,7 @@ async fn serve(args: AgentArgs) -> anyhow::Result<()> {
     println!("  data dir: {}", data_dir.display());
     tokio::select! {
         () = Agent::new(api, clock, config).run() => {}
-        () = shutdown_signal() => tracing::info!("shutting down"),
+        () = super::shutdown_signal() => tracing::info!("shutting down"),
     }
     Ok(())
 }
@@ -207,22 +184,6 @@ fn api_address(server: &str) -> Option<SocketAddr> {
         let ip: std::net::IpAddr = host.parse().ok()?;
         Some(SocketAddr::new(ip, 443))
     })
-}
-
-/// Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term => {}
-    }
 }
 
 #[cfg(test)]

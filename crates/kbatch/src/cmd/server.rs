@@ -153,30 +153,7 @@ pub struct ServerArgs {
 }
 
 pub fn run(args: ServerArgs) -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("KBATCH_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: starting the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(serve(args)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    super::run_daemon(serve(args))
 }
 
 pub fn default_data_dir() -> anyhow::Result<PathBuf> {
@@ -262,7 +239,7 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
         let lost_leadership = lost_leadership.clone();
         async move {
             tokio::select! {
-                () = shutdown_signal() => {}
+                () = super::shutdown_signal() => {}
                 () = lost => lost_leadership.store(true, std::sync::atomic::Ordering::Relaxed),
             }
         }
@@ -381,20 +358,4 @@ fn api_address(listen: SocketAddr) -> SocketAddr {
         ip => ip,
     };
     SocketAddr::new(ip, listen.port())
-}
-
-/// Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term => {}
-    }
 }
