@@ -33,6 +33,7 @@ use kbatch_api::registry::{DeleteOptions, Preconditions, Registry, WriteOptions}
 use kbatch_core::object::{NODE, Object, POD};
 
 use crate::runtime::Informer;
+use crate::scheduler::tolerates;
 
 /// The taints of a node that is not Ready.
 pub const TAINT_NOT_READY: &str = "node.kubernetes.io/not-ready";
@@ -183,13 +184,16 @@ impl NodeLifecycleController {
                 }
             }
         }
-        for name in silent {
-            self.mark_unknown(&name, now).await?;
+        for name in &silent {
+            self.mark_unknown(name, now).await?;
         }
         for node in &nodes {
             let name = node.metadata.name.as_deref().unwrap_or_default();
-            // The informer's copy may predate `mark_unknown`; the edit reads the latest.
-            self.set_taints(name, now).await?;
+            // The informer's copy predates `mark_unknown`, whose nodes the edit reads afresh;
+            // the others are read only when their taints are wrong.
+            if silent.iter().any(|s| s == name) || readiness_taints(node, now).is_some() {
+                self.set_taints(name, now).await?;
+            }
         }
         Ok(())
     }
@@ -257,35 +261,14 @@ impl NodeLifecycleController {
                 let Object::Node(node) = obj else {
                     return false;
                 };
-                let wanted = match ready(node).map(|c| c.status.as_str()) {
-                    Some("True") => None,
-                    Some("Unknown") => Some(TAINT_UNREACHABLE),
-                    // Ready False, or not reported yet.
-                    _ => Some(TAINT_NOT_READY),
-                };
-                let spec = node.spec.get_or_insert_with(Default::default);
-                let taints = spec.taints.get_or_insert_with(Vec::new);
-                let before = taints.clone();
-                taints.retain(|t| {
-                    let ours = t.key == TAINT_NOT_READY || t.key == TAINT_UNREACHABLE;
-                    !ours || Some(t.key.as_str()) == wanted
-                });
-                if let Some(key) = wanted {
-                    for effect in ["NoSchedule", "NoExecute"] {
-                        if !taints.iter().any(|t| t.key == key && t.effect == effect) {
-                            taints.push(Taint {
-                                key: key.to_owned(),
-                                effect: effect.to_owned(),
-                                time_added: (effect == "NoExecute").then_some(Time(now)),
-                                value: None,
-                            });
-                        }
+                match readiness_taints(node, now) {
+                    Some(taints) => {
+                        node.spec.get_or_insert_with(Default::default).taints =
+                            (!taints.is_empty()).then_some(taints);
+                        true
                     }
+                    None => false,
                 }
-                if taints.is_empty() {
-                    spec.taints = None;
-                }
-                spec.taints.clone().unwrap_or_default() != before
             })
             .await;
         match result {
@@ -406,6 +389,41 @@ fn ready(node: &Node) -> Option<&NodeCondition> {
         .and_then(|c| c.iter().find(|c| c.type_ == "Ready"))
 }
 
+/// The taints of `node` with the not-ready / unreachable ones its Ready condition calls for
+/// (NoSchedule and NoExecute, `timeAdded` of a kept one as it was), or `None` when they are
+/// right already.
+fn readiness_taints(node: &Node, now: Timestamp) -> Option<Vec<Taint>> {
+    let wanted = match ready(node).map(|c| c.status.as_str()) {
+        Some("True") => None,
+        Some("Unknown") => Some(TAINT_UNREACHABLE),
+        // Ready False, or not reported yet.
+        _ => Some(TAINT_NOT_READY),
+    };
+    let before = node
+        .spec
+        .as_ref()
+        .and_then(|s| s.taints.clone())
+        .unwrap_or_default();
+    let mut taints = before.clone();
+    taints.retain(|t| {
+        let ours = t.key == TAINT_NOT_READY || t.key == TAINT_UNREACHABLE;
+        !ours || Some(t.key.as_str()) == wanted
+    });
+    if let Some(key) = wanted {
+        for effect in ["NoSchedule", "NoExecute"] {
+            if !taints.iter().any(|t| t.key == key && t.effect == effect) {
+                taints.push(Taint {
+                    key: key.to_owned(),
+                    effect: effect.to_owned(),
+                    time_added: (effect == "NoExecute").then_some(Time(now)),
+                    value: None,
+                });
+            }
+        }
+    }
+    (taints != before).then_some(taints)
+}
+
 /// When a pod on a node with these NoExecute `taints` must go (`processPodOnNode`): now if it
 /// tolerates not all of them; at the earliest `timeAdded` plus the smallest
 /// `tolerationSeconds` of the tolerations used (`getMinTolerationTime`); `None` if they are
@@ -433,22 +451,6 @@ pub fn eviction_due(pod: &Pod, taints: &[Taint]) -> Option<Timestamp> {
     added
         .checked_add(SignedDuration::from_secs(seconds.max(0)))
         .ok()
-}
-
-/// `Toleration.ToleratesTaint`.
-fn tolerates(t: &Toleration, taint: &Taint) -> bool {
-    let effect = t.effect.as_deref().unwrap_or("");
-    if !effect.is_empty() && effect != taint.effect {
-        return false;
-    }
-    let key = t.key.as_deref().unwrap_or("");
-    if !key.is_empty() && key != taint.key {
-        return false;
-    }
-    match t.operator.as_deref().unwrap_or("Equal") {
-        "Exists" => true,
-        _ => t.value.as_deref().unwrap_or("") == taint.value.as_deref().unwrap_or(""),
-    }
 }
 
 #[cfg(test)]

@@ -644,20 +644,22 @@ fn readiness_taint(node: &Node) -> Option<Taint> {
 
 /// `Toleration.ToleratesTaint` over a pod's tolerations.
 fn tolerated(tolerations: &[Toleration], taint: &Taint) -> bool {
-    tolerations.iter().any(|t| {
-        let effect = t.effect.as_deref().unwrap_or("");
-        let key = t.key.as_deref().unwrap_or("");
-        if (!effect.is_empty() && effect != taint.effect) || (!key.is_empty() && key != taint.key) {
-            return false;
-        }
-        match t.operator.as_deref().unwrap_or("Equal") {
-            "Exists" => true,
-            "Equal" | "" => {
-                t.value.as_deref().unwrap_or("") == taint.value.as_deref().unwrap_or("")
-            }
-            _ => false,
-        }
-    })
+    tolerations.iter().any(|t| tolerates(t, taint))
+}
+
+/// `Toleration.ToleratesTaint`: the effect and key match (empty matches any), and the value
+/// equals the taint's (`Equal`) or does not matter (`Exists`).
+pub(crate) fn tolerates(t: &Toleration, taint: &Taint) -> bool {
+    let effect = t.effect.as_deref().unwrap_or("");
+    let key = t.key.as_deref().unwrap_or("");
+    if (!effect.is_empty() && effect != taint.effect) || (!key.is_empty() && key != taint.key) {
+        return false;
+    }
+    match t.operator.as_deref().unwrap_or("Equal") {
+        "Exists" => true,
+        "Equal" | "" => t.value.as_deref().unwrap_or("") == taint.value.as_deref().unwrap_or(""),
+        _ => false,
+    }
 }
 
 /// `RequiredNodeAffinity.Match`: `spec.nodeSelector` and the required node affinity terms.
