@@ -1,11 +1,11 @@
-//! Resource quantities as numbers: `Quantity.Value()` and `Quantity.MilliValue()` (both round
-//! up, as apimachinery's do), for cgroup limits and the downward API.
+//! A container's resources as numbers for cgroup limits and the downward API, through core's
+//! `Quantity.Value()` and `Quantity.MilliValue()`.
 
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::Container;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
-use kbatch_core::validation::pod::parse_quantity;
+pub use kbatch_core::validation::pod::{milli_value, value};
 
 use crate::runtime::Limits;
 
@@ -16,62 +16,6 @@ pub struct Allocatable {
     pub cpu_millis: u64,
     pub memory_bytes: u64,
     pub ephemeral_storage_bytes: u64,
-}
-
-/// `Value()` of a quantity: whole units, rounded up.
-pub fn value(q: &str) -> Option<i128> {
-    scaled(q, 0)
-}
-
-/// `MilliValue()` of a quantity: thousandths, rounded up.
-pub fn milli_value(q: &str) -> Option<i128> {
-    scaled(q, 3)
-}
-
-/// The quantity × 10^`shift`, rounded up (away from zero for negatives, as Go's
-/// `ScaledValue` rounds).
-fn scaled(q: &str, shift: u32) -> Option<i128> {
-    // The canonical form is always an integer followed by a suffix ("1536Mi", "500m",
-    // "1e3"): no fractions left to parse.
-    let canonical = parse_quantity(q).ok()?.canonical();
-    let (negative, body) = match canonical.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, canonical.as_str()),
-    };
-    let split = body
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(body.len());
-    let digits: i128 = body[..split].parse().ok()?;
-    let suffix = &body[split..];
-    let (exp10, exp2): (i32, u32) = match suffix {
-        "" => (0, 0),
-        "n" => (-9, 0),
-        "u" => (-6, 0),
-        "m" => (-3, 0),
-        "k" => (3, 0),
-        "M" => (6, 0),
-        "G" => (9, 0),
-        "T" => (12, 0),
-        "P" => (15, 0),
-        "E" => (18, 0),
-        "Ki" => (0, 10),
-        "Mi" => (0, 20),
-        "Gi" => (0, 30),
-        "Ti" => (0, 40),
-        "Pi" => (0, 50),
-        "Ei" => (0, 60),
-        other => (other.strip_prefix('e')?.parse().ok()?, 0),
-    };
-    let exp10 = exp10 + i32::try_from(shift).ok()?;
-    let mut num = digits.checked_mul(1i128.checked_shl(exp2)?)?;
-    let mut den: i128 = 1;
-    if exp10 >= 0 {
-        num = num.checked_mul(10i128.checked_pow(exp10.unsigned_abs())?)?;
-    } else {
-        den = 10i128.checked_pow(exp10.unsigned_abs())?;
-    }
-    let whole = (num + den - 1) / den;
-    Some(if negative { -whole } else { whole })
 }
 
 fn get<'a>(list: Option<&'a BTreeMap<String, Quantity>>, name: &str) -> Option<&'a str> {

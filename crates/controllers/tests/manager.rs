@@ -240,7 +240,8 @@ async fn the_manager_runs_the_scheduler_and_the_ttl_controller_until_shutdown() 
 
     let node: Node = serde_json::from_value(json!({
         "metadata": {"name": "n1"},
-        "status": {"conditions": [{"type": "Ready", "status": "True"}]}
+        "status": {"conditions": [{"type": "Ready", "status": "True"}],
+                   "allocatable": {"cpu": "2", "memory": "4Gi", "pods": "110"}}
     }))
     .unwrap();
     registry

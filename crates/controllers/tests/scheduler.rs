@@ -9,7 +9,7 @@ use k8s_openapi::api::core::v1::{Event, Node, Pod};
 use kbatch_api::clock::SystemClock;
 use kbatch_api::registry::{ListParams, Registry, WriteOptions};
 use kbatch_controllers::runtime::Informer;
-use kbatch_controllers::scheduler::{Scheduler, find_node};
+use kbatch_controllers::scheduler::{NodeUsage, PodRequests, Resources, Scheduler, find_node};
 use kbatch_core::object::{EVENT, NODE, Object, PERSISTENTVOLUMECLAIM, POD};
 use kbatch_store::MemoryStore;
 use serde_json::{Value, json};
@@ -43,7 +43,8 @@ impl Cluster {
         let mut json = json!({
             "apiVersion": "v1", "kind": "Node",
             "metadata": {"name": name},
-            "status": {"conditions": [{"type": "Ready", "status": ready}]}
+            "status": {"conditions": [{"type": "Ready", "status": ready}],
+                       "allocatable": allocatable()}
         });
         merge(&mut json, extra);
         let node = Object::Node(serde_json::from_value::<Node>(json).unwrap());
@@ -118,6 +119,20 @@ impl Cluster {
             })
             .collect()
     }
+}
+
+/// What a test node offers unless the test says otherwise: 4 CPUs, 8 GiB, kubelet's 110 pods.
+fn allocatable() -> Value {
+    json!({"cpu": "4", "memory": "8Gi", "pods": "110"})
+}
+
+/// What `pods` (pod specs) take on a node.
+fn usage_of(pods: &[Value]) -> NodeUsage {
+    let mut usage = NodeUsage::default();
+    for spec in pods {
+        usage.add(&PodRequests::of(&pod(spec.clone())));
+    }
+    usage
 }
 
 fn merge(into: &mut Value, from: Value) {
@@ -364,7 +379,8 @@ async fn finished_and_deleted_pods_leave_their_nodes_load() {
 
 fn node(name: &str, json: Value) -> Node {
     let mut base = json!({"metadata": {"name": name},
-        "status": {"conditions": [{"type": "Ready", "status": "True"}]}});
+        "status": {"conditions": [{"type": "Ready", "status": "True"}],
+                   "allocatable": allocatable()}});
     merge(&mut base, json);
     serde_json::from_value(base).unwrap()
 }
@@ -477,7 +493,7 @@ fn required_node_affinity_terms_are_ored_and_their_requirements_anded() {
 }
 
 #[test]
-fn the_least_loaded_node_wins_and_ties_go_by_name() {
+fn the_least_allocated_node_wins_and_ties_go_by_name() {
     let nodes = [
         node("b", json!({})),
         node("a", json!({})),
@@ -490,9 +506,9 @@ fn the_least_loaded_node_wins_and_ties_go_by_name() {
         Ok("a".to_owned())
     );
     let load = HashMap::from([
-        ("a".to_owned(), 2),
-        ("b".to_owned(), 1),
-        ("c".to_owned(), 1),
+        ("a".to_owned(), usage_of(&[json!({}), json!({})])),
+        ("b".to_owned(), usage_of(&[json!({})])),
+        ("c".to_owned(), usage_of(&[json!({})])),
     ]);
     assert_eq!(find_node(&p, &refs, &load, &[]), Ok("b".to_owned()));
 }
@@ -504,7 +520,10 @@ fn a_bound_claim_pins_its_pods_to_its_node() {
     let nodes = [node("a", json!({})), node("b", json!({}))];
     let refs: Vec<&Node> = nodes.iter().collect();
     let p = pod(json!({}));
-    let load = HashMap::from([("a".to_owned(), 0), ("b".to_owned(), 5)]);
+    let load = HashMap::from([
+        ("a".to_owned(), NodeUsage::default()),
+        ("b".to_owned(), usage_of(&vec![json!({}); 5])),
+    ]);
     assert_eq!(
         find_node(&p, &refs, &load, &["b".to_owned()]),
         Ok("b".to_owned())
@@ -547,4 +566,135 @@ async fn the_scheduler_reads_a_claims_node_from_the_informer() {
     assert_eq!(c.node_of("first").await.as_deref(), Some("b"));
     // Without a claim the least loaded node wins: "a", as "b" has a pod now.
     assert_eq!(c.node_of("plain").await.as_deref(), Some("a"));
+}
+
+fn requests(cpu: &str, memory: &str) -> Value {
+    json!({"requests": {"cpu": cpu, "memory": memory}})
+}
+
+/// component-helpers' `PodRequests`: containers summed; each init container at its turn,
+/// with the sidecars started before it, taken when larger; sidecars for the pod's whole life;
+/// the overhead on top. Scores count a container without a request as 100m and 200Mi.
+#[test]
+fn a_pods_requests_are_summed_as_kube_scheduler_sums_them() {
+    let p = pod(json!({
+        "containers": [
+            {"name": "a", "image": "x", "resources": requests("100m", "10Mi")},
+            {"name": "b", "image": "x", "resources": requests("200m", "10Mi")}
+        ],
+        "initContainers": [
+            {"name": "side", "image": "x", "restartPolicy": "Always",
+             "resources": requests("50m", "1Mi")},
+            {"name": "setup", "image": "x", "resources": requests("500m", "1Mi")}
+        ],
+        "overhead": {"cpu": "10m"}
+    }));
+    let r = PodRequests::of(&p);
+    // max(100m + 200m + 50m, 500m + 50m) + 10m; memory: 10Mi + 10Mi + 1Mi.
+    assert_eq!(r.requested.milli_cpu, 560);
+    assert_eq!(r.requested.memory, 21 * 1024 * 1024);
+
+    let bare = PodRequests::of(&pod(json!({
+        "containers": [{"name": "a", "image": "x"},
+                       {"name": "b", "image": "x", "resources": {"requests": {"cpu": "0"}}}]
+    })));
+    assert_eq!(bare.requested, Resources::default());
+    // The default only fills a request that is missing, not one set to zero.
+    assert_eq!(bare.non_zero.milli_cpu, 100);
+    assert_eq!(bare.non_zero.memory, 2 * 200 * 1024 * 1024);
+}
+
+/// `NodeResourcesFit`: each short resource is a reason of its own, counted per node.
+#[test]
+fn requests_beyond_what_a_node_has_left_do_not_fit() {
+    let nodes = [
+        node("a", json!({"status": {"allocatable": {"cpu": "1"}}})),
+        node("b", json!({"status": {"allocatable": {"memory": "512Mi"}}})),
+    ];
+    let p = pod(json!({"containers": [
+        {"name": "c", "image": "x", "resources": requests("2", "1Gi")}
+    ]}));
+    assert_eq!(
+        fit(&p, &nodes),
+        Err("0/2 nodes are available: 1 Insufficient cpu, 1 Insufficient memory.".to_owned())
+    );
+
+    // What the pods already on a node request is no longer there: 4 CPUs, 3 taken.
+    let nodes = [node("a", json!({}))];
+    let refs: Vec<&Node> = nodes.iter().collect();
+    let busy = HashMap::from([(
+        "a".to_owned(),
+        usage_of(&[json!({"containers": [
+            {"name": "c", "image": "x", "resources": requests("3", "1Gi")}
+        ]})]),
+    )]);
+    let wants_two = pod(json!({"containers": [
+        {"name": "c", "image": "x", "resources": requests("2", "1Gi")}
+    ]}));
+    assert_eq!(
+        find_node(&wants_two, &refs, &busy, &[]),
+        Err("0/1 nodes are available: 1 Insufficient cpu.".to_owned())
+    );
+    // A pod that requests nothing is held back only by the node's pod count.
+    let best_effort = pod(json!({"containers": [{"name": "c", "image": "x"}]}));
+    assert_eq!(
+        find_node(&best_effort, &refs, &busy, &[]),
+        Ok("a".to_owned())
+    );
+    let nodes = [node("a", json!({"status": {"allocatable": {"pods": "1"}}}))];
+    let refs: Vec<&Node> = nodes.iter().collect();
+    assert_eq!(
+        find_node(&best_effort, &refs, &busy, &[]),
+        Err("0/1 nodes are available: 1 Too many pods.".to_owned())
+    );
+}
+
+/// `LeastAllocated`: the node with the larger share left wins, however many pods it runs.
+#[test]
+fn the_node_with_the_most_left_wins_over_the_one_with_fewer_pods() {
+    let nodes = [node("a", json!({})), node("b", json!({}))];
+    let refs: Vec<&Node> = nodes.iter().collect();
+    let small = json!({"containers": [
+        {"name": "c", "image": "x", "resources": requests("10m", "10Mi")}
+    ]});
+    let big = json!({"containers": [
+        {"name": "c", "image": "x", "resources": requests("3", "6Gi")}
+    ]});
+    let load = HashMap::from([
+        (
+            "a".to_owned(),
+            usage_of(&[small.clone(), small.clone(), small]),
+        ),
+        ("b".to_owned(), usage_of(&[big])),
+    ]);
+    assert_eq!(
+        find_node(&pod(json!({})), &refs, &load, &[]),
+        Ok("a".to_owned())
+    );
+}
+
+/// A Job's worth of pods spreads evenly over three equal nodes.
+#[tokio::test(start_paused = true)]
+async fn thirty_pods_spread_evenly_over_three_nodes() {
+    let c = Cluster::start().await;
+    for n in ["n1", "n2", "n3"] {
+        c.node(n, "True", json!({})).await;
+    }
+    for i in 0..30 {
+        c.pod(&format!("p{i}"), json!({})).await;
+    }
+    c.settle().await;
+    let mut per_node: HashMap<String, usize> = HashMap::new();
+    for i in 0..30 {
+        let node = c.node_of(&format!("p{i}")).await.unwrap();
+        *per_node.entry(node).or_default() += 1;
+    }
+    assert_eq!(
+        per_node,
+        HashMap::from([
+            ("n1".to_owned(), 10),
+            ("n2".to_owned(), 10),
+            ("n3".to_owned(), 10)
+        ])
+    );
 }

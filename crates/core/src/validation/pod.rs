@@ -16,7 +16,7 @@ use crate::validation::names::{inclusive_range_error, is_valid_group_id, is_vali
 pub mod container;
 pub mod quantity;
 
-pub use quantity::{Quantity, parse_quantity};
+pub use quantity::{Quantity, milli_value, parse_quantity, value};
 
 use container::{
     PodContext, VolumeKind, dns1123_label, validate_containers, validate_init_containers,

@@ -12,10 +12,15 @@
 //!   affinity) and `VolumeBinding`'s node check: a claim the volume binder bound names its
 //!   node in `volume.kubernetes.io/selected-node` (its local volume lives there), so every
 //!   later pod using it goes to that node.
-//! - Of the nodes that fit, the one with the fewest bound unfinished pods wins (ties: by
-//!   name), counting the pods this scheduler bound that the cache does not show yet (the
-//!   scheduler cache's assumed pods). The counts per node are kept as the pod informer
-//!   reports changes, not counted anew for each pod.
+//!   Between affinity and volumes, `NodeResourcesFit` (`resources.rs`): the node's pod
+//!   count and `status.allocatable` against what its pods request ("Too many pods",
+//!   "Insufficient cpu", …).
+//! - Of the nodes that fit, the least allocated wins: `NodeResourcesFit`'s `LeastAllocated`
+//!   score plus `NodeResourcesBalancedAllocation`'s, so a Job's pods spread over the nodes
+//!   (ties: fewer pods, then the name). What each node's pods request is counted with the
+//!   pods this scheduler bound that the cache does not show yet (the scheduler cache's
+//!   assumed pods), and kept as the pod informer reports changes, not summed anew for each
+//!   pod.
 //! - Pods are scheduled one at a time, but as in kube-scheduler only the choice of a node is:
 //!   the pod is assumed on its node and the binding (the `pods/binding` write and its event)
 //!   runs on its own task, so the next pod need not wait for it. A failed binding forgets
@@ -27,10 +32,13 @@
 //!   retried when a node is added or changes in a way that can matter, and after five minutes
 //!   at the latest (`podMaxInUnschedulablePodsDuration`).
 
+mod resources;
+
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+pub use self::resources::{NodeUsage, PodRequests, Resources};
 use crate::volume_binding::SELECTED_NODE_ANNOTATION;
 use k8s_openapi::api::core::v1::{
     Node, NodeCondition, NodeSelectorRequirement, NodeSelectorTerm, Pod, PodCondition, Taint,
@@ -95,11 +103,12 @@ struct State {
     /// Pods that fit no node at their last attempt (or are being attempted), tried again when
     /// a node changes (the scheduling queue's unschedulable pods).
     unschedulable: HashSet<ObjectKey>,
-    /// Pods bound by this scheduler that the pod informer does not show bound yet, and their
-    /// node.
-    assumed: HashMap<ObjectKey, String>,
-    /// Per node, the pods the informer shows bound to it and not finished.
-    bound: HashMap<String, usize>,
+    /// Pods bound by this scheduler that the pod informer does not show bound yet: their
+    /// node and what they request.
+    assumed: HashMap<ObjectKey, (String, PodRequests)>,
+    /// Per node, the pods the informer shows bound to it and not finished, and what they
+    /// request together.
+    bound: HashMap<String, NodeUsage>,
 }
 
 fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
@@ -215,9 +224,9 @@ impl Scheduler {
             })
             .collect();
         let pinned = self.claim_nodes(&pod);
-        match find_node(&pod, &node_list, &self.node_load(&node_list), &pinned) {
+        match find_node(&pod, &node_list, &self.node_usage(&node_list), &pinned) {
             Ok(node) => {
-                self.bind(key, node);
+                self.bind(key, node, PodRequests::of(&pod));
                 Ok(None)
             }
             Err(message) => {
@@ -266,33 +275,34 @@ impl Scheduler {
             .inc();
     }
 
-    /// Bound unfinished pods per node, assumed ones included. A pod leaves `assumed` in the
-    /// same step in which the informer's binding counts it, so none is counted twice.
-    fn node_load(&self, nodes: &[&Node]) -> HashMap<String, usize> {
+    /// What bound unfinished pods take per node, assumed ones included. A pod leaves
+    /// `assumed` in the same step in which the informer's binding counts it, so none is
+    /// counted twice.
+    fn node_usage(&self, nodes: &[&Node]) -> HashMap<String, NodeUsage> {
         let state = lock(&self.state);
-        let mut load: HashMap<String, usize> = nodes
+        let mut usage: HashMap<String, NodeUsage> = nodes
             .iter()
             .map(|n| {
                 let name = n.metadata.name.clone().unwrap_or_default();
-                let bound = state.bound.get(&name).copied().unwrap_or(0);
+                let bound = state.bound.get(&name).cloned().unwrap_or_default();
                 (name, bound)
             })
             .collect();
-        for node in state.assumed.values() {
-            if let Some(n) = load.get_mut(node) {
-                *n += 1;
+        for (node, requests) in state.assumed.values() {
+            if let Some(u) = usage.get_mut(node) {
+                u.add(requests);
             }
         }
-        load
+        usage
     }
 
     /// Assumes the pod on `node` and starts its binding cycle on a task of its own.
-    fn bind(&self, key: &ObjectKey, node: String) {
+    fn bind(&self, key: &ObjectKey, node: String, requests: PodRequests) {
         {
             let mut state = lock(&self.state);
             state.unschedulable.remove(key);
             // Assumed before the binding lands, so the next pod already counts it.
-            state.assumed.insert(key.clone(), node.clone());
+            state.assumed.insert(key.clone(), (node.clone(), requests));
         }
         let scheduler = self.clone();
         let key = key.clone();
@@ -416,18 +426,22 @@ fn on_pod(queue: &WorkQueue<ObjectKey>, state: &Mutex<State>, change: Change<'_>
         Change::Deleted(obj) => (Some(obj), None),
     };
     let (left, joined) = (before.and_then(load_node), after.and_then(load_node));
-    if left != joined {
+    if left.map(|(n, _)| n) != joined.map(|(n, _)| n) {
         let mut state = lock(state);
-        if let Some(node) = left
-            && let Some(n) = state.bound.get_mut(node)
+        if let Some((node, pod)) = left
+            && let Some(usage) = state.bound.get_mut(node)
         {
-            *n = n.saturating_sub(1);
-            if *n == 0 {
+            usage.remove(&PodRequests::of(pod));
+            if usage.pods == 0 {
                 state.bound.remove(node);
             }
         }
-        if let Some(node) = joined {
-            *state.bound.entry(node.to_owned()).or_default() += 1;
+        if let Some((node, pod)) = joined {
+            state
+                .bound
+                .entry(node.to_owned())
+                .or_default()
+                .add(&PodRequests::of(pod));
         }
     }
     let (obj, changed) = match change {
@@ -501,9 +515,9 @@ fn scheduling_properties_changed(old: &Object, new: &Object) -> bool {
 }
 
 /// The node whose load a pod adds to: the one it is bound to, while it has not finished.
-fn load_node(obj: &Object) -> Option<&str> {
+fn load_node(obj: &Object) -> Option<(&str, &Pod)> {
     match obj {
-        Object::Pod(pod) if !finished(pod) => bound_node(pod),
+        Object::Pod(pod) if !finished(pod) => bound_node(pod).map(|node| (node, pod)),
         _ => None,
     }
 }
@@ -538,40 +552,42 @@ fn needs_scheduling(pod: &Pod) -> bool {
         && !finished(pod)
 }
 
-/// Picks the node for `pod`: among the nodes that pass every filter, the least loaded (by
-/// name on a tie). Otherwise `FitError`'s message. `pinned`: the nodes of the pod's bound
-/// claims, each of which the node must be.
+/// Picks the node for `pod`: among the nodes that pass every filter, the one with the highest
+/// resource score (ties: the node with fewer pods, then by name; kube-scheduler draws among
+/// equals at random). Otherwise `FitError`'s message. `usage`: what the pods on each node
+/// take; `pinned`: the nodes of the pod's bound claims, each of which the node must be.
 pub fn find_node(
     pod: &Pod,
     nodes: &[&Node],
-    load: &HashMap<String, usize>,
+    usage: &HashMap<String, NodeUsage>,
     pinned: &[String],
 ) -> Result<String, String> {
     if nodes.is_empty() {
         return Err(NO_NODES.to_owned());
     }
-    let mut reasons: HashMap<&'static str, usize> = HashMap::new();
-    let mut best: Option<(usize, &str)> = None;
+    let requests = PodRequests::of(pod);
+    let none = NodeUsage::default();
+    let mut reasons: HashMap<String, usize> = HashMap::new();
+    let mut best: Option<(i64, i64, &str)> = None;
     for node in nodes {
         let name = node.metadata.name.as_deref().unwrap_or("");
-        let fits = filter(pod, node).and_then(|()| {
-            if pinned.iter().all(|p| p == name) {
-                Ok(())
-            } else {
-                Err(REASON_VOLUME_NODE)
+        let used = usage.get(name).unwrap_or(&none);
+        match filter(pod, &requests, node, used, pinned) {
+            Err(why) => {
+                for reason in why {
+                    *reasons.entry(reason).or_default() += 1;
+                }
             }
-        });
-        match fits {
-            Err(reason) => *reasons.entry(reason).or_default() += 1,
             Ok(()) => {
-                let candidate = (load.get(name).copied().unwrap_or(0), name);
+                // Highest score first, then fewest pods, then the name.
+                let candidate = (-resources::score(&requests, node, used), used.pods, name);
                 if best.is_none_or(|b| candidate < b) {
                     best = Some(candidate);
                 }
             }
         }
     }
-    if let Some((_, name)) = best {
+    if let Some((_, _, name)) = best {
         return Ok(name.to_owned());
     }
     // FitError.Error: the reasons as "<count> <reason>", sorted as strings.
@@ -587,8 +603,16 @@ pub fn find_node(
     ))
 }
 
-/// The default profile's filters in their order; the first that rejects gives the reason.
-fn filter(pod: &Pod, node: &Node) -> Result<(), &'static str> {
+/// The default profile's filters in their order; the first that rejects gives the reasons
+/// (`NodeResourcesFit` can give several at once).
+fn filter(
+    pod: &Pod,
+    requests: &PodRequests,
+    node: &Node,
+    usage: &NodeUsage,
+    pinned: &[String],
+) -> Result<(), Vec<String>> {
+    let one = |reason: &str| Err(vec![reason.to_owned()]);
     let empty = Vec::new();
     let tolerations = pod
         .spec
@@ -603,7 +627,7 @@ fn filter(pod: &Pod, node: &Node) -> Result<(), &'static str> {
             ..Default::default()
         };
         if !tolerated(tolerations, &taint) {
-            return Err(REASON_UNSCHEDULABLE);
+            return one(REASON_UNSCHEDULABLE);
         }
     }
     let mut taints = node_spec.taints.unwrap_or_default();
@@ -612,10 +636,18 @@ fn filter(pod: &Pod, node: &Node) -> Result<(), &'static str> {
         (t.effect == "NoSchedule" || t.effect == "NoExecute") && !tolerated(tolerations, t)
     });
     if untolerated {
-        return Err(REASON_TAINT);
+        return one(REASON_TAINT);
     }
     if !node_affinity_matches(pod, node) {
-        return Err(REASON_AFFINITY);
+        return one(REASON_AFFINITY);
+    }
+    let short = resources::insufficient(requests, node, usage);
+    if !short.is_empty() {
+        return Err(short);
+    }
+    let name = node.metadata.name.as_deref().unwrap_or("");
+    if !pinned.iter().all(|p| p == name) {
+        return one(REASON_VOLUME_NODE);
     }
     Ok(())
 }
