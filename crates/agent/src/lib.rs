@@ -28,7 +28,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{Pod, Taint};
 use kbatch_api::clock::Clock;
 use kbatch_api::error::ApiError;
 use kbatch_api::registry::{WatchEvent, WatchEventType};
@@ -77,6 +77,9 @@ pub struct AgentConfig {
     /// Labels the Node is registered with, beside (and over) kubelet's well-known ones
     /// (kubelet's `--node-labels`).
     pub labels: BTreeMap<String, String>,
+    /// Taints the Node is created with (kubelet's `--register-with-taints`); a node that
+    /// already exists keeps the taints it has.
+    pub taints: Vec<Taint>,
 }
 
 impl AgentConfig {
@@ -96,6 +99,7 @@ impl AgentConfig {
             node_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
             api_server: None,
             labels: BTreeMap::new(),
+            taints: Vec::new(),
         }
     }
 }
@@ -120,6 +124,8 @@ pub(crate) struct Context {
     pub node_name: String,
     /// The labels asked for beside the well-known ones.
     pub node_labels: BTreeMap<String, String>,
+    /// The taints asked for at registration.
+    pub node_taints: Vec<Taint>,
     pub node: NodeFacts,
     /// What an image would put in a container's environment: PATH and HOME.
     pub base_env: Vec<(String, String)>,
@@ -168,6 +174,7 @@ impl Agent {
             images: config.images,
             node_name: config.node_name,
             node_labels: config.labels,
+            node_taints: config.taints,
             base_env,
             checkpoints: Checkpoints::new(&config.data_dir),
             data_dir: config.data_dir,

@@ -8,7 +8,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
-use k8s_openapi::api::core::v1::{Node, NodeAddress, NodeCondition, NodeStatus, NodeSystemInfo};
+use k8s_openapi::api::core::v1::{
+    Node, NodeAddress, NodeCondition, NodeSpec, NodeStatus, NodeSystemInfo,
+};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta, OwnerReference, Time};
 use kbatch_api::error::ApiError;
@@ -51,7 +53,10 @@ pub(crate) async fn register(ctx: &Context) -> Result<(), ApiError> {
                     labels: Some(labels(&ctx.node_name, &ctx.node_labels)),
                     ..Default::default()
                 },
-                spec: Some(Default::default()),
+                spec: Some(NodeSpec {
+                    taints: (!ctx.node_taints.is_empty()).then(|| ctx.node_taints.clone()),
+                    ..Default::default()
+                }),
                 status: Some(status(ctx, None)),
             };
             api.create(&NODE, "", Object::Node(node)).await?;

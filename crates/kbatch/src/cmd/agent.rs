@@ -19,11 +19,13 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::Args;
+use k8s_openapi::api::core::v1::Taint;
 use kbatch_agent::Agent;
 use kbatch_agent::api::{NodeApi, RemoteApi};
 use kbatch_api::clock::{Clock, SystemClock};
 use kbatch_core::field::Path as FieldPath;
 use kbatch_core::validation::meta::validate_labels;
+use kbatch_core::validation::names::{is_qualified_name, is_valid_label_value};
 
 use crate::instance::{
     DefaultRuntime, NodeSettings, Supervision, agent_config, go_duration, host_node_name,
@@ -57,6 +59,11 @@ pub struct AgentArgs {
     /// KEY=VALUE,…
     #[arg(long, value_delimiter = ',', value_parser = label)]
     labels: Vec<(String, String)>,
+    /// Taints the Node is registered with (kubelet's --register-with-taints):
+    /// KEY[=VALUE]:EFFECT,… with EFFECT NoSchedule, PreferNoSchedule or NoExecute. Only a
+    /// new Node gets them; change an existing one's with `kubectl taint`.
+    #[arg(long, value_delimiter = ',', value_parser = taint)]
+    register_with_taints: Vec<Taint>,
     /// The node's address: its InternalIP, and every pod's podIP and hostIP (pods share the
     /// host's network).
     #[arg(long, default_value = "127.0.0.1")]
@@ -86,6 +93,35 @@ fn label(text: &str) -> Result<(String, String), String> {
         Some(e) => Err(e.to_string()),
         None => Ok((key.to_owned(), value.to_owned())),
     }
+}
+
+/// apimachinery's `taints.ParseTaint` for a taint that must name its effect.
+fn taint(text: &str) -> Result<Taint, String> {
+    let (key_value, effect) = text
+        .split_once(':')
+        .ok_or_else(|| format!("{text:?}: a taint is KEY[=VALUE]:EFFECT"))?;
+    if !matches!(effect, "NoSchedule" | "PreferNoSchedule" | "NoExecute") {
+        return Err(format!(
+            "{text:?}: invalid taint effect {effect:?}: use NoSchedule, PreferNoSchedule or NoExecute"
+        ));
+    }
+    let (key, value) = match key_value.split_once('=') {
+        Some((_, v)) if v.contains('=') => return Err(format!("invalid taint spec: {text}")),
+        Some((k, v)) => (k, Some(v)),
+        None => (key_value, None),
+    };
+    if let Some(e) = is_qualified_name(key).first() {
+        return Err(format!("{text:?}: invalid taint key {key:?}: {e}"));
+    }
+    if let Some(e) = value.and_then(|v| is_valid_label_value(v).into_iter().next()) {
+        return Err(format!("{text:?}: invalid taint value: {e}"));
+    }
+    Ok(Taint {
+        key: key.to_owned(),
+        value: value.filter(|v| !v.is_empty()).map(str::to_owned),
+        effect: effect.to_owned(),
+        time_added: None,
+    })
 }
 
 pub fn run(args: AgentArgs) -> ExitCode {
@@ -121,9 +157,10 @@ async fn serve(args: AgentArgs) -> anyhow::Result<()> {
     node.insecure_registries = args.insecure_registries.clone();
     node.default_runtime = args.runtime;
     node.pod_max_pids = args.pod_max_pids;
-    node.api_server = api_address(&join.server);
+    node.api_server = api_address(&join.server).await;
     let mut config = agent_config(&clock, node);
     config.labels = args.labels.iter().cloned().collect();
+    config.taints = args.register_with_taints.clone();
     config.node_ip = args.node_ip;
     println!("kbatch agent: node {name} of {}", join.server);
     println!("  data dir: {}", data_dir.display());
@@ -175,15 +212,32 @@ fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
     std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
 }
 
-/// Where pods on this node reach the API (their `KUBERNETES_SERVICE_HOST`/`_PORT`): the
-/// server's address when its URL names it by IP; none otherwise.
-fn api_address(server: &str) -> Option<SocketAddr> {
+/// Where pods on this node reach the API (their `KUBERNETES_SERVICE_HOST`/`_PORT`, which
+/// must be an IP): the server's address, its host name resolved once at start (there is no
+/// Service IP in front of the servers); none when it does not resolve.
+async fn api_address(server: &str) -> Option<SocketAddr> {
     let authority = server.strip_prefix("https://")?.split('/').next()?;
-    authority.parse::<SocketAddr>().ok().or_else(|| {
-        let host = authority.trim_start_matches('[').trim_end_matches(']');
-        let ip: std::net::IpAddr = host.parse().ok()?;
-        Some(SocketAddr::new(ip, 443))
-    })
+    if let Ok(addr) = authority.parse::<SocketAddr>() {
+        return Some(addr);
+    }
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((h, p)) if !h.ends_with(']') || h.starts_with('[') => match p.parse::<u16>() {
+            Ok(port) => (h, port),
+            Err(_) => (authority, 443),
+        },
+        _ => (authority, 443),
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if let Ok(ip) = host.parse::<std::net::IpAddr>() {
+        return Some(SocketAddr::new(ip, port));
+    }
+    match tokio::net::lookup_host((host, port)).await {
+        Ok(mut addrs) => addrs.next(),
+        Err(e) => {
+            tracing::warn!(server, error = %e, "resolving the server's host name for the pods' KUBERNETES_SERVICE_HOST");
+            None
+        }
+    }
 }
 
 #[cfg(test)]
@@ -198,16 +252,47 @@ mod tests {
         assert!(label("zone=not valid!").is_err());
     }
 
-    #[test]
-    fn pods_reach_a_server_named_by_ip() {
+    #[tokio::test]
+    async fn pods_reach_the_server_by_its_address() {
         assert_eq!(
-            api_address("https://10.1.2.3:6443"),
+            api_address("https://10.1.2.3:6443").await,
             Some("10.1.2.3:6443".parse().unwrap())
         );
         assert_eq!(
-            api_address("https://[::1]:7443"),
+            api_address("https://[::1]:7443").await,
             Some("[::1]:7443".parse().unwrap())
         );
-        assert_eq!(api_address("https://kbatch.example:6443"), None);
+        assert_eq!(
+            api_address("https://10.1.2.3").await,
+            Some("10.1.2.3:443".parse().unwrap())
+        );
+        let local = api_address("https://localhost:6443").await.unwrap();
+        assert!(local.ip().is_loopback(), "{local}");
+        assert_eq!(local.port(), 6443);
+        assert_eq!(api_address("https://no-such-host.invalid:6443").await, None);
+    }
+
+    #[test]
+    fn taints_are_read_as_kubelet_reads_them() {
+        let t = taint("dedicated=gpu:NoSchedule").unwrap();
+        assert_eq!(
+            (t.key.as_str(), t.value.as_deref(), t.effect.as_str()),
+            ("dedicated", Some("gpu"), "NoSchedule")
+        );
+        let t = taint("example.com/edge:NoExecute").unwrap();
+        assert_eq!((t.key.as_str(), t.value), ("example.com/edge", None));
+        assert!(
+            taint("dedicated=gpu")
+                .unwrap_err()
+                .contains("KEY[=VALUE]:EFFECT")
+        );
+        assert!(
+            taint("a=b:Sometimes")
+                .unwrap_err()
+                .contains("invalid taint effect")
+        );
+        assert!(taint("a=b=c:NoSchedule").is_err());
+        assert!(taint("bad key:NoSchedule").is_err());
+        assert!(taint("a=not valid!:NoSchedule").is_err());
     }
 }
