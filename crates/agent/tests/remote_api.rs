@@ -240,3 +240,38 @@ fn bad_set_ups_are_refused() {
     };
     assert!(RemoteApi::new("https://127.0.0.1:1", pki.ca_pem.as_bytes(), no_key, clock).is_err());
 }
+
+/// Of several servers, a request goes to the first that can be reached, and later ones go
+/// straight to it.
+#[tokio::test]
+async fn a_server_that_cannot_be_reached_is_passed_over_for_the_next() {
+    let pki = Pki::new();
+    let (addr, seen) = serve(&pki, false).await;
+    // A port nothing listens on: bound, then closed.
+    let gone = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let api = RemoteApi::with_servers(
+        &[&format!("https://{gone}"), &format!("https://{addr}")],
+        pki.ca_pem.as_bytes(),
+        Credentials::Token("t".to_owned()),
+        Arc::new(SystemClock),
+    )
+    .unwrap();
+    for _ in 0..3 {
+        assert_eq!(api.get(&NODE, "", "n1").await.unwrap().name(), "n1");
+    }
+    assert_eq!(seen.lock().unwrap().len(), 3);
+    assert!(format!("{api:?}").contains(&addr.to_string()), "{api:?}");
+
+    // With no server left, the call fails as unavailable.
+    let none = RemoteApi::with_servers(
+        &[&format!("https://{gone}")],
+        pki.ca_pem.as_bytes(),
+        Credentials::Token("t".to_owned()),
+        Arc::new(SystemClock),
+    )
+    .unwrap();
+    assert_eq!(none.get(&NODE, "", "n1").await.unwrap_err().code(), 503);
+}

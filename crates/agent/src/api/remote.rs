@@ -11,6 +11,7 @@
 //! through `serviceaccounts/{name}/token`.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -96,8 +97,13 @@ pub enum RemoteError {
 
 /// A server's API over HTTPS.
 pub struct RemoteApi {
-    /// `https://host:port`, without a trailing slash.
-    base: String,
+    /// `https://host:port` of each server, without a trailing slash: the servers of one
+    /// cluster, which share a CA and serve the same API.
+    bases: Vec<String>,
+    /// The index in `bases` of the server requests go to first. It moves on when that server
+    /// cannot be reached, so the agent carries on through the loss of any one server (k3s'
+    /// agents keep a client-side load balancer over the servers for the same reason).
+    current: AtomicUsize,
     authorization: Option<HeaderValue>,
     client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
     clock: Arc<dyn Clock>,
@@ -107,7 +113,7 @@ pub struct RemoteApi {
 impl std::fmt::Debug for RemoteApi {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RemoteApi")
-            .field("base", &self.base)
+            .field("server", &self.base())
             .finish_non_exhaustive()
     }
 }
@@ -121,10 +127,27 @@ impl RemoteApi {
         credentials: Credentials,
         clock: Arc<dyn Clock>,
     ) -> std::result::Result<RemoteApi, RemoteError> {
-        let base = server.trim_end_matches('/').to_owned();
-        let uri: hyper::Uri = base.parse().map_err(|_| RemoteError::Url(base.clone()))?;
-        if uri.scheme_str() != Some("https") || uri.host().is_none() {
-            return Err(RemoteError::Url(base));
+        Self::with_servers(&[server], ca_pem, credentials, clock)
+    }
+
+    /// A client of any of `servers` (one cluster's), the first tried first.
+    pub fn with_servers(
+        servers: &[&str],
+        ca_pem: &[u8],
+        credentials: Credentials,
+        clock: Arc<dyn Clock>,
+    ) -> std::result::Result<RemoteApi, RemoteError> {
+        let mut bases = Vec::with_capacity(servers.len());
+        for server in servers {
+            let base = server.trim_end_matches('/').to_owned();
+            let uri: hyper::Uri = base.parse().map_err(|_| RemoteError::Url(base.clone()))?;
+            if uri.scheme_str() != Some("https") || uri.host().is_none() {
+                return Err(RemoteError::Url(base));
+            }
+            bases.push(base);
+        }
+        if bases.is_empty() {
+            return Err(RemoteError::Url(String::new()));
         }
         let mut roots = rustls::RootCertStore::empty();
         for cert in CertificateDer::pem_slice_iter(ca_pem) {
@@ -172,7 +195,8 @@ impl RemoteApi {
             .wrap_connector(http);
         let client = Client::builder(TokioExecutor::new()).build(https);
         Ok(RemoteApi {
-            base,
+            bases,
+            current: AtomicUsize::new(0),
             authorization,
             client,
             clock,
@@ -180,34 +204,71 @@ impl RemoteApi {
         })
     }
 
-    /// Sends a request and waits for the response's head.
+    /// The server requests go to first.
+    fn base(&self) -> &str {
+        let i = self.current.load(Ordering::Relaxed) % self.bases.len();
+        &self.bases[i]
+    }
+
+    /// Sends requests to another server from now on (after `failed` did not answer).
+    fn move_on(&self, failed: usize) {
+        let next = (failed + 1) % self.bases.len();
+        if next != failed {
+            self.current.store(next, Ordering::Relaxed);
+        }
+    }
+
+    /// Sends a request and waits for the response's head. A server that cannot be
+    /// connected to has not seen the request, so the next one is tried at once; any other
+    /// failure is returned (the request may have been applied), and the next request goes to
+    /// the next server.
     async fn send(
         &self,
         method: Method,
         path: &str,
         body: Option<Vec<u8>>,
     ) -> Result<Response<Incoming>> {
-        let mut request = Request::builder()
-            .method(method)
-            .uri(format!("{}{path}", self.base))
-            .header(ACCEPT, "application/json")
-            .header(
-                USER_AGENT,
-                concat!("kbatch-agent/", env!("CARGO_PKG_VERSION")),
-            );
-        if let Some(auth) = &self.authorization {
-            request = request.header(AUTHORIZATION, auth.clone());
+        let body = Bytes::from(body.unwrap_or_default());
+        let start = self.current.load(Ordering::Relaxed);
+        let count = self.bases.len();
+        for attempt in 0..count {
+            let i = (start + attempt) % count;
+            let base = &self.bases[i];
+            let mut request = Request::builder()
+                .method(method.clone())
+                .uri(format!("{base}{path}"))
+                .header(ACCEPT, "application/json")
+                .header(
+                    USER_AGENT,
+                    concat!("kbatch-agent/", env!("CARGO_PKG_VERSION")),
+                );
+            if let Some(auth) = &self.authorization {
+                request = request.header(AUTHORIZATION, auth.clone());
+            }
+            if !body.is_empty() {
+                request = request.header(CONTENT_TYPE, "application/json");
+            }
+            let request = request
+                .body(Full::new(body.clone()))
+                .map_err(|e| ApiError::internal(format!("building the request: {e}")))?;
+            match self.client.request(request).await {
+                Ok(response) => {
+                    if i != start % count {
+                        tracing::info!(server = %base, "the agent now talks to this server");
+                        self.current.store(i, Ordering::Relaxed);
+                    }
+                    return Ok(response);
+                }
+                Err(e) if e.is_connect() && attempt + 1 < count => {
+                    tracing::warn!(server = %base, error = %e, "cannot reach the server; trying the next");
+                }
+                Err(e) => {
+                    self.move_on(i);
+                    return Err(unreachable_server(base, &e));
+                }
+            }
         }
-        if body.is_some() {
-            request = request.header(CONTENT_TYPE, "application/json");
-        }
-        let request = request
-            .body(Full::new(Bytes::from(body.unwrap_or_default())))
-            .map_err(|e| ApiError::internal(format!("building the request: {e}")))?;
-        self.client
-            .request(request)
-            .await
-            .map_err(|e| unreachable_server(&self.base, &e))
+        Err(ApiError::internal("no server to send the request to"))
     }
 
     /// A call whose answer is one JSON document; an error response's Status as the error.
@@ -219,7 +280,7 @@ impl RemoteApi {
                 .into_body()
                 .collect()
                 .await
-                .map_err(|e| unreachable_server(&self.base, &e))?
+                .map_err(|e| unreachable_server(self.base(), &e))?
                 .to_bytes();
             if code.is_success() {
                 Ok(bytes)
@@ -230,9 +291,10 @@ impl RemoteApi {
         tokio::time::timeout(REQUEST_TIMEOUT, exchange)
             .await
             .map_err(|_| {
+                let base = self.base();
+                self.move_on(self.current.load(Ordering::Relaxed));
                 ApiError::from(status::service_unavailable(format!(
-                    "{} did not answer within {}s",
-                    self.base,
+                    "{base} did not answer within {}s",
                     REQUEST_TIMEOUT.as_secs()
                 )))
             })?
@@ -335,9 +397,10 @@ impl NodeApi for RemoteApi {
         let response = tokio::time::timeout(REQUEST_TIMEOUT, self.send(Method::GET, &path, None))
             .await
             .map_err(|_| {
+                let base = self.base();
+                self.move_on(self.current.load(Ordering::Relaxed));
                 ApiError::from(status::service_unavailable(format!(
-                    "{} did not answer a watch within {}s",
-                    self.base,
+                    "{base} did not answer a watch within {}s",
                     REQUEST_TIMEOUT.as_secs()
                 )))
             })??;

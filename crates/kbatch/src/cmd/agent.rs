@@ -34,9 +34,11 @@ use crate::join::{self, Kubeconfig};
 
 #[derive(Args, Debug)]
 pub struct AgentArgs {
-    /// The server's URL (https://HOST:PORT) [default: the kubeconfig's server].
-    #[arg(long)]
-    server: Option<String>,
+    /// The server's URL (https://HOST:PORT) [default: the kubeconfig's server]. Several
+    /// servers of one cluster, comma-separated: the agent talks to the first it can reach
+    /// and moves on to another when that one goes away.
+    #[arg(long, value_delimiter = ',')]
+    server: Vec<String>,
     /// A kubeconfig with the server's CA and this node's credential (a token, or a client
     /// certificate and key); its current context is used.
     #[arg(long, required_unless_present = "token", conflicts_with = "token")]
@@ -142,11 +144,16 @@ async fn serve(args: AgentArgs) -> anyhow::Result<()> {
         Some(path) => path.clone(),
         None => joined(&args, &data_dir, &name).await?,
     };
-    let join = Kubeconfig::read(&kubeconfig, args.server.as_deref())?;
+    let join = Kubeconfig::read(&kubeconfig, args.server.first().map(String::as_str))?;
+    let servers: Vec<&str> = if args.server.is_empty() {
+        vec![join.server.as_str()]
+    } else {
+        args.server.iter().map(String::as_str).collect()
+    };
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let api: Arc<dyn NodeApi> = Arc::new(
-        RemoteApi::new(&join.server, &join.ca_pem, join.credentials, clock.clone())
-            .with_context(|| format!("setting up the client of {}", join.server))?,
+        RemoteApi::with_servers(&servers, &join.ca_pem, join.credentials, clock.clone())
+            .with_context(|| format!("setting up the client of {}", servers.join(", ")))?,
     );
     // Each container runs under a shim (this binary's hidden subcommand), so that it
     // survives a restart of the agent and is adopted by the next one.
@@ -162,7 +169,7 @@ async fn serve(args: AgentArgs) -> anyhow::Result<()> {
     config.labels = args.labels.iter().cloned().collect();
     config.taints = args.register_with_taints.clone();
     config.node_ip = args.node_ip;
-    println!("kbatch agent: node {name} of {}", join.server);
+    println!("kbatch agent: node {name} of {}", servers.join(", "));
     println!("  data dir: {}", data_dir.display());
     tokio::select! {
         () = Agent::new(api, clock, config).run() => {}
@@ -179,7 +186,8 @@ async fn joined(args: &AgentArgs, data_dir: &Path, node: &str) -> anyhow::Result
         tracing::info!(kubeconfig = %path.display(), "joined before; using that credential");
         return Ok(path);
     }
-    let (Some(server), Some(token), Some(hash)) = (&args.server, &args.token, &args.ca_cert_hash)
+    let (Some(server), Some(token), Some(hash)) =
+        (args.server.first(), &args.token, &args.ca_cert_hash)
     else {
         bail!("joining needs --server, --token and --ca-cert-hash");
     };
