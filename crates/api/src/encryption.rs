@@ -84,30 +84,45 @@ impl Keys {
     /// Reads `dir/secrets-encryption.keys`, creating it (mode 0600, one random key named
     /// `key1`) when absent.
     pub fn load_or_create(dir: &Path) -> Result<Keys, EncryptionError> {
+        let text = Self::load_or_create_text(dir)?;
+        Keys::parse(&text, &dir.join(KEY_FILE))
+    }
+
+    /// The text of `dir/secrets-encryption.keys`, made as [`Keys::load_or_create`] makes it
+    /// when absent: what the servers of one cluster share.
+    pub fn load_or_create_text(dir: &Path) -> Result<String, EncryptionError> {
         let path = dir.join(KEY_FILE);
         let io = |source| EncryptionError::Io {
             path: path.clone(),
             source,
         };
         match fs::read_to_string(&path) {
-            Ok(text) => Keys::parse(&text, &path),
+            Ok(text) => {
+                Keys::parse(&text, &path)?;
+                Ok(text)
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 fs::create_dir_all(dir).map_err(io)?;
-                let random = SystemRandom::new();
-                let mut bytes = [0u8; KEY_LEN];
-                random
-                    .fill(&mut bytes)
-                    .map_err(|_| EncryptionError::Random)?;
-                let text = format!(
-                    "# kbatch's Secret encryption keys (AES-256-GCM): name:base64, the first \
-                     encrypts. See docs/secrets-encryption.md before editing.\nkey1:{}\n",
-                    base64::engine::general_purpose::STANDARD.encode(bytes)
-                );
+                let text = Self::generate_text()?;
                 write_private(&path, &text).map_err(io)?;
-                Keys::parse(&text, &path)
+                Ok(text)
             }
             Err(e) => Err(io(e)),
         }
+    }
+
+    /// A new key file's text: one random key named `key1`.
+    pub fn generate_text() -> Result<String, EncryptionError> {
+        let random = SystemRandom::new();
+        let mut bytes = [0u8; KEY_LEN];
+        random
+            .fill(&mut bytes)
+            .map_err(|_| EncryptionError::Random)?;
+        Ok(format!(
+            "# kbatch's Secret encryption keys (AES-256-GCM): name:base64, the first \
+             encrypts. See docs/secrets-encryption.md before editing.\nkey1:{}\n",
+            base64::engine::general_purpose::STANDARD.encode(bytes)
+        ))
     }
 
     /// Parses the key file's text; blank lines and `#` comments are skipped.

@@ -18,6 +18,8 @@ use rcgen::{
 };
 use sha2::{Digest, Sha256};
 
+use crate::encryption;
+
 /// Why the credentials could not be made or read.
 #[derive(Debug, thiserror::Error)]
 pub enum PkiError {
@@ -32,6 +34,8 @@ pub enum PkiError {
     Pem { path: PathBuf, message: String },
     #[error("TLS configuration: {0}")]
     Tls(#[from] rustls::Error),
+    #[error("the Secret encryption keys: {0}")]
+    Keys(String),
 }
 
 /// What a server needs to serve HTTPS and check tokens.
@@ -183,6 +187,9 @@ pub struct ClusterCredentials {
     pub ca_key_pem: String,
     pub token: String,
     pub service_account_key_pem: String,
+    /// The text of `secrets-encryption.keys`: every server must read the Secrets any of
+    /// them wrote (and a node's credential is checked against its Secret).
+    pub secrets_encryption_keys: String,
 }
 
 impl std::fmt::Debug for ClusterCredentials {
@@ -194,7 +201,7 @@ impl std::fmt::Debug for ClusterCredentials {
 }
 
 impl ClusterCredentials {
-    /// A new CA and token.
+    /// A new CA, token and keys.
     pub fn generate() -> Result<Self, PkiError> {
         let key = KeyPair::generate()?;
         let cert = ca_params().self_signed(&key)?;
@@ -203,11 +210,14 @@ impl ClusterCredentials {
             ca_key_pem: key.serialize_pem(),
             token: new_token(),
             service_account_key_pem: KeyPair::generate()?.serialize_pem(),
+            secrets_encryption_keys: encryption::Keys::generate_text()
+                .map_err(|e| PkiError::Keys(e.to_string()))?,
         })
     }
 
-    /// The CA and token `data_dir` holds, if it holds both (with its service account key,
-    /// made now if a data dir from before there were such keys has none).
+    /// The CA and token `data_dir` holds, if it holds both (with its service account key and
+    /// Secret encryption keys, made now if a data dir from before there were such keys has
+    /// none).
     pub fn load(data_dir: &Path) -> Result<Option<Self>, PkiError> {
         match (
             read(data_dir, CA_CERT)?,
@@ -220,6 +230,8 @@ impl ClusterCredentials {
                     ca_key_pem,
                     token: token.trim().to_owned(),
                     service_account_key_pem: service_account_key(data_dir)?,
+                    secrets_encryption_keys: encryption::Keys::load_or_create_text(data_dir)
+                        .map_err(|e| PkiError::Keys(e.to_string()))?,
                 }))
             }
             _ => Ok(None),
@@ -242,6 +254,11 @@ impl ClusterCredentials {
         write_public(data_dir, CA_CERT, &self.ca_cert_pem)?;
         write_private(data_dir, TOKEN, &self.token)?;
         write_private(data_dir, SERVICE_ACCOUNT_KEY, &self.service_account_key_pem)?;
+        write_private(
+            data_dir,
+            encryption::KEY_FILE,
+            &self.secrets_encryption_keys,
+        )?;
         match fs::remove_file(data_dir.join(SERVER_CERT)) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(PkiError::Io {
                 path: data_dir.join(SERVER_CERT),

@@ -1,6 +1,6 @@
 //! The credentials servers sharing one etcd share (`--cluster-secret-file`), kept in etcd the
-//! way k3s keeps its bootstrap data: the first server puts its CA, admin token and service
-//! account signing key there,
+//! way k3s keeps its bootstrap data: the first server puts its CA, admin token, service
+//! account signing key and Secret encryption keys there,
 //! encrypted with a key derived from the cluster secret every server is given; the others read
 //! them, so every server's certificate chains to one CA and every kubeconfig holds one token.
 //!
@@ -38,15 +38,30 @@ pub async fn shared_credentials(
     own: impl FnOnce() -> anyhow::Result<ClusterCredentials>,
 ) -> anyhow::Result<ClusterCredentials> {
     let mut own = Some(own);
+    let mut mine: Option<ClusterCredentials> = None;
     loop {
         match store.get(KEY).await {
             Ok(kv) => match open(&kv.value, secret)? {
                 Opened::Complete(credentials) => return Ok(credentials),
-                // A record from before service account keys: one is added, by whichever
-                // server gets there first, so that all use the same.
-                Opened::WithoutServiceAccountKey(mut credentials) => {
-                    credentials.service_account_key_pem =
-                        kbatch_api::serviceaccount::generate_key_pem()?;
+                // A record from before the servers shared these keys: what it lacks is
+                // added, by whichever server gets there first, so that all use the same. The
+                // Secret encryption keys are that server's own, under which the Secrets
+                // already stored were written.
+                Opened::Incomplete(mut credentials) => {
+                    if credentials.service_account_key_pem.is_empty() {
+                        credentials.service_account_key_pem =
+                            kbatch_api::serviceaccount::generate_key_pem()?;
+                    }
+                    if credentials.secrets_encryption_keys.is_empty() {
+                        if mine.is_none() {
+                            let make = own.take().context("own credentials asked twice")?;
+                            mine = Some(make()?);
+                        }
+                        credentials.secrets_encryption_keys = mine
+                            .as_ref()
+                            .map(|m| m.secrets_encryption_keys.clone())
+                            .unwrap_or_default();
+                    }
                     match store
                         .update(KEY, seal(&credentials, secret)?, kv.mod_revision)
                         .await
@@ -54,7 +69,7 @@ pub async fn shared_credentials(
                         Ok(_) => return Ok(credentials),
                         Err(kbatch_store::Error::Conflict { .. }) => continue,
                         Err(e) => {
-                            return Err(e).context("storing the cluster's service account key");
+                            return Err(e).context("completing the cluster's credentials");
                         }
                     }
                 }
@@ -62,10 +77,13 @@ pub async fn shared_credentials(
             Err(kbatch_store::Error::NotFound { .. }) => {}
             Err(e) => return Err(e).context("reading the cluster's credentials from the store"),
         }
-        let Some(make) = own.take() else {
-            bail!("the cluster's credentials vanished from the store while being stored");
+        let credentials = match (mine.take(), own.take()) {
+            (Some(credentials), _) => credentials,
+            (None, Some(make)) => make()?,
+            (None, None) => {
+                bail!("the cluster's credentials vanished from the store while being stored")
+            }
         };
-        let credentials = make()?;
         match store.create(KEY, seal(&credentials, secret)?).await {
             Ok(_) => return Ok(credentials),
             Err(kbatch_store::Error::AlreadyExists { .. }) => continue,
@@ -116,6 +134,7 @@ pub fn seal(credentials: &ClusterCredentials, secret: &[u8]) -> anyhow::Result<V
         "caKey": credentials.ca_key_pem,
         "adminToken": credentials.token,
         "serviceAccountKey": credentials.service_account_key_pem,
+        "secretsEncryptionKeys": credentials.secrets_encryption_keys,
     }))?;
     cipher(secret, &salt, ITERATIONS)?
         .seal_in_place_append_tag(
@@ -138,8 +157,9 @@ pub fn seal(credentials: &ClusterCredentials, secret: &[u8]) -> anyhow::Result<V
 #[derive(Debug, PartialEq, Eq)]
 pub enum Opened {
     Complete(ClusterCredentials),
-    /// A record written before servers shared a service account key (the field is empty).
-    WithoutServiceAccountKey(ClusterCredentials),
+    /// A record written before servers shared a service account key or the Secret
+    /// encryption keys (what it lacks is empty).
+    Incomplete(ClusterCredentials),
 }
 
 /// The credentials in `record`, if `secret` is the one it was sealed with.
@@ -180,19 +200,23 @@ pub fn open(record: &[u8], secret: &[u8]) -> anyhow::Result<Opened> {
             .map(str::to_owned)
             .with_context(malformed)
     };
+    let optional = |name: &str| fields[name].as_str().unwrap_or_default().to_owned();
     let credentials = ClusterCredentials {
         ca_cert_pem: field("caCert")?,
         ca_key_pem: field("caKey")?,
         token: field("adminToken")?,
-        service_account_key_pem: String::new(),
+        service_account_key_pem: optional("serviceAccountKey"),
+        secrets_encryption_keys: optional("secretsEncryptionKeys"),
     };
-    Ok(match fields["serviceAccountKey"].as_str() {
-        Some(key) => Opened::Complete(ClusterCredentials {
-            service_account_key_pem: key.to_owned(),
-            ..credentials
-        }),
-        None => Opened::WithoutServiceAccountKey(credentials),
-    })
+    Ok(
+        if credentials.service_account_key_pem.is_empty()
+            || credentials.secrets_encryption_keys.is_empty()
+        {
+            Opened::Incomplete(credentials)
+        } else {
+            Opened::Complete(credentials)
+        },
+    )
 }
 
 #[cfg(test)]
@@ -252,7 +276,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_record_without_a_service_account_key_gets_one_every_server_shares() {
+    async fn a_record_without_the_shared_keys_gets_them_and_every_server_shares_them() {
         let store = MemoryStore::new();
         let old = credentials();
         // A record as servers wrote it before they shared a signing key.
@@ -280,14 +304,17 @@ mod tests {
         .unwrap();
         assert!(matches!(
             open(&record, b"k").unwrap(),
-            Opened::WithoutServiceAccountKey(_)
+            Opened::Incomplete(_)
         ));
         store.create(KEY, record).await.unwrap();
-        let first = shared_credentials(&store, b"k", || panic!("not asked"))
+        // The server that completes the record brings its own Secret encryption keys.
+        let own = credentials();
+        let first = shared_credentials(&store, b"k", || Ok(own.clone()))
             .await
             .unwrap();
         assert_eq!(first.token, old.token);
         assert!(first.service_account_key_pem.contains("PRIVATE KEY"));
+        assert_eq!(first.secrets_encryption_keys, own.secrets_encryption_keys);
         let second = shared_credentials(&store, b"k", || panic!("not asked"))
             .await
             .unwrap();

@@ -261,7 +261,7 @@ fn two_servers_elect_one_leader_and_the_other_takes_over_when_it_dies() {
 }
 
 #[test]
-fn servers_given_one_cluster_secret_share_the_ca_and_the_token() {
+fn servers_given_one_cluster_secret_share_the_ca_the_token_and_the_secrets_keys() {
     let Some(cluster) = etcd("one cluster secret") else {
         return;
     };
@@ -310,6 +310,24 @@ fn servers_given_one_cluster_secret_share_the_ca_and_the_token() {
     a.ok_stdin(&["apply", "-f", "-"], &job("shared"));
     let via_b = a.ok(&["--server", &b.url, "get", "job", "shared", "-o", "name"]);
     assert_eq!(via_b.trim(), "job.batch/shared");
+    // A Secret one server wrote (encrypted at rest) the other reads: they share its keys.
+    a.ok(&[
+        "create",
+        "secret",
+        "generic",
+        "shared",
+        "--from-literal=password=hunter2",
+    ]);
+    let read = a.ok(&[
+        "--server",
+        &b.url,
+        "get",
+        "secret",
+        "shared",
+        "-o",
+        "jsonpath={.data.password}",
+    ]);
+    assert_eq!(read, "aHVudGVyMg==");
     // Restarted, a server keeps the cluster's credentials.
     let dir = b.stop();
     let restart = args("b", &secret);

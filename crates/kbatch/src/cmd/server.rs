@@ -175,11 +175,7 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
             connect_etcd(etcd_options(&args)).await?
         }
     };
-    let store = encrypt_secrets(store, &data_dir).await?;
-    let listener = bind(args.listen).await?;
-    let addr = listener
-        .local_addr()
-        .context("reading the listen address")?;
+    // The shared credentials come first: they hold the keys the Secrets are encrypted with.
     if let Some(path) = &args.cluster_secret_file {
         anyhow::ensure!(
             args.store == StoreKind::Etcd,
@@ -187,6 +183,11 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
         );
         share_credentials(store.as_ref(), path, &data_dir).await?;
     }
+    let store = encrypt_secrets(store, &data_dir).await?;
+    let listener = bind(args.listen).await?;
+    let addr = listener
+        .local_addr()
+        .context("reading the listen address")?;
     let credentials = Credentials::load_or_create(&data_dir, addr)?;
     let tls = credentials.server_config()?;
     let url = server_url(addr);
@@ -285,8 +286,8 @@ fn leader_election(args: &ServerArgs) -> Option<LeaderElectionConfig> {
     Some(config)
 }
 
-/// Makes the cluster's CA and token in the store this server's, storing this server's own
-/// (or new ones) when the cluster has none yet.
+/// Makes the cluster's CA, token and keys in the store this server's, storing this server's
+/// own (or new ones) when the cluster has none yet.
 async fn share_credentials(
     store: &dyn Store,
     secret: &Path,
