@@ -20,6 +20,11 @@
 //! by 16 clients; every watcher must receive every create, once and in order, and the bench
 //! says which did not.
 //!
+//! With `KBATCH_BENCH_ETCD=URL[,URL…]` the server keeps its state in that etcd cluster
+//! (`--store etcd`, under a prefix of its own) and the store rows are etcd's own: plain `Put`s
+//! and `Get`s of the same keys and values by etcd's client, on one connection per
+//! writer/reader as the API's clients have — the floor an API over etcd stands on.
+//!
 //! Settings (environment):
 //!
 //! * `KBATCH_BENCH_ROUNDS` (3);
@@ -135,8 +140,76 @@ impl Settings {
     }
 }
 
+/// What the API rows are measured against: kbatch's SQLite store in this process, or etcd
+/// through its own client.
+#[derive(Clone)]
+enum Baseline {
+    Store(Arc<dyn Store>),
+    Etcd(Vec<etcd_client::Client>),
+}
+
+impl Baseline {
+    /// A fresh baseline for a round: a new SQLite store in `dir`, or connections to etcd
+    /// (one per writer).
+    async fn open(dir: &std::path::Path, etcd: Option<&[String]>, writers: usize) -> Baseline {
+        match etcd {
+            None => Baseline::Store(Arc::new(SqliteStore::open(dir).expect("open store"))),
+            Some(endpoints) => {
+                let mut clients = Vec::with_capacity(writers);
+                for _ in 0..writers.max(1) {
+                    clients.push(
+                        etcd_client::Client::connect(endpoints, None)
+                            .await
+                            .expect("connecting to etcd"),
+                    );
+                }
+                Baseline::Etcd(clients)
+            }
+        }
+    }
+
+    async fn create(&self, writer: usize, key: String, value: Vec<u8>) {
+        match self {
+            Baseline::Store(store) => {
+                store.create(&key, value).await.expect("store create");
+            }
+            Baseline::Etcd(clients) => {
+                let mut client = clients[writer % clients.len()].clone();
+                client.put(key, value, None).await.expect("etcd put");
+            }
+        }
+    }
+
+    async fn get(&self, reader: usize, key: String) {
+        match self {
+            Baseline::Store(store) => {
+                store.get(&key).await.expect("store get");
+            }
+            Baseline::Etcd(clients) => {
+                let mut client = clients[reader % clients.len()].clone();
+                let found = client.get(key, None).await.expect("etcd get");
+                assert_eq!(found.kvs().len(), 1, "etcd lost a key");
+            }
+        }
+    }
+}
+
+fn etcd_endpoints() -> Option<Vec<String>> {
+    std::env::var("KBATCH_BENCH_ETCD")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .map(|v| v.split(',').map(|e| e.trim().to_owned()).collect())
+}
+
 async fn run(s: Settings) {
-    let server = Server::start();
+    let etcd = etcd_endpoints();
+    let server = Server::start(etcd.as_deref());
+    if let Some(endpoints) = &etcd {
+        println!(
+            "store: etcd at {} (the server's --store etcd; the store rows are etcd's own Put and Get)",
+            endpoints.join(",")
+        );
+    }
     let target = Arc::new(server.target());
     println!(
         "kbatch API benchmark: release `kbatch server` (pid {}) on {}, HTTPS keep-alive, {} CPUs",
@@ -177,7 +250,7 @@ async fn run(s: Settings) {
     print_header();
     for round in 1..=s.rounds {
         let dir = tempfile::tempdir().expect("temp dir");
-        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path()).expect("open store"));
+        let store = Baseline::open(dir.path(), etcd.as_deref(), s.clients).await;
         let mut measured: Vec<Option<Measured>> = vec![None; FIGURES.len()];
         for (n, (prefix, first)) in [(1, ("a", 0)), (s.clients, ("b", 4))] {
             let total = if n == 1 { s.seq } else { s.creates };
@@ -433,8 +506,19 @@ struct Server {
 }
 
 impl Server {
-    fn start() -> Server {
+    fn start(etcd: Option<&[String]>) -> Server {
         let dir = tempfile::tempdir().expect("temp dir");
+        let store: Vec<String> = match etcd {
+            None => Vec::new(),
+            Some(endpoints) => vec![
+                "--store".to_owned(),
+                "etcd".to_owned(),
+                "--etcd-endpoints".to_owned(),
+                endpoints.join(","),
+                "--etcd-prefix".to_owned(),
+                format!("/kbatch-api-bench-{}", std::process::id()),
+            ],
+        };
         let data = dir.path().join("data");
         let wrap: Vec<String> = std::env::var("KBATCH_BENCH_SERVER_WRAP")
             .unwrap_or_default()
@@ -457,6 +541,7 @@ impl Server {
             // The API alone, as kube-apiserver is measured: no controllers reacting to the
             // 20,000 Jobs created here, no node running their pods.
             .args(["--no-controllers", "--no-agent"])
+            .args(&store)
             .env("KBATCH_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -915,7 +1000,7 @@ async fn run_clients(
 
 /// `total` creates of `value` through the store by `writers` concurrent tasks.
 async fn store_creates(
-    store: &Arc<dyn Store>,
+    store: &Baseline,
     value: &[u8],
     writers: usize,
     total: usize,
@@ -926,28 +1011,16 @@ async fn store_creates(
         let store = store.clone();
         let value = value.clone();
         let key = format!("/registry/jobs/bench/{prefix}-{w}-{i}");
-        async move {
-            store
-                .create(&key, value.to_vec())
-                .await
-                .expect("store create");
-        }
+        async move { store.create(w, key, value.to_vec()).await }
     })
     .await
 }
 
-async fn store_gets(
-    store: &Arc<dyn Store>,
-    readers: usize,
-    total: usize,
-    prefix: &str,
-) -> Measured {
+async fn store_gets(store: &Baseline, readers: usize, total: usize, prefix: &str) -> Measured {
     run_store(readers, total, |w, i| {
         let store = store.clone();
         let key = format!("/registry/jobs/bench/{prefix}-{w}-{i}");
-        async move {
-            store.get(&key).await.expect("store get");
-        }
+        async move { store.get(w, key).await }
     })
     .await
 }
