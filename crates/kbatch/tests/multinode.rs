@@ -110,8 +110,11 @@ fn server(cluster: &etcd::Cluster, name: &str, secret: &Path) -> Server {
             "--node-name",
             name,
             "--no-agent",
+            // Evicted pods count as failures: their replacements wait out the backoff.
             "--backoff-base",
             "1s",
+            "--backoff-max",
+            "4s",
             "--node-monitor-period",
             "1s",
             // Agents renew their Lease every 10 s: a shorter grace would lose live nodes.
@@ -196,8 +199,9 @@ fn wait_condition(s: &Server, job: &str, condition: &str) {
     );
 }
 
-/// A finished Indexed Job of `completions`: every index completed, and each by exactly one
-/// pod that succeeded.
+/// A finished Indexed Job of `completions`: every index completed, and none by two pods that
+/// succeeded. (Not every index need still have its pod: the taint eviction of a lost node
+/// deletes its finished pods too, as upstream's does, after the Job counted them.)
 fn completed_once(s: &Server, job: &str, completions: u32) -> Vec<(String, String, String)> {
     wait_condition(s, job, "Complete");
     assert_eq!(succeeded(s, job), completions);
@@ -212,7 +216,6 @@ fn completed_once(s: &Server, job: &str, completions: u32) -> Vec<(String, Strin
             *per_index.entry(index.as_str()).or_default() += 1;
         }
     }
-    assert_eq!(per_index.len(), completions as usize, "{pods:?}");
     let twice: Vec<_> = per_index.iter().filter(|(_, n)| **n > 1).collect();
     assert!(twice.is_empty(), "indexes that succeeded twice: {twice:?}");
     pods
