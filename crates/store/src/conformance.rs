@@ -46,6 +46,7 @@ macro_rules! conformance_tests {
             invalid_keys_are_refused,
             list_respects_prefix_boundaries,
             list_skips_deleted_keys,
+            list_larger_than_a_grpc_message,
             list_at_old_revision,
             list_pages_form_one_snapshot,
             list_page_boundaries,
@@ -338,6 +339,32 @@ pub async fn list_skips_deleted_keys(store: Arc<dyn Store>) {
     store.delete("/p/b", None).await.unwrap();
     let listed = store.list("/p/", ListOptions::default()).await.unwrap();
     assert_eq!(keys(&listed.items), ["/p/a", "/p/c"]);
+}
+
+/// A list whose values add up to more than gRPC's default 4 MiB message (a few thousand
+/// stored pods) comes back whole, and so do the watch events of as many writes.
+pub async fn list_larger_than_a_grpc_message(store: Arc<dyn Store>) {
+    let start = store.current_revision().await.unwrap();
+    let value = vec![b'x'; 256 * 1024];
+    for i in 0..20 {
+        store
+            .create(&format!("/big/{i:02}"), value.clone())
+            .await
+            .unwrap();
+    }
+    let listed = store.list("/big/", ListOptions::default()).await.unwrap();
+    assert_eq!(listed.items.len(), 20);
+    assert!(listed.items.iter().all(|kv| kv.value == value));
+    let mut watch = store.watch("/big/", start).await.unwrap();
+    for _ in 0..20 {
+        let event = tokio::time::timeout(Duration::from_secs(30), watch.next())
+            .await
+            .expect("an event in time")
+            .expect("the watch goes on")
+            .unwrap();
+        assert_eq!(event.kind, EventKind::Create);
+        assert_eq!(event.kv.value.len(), value.len());
+    }
 }
 
 pub async fn list_at_old_revision(store: Arc<dyn Store>) {

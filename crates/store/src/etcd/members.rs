@@ -14,6 +14,9 @@ use tokio::time::Instant;
 use super::errors::{Failure, backoff};
 use crate::{Error, Result};
 
+/// The largest response a member may send: as large as gRPC allows (`math.MaxInt32`).
+const MAX_RECEIVE: usize = i32::MAX as usize;
+
 /// One member's clients.
 pub(crate) struct Member {
     pub kv: KvClient,
@@ -43,9 +46,12 @@ impl Members {
                     }
                     other => Failure::of(&other).into_error(),
                 })?;
+            // kube-apiserver's `MaxCallRecvMsgSize` (math.MaxInt32): a list of a few
+            // thousand pods, or a watch response carrying many events, is larger than gRPC's
+            // default 4 MiB.
             members.push(Member {
-                kv: client.kv_client(),
-                watch: client.watch_client(),
+                kv: client.kv_client().max_decoding_message_size(MAX_RECEIVE),
+                watch: client.watch_client().max_decoding_message_size(MAX_RECEIVE),
             });
         }
         Ok(Members {
