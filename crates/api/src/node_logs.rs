@@ -98,7 +98,8 @@ impl KubeletClient {
         if chain.is_empty() {
             return Err(pem("no certificate".to_owned()));
         }
-        let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).map_err(|e| pem(e.to_string()))?;
+        let key =
+            PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).map_err(|e| pem(e.to_string()))?;
         Ok(KubeletClient { chain, key })
     }
 }
@@ -476,9 +477,18 @@ mod tests {
         for (broken, says) in [
             (node(None, Some(10250), Some(&sha)), "InternalIP"),
             (node(Some("10.0.0.2"), None, Some(&sha)), "daemonEndpoints"),
-            (node(Some("10.0.0.2"), Some(0), Some(&sha)), "daemonEndpoints"),
-            (node(Some("10.0.0.2"), Some(10250), None), LOG_SERVER_CERT_ANNOTATION),
-            (node(Some("10.0.0.2"), Some(10250), Some("abc")), LOG_SERVER_CERT_ANNOTATION),
+            (
+                node(Some("10.0.0.2"), Some(0), Some(&sha)),
+                "daemonEndpoints",
+            ),
+            (
+                node(Some("10.0.0.2"), Some(10250), None),
+                LOG_SERVER_CERT_ANNOTATION,
+            ),
+            (
+                node(Some("10.0.0.2"), Some(10250), Some("abc")),
+                LOG_SERVER_CERT_ANNOTATION,
+            ),
         ] {
             let Err(e) = Endpoint::of(&broken) else {
                 panic!("accepted a node without {says}");

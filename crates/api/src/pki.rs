@@ -473,7 +473,10 @@ mod tests {
         assert_eq!(second.token, first.token);
         assert_eq!(second.ca_pem, first.ca_pem);
         assert_eq!(second.cert_pem, first.cert_pem);
-        assert_eq!(second.kubelet_client_cert_pem, first.kubelet_client_cert_pem);
+        assert_eq!(
+            second.kubelet_client_cert_pem,
+            first.kubelet_client_cert_pem
+        );
 
         // Another listen address gets a new serving certificate from the same CA.
         let other: SocketAddr = "0.0.0.0:7443".parse().unwrap();

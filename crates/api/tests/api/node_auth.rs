@@ -349,7 +349,9 @@ async fn a_node_publishes_its_log_server_on_its_own_node_only() {
     let own = "a".repeat(64);
     let (code, body) = as_user(&s, &n1, "POST", "/api/v1/nodes", Some(&node("n1", &own))).await;
     assert_eq!(code, 201, "{body}");
-    let r = s.json("POST", "/api/v1/nodes", &node("n2", &"b".repeat(64))).await;
+    let r = s
+        .json("POST", "/api/v1/nodes", &node("n2", &"b".repeat(64)))
+        .await;
     assert_eq!(r.status, 201, "{}", r.text());
 
     // Its own Node: the annotation and the port, through the object and its status.
@@ -363,7 +365,10 @@ async fn a_node_publishes_its_log_server_on_its_own_node_only() {
     let (code, body) = as_user(&s, &n1, "PUT", "/api/v1/nodes/n1/status", Some(&mine)).await;
     assert_eq!(code, 200, "{body}");
     assert_eq!(body["metadata"]["annotations"][annotation], "d".repeat(64));
-    assert_eq!(body["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"], 10251);
+    assert_eq!(
+        body["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"],
+        10251
+    );
 
     // Not another node's, by either path, nor by deleting and creating it again.
     let (_, mut other) = get(&s, &n1, "/api/v1/nodes/n2").await;
@@ -375,12 +380,17 @@ async fn a_node_publishes_its_log_server_on_its_own_node_only() {
     let (code, _) = as_user(&s, &n1, "DELETE", "/api/v1/nodes/n2", None).await;
     assert_eq!(code, 403);
     let (_, stored) = get(&s, ADMIN, "/api/v1/nodes/n2").await;
-    assert_eq!(stored["metadata"]["annotations"][annotation], "b".repeat(64));
+    assert_eq!(
+        stored["metadata"]["annotations"][annotation],
+        "b".repeat(64)
+    );
 
     // No logs through the API, not even of its own pods.
     let mut on_n1 = pod("default", "on-n1", &["main"], &[]);
     on_n1["spec"]["nodeName"] = json!("n1");
-    let r = s.json("POST", "/api/v1/namespaces/default/pods", &on_n1).await;
+    let r = s
+        .json("POST", "/api/v1/namespaces/default/pods", &on_n1)
+        .await;
     assert_eq!(r.status, 201, "{}", r.text());
     let (code, body) = get(&s, &n1, "/api/v1/namespaces/default/pods/on-n1/log").await;
     assert_eq!(code, 403, "{body}");
