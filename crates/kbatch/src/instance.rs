@@ -11,7 +11,7 @@ use kbatch_agent::api::LocalApi;
 use kbatch_agent::runtime::Runtime;
 use kbatch_agent::runtime::process::ProcessRuntime;
 use kbatch_agent::runtime::runc::{self, RuncRuntime};
-use kbatch_agent::{Agent, AgentConfig, FileLogs, Images};
+use kbatch_agent::{Agent, AgentConfig, FileLogs, Images, LogServer};
 use kbatch_api::Metrics;
 use kbatch_api::clock::Clock;
 use kbatch_api::encryption::{EncryptedStore, Keys};
@@ -139,12 +139,15 @@ impl NodeSettings {
 }
 
 /// What runs beside the registry.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct Settings {
     /// None: no controllers (the API alone).
     pub controllers: Option<ControllersConfig>,
     /// None: no node.
     pub node: Option<NodeSettings>,
+    /// Where the node serves its logs to other servers (servers sharing an etcd); None: it
+    /// does not, and only this server reads them.
+    pub log_server: Option<LogServer>,
 }
 
 impl Settings {
@@ -239,7 +242,11 @@ impl Instance {
         if let Some(node) = settings.node {
             let config = agent_config(clock, node);
             let api = Arc::new(LocalApi::new(registry.clone()));
-            tokio::spawn(Agent::new(api, clock.clone(), config).run());
+            let mut agent = Agent::new(api, clock.clone(), config);
+            if let Some(server) = settings.log_server {
+                agent = agent.with_log_server(server);
+            }
+            tokio::spawn(agent.run());
         }
     }
 

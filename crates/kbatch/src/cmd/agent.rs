@@ -21,6 +21,7 @@ use anyhow::{Context, bail};
 use clap::Args;
 use kbatch_agent::Agent;
 use kbatch_agent::api::{NodeApi, RemoteApi};
+use kbatch_agent::log_server::{KUBELET_PORT, LogServer};
 use kbatch_api::clock::{Clock, SystemClock};
 use kbatch_core::field::Path as FieldPath;
 use kbatch_core::validation::meta::validate_labels;
@@ -74,6 +75,11 @@ pub struct AgentArgs {
     /// How long a pod's logs are kept after the pod is gone.
     #[arg(long, default_value = "24h", value_parser = go_duration)]
     log_retention: Duration,
+    /// The port the agent serves its containers' logs on, over TLS, to the API servers
+    /// (`kubectl logs`), on the --node-ip address: kubelet's port; 0 picks a free one, which
+    /// the Node advertises. Only callers with a certificate of the cluster CA get in.
+    #[arg(long, default_value_t = KUBELET_PORT)]
+    log_port: u16,
 }
 
 fn label(text: &str) -> Result<(String, String), String> {
@@ -122,13 +128,20 @@ async fn serve(args: AgentArgs) -> anyhow::Result<()> {
     node.default_runtime = args.runtime;
     node.pod_max_pids = args.pod_max_pids;
     node.api_server = api_address(&join.server);
+    let listen = SocketAddr::new(args.node_ip, args.log_port);
+    let log_server = LogServer::bind(&node.dir, listen, &join.ca_pem).await?;
     let mut config = agent_config(&clock, node);
     config.labels = args.labels.iter().cloned().collect();
     config.node_ip = args.node_ip;
     println!("kbatch agent: node {name} of {}", join.server);
     println!("  data dir: {}", data_dir.display());
+    println!(
+        "  logs served on {}",
+        SocketAddr::new(args.node_ip, log_server.port())
+    );
+    let agent = Agent::new(api, clock, config).with_log_server(log_server);
     tokio::select! {
-        () = Agent::new(api, clock, config).run() => {}
+        () = agent.run() => {}
         () = super::shutdown_signal() => tracing::info!("shutting down"),
     }
     Ok(())
