@@ -119,6 +119,9 @@ pub struct NodeSettings {
     pub pod_max_pids: i64,
     /// Where pods reach the API server (their `KUBERNETES_SERVICE_HOST`/`_PORT`).
     pub api_server: Option<std::net::SocketAddr>,
+    /// The node's address: its InternalIP (where other servers read its logs), and its pods'
+    /// podIP and hostIP.
+    pub node_ip: std::net::IpAddr,
 }
 
 impl NodeSettings {
@@ -134,6 +137,7 @@ impl NodeSettings {
             default_runtime: DefaultRuntime::Process,
             pod_max_pids: -1,
             api_server: None,
+            node_ip: std::net::Ipv4Addr::LOCALHOST.into(),
         }
     }
 }
@@ -314,6 +318,7 @@ pub fn agent_config(clock: &Arc<dyn Clock>, node: NodeSettings) -> AgentConfig {
     config.images = images;
     config.log_retention = node.log_retention;
     config.api_server = node.api_server;
+    config.node_ip = node.node_ip;
     config
 }
 

@@ -280,7 +280,7 @@ fn kubectl_on_one_server_reads_a_pod_on_another_servers_node() {
     let secret = secrets.path().join("secret");
     std::fs::write(&secret, "one cluster, one CA\n").expect("the cluster secret");
     let endpoints = cluster.endpoints().join(",");
-    let start = |node: &str| {
+    let start = |node: &str, ip: &str| {
         let secret = secret.display().to_string();
         Server::start_in(
             tempfile::tempdir().expect("temp dir"),
@@ -293,13 +293,16 @@ fn kubectl_on_one_server_reads_a_pod_on_another_servers_node() {
                 "/logs",
                 "--node-name",
                 node,
+                "--node-ip",
+                ip,
                 "--cluster-secret-file",
                 &secret,
             ],
         )
     };
-    let a = start("server-a");
-    let b = start("server-b");
+    let a = start("server-a", "127.0.0.1");
+    // b's node is at an address of its own, as on another machine.
+    let b = start("server-b", "127.0.0.3");
     for node in ["server-a", "server-b"] {
         wait_log_server(&a, node);
     }
@@ -314,6 +317,16 @@ fn kubectl_on_one_server_reads_a_pod_on_another_servers_node() {
             "jsonpath={.spec.nodeName}"
         ]),
         "server-b"
+    );
+    assert_eq!(
+        a.ok(&[
+            "get",
+            "node",
+            "server-b",
+            "-o",
+            "jsonpath={.status.addresses[?(@.type==\"InternalIP\")].address}"
+        ]),
+        "127.0.0.3"
     );
     // Asked through a (which reads b's node over TLS) and through b (its own node).
     assert_eq!(a.ok(&["logs", "job/on-b"]), "from b\nbye\n");

@@ -90,6 +90,10 @@ pub struct ServerArgs {
     /// A server on SQLite reads its node's logs itself and opens no such port.
     #[arg(long, default_value_t = 0)]
     node_log_port: u16,
+    /// The address of this server's node: its InternalIP, where the other servers read its
+    /// logs (--node-log-port), and its pods' podIP and hostIP.
+    #[arg(long, default_value = "127.0.0.1")]
+    node_ip: std::net::IpAddr,
     /// How many CronJobs are synced at once. Syncs of one CronJob never overlap; a sync that
     /// starts a Job waits on three store commits, so CronJobs due at the same time finish
     /// sooner when more of them wait together (1,000 sharing a slot: 3.5 s with 5, about
@@ -202,8 +206,7 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
     if args.store == StoreKind::Etcd
         && let Some(node) = &settings.node
     {
-        // The embedded agent's address is loopback (its Node's InternalIP), as its pods'.
-        let listen = SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), args.node_log_port);
+        let listen = SocketAddr::new(node.node_ip, args.node_log_port);
         let server = LogServer::bind(&node.dir, listen, credentials.ca_pem.as_bytes()).await?;
         println!("  node logs served on port {}", server.port());
         settings.log_server = Some(server);
@@ -366,6 +369,7 @@ fn settings(args: &ServerArgs, data_dir: &Path, listen: SocketAddr) -> anyhow::R
         node.insecure_registries = args.insecure_registries.clone();
         node.default_runtime = args.runtime;
         node.pod_max_pids = args.pod_max_pids;
+        node.node_ip = args.node_ip;
         // Pods share the host's network: they reach the API where this server listens
         // (loopback when it listens on every address, which its certificate covers).
         node.api_server = Some(api_address(listen));
