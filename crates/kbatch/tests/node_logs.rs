@@ -262,6 +262,44 @@ fn kubectl_logs_reads_a_pod_on_a_remote_agent() {
     std::fs::write(&go, "").expect("the flag file");
     assert_eq!(follower.next().as_deref(), Some("finished"));
     assert_eq!(follower.next(), None);
+
+    // A follow that kubectl gives up: the server closes its connection to the agent, and
+    // the agent closes its side.
+    pinned_job(&s, "far-forever", REMOTE, "echo awake; sleep 600");
+    let pod = pod_of(&s, "far-forever");
+    wait_phase(&s, &pod, "Running");
+    let port: u16 = port.parse().expect("the log port");
+    let follower = Follower::start(&s, &["logs", "-f", &pod]);
+    assert_eq!(follower.next().as_deref(), Some("awake"));
+    assert_eq!(agent_connections(port), 1, "the follow's connection");
+    drop(follower);
+    let deadline = std::time::Instant::now() + LONG;
+    while agent_connections(port) != 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the agent kept the connection of a follow nobody reads"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The connections the remote agent's log server holds open (established, or closed by the
+/// other side but not by the agent), from /proc/net/tcp.
+fn agent_connections(port: u16) -> usize {
+    let ip: std::net::Ipv4Addr = REMOTE_IP.parse().expect("an IPv4 address");
+    let [a, b, c, d] = ip.octets();
+    // The kernel prints IPv4 addresses as a little-endian word, ports big-endian.
+    let local = format!("{d:02X}{c:02X}{b:02X}{a:02X}:{port:04X}");
+    std::fs::read_to_string("/proc/net/tcp")
+        .expect("/proc/net/tcp")
+        .lines()
+        .skip(1)
+        .filter(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            fields.get(1) == Some(&local.as_str())
+                && matches!(fields.get(3), Some(&"01") | Some(&"08"))
+        })
+        .count()
 }
 
 #[test]
