@@ -1,7 +1,7 @@
 //! `kbatch agent`: a node on another machine. The same agent as a server's embedded one
 //! (same runtimes, built by `instance::agent_config`), talking to a server's HTTPS API
-//! instead of the in-process registry: it registers its Node, heartbeats its Lease and runs
-//! the pods bound to it.
+//! instead of the in-process registry: it registers its Node, heartbeats its Lease, runs
+//! the pods bound to it and serves their logs to the API servers (`--log-port`).
 //!
 //! Its credential comes from a kubeconfig (`--kubeconfig`: the server's URL and CA, and a
 //! bearer token or a client certificate), or from joining (`--server URL --token T
