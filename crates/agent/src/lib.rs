@@ -10,6 +10,7 @@ pub mod api;
 pub mod cgroup;
 pub mod checkpoint;
 pub mod env;
+pub mod log_server;
 pub mod logs;
 mod node;
 mod pod_worker;
@@ -36,6 +37,7 @@ use kbatch_core::object::{Object, PERSISTENTVOLUMECLAIM, POD};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+pub use log_server::LogServer;
 pub use logs::FileLogs;
 
 use api::NodeApi;
@@ -132,6 +134,17 @@ pub(crate) struct Context {
     pub data_dir: PathBuf,
     pub checkpoints: Checkpoints,
     pub log_retention: Duration,
+    /// Where the node serves its logs, published on the Node; `None`: it does not.
+    pub log_server: Option<PublishedLogServer>,
+}
+
+/// What the Node says of its log server (`kbatch_api::node_logs` reads it).
+#[derive(Debug, Clone)]
+pub(crate) struct PublishedLogServer {
+    /// `status.daemonEndpoints.kubeletEndpoint.Port`.
+    pub port: u16,
+    /// The [`log_server::LOG_SERVER_CERT_ANNOTATION`].
+    pub sha256: String,
 }
 
 /// The node agent.
@@ -140,11 +153,24 @@ pub struct Agent {
     api: Arc<dyn NodeApi>,
     clock: Arc<dyn Clock>,
     config: AgentConfig,
+    log_server: Option<LogServer>,
 }
 
 impl Agent {
     pub fn new(api: Arc<dyn NodeApi>, clock: Arc<dyn Clock>, config: AgentConfig) -> Agent {
-        Agent { api, clock, config }
+        Agent {
+            api,
+            clock,
+            config,
+            log_server: None,
+        }
+    }
+
+    /// Serves the node's container logs on `server` while the agent runs, and publishes its
+    /// port and certificate on the Node (kubelet's port 10250, for the API server's log proxy).
+    pub fn with_log_server(mut self, server: LogServer) -> Agent {
+        self.log_server = Some(server);
+        self
     }
 
     /// Registers the node, then heartbeats, runs the pods bound to it and removes old logs,
@@ -179,12 +205,25 @@ impl Agent {
             checkpoints: Checkpoints::new(&config.data_dir),
             data_dir: config.data_dir,
             log_retention: config.log_retention,
+            log_server: self.log_server.as_ref().map(|s| PublishedLogServer {
+                port: s.port(),
+                sha256: s.fingerprint().to_owned(),
+            }),
         });
         while let Err(e) = node::register(&ctx).await {
             tracing::warn!(node = %ctx.node_name, error = %e, "registering the node");
             tokio::time::sleep(RELIST_DELAY).await;
         }
         let mut background = JoinSet::new();
+        if let Some(server) = self.log_server {
+            let logs = Arc::new(FileLogs::new(ctx.data_dir.clone()));
+            background.spawn(server.serve(
+                ctx.api.clone(),
+                ctx.node_name.clone(),
+                logs,
+                ctx.clock.clone(),
+            ));
+        }
         background.spawn(node::heartbeat(ctx.clone()));
         background.spawn(sweep_claims(ctx.clone()));
         Dispatcher::new(ctx).run().await;

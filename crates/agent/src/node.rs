@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::api::core::v1::{
-    Node, NodeAddress, NodeCondition, NodeSpec, NodeStatus, NodeSystemInfo,
+    DaemonEndpoint, Node, NodeAddress, NodeCondition, NodeDaemonEndpoints, NodeSpec, NodeStatus,
+    NodeSystemInfo,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta, OwnerReference, Time};
@@ -51,6 +52,7 @@ pub(crate) async fn register(ctx: &Context) -> Result<(), ApiError> {
                 metadata: ObjectMeta {
                     name: Some(ctx.node_name.clone()),
                     labels: Some(labels(&ctx.node_name, &ctx.node_labels)),
+                    annotations: log_server_annotation(ctx, None),
                     ..Default::default()
                 },
                 spec: Some(NodeSpec {
@@ -76,6 +78,9 @@ async fn post_status(ctx: &Context) -> Result<(), ApiError> {
             return Err(ApiError::internal("a node key holds another kind"));
         };
         node.status = Some(status(ctx, node.status.as_ref()));
+        // The status subresource keeps metadata changes of a Node (nodeStatusStrategy resets
+        // only the spec), as kubelet's node status patch relies on.
+        node.metadata.annotations = log_server_annotation(ctx, node.metadata.annotations.take());
         match api
             .update_status(&NODE, "", &ctx.node_name, Object::Node(node))
             .await
@@ -156,6 +161,23 @@ async fn renew_lease(ctx: &Context) -> Result<(), ApiError> {
         }
         Err(e) => Err(e),
     }
+}
+
+/// The annotations with the log server's certificate fingerprint set, when the node serves
+/// logs (`kbatch_api::node_logs` pins it).
+fn log_server_annotation(
+    ctx: &Context,
+    annotations: Option<BTreeMap<String, String>>,
+) -> Option<BTreeMap<String, String>> {
+    let Some(server) = &ctx.log_server else {
+        return annotations;
+    };
+    let mut annotations = annotations.unwrap_or_default();
+    annotations.insert(
+        crate::log_server::LOG_SERVER_CERT_ANNOTATION.to_owned(),
+        server.sha256.clone(),
+    );
+    Some(annotations)
 }
 
 /// GOARCH's name for this machine's architecture.
@@ -295,6 +317,14 @@ fn status(ctx: &Context, old: Option<&NodeStatus>) -> NodeStatus {
             system_uuid: machine_id,
             ..Default::default()
         }),
+        daemon_endpoints: match &ctx.log_server {
+            Some(server) => Some(NodeDaemonEndpoints {
+                kubelet_endpoint: Some(DaemonEndpoint {
+                    port: i32::from(server.port),
+                }),
+            }),
+            None => old.and_then(|s| s.daemon_endpoints.clone()),
+        },
         ..old.cloned().unwrap_or_default()
     }
 }

@@ -59,7 +59,9 @@ impl Registry {
         };
         let allowed = if *kind == POD {
             match (attrs.verb, attrs.subresource) {
-                ("get" | "list" | "watch", None | Some("log")) => true,
+                // Not `log`: system:node may not read logs, so a node cannot read another
+                // node's pods' logs through the API either.
+                ("get" | "list" | "watch", None) => true,
                 // Status writes and the final deletion of the node's own pods only.
                 ("update" | "patch", Some("status")) | ("delete", None) => {
                     return Ok(match self.pod_of(attrs).await? {

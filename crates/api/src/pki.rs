@@ -1,6 +1,7 @@
 //! The server's credentials, made on first start and kept in the data dir: a CA, a serving
-//! certificate signed by it, the admin bearer token, the key that signs service account
-//! tokens, and a kubeconfig that kubectl uses as is.
+//! certificate signed by it, the client certificate it shows node agents when it reads their
+//! logs, the admin bearer token, the key that signs service account tokens, and a kubeconfig
+//! that kubectl uses as is.
 //!
 //! kubectl sends credentials only over HTTPS (client-go applies user auth to `https` servers
 //! only), so TLS is not optional for a server that wants a token.
@@ -49,6 +50,11 @@ pub struct Credentials {
     /// The P-256 key (PKCS#8 PEM) service account tokens are signed with.
     pub service_account_key_pem: String,
     pub kubeconfig: PathBuf,
+    /// The client certificate (PEM) this server presents to node agents' log servers,
+    /// signed by the CA (kube-apiserver's `--kubelet-client-certificate`).
+    pub kubelet_client_cert_pem: String,
+    /// Its private key (PEM).
+    pub kubelet_client_key_pem: String,
 }
 
 const CA_CERT: &str = "pki/ca.crt";
@@ -58,6 +64,10 @@ const SERVER_KEY: &str = "pki/server.key";
 const SERVER_SANS: &str = "pki/server.sans";
 const TOKEN: &str = "pki/admin.token";
 const SERVICE_ACCOUNT_KEY: &str = "pki/service-account.key";
+const KUBELET_CLIENT_CERT: &str = "pki/kubelet-client.crt";
+const KUBELET_CLIENT_KEY: &str = "pki/kubelet-client.key";
+/// The common name of the kubelet client certificate, kubeadm's for kube-apiserver's.
+pub const KUBELET_CLIENT_NAME: &str = "kube-apiserver-kubelet-client";
 
 /// The service account signing key of `data_dir`, made when there is none yet.
 fn service_account_key(data_dir: &Path) -> Result<String, PkiError> {
@@ -94,8 +104,9 @@ impl Credentials {
                 let cert = ca_params().self_signed(&key)?;
                 write_private(data_dir, CA_KEY, &key.serialize_pem())?;
                 write_public(data_dir, CA_CERT, &cert.pem())?;
-                // A new CA invalidates any serving certificate signed by an old one.
+                // A new CA invalidates any certificate signed by an old one.
                 let _ = fs::remove_file(data_dir.join(SERVER_CERT));
+                let _ = fs::remove_file(data_dir.join(KUBELET_CLIENT_CERT));
                 (cert.pem(), key)
             }
         };
@@ -114,6 +125,20 @@ impl Credentials {
                 write_private(data_dir, SERVER_KEY, &key.serialize_pem())?;
                 write_public(data_dir, SERVER_CERT, &cert.pem())?;
                 write_public(data_dir, SERVER_SANS, &sans_text)?;
+                (cert.pem(), key.serialize_pem())
+            }
+        };
+        let (kubelet_client_cert_pem, kubelet_client_key_pem) = match (
+            read(data_dir, KUBELET_CLIENT_CERT)?,
+            read(data_dir, KUBELET_CLIENT_KEY)?,
+        ) {
+            (Some(cert), Some(key)) => (cert, key),
+            _ => {
+                let key = KeyPair::generate()?;
+                let issuer = Issuer::new(ca_params(), &ca_key);
+                let cert = kubelet_client_params().signed_by(&key, &issuer)?;
+                write_private(data_dir, KUBELET_CLIENT_KEY, &key.serialize_pem())?;
+                write_public(data_dir, KUBELET_CLIENT_CERT, &cert.pem())?;
                 (cert.pem(), key.serialize_pem())
             }
         };
@@ -136,6 +161,8 @@ impl Credentials {
             token,
             service_account_key_pem,
             kubeconfig,
+            kubelet_client_cert_pem,
+            kubelet_client_key_pem,
         })
     }
 
@@ -259,13 +286,18 @@ impl ClusterCredentials {
             encryption::KEY_FILE,
             &self.secrets_encryption_keys,
         )?;
-        match fs::remove_file(data_dir.join(SERVER_CERT)) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(PkiError::Io {
-                path: data_dir.join(SERVER_CERT),
-                source: e,
-            }),
-            _ => Ok(()),
+        for signed in [SERVER_CERT, KUBELET_CLIENT_CERT] {
+            match fs::remove_file(data_dir.join(signed)) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(PkiError::Io {
+                        path: data_dir.join(signed),
+                        source: e,
+                    });
+                }
+                _ => {}
+            }
         }
+        Ok(())
     }
 }
 
@@ -305,6 +337,24 @@ fn server_params(sans: &[String]) -> Result<CertificateParams, rcgen::Error> {
     params.not_before = rcgen::date_time_ymd(2025, 1, 1);
     params.not_after = rcgen::date_time_ymd(2125, 1, 1);
     Ok(params)
+}
+
+/// kubeadm's `apiserver-kubelet-client`: clientAuth only, in `system:masters` (the admin's
+/// group), which is what a node agent's log server asks of its callers.
+fn kubelet_client_params() -> CertificateParams {
+    let mut params = CertificateParams::default();
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CommonName, KUBELET_CLIENT_NAME);
+    dn.push(DnType::OrganizationName, "system:masters");
+    params.distinguished_name = dn;
+    params.key_usages = vec![
+        KeyUsagePurpose::DigitalSignature,
+        KeyUsagePurpose::KeyEncipherment,
+    ];
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    params.not_before = rcgen::date_time_ymd(2025, 1, 1);
+    params.not_after = rcgen::date_time_ymd(2125, 1, 1);
+    params
 }
 
 /// 127.0.0.1, ::1, localhost, the host name, and the listen address when it names one.
@@ -424,7 +474,7 @@ mod tests {
         let listen: SocketAddr = "127.0.0.1:6443".parse().unwrap();
         let first = Credentials::load_or_create(dir.path(), listen).unwrap();
         assert_eq!(first.token.len(), 64);
-        for secret in [TOKEN, CA_KEY, SERVER_KEY, "kubeconfig"] {
+        for secret in [TOKEN, CA_KEY, SERVER_KEY, KUBELET_CLIENT_KEY, "kubeconfig"] {
             let mode = fs::metadata(dir.path().join(secret))
                 .unwrap()
                 .permissions()
@@ -440,6 +490,10 @@ mod tests {
         assert_eq!(second.token, first.token);
         assert_eq!(second.ca_pem, first.ca_pem);
         assert_eq!(second.cert_pem, first.cert_pem);
+        assert_eq!(
+            second.kubelet_client_cert_pem,
+            first.kubelet_client_cert_pem
+        );
 
         // Another listen address gets a new serving certificate from the same CA.
         let other: SocketAddr = "0.0.0.0:7443".parse().unwrap();
@@ -474,6 +528,7 @@ mod tests {
         assert_eq!(in_b.ca_pem, shared.ca_cert_pem);
         // The serving certificate signed by the old CA was made again, by the shared one.
         assert_ne!(in_a.cert_pem, own.cert_pem);
+        assert_ne!(in_a.kubelet_client_cert_pem, own.kubelet_client_cert_pem);
         assert_eq!(
             fs::read_to_string(&in_a.kubeconfig).unwrap(),
             fs::read_to_string(&in_b.kubeconfig).unwrap()

@@ -17,6 +17,7 @@ use crate::clock::Clock;
 use crate::error::ApiError;
 use crate::http::{AppState, Metrics, router};
 use crate::logs::PodLogs;
+use crate::node_logs::{NodeLogs, NodeLogsConfig};
 use crate::registry::Registry;
 use crate::registry::plugins::DefaultTolerations;
 use crate::serviceaccount::TokenIssuer;
@@ -26,7 +27,11 @@ use crate::serviceaccount::TokenIssuer;
 pub struct ApiConfig {
     pub store: Arc<dyn Store>,
     pub clock: Arc<dyn Clock>,
+    /// The logs of this server's own node (or none).
     pub logs: Arc<dyn PodLogs>,
+    /// With it, the logs of pods on other nodes are read from their agents
+    /// ([`NodeLogs`]); without, only `logs` answers.
+    pub node_logs: Option<NodeLogsConfig>,
     /// The bearer token every request but the health and version probes must carry;
     /// `None` disables authentication (only for plain-HTTP tests).
     pub token: Option<String>,
@@ -65,12 +70,16 @@ impl Api {
             registry = registry.with_token_issuer(issuer);
         }
         registry.bootstrap().await?;
+        let logs = match config.node_logs {
+            Some(node_logs) => Arc::new(NodeLogs::new(registry.clone(), node_logs, config.logs)),
+            None => config.logs,
+        };
         Ok(Api {
             state: AppState {
                 registry,
                 token: config.token.map(Arc::from),
                 openapi: Arc::new(OpenApi::build()),
-                logs: config.logs,
+                logs,
                 metrics: config.metrics,
                 server_address: Arc::from(server_address),
             },

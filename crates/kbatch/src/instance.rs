@@ -11,7 +11,7 @@ use kbatch_agent::api::LocalApi;
 use kbatch_agent::runtime::Runtime;
 use kbatch_agent::runtime::process::ProcessRuntime;
 use kbatch_agent::runtime::runc::{self, RuncRuntime};
-use kbatch_agent::{Agent, AgentConfig, FileLogs, Images};
+use kbatch_agent::{Agent, AgentConfig, FileLogs, Images, LogServer};
 use kbatch_api::Metrics;
 use kbatch_api::clock::Clock;
 use kbatch_api::encryption::{EncryptedStore, Keys};
@@ -119,6 +119,9 @@ pub struct NodeSettings {
     pub pod_max_pids: i64,
     /// Where pods reach the API server (their `KUBERNETES_SERVICE_HOST`/`_PORT`).
     pub api_server: Option<std::net::SocketAddr>,
+    /// The node's address: its InternalIP (where other servers read its logs), and its pods'
+    /// podIP and hostIP.
+    pub node_ip: std::net::IpAddr,
 }
 
 impl NodeSettings {
@@ -134,17 +137,21 @@ impl NodeSettings {
             default_runtime: DefaultRuntime::Process,
             pod_max_pids: -1,
             api_server: None,
+            node_ip: std::net::Ipv4Addr::LOCALHOST.into(),
         }
     }
 }
 
 /// What runs beside the registry.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct Settings {
     /// None: no controllers (the API alone).
     pub controllers: Option<ControllersConfig>,
     /// None: no node.
     pub node: Option<NodeSettings>,
+    /// Where the node serves its logs to other servers (servers sharing an etcd); None: it
+    /// does not, and only this server reads them.
+    pub log_server: Option<LogServer>,
 }
 
 impl Settings {
@@ -239,7 +246,11 @@ impl Instance {
         if let Some(node) = settings.node {
             let config = agent_config(clock, node);
             let api = Arc::new(LocalApi::new(registry.clone()));
-            tokio::spawn(Agent::new(api, clock.clone(), config).run());
+            let mut agent = Agent::new(api, clock.clone(), config);
+            if let Some(server) = settings.log_server {
+                agent = agent.with_log_server(server);
+            }
+            tokio::spawn(agent.run());
         }
     }
 
@@ -307,6 +318,7 @@ pub fn agent_config(clock: &Arc<dyn Clock>, node: NodeSettings) -> AgentConfig {
     config.images = images;
     config.log_retention = node.log_retention;
     config.api_server = node.api_server;
+    config.node_ip = node.node_ip;
     config
 }
 

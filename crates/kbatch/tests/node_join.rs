@@ -40,6 +40,8 @@ fn agent(s: &Server, dir: &Path, token: &str, hash: &str) -> Command {
     c.arg("agent")
         .args(["--server", &s.url, "--token", token, "--ca-cert-hash", hash])
         .args(["--node-name", REMOTE, "--node-ip", "127.0.0.2"])
+        // Tests run side by side: kubelet's port 10250 would be taken by the first.
+        .args(["--log-port", "0"])
         .arg("--data-dir")
         .arg(dir)
         .env("KBATCH_LOG", "warn")

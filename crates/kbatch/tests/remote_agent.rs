@@ -2,8 +2,8 @@
 //! dir, talking to a `kbatch server` (whose embedded agent runs too) only over HTTPS with the
 //! server's kubeconfig. Pods bound to it run there: their status, exit codes and events
 //! reach the server through the API, their service account tokens come from it, and the
-//! agent carries on when the server restarts. (`kubectl logs` of such a pod is not served yet: the
-//! log stays in the agent's data dir, which the test reads directly.)
+//! agent carries on when the server restarts. (The test reads the pods' logs in the agent's
+//! data dir; `kubectl logs` of them is tests/node_logs.rs' subject.)
 
 mod common;
 
@@ -34,6 +34,8 @@ impl RemoteAgent {
             .arg("--kubeconfig")
             .arg(&server.kubeconfig)
             .args(["--node-name", REMOTE, "--node-ip", REMOTE_IP])
+            // Tests run side by side: kubelet's port 10250 would be taken by the first.
+            .args(["--log-port", "0"])
             .arg("--data-dir")
             .arg(dir.path())
             .args(["--labels", "example.com/zone=far,tier=batch"])

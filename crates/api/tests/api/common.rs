@@ -196,6 +196,7 @@ impl TestServer {
                 store: store.clone(),
                 clock: clock.clone(),
                 logs: logs.clone(),
+                node_logs: None,
                 token: token.map(str::to_owned),
                 metrics: Arc::new(Metrics::default()),
             },

@@ -331,3 +331,67 @@ async fn a_node_reads_and_writes_what_a_kubelet_needs_and_no_more() {
         403
     );
 }
+
+/// A node publishes where its log server is and the certificate it serves with on its own Node
+/// only (the server pins that certificate when it reads the node's logs), and it reads no pod's
+/// log through the API (system:node has no `pods/log`).
+#[tokio::test]
+async fn a_node_publishes_its_log_server_on_its_own_node_only() {
+    let s = server().await;
+    let token = bootstrap_token(&s, "2100-01-01T00:00:00Z").await;
+    let n1 = node_credential(&s, &token, "n1").await;
+    let annotation = kbatch_api::node_logs::LOG_SERVER_CERT_ANNOTATION;
+    let node = |name: &str, sha: &str| {
+        json!({"apiVersion": "v1", "kind": "Node",
+               "metadata": {"name": name, "annotations": {annotation: sha}},
+               "status": {"daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}}}})
+    };
+    let own = "a".repeat(64);
+    let (code, body) = as_user(&s, &n1, "POST", "/api/v1/nodes", Some(&node("n1", &own))).await;
+    assert_eq!(code, 201, "{body}");
+    let r = s
+        .json("POST", "/api/v1/nodes", &node("n2", &"b".repeat(64)))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+
+    // Its own Node: the annotation and the port, through the object and its status.
+    let (_, mut mine) = get(&s, &n1, "/api/v1/nodes/n1").await;
+    mine["metadata"]["annotations"][annotation] = json!("c".repeat(64));
+    let (code, body) = as_user(&s, &n1, "PUT", "/api/v1/nodes/n1", Some(&mine)).await;
+    assert_eq!(code, 200, "{body}");
+    let (_, mut mine) = get(&s, &n1, "/api/v1/nodes/n1").await;
+    mine["metadata"]["annotations"][annotation] = json!("d".repeat(64));
+    mine["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"] = json!(10251);
+    let (code, body) = as_user(&s, &n1, "PUT", "/api/v1/nodes/n1/status", Some(&mine)).await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(body["metadata"]["annotations"][annotation], "d".repeat(64));
+    assert_eq!(
+        body["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"],
+        10251
+    );
+
+    // Not another node's, by either path, nor by deleting and creating it again.
+    let (_, mut other) = get(&s, &n1, "/api/v1/nodes/n2").await;
+    other["metadata"]["annotations"][annotation] = json!(own);
+    for path in ["/api/v1/nodes/n2", "/api/v1/nodes/n2/status"] {
+        let (code, body) = as_user(&s, &n1, "PUT", path, Some(&other)).await;
+        assert_eq!(code, 403, "{path}: {body}");
+    }
+    let (code, _) = as_user(&s, &n1, "DELETE", "/api/v1/nodes/n2", None).await;
+    assert_eq!(code, 403);
+    let (_, stored) = get(&s, ADMIN, "/api/v1/nodes/n2").await;
+    assert_eq!(
+        stored["metadata"]["annotations"][annotation],
+        "b".repeat(64)
+    );
+
+    // No logs through the API, not even of its own pods.
+    let mut on_n1 = pod("default", "on-n1", &["main"], &[]);
+    on_n1["spec"]["nodeName"] = json!("n1");
+    let r = s
+        .json("POST", "/api/v1/namespaces/default/pods", &on_n1)
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let (code, body) = get(&s, &n1, "/api/v1/namespaces/default/pods/on-n1/log").await;
+    assert_eq!(code, 403, "{body}");
+}

@@ -1,7 +1,7 @@
 //! `kbatch agent`: a node on another machine. The same agent as a server's embedded one
 //! (same runtimes, built by `instance::agent_config`), talking to a server's HTTPS API
-//! instead of the in-process registry: it registers its Node, heartbeats its Lease and runs
-//! the pods bound to it.
+//! instead of the in-process registry: it registers its Node, heartbeats its Lease, runs
+//! the pods bound to it and serves their logs to the API servers (`--log-port`).
 //!
 //! Its credential comes from a kubeconfig (`--kubeconfig`: the server's URL and CA, and a
 //! bearer token or a client certificate), or from joining (`--server URL --token T
@@ -22,6 +22,7 @@ use clap::Args;
 use k8s_openapi::api::core::v1::Taint;
 use kbatch_agent::Agent;
 use kbatch_agent::api::{NodeApi, RemoteApi};
+use kbatch_agent::log_server::{KUBELET_PORT, LogServer};
 use kbatch_api::clock::{Clock, SystemClock};
 use kbatch_core::field::Path as FieldPath;
 use kbatch_core::validation::meta::validate_labels;
@@ -83,6 +84,11 @@ pub struct AgentArgs {
     /// How long a pod's logs are kept after the pod is gone.
     #[arg(long, default_value = "24h", value_parser = go_duration)]
     log_retention: Duration,
+    /// The port the agent serves its containers' logs on, over TLS, to the API servers
+    /// (`kubectl logs`), on the --node-ip address: kubelet's port; 0 picks a free one, which
+    /// the Node advertises. Only callers with a certificate of the cluster CA get in.
+    #[arg(long, default_value_t = KUBELET_PORT)]
+    log_port: u16,
 }
 
 fn label(text: &str) -> Result<(String, String), String> {
@@ -165,14 +171,21 @@ async fn serve(args: AgentArgs) -> anyhow::Result<()> {
     node.default_runtime = args.runtime;
     node.pod_max_pids = args.pod_max_pids;
     node.api_server = api_address(&join.server).await;
+    let listen = SocketAddr::new(args.node_ip, args.log_port);
+    let log_server = LogServer::bind(&node.dir, listen, &join.ca_pem).await?;
     let mut config = agent_config(&clock, node);
     config.labels = args.labels.iter().cloned().collect();
     config.taints = args.register_with_taints.clone();
     config.node_ip = args.node_ip;
     println!("kbatch agent: node {name} of {}", servers.join(", "));
     println!("  data dir: {}", data_dir.display());
+    println!(
+        "  logs served on {}",
+        SocketAddr::new(args.node_ip, log_server.port())
+    );
+    let agent = Agent::new(api, clock, config).with_log_server(log_server);
     tokio::select! {
-        () = Agent::new(api, clock, config).run() => {}
+        () = agent.run() => {}
         () = super::shutdown_signal() => tracing::info!("shutting down"),
     }
     Ok(())

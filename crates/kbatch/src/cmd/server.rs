@@ -9,8 +9,10 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
+use kbatch_agent::LogServer;
 use kbatch_api::Metrics;
 use kbatch_api::clock::{Clock, SystemClock};
+use kbatch_api::node_logs::{KubeletClient, NodeLogsConfig};
 use kbatch_api::pki::{ClusterCredentials, Credentials, server_url};
 use kbatch_api::registry::plugins::DefaultTolerations;
 use kbatch_api::server::{Api, ApiConfig, bind};
@@ -83,6 +85,15 @@ pub struct ServerArgs {
     /// How long a pod's logs are kept after the pod is gone.
     #[arg(long, default_value = "24h", value_parser = go_duration)]
     log_retention: Duration,
+    /// With --store etcd: the port this server's node serves its containers' logs on, over
+    /// TLS, to the other servers (kubelet's; 0: any free port, which the Node advertises).
+    /// A server on SQLite reads its node's logs itself and opens no such port.
+    #[arg(long, default_value_t = 0)]
+    node_log_port: u16,
+    /// The address of this server's node: its InternalIP, where the other servers read its
+    /// logs (--node-log-port), and its pods' podIP and hostIP.
+    #[arg(long, default_value = "127.0.0.1")]
+    node_ip: std::net::IpAddr,
     /// How many CronJobs are synced at once. Syncs of one CronJob never overlap; a sync that
     /// starts a Job waits on three store commits, so CronJobs due at the same time finish
     /// sooner when more of them wait together (1,000 sharing a slot: 3.5 s with 5, about
@@ -192,7 +203,19 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
     let tls = credentials.server_config()?;
     let url = server_url(addr);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let settings = settings(&args, &data_dir, addr)?;
+    let mut settings = settings(&args, &data_dir, addr)?;
+    if args.store == StoreKind::Etcd
+        && let Some(node) = &settings.node
+    {
+        let listen = SocketAddr::new(node.node_ip, args.node_log_port);
+        let server = LogServer::bind(&node.dir, listen, credentials.ca_pem.as_bytes()).await?;
+        println!("  node logs served on port {}", server.port());
+        settings.log_server = Some(server);
+    }
+    let kubelet_client = KubeletClient::from_pem(
+        &credentials.kubelet_client_cert_pem,
+        &credentials.kubelet_client_key_pem,
+    )?;
     let token_issuer = TokenIssuer::new(&credentials.service_account_key_pem, &credentials.ca_pem)
         .with_context(|| {
             format!(
@@ -206,6 +229,10 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
             store,
             clock: clock.clone(),
             logs: settings.logs(),
+            node_logs: Some(NodeLogsConfig {
+                node_name: settings.node.as_ref().map(|n| n.name.clone()),
+                client: kubelet_client,
+            }),
             token: Some(credentials.token.clone()),
             token_issuer: Some(token_issuer),
             default_tolerations: DefaultTolerations {
@@ -343,12 +370,17 @@ fn settings(args: &ServerArgs, data_dir: &Path, listen: SocketAddr) -> anyhow::R
         node.insecure_registries = args.insecure_registries.clone();
         node.default_runtime = args.runtime;
         node.pod_max_pids = args.pod_max_pids;
+        node.node_ip = args.node_ip;
         // Pods share the host's network: they reach the API where this server listens
         // (loopback when it listens on every address, which its certificate covers).
         node.api_server = Some(api_address(listen));
         Some(node)
     };
-    Ok(Settings { controllers, node })
+    Ok(Settings {
+        controllers,
+        node,
+        log_server: None,
+    })
 }
 
 /// The address a process on this host reaches a server listening on `listen` at.

@@ -107,6 +107,7 @@ pub async fn run(
                 RuntimeKind::Process => Supervision::Direct,
             },
         )),
+        log_server: None,
     };
     let logs = Logs::new(settings.logs(), console.clone());
     let instance = Instance::start(&registry, &clock, &Metrics::default(), settings);
