@@ -5,6 +5,9 @@
 //! pods, nodes and the classes; read the ConfigMaps, Secrets and claims its own pods use; write
 //! its own Node and Lease, the status of its own pods and their final deletion, and events.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use k8s_openapi::api::core::v1::Pod;
 use kbatch_core::object::{
     CONFIGMAP, EVENT, Kind, LEASE, NODE, Object, PERSISTENTVOLUMECLAIM, POD, RUNTIME_CLASS, SECRET,
@@ -19,6 +22,43 @@ use crate::registry::{ListParams, Registry};
 
 /// The namespace of nodes' Leases.
 const NODE_LEASE_NAMESPACE: &str = "kube-node-lease";
+
+/// How long a node's found use of a ConfigMap or Secret is remembered.
+const GRANT_TTL: jiff::SignedDuration = jiff::SignedDuration::from_secs(5);
+/// Remembered grants beyond which the expired ones are dropped.
+const GRANTS_PRUNED_ABOVE: usize = 4096;
+
+/// (node, kind's plural, namespace, name) of a ConfigMap or Secret a pod on the node uses.
+type GrantKey = (String, &'static str, String, String);
+
+/// The Node authorizer's recent answers that a node's pod uses an object, each until it
+/// expires. Upstream keeps a graph fed by informers; here the pods of the node are listed
+/// when a node asks for an object it was not recently found to use, and a yes is remembered
+/// for [`GRANT_TTL`]: the agent reads the same ConfigMap (`kube-root-ca.crt`) for every pod it
+/// starts, and a list per read made every pod start cost a decode of every pod in the
+/// namespace. A node keeps its access for at most that long after its last pod using the
+/// object left it, as upstream's graph keeps it for as long as its informers lag.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct NodeGrants(Arc<Mutex<HashMap<GrantKey, jiff::Timestamp>>>);
+
+impl NodeGrants {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<GrantKey, jiff::Timestamp>> {
+        // Each critical section is one map operation.
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn holds(&self, key: &GrantKey, now: jiff::Timestamp) -> bool {
+        self.lock().get(key).is_some_and(|until| *until > now)
+    }
+
+    fn remember(&self, key: GrantKey, now: jiff::Timestamp) {
+        let mut grants = self.lock();
+        if grants.len() >= GRANTS_PRUNED_ABOVE {
+            grants.retain(|_, until| *until > now);
+        }
+        grants.insert(key, now.saturating_add(GRANT_TTL).unwrap_or(now));
+    }
+}
 
 /// What a request does (`authorizer.AttributesRecord`, for resource requests).
 #[derive(Debug, Clone)]
@@ -128,15 +168,24 @@ impl Registry {
         let (Some(ns), Some(name)) = (attrs.namespace, attrs.name) else {
             return Ok(false);
         };
+        let key: GrantKey = (node.to_owned(), kind.plural, ns.to_owned(), name.to_owned());
+        let now = self.clock().now();
+        if self.node_grants().holds(&key, now) {
+            return Ok(true);
+        }
         let params = ListParams {
             field_selector: Some(FieldSelector::equal("spec.nodeName", node)),
             ..Default::default()
         };
         let pods = self.list(&POD, Some(ns), &params).await?;
-        Ok(pods.items.iter().any(|o| match o {
+        let used = pods.items.iter().any(|o| match o {
             Object::Pod(pod) => pod_refers_to(pod, kind, name),
             _ => false,
-        }))
+        });
+        if used {
+            self.node_grants().remember(key, now);
+        }
+        Ok(used)
     }
 
     /// NodeRestriction for creates, whose object's name is in the body: a node may create its

@@ -50,6 +50,8 @@ pub struct Registry {
     tokens: Option<Arc<TokenIssuer>>,
     /// What the DefaultTolerationSeconds plugin gives pods.
     tolerations: plugins::DefaultTolerations,
+    /// The Node authorizer's recent findings; see `authz.rs`.
+    node_grants: crate::authz::NodeGrants,
 }
 
 /// Options of a list: selectors, paging and the resourceVersion to read at.
@@ -83,6 +85,7 @@ impl Registry {
             decoded: Default::default(),
             tokens: None,
             tolerations: plugins::DefaultTolerations::default(),
+            node_grants: Default::default(),
         }
     }
 
@@ -106,6 +109,10 @@ impl Registry {
 
     pub fn clock(&self) -> &Arc<dyn Clock> {
         &self.clock
+    }
+
+    pub(crate) fn node_grants(&self) -> &crate::authz::NodeGrants {
+        &self.node_grants
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {

@@ -330,6 +330,22 @@ async fn a_node_reads_and_writes_what_a_kubelet_needs_and_no_more() {
         as_user(&s, &n1, "POST", sa_token, Some(&unbound)).await.0,
         403
     );
+
+    // Once its pod is gone, the node's access to what the pod used ends: after a few
+    // seconds, for which the authorizer remembers what it found.
+    let r = s
+        .request(
+            "DELETE",
+            "/api/v1/namespaces/default/pods/on-n1?gracePeriodSeconds=0",
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let used = "/api/v1/namespaces/default/secrets/used";
+    assert_eq!(get(&s, &n1, used).await.0, 200);
+    s.clock.advance(6);
+    assert_eq!(get(&s, &n1, used).await.0, 403);
 }
 
 /// A node publishes where its log server is and the certificate it serves with on its own Node
