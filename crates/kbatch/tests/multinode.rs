@@ -4,7 +4,7 @@
 //! issue 9 asks of such a cluster:
 //!
 //! 1. the three nodes are listed and Ready; a 300-completion Indexed Job at parallelism 30
-//!    spreads over them;
+//!    spreads over them, and `kubectl logs` reads a pod's log on each of them;
 //! 2. the leader server is SIGKILLed mid-Job: the other takes the leader Lease within 20 s
 //!    (by the Lease's own timestamps), the Job completes, and no index succeeds twice; a
 //!    `* * * * *` CronJob runs every minute's slot once across the failover;
@@ -46,7 +46,7 @@ impl Agent {
             .arg("agent")
             .args(["--server", servers])
             .args(["--token", &join.token, "--ca-cert-hash", &join.hash])
-            .args(["--node-name", node, "--node-ip", ip])
+            .args(["--node-name", node, "--node-ip", ip, "--log-port", "0"])
             .arg("--data-dir")
             .arg(dir)
             .env("KBATCH_LOG", "warn")
@@ -375,6 +375,28 @@ spec:
     let mut per_node: BTreeMap<&str, usize> = BTreeMap::new();
     for (node, _, _) in &pods {
         *per_node.entry(node.as_str()).or_default() += 1;
+    }
+    // kubectl logs of a pod on each node, read from that node's agent.
+    for (node, _) in NODES {
+        let (_, _, index) = pods
+            .iter()
+            .find(|(n, phase, _)| n == node && phase == "Succeeded")
+            .unwrap_or_else(|| panic!("no pod succeeded on {node}"));
+        let pod = s
+            .ok(&[
+                "get",
+                "pods",
+                "-l",
+                &format!("job-name=spread,batch.kubernetes.io/job-completion-index={index}"),
+                "-o",
+                "jsonpath={.items[?(@.status.phase==\"Succeeded\")].metadata.name}",
+            ])
+            .trim()
+            .to_owned();
+        assert_eq!(
+            s.ok(&["logs", &pod]).trim(),
+            format!("index {index} on {node}")
+        );
     }
     eprintln!("the 300 pods ran on: {per_node:?}");
     for (node, _) in NODES {
