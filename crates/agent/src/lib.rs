@@ -10,6 +10,7 @@ pub mod api;
 pub mod cgroup;
 pub mod checkpoint;
 pub mod env;
+mod image_gc;
 pub mod logs;
 mod node;
 mod pod_worker;
@@ -77,6 +78,9 @@ pub struct AgentConfig {
     /// Labels the Node is registered with, beside (and over) kubelet's well-known ones
     /// (kubelet's `--node-labels`).
     pub labels: BTreeMap<String, String>,
+    /// When the node's unused images are removed (kubelet's image GC flags); with
+    /// [`AgentConfig::images`] only.
+    pub image_gc: kbatch_image::GcPolicy,
 }
 
 impl AgentConfig {
@@ -96,6 +100,7 @@ impl AgentConfig {
             node_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
             api_server: None,
             labels: BTreeMap::new(),
+            image_gc: kbatch_image::GcPolicy::default(),
         }
     }
 }
@@ -126,6 +131,9 @@ pub(crate) struct Context {
     pub data_dir: PathBuf,
     pub checkpoints: Checkpoints,
     pub log_retention: Duration,
+    pub image_gc: kbatch_image::GcPolicy,
+    /// The images the node's pods name, which image garbage collection keeps.
+    pub images_in_use: image_gc::InUse,
 }
 
 /// The node agent.
@@ -172,6 +180,8 @@ impl Agent {
             checkpoints: Checkpoints::new(&config.data_dir),
             data_dir: config.data_dir,
             log_retention: config.log_retention,
+            image_gc: config.image_gc,
+            images_in_use: image_gc::InUse::default(),
         });
         while let Err(e) = node::register(&ctx).await {
             tracing::warn!(node = %ctx.node_name, error = %e, "registering the node");
@@ -180,6 +190,9 @@ impl Agent {
         let mut background = JoinSet::new();
         background.spawn(node::heartbeat(ctx.clone()));
         background.spawn(sweep_claims(ctx.clone()));
+        if ctx.images.is_some() {
+            background.spawn(image_gc::run(ctx.clone()));
+        }
         Dispatcher::new(ctx).run().await;
     }
 }

@@ -238,6 +238,12 @@ enum Stage {
 /// channel (the agent stopped; runs are left for the next one to adopt).
 pub(crate) async fn run(ctx: Arc<Context>, pod: Pod, updates: watch::Receiver<Option<Pod>>) {
     let mut worker = PodWorker::new(ctx, pod, updates);
+    // Before any of its images is looked up: garbage collection keeps them from now on.
+    worker
+        .ctx
+        .images_in_use
+        .register(&worker.pod_ref.uid, &worker.pod)
+        .await;
     worker.resolve_runtime_class().await;
     worker.restore().await;
     worker.work().await;
@@ -1771,6 +1777,7 @@ impl PodWorker {
             tracing::warn!(pod = %self.pod_ref.name, error = %e, "removing the pod's checkpoint");
         }
         self.runtime.release_pod(&self.pod_ref.uid).await;
+        self.ctx.images_in_use.release(&self.pod_ref.uid).await;
         volumes::tear_down(&self.ctx.data_dir, &self.pod_ref.uid);
         let dir = self.work_dir();
         if dir.exists()

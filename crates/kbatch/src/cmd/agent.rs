@@ -74,6 +74,8 @@ pub struct AgentArgs {
     /// How long a pod's logs are kept after the pod is gone.
     #[arg(long, default_value = "24h", value_parser = go_duration)]
     log_retention: Duration,
+    #[command(flatten)]
+    image_gc: crate::instance::ImageGcArgs,
 }
 
 fn label(text: &str) -> Result<(String, String), String> {
@@ -121,6 +123,7 @@ async fn serve(args: AgentArgs) -> anyhow::Result<()> {
     node.insecure_registries = args.insecure_registries.clone();
     node.default_runtime = args.runtime;
     node.pod_max_pids = args.pod_max_pids;
+    node.image_gc = args.image_gc.policy()?;
     node.api_server = api_address(&join.server);
     let mut config = agent_config(&clock, node);
     config.labels = args.labels.iter().cloned().collect();
