@@ -256,13 +256,15 @@ impl ProcessRuntime {
         );
         let marker = launch.started_marker.clone();
         let started = launch.start(self.clock.clone()).await?;
+        // When it was spawned: before its exit, however soon that comes.
+        let started_at = self.clock.now();
         let record = started.record();
         let supervised = started
             .supervise_started(self.clock.clone(), marker.as_deref())
             .await;
         let run = Arc::new(ProcessRun {
             id: spec.id,
-            started_at: self.clock.now(),
+            started_at,
             record,
             exit: ExitCell::new(),
         });
@@ -335,6 +337,9 @@ impl ProcessRuntime {
         spec: ContainerSpec,
     ) -> Result<Arc<ProcessRun>, StartError> {
         let program = shim.program.display().to_string();
+        // Taken before the shim is asked: its run's exit, which it may record before it
+        // answers (a run counts as started only once its container runs), comes after.
+        let spawned_at = self.clock.now();
         let id = spec.id.clone();
         let launch = launch(
             spec.clone(),
@@ -393,7 +398,7 @@ impl ProcessRuntime {
             {
                 let run = Arc::new(ProcessRun {
                     id,
-                    started_at: self.clock.now(),
+                    started_at: spawned_at,
                     record: record.clone(),
                     exit: ExitCell::new(),
                 });
