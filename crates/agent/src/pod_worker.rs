@@ -1589,10 +1589,10 @@ impl PodWorker {
         )
         .await;
         let started = Instant::now();
-        let pulled = images
+        let pull = images
             .puller
-            .pull(&images.store, &reference, self.ctx.clock.now())
-            .await;
+            .pull(&images.store, &reference, self.ctx.clock.now());
+        let pulled = self.unless_stopped(pull).await?;
         match pulled {
             Ok(image) => {
                 let took = go_duration_fine(started.elapsed());
@@ -1621,6 +1621,30 @@ impl PodWorker {
                 let reason = e.waiting_reason();
                 self.image_wait(i, reason, e.to_string()).await;
                 None
+            }
+        }
+    }
+
+    /// Runs `work` (an image pull) unless the pod is deleted, or the agent stops, before it
+    /// is done: kubelet cancels a pod's in-flight sync when the pod is to be killed
+    /// (`podWorkers.UpdatePod`), so a slow pull does not hold up the pod's deletion. `None`:
+    /// abandoned (the updates that came meanwhile have been taken in). A pull is never
+    /// shared between pods, and stops cleanly: what it staged goes, what it stored is whole.
+    async fn unless_stopped<T>(&mut self, work: impl std::future::Future<Output = T>) -> Option<T> {
+        let mut work = std::pin::pin!(work);
+        loop {
+            tokio::select! {
+                done = &mut work => return Some(done),
+                changed = self.updates.changed() => {
+                    if changed.is_err() {
+                        return None;
+                    }
+                    let update = self.updates.borrow_and_update().clone();
+                    self.on_update(update);
+                    if self.gone || self.pod.metadata.deletion_timestamp.is_some() {
+                        return None;
+                    }
+                }
             }
         }
     }
