@@ -13,7 +13,12 @@
 # output holds the real-time clock in microseconds.
 #
 # Environment: PODS (200; 0 skips part 1), COMPLETIONS (1000; 0 skips part 2), PARALLELISM
-# (16), JOB_TIMEOUT (600 s), KUBECTL (kubectl), CARGO_TARGET_DIR as for cargo.
+# (16), JOB_TIMEOUT (600 s), KUBECTL (kubectl), KBATCH (a kbatch binary to run instead of
+# building this tree's), KBATCH_B (a second kbatch binary, another build, compared with the
+# first in the same invocation: part 1 then runs in ROUNDS rounds (4) of PODS/ROUNDS pods on
+# each build in turn, a fresh server each time, and part 2 runs the Job on each build),
+# POD_START (a pod_start bench binary to run instead of building it), CARGO_TARGET_DIR as
+# for cargo.
 set -euo pipefail
 
 PODS=${PODS:-200}
@@ -21,10 +26,12 @@ COMPLETIONS=${COMPLETIONS:-1000}
 PARALLELISM=${PARALLELISM:-16}
 JOB_TIMEOUT=${JOB_TIMEOUT:-600}
 KUBECTL=${KUBECTL:-kubectl}
+KBATCH_B=${KBATCH_B:-}
+ROUNDS=${ROUNDS:-4}
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 target=${CARGO_TARGET_DIR:-$root/target}
-kbatch=$target/release/kbatch
+kbatch=${KBATCH:-$target/release/kbatch}
 runc=$(command -v runc || echo /usr/sbin/runc)
 busybox=/bin/busybox
 
@@ -32,20 +39,37 @@ busybox=/bin/busybox
 [ -x "$runc" ] || { echo "runc is not installed: apt-get install runc" >&2; exit 1; }
 [ -x "$busybox" ] || { echo "$busybox is missing: apt-get install busybox-static" >&2; exit 1; }
 
-echo "building (release)..." >&2
-(cd "$root" && cargo build --quiet --release -p kbatch)
-if [ "$PODS" -gt 0 ]; then
+if [ -z "${KBATCH:-}" ]; then
+    echo "building (release)..." >&2
+    (cd "$root" && cargo build --quiet --release -p kbatch)
+fi
+if [ "$PODS" -gt 0 ] && [ -z "${POD_START:-}" ]; then
     (cd "$root" && cargo bench --quiet --no-run -p kbatch --bench pod_start)
 fi
+pod_start() {
+    if [ -n "${POD_START:-}" ]; then
+        "$POD_START" "$@"
+    else
+        (cd "$root" && cargo bench --quiet -p kbatch --bench pod_start -- "$@")
+    fi
+}
+builds=("$kbatch")
+[ -n "$KBATCH_B" ] && builds+=("$KBATCH_B")
+[ -n "$KBATCH_B" ] || ROUNDS=1
 
 work=$(mktemp -d)
 server_pid=
-cleanup() {
+stop_server() {
     if [ -n "$server_pid" ]; then
         kill "$server_pid" 2>/dev/null || true
         wait "$server_pid" 2>/dev/null || true
+        server_pid=
     fi
+}
+cleanup() {
+    stop_server
     rm -rf "$work"
+    if [ -n "$acct" ]; then rmdir "$acct" 2>/dev/null || true; fi
 }
 trap cleanup EXIT
 
@@ -78,27 +102,71 @@ bundle "$work/bare-stamp" '["/bin/adjtimex"]'
 bundle "$work/bare-true" '["/bin/true"]'
 bare_root="$work/bare-state"
 
-# The server, its default runtime runc, the image imported.
-data="$work/data"
-"$kbatch" image import "$work/image.tar" --data-dir "$data" > /dev/null
-KBATCH_LOG=warn "$kbatch" server --data-dir "$data" --listen 127.0.0.1:0 --runtime runc \
-    > "$work/server.out" 2> "$work/server.err" &
-server_pid=$!
-for _ in $(seq 100); do
-    url=$(sed -n 's/^kbatch server listening on //p' "$work/server.out")
-    [ -n "$url" ] && break
-    sleep 0.1
-done
-[ -n "$url" ] || { echo "the server did not start:" >&2; cat "$work/server.err" >&2; exit 1; }
-export KUBECONFIG="$data/kubeconfig"
-until "$KUBECTL" get --raw /readyz > /dev/null 2>&1; do sleep 0.1; done
+# CPU time in ms used so far by the server's cgroup (the server, its shims, their runc
+# processes) and by the containers (runc's cgroups below /kbatch-runc), where the cgroup v1
+# cpuacct controller is mounted; "- -" elsewhere.
+acct=
+if [ -d /sys/fs/cgroup/cpuacct ]; then
+    acct=/sys/fs/cgroup/cpuacct/kbatch-bench-$$
+    mkdir -p "$acct"
+fi
+cpu_usage() {
+    if [ -z "$acct" ]; then
+        echo "- -"
+        return
+    fi
+    local containers=/sys/fs/cgroup/cpuacct/kbatch-runc/cpuacct.usage
+    echo "$(( $(cat "$acct/cpuacct.usage") / 1000000 )) $(( $(cat "$containers" 2>/dev/null || echo 0) / 1000000 ))"
+}
+
+# A server of build $1 on a fresh data dir, its default runtime runc, the image imported;
+# sets url and KUBECONFIG.
+start_server() {
+    data=$(mktemp -d "$work/data.XXXX")
+    "$1" image import "$work/image.tar" --data-dir "$data" > /dev/null
+    : > "$data.out"
+    (
+        # In a cpuacct cgroup of its own (cgroup v1), which its shims and their runc
+        # processes stay in: cpu_usage reads what they used.
+        [ -d "$acct" ] && echo "$BASHPID" > "$acct/cgroup.procs"
+        KBATCH_LOG=warn exec "$1" server --data-dir "$data" --listen 127.0.0.1:0 --runtime runc \
+            > "$data.out" 2> "$data.err"
+    ) &
+    server_pid=$!
+    url=
+    for _ in $(seq 100); do
+        url=$(sed -n 's/^kbatch server listening on //p' "$data.out")
+        [ -n "$url" ] && break
+        sleep 0.1
+    done
+    [ -n "$url" ] || { echo "the server did not start:" >&2; cat "$data.err" >&2; exit 1; }
+    export KUBECONFIG="$data/kubeconfig"
+    until "$KUBECTL" get --raw /readyz > /dev/null 2>&1; do sleep 0.1; done
+}
 
 ms() { awk -v us="$1" 'BEGIN { printf "%.1f", us / 1000 }'; }
 
+quantiles() { # LABEL FILE-OF-MICROSECONDS
+    sort -n "$2" > "$2.sorted"
+    local n p50 p99
+    n=$(wc -l < "$2.sorted")
+    p50=$(awk -v n="$n" 'NR == int((n * 0.5) + 0.999999) { print }' "$2.sorted")
+    p99=$(awk -v n="$n" 'NR == int((n * 0.99) + 0.999999) { print }' "$2.sorted")
+    echo "$1: p50 $(ms "$p50") ms, p99 $(ms "$p99") ms ($n pods)"
+}
+
 if [ "$PODS" -gt 0 ]; then
     echo "== pod start latency, warm image, $PODS pods one at a time (load: $(uptime | sed 's/.*load average: //'))"
-    (cd "$root" && cargo bench --quiet -p kbatch --bench pod_start -- --data-dir "$data" \
-        --server "$url" --pods "$PODS" --image kbatch-bench/busybox:v1 --pull-policy Never)
+    per_round=$(( PODS / ROUNDS ))
+    for round in $(seq "$ROUNDS"); do
+        for b in "${!builds[@]}"; do
+            start_server "${builds[$b]}"
+            [ "$ROUNDS" -gt 1 ] && echo "-- round $round, build $b (${builds[$b]})"
+            pod_start --data-dir "$data" --server "$url" --pods "$per_round" \
+                --image kbatch-bench/busybox:v1 --pull-policy Never --samples "$work/kbatch-$b.us"
+            stop_server
+        done
+    done
     # Bare runc: from just before `runc run` to the container's process running.
     : > "$work/bare.us"
     for i in $(seq "$PODS"); do
@@ -108,16 +176,19 @@ if [ "$PODS" -gt 0 ]; then
         usec=$(sed -n 's/.*time.tv_usec: *//p' <<< "$out")
         echo $(( sec * 1000000 + usec - t0 )) >> "$work/bare.us"
     done
-    sort -n "$work/bare.us" > "$work/bare.sorted"
-    p50=$(awk -v n="$PODS" 'NR == int((n * 0.5) + 0.999999) { print }' "$work/bare.sorted")
-    p99=$(awk -v n="$PODS" 'NR == int((n * 0.99) + 0.999999) { print }' "$work/bare.sorted")
-    echo "bare runc run (same image, prepared bundle): p50 $(ms "$p50") ms, p99 $(ms "$p99") ms"
+    for b in "${!builds[@]}"; do
+        quantiles "kbatch on runc, build $b (POST sent -> running)" "$work/kbatch-$b.us"
+    done
+    quantiles "bare runc run (same image, prepared bundle)" "$work/bare.us"
 fi
 
 if [ "$COMPLETIONS" -gt 0 ]; then
     echo "== $COMPLETIONS completions at parallelism $PARALLELISM (load: $(uptime | sed 's/.*load average: //'))"
-    start=${EPOCHREALTIME/./}
-    "$KUBECTL" apply -f - > /dev/null <<YAML
+    for b in "${!builds[@]}"; do
+        start_server "${builds[$b]}"
+        read -r cpu_server cpu_containers < <(cpu_usage)
+        start=${EPOCHREALTIME/./}
+        "$KUBECTL" apply -f - > /dev/null <<YAML
 apiVersion: batch/v1
 kind: Job
 metadata: {name: trues}
@@ -134,9 +205,20 @@ spec:
         imagePullPolicy: Never
         command: ["/bin/true"]
 YAML
-    "$KUBECTL" wait --for=condition=Complete job/trues --timeout="${JOB_TIMEOUT}s" > /dev/null
-    job_us=$(( ${EPOCHREALTIME/./} - start ))
-    echo "kbatch Job on runc: $(ms "$job_us") ms"
+        if "$KUBECTL" wait --for=condition=Complete job/trues --timeout="${JOB_TIMEOUT}s" > /dev/null; then
+            job_us=$(( ${EPOCHREALTIME/./} - start ))
+            echo "kbatch Job on runc, build $b: $(ms "$job_us") ms"
+            if [ -n "$acct" ]; then
+                read -r now_server now_containers < <(cpu_usage)
+                echo "  CPU: server, shims and runc $(( now_server - cpu_server )) ms, containers $(( now_containers - cpu_containers )) ms"
+            fi
+        else
+            echo "kbatch Job on runc, build $b: not Complete; its pods that did not succeed:"
+            "$KUBECTL" get pods --no-headers | grep -v Completed | head -20 || true
+            "$KUBECTL" get pods -o jsonpath='{range .items[?(@.status.phase=="Failed")]}{.metadata.name}{": "}{.status.containerStatuses[0].state.terminated.message}{"\n"}{end}' | head -5 || true
+        fi
+        stop_server
+    done
     start=${EPOCHREALTIME/./}
     seq "$COMPLETIONS" | xargs -P "$PARALLELISM" -I{} \
         "$runc" --root "$bare_root" run --bundle "$work/bare-true" "true-{}"

@@ -143,7 +143,7 @@ pub fn start_ticks(pid: i32) -> Option<u64> {
 }
 
 /// A process's state (`/proc/<pid>/stat` field 3: `R`, `S`, `Z`, …) and start time.
-fn process_stat(pid: i32) -> Option<(String, u64)> {
+pub(crate) fn process_stat(pid: i32) -> Option<(String, u64)> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name (field 2) may hold spaces and parentheses; fields after it follow
     // the last ')'.

@@ -10,6 +10,7 @@ pub mod api;
 pub mod cgroup;
 pub mod checkpoint;
 pub mod env;
+mod image_gc;
 pub mod log_server;
 pub mod logs;
 mod node;
@@ -82,6 +83,9 @@ pub struct AgentConfig {
     /// Taints the Node is created with (kubelet's `--register-with-taints`); a node that
     /// already exists keeps the taints it has.
     pub taints: Vec<Taint>,
+    /// When the node's unused images are removed (kubelet's image GC flags); with
+    /// [`AgentConfig::images`] only.
+    pub image_gc: kbatch_image::GcPolicy,
 }
 
 impl AgentConfig {
@@ -102,6 +106,7 @@ impl AgentConfig {
             api_server: None,
             labels: BTreeMap::new(),
             taints: Vec::new(),
+            image_gc: kbatch_image::GcPolicy::default(),
         }
     }
 }
@@ -136,6 +141,9 @@ pub(crate) struct Context {
     pub log_retention: Duration,
     /// Where the node serves its logs, published on the Node; `None`: it does not.
     pub log_server: Option<PublishedLogServer>,
+    pub image_gc: kbatch_image::GcPolicy,
+    /// The images the node's pods name, which image garbage collection keeps.
+    pub images_in_use: image_gc::InUse,
 }
 
 /// What the Node says of its log server (`kbatch_api::node_logs` reads it).
@@ -209,6 +217,8 @@ impl Agent {
                 port: s.port(),
                 sha256: s.fingerprint().to_owned(),
             }),
+            image_gc: config.image_gc,
+            images_in_use: image_gc::InUse::default(),
         });
         while let Err(e) = node::register(&ctx).await {
             tracing::warn!(node = %ctx.node_name, error = %e, "registering the node");
@@ -226,6 +236,9 @@ impl Agent {
         }
         background.spawn(node::heartbeat(ctx.clone()));
         background.spawn(sweep_claims(ctx.clone()));
+        if ctx.images.is_some() {
+            background.spawn(image_gc::run(ctx.clone()));
+        }
         Dispatcher::new(ctx).run().await;
     }
 }

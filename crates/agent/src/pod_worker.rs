@@ -238,6 +238,12 @@ enum Stage {
 /// channel (the agent stopped; runs are left for the next one to adopt).
 pub(crate) async fn run(ctx: Arc<Context>, pod: Pod, updates: watch::Receiver<Option<Pod>>) {
     let mut worker = PodWorker::new(ctx, pod, updates);
+    // Before any of its images is looked up: garbage collection keeps them from now on.
+    worker
+        .ctx
+        .images_in_use
+        .register(&worker.pod_ref.uid, &worker.pod)
+        .await;
     worker.resolve_runtime_class().await;
     worker.restore().await;
     worker.work().await;
@@ -1583,10 +1589,10 @@ impl PodWorker {
         )
         .await;
         let started = Instant::now();
-        let pulled = images
+        let pull = images
             .puller
-            .pull(&images.store, &reference, self.ctx.clock.now())
-            .await;
+            .pull(&images.store, &reference, self.ctx.clock.now());
+        let pulled = self.unless_stopped(pull).await?;
         match pulled {
             Ok(image) => {
                 let took = go_duration_fine(started.elapsed());
@@ -1615,6 +1621,30 @@ impl PodWorker {
                 let reason = e.waiting_reason();
                 self.image_wait(i, reason, e.to_string()).await;
                 None
+            }
+        }
+    }
+
+    /// Runs `work` (an image pull) unless the pod is deleted, or the agent stops, before it
+    /// is done: kubelet cancels a pod's in-flight sync when the pod is to be killed
+    /// (`podWorkers.UpdatePod`), so a slow pull does not hold up the pod's deletion. `None`:
+    /// abandoned (the updates that came meanwhile have been taken in). A pull is never
+    /// shared between pods, and stops cleanly: what it staged goes, what it stored is whole.
+    async fn unless_stopped<T>(&mut self, work: impl std::future::Future<Output = T>) -> Option<T> {
+        let mut work = std::pin::pin!(work);
+        loop {
+            tokio::select! {
+                done = &mut work => return Some(done),
+                changed = self.updates.changed() => {
+                    if changed.is_err() {
+                        return None;
+                    }
+                    let update = self.updates.borrow_and_update().clone();
+                    self.on_update(update);
+                    if self.gone || self.pod.metadata.deletion_timestamp.is_some() {
+                        return None;
+                    }
+                }
             }
         }
     }
@@ -1771,6 +1801,7 @@ impl PodWorker {
             tracing::warn!(pod = %self.pod_ref.name, error = %e, "removing the pod's checkpoint");
         }
         self.runtime.release_pod(&self.pod_ref.uid).await;
+        self.ctx.images_in_use.release(&self.pod_ref.uid).await;
         volumes::tear_down(&self.ctx.data_dir, &self.pod_ref.uid);
         let dir = self.work_dir();
         if dir.exists()

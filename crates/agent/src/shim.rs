@@ -534,6 +534,7 @@ async fn supervise(spec: ShimSpec) -> ExitCode {
         }
     };
     hold_at(hold, "starting").await;
+    let marker = spec.launch.started_marker.clone();
     let started = match spec.launch.start(clock.clone()).await {
         Ok(started) => started,
         Err(e) => {
@@ -568,9 +569,10 @@ async fn supervise(spec: ShimSpec) -> ExitCode {
         )));
         return ExitCode::FAILURE;
     }
+    let supervised = started.supervise_started(clock, marker.as_deref()).await;
     hold_at(hold, "started").await;
     answer(&Handshake::Started(record.clone()));
-    let exit = started.supervise(clock).await;
+    let exit = supervised.exit().await;
     let ended = RunStatus::Started {
         record,
         started_at: Some(started_at),

@@ -18,7 +18,7 @@
 //! [--pods 1000] [--namespace default]`.
 //!
 //! bench/runc.sh runs it on the runc runtime with `--image IMAGE [--pull-policy Never]
-//! [--runtime-class runc]`: the pod then runs busybox's `adjtimex`, whose output holds the
+//! [--runtime-class runc] [--samples FILE]`: the pod then runs busybox's `adjtimex`, whose output holds the
 //! real-time clock in microseconds (busybox's `date` has no `%N`).
 
 use std::collections::HashMap;
@@ -53,6 +53,9 @@ struct Args {
     image: Option<String>,
     pull_policy: Option<String>,
     runtime_class: Option<String>,
+    /// Where to append each pod's latency from POST sent to running, in microseconds, one
+    /// per line (bench/runc.sh pools the samples of several runs).
+    samples: Option<PathBuf>,
 }
 
 fn parse_args() -> anyhow::Result<Args> {
@@ -63,6 +66,7 @@ fn parse_args() -> anyhow::Result<Args> {
     let mut image = None;
     let mut pull_policy = None;
     let mut runtime_class = None;
+    let mut samples = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || args.next().with_context(|| format!("{arg} needs a value"));
@@ -74,6 +78,7 @@ fn parse_args() -> anyhow::Result<Args> {
             "--image" => image = Some(value()?),
             "--pull-policy" => pull_policy = Some(value()?),
             "--runtime-class" => runtime_class = Some(value()?),
+            "--samples" => samples = Some(PathBuf::from(value()?)),
             // `cargo bench` passes this to every bench binary.
             "--bench" => {}
             other => bail!("unknown argument {other}"),
@@ -87,6 +92,7 @@ fn parse_args() -> anyhow::Result<Args> {
         image,
         pull_policy,
         runtime_class,
+        samples,
     })
 }
 
@@ -342,6 +348,17 @@ async fn run(args: Args) -> anyhow::Result<()> {
             .with_context(|| format!("the log of {name} is not a time: {text:?}"))?;
     }
     report(&stamps);
+    if let Some(path) = &args.samples {
+        use std::io::Write as _;
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .with_context(|| format!("opening {}", path.display()))?;
+        for s in &stamps {
+            writeln!(file, "{}", (s.ran - s.sent) / 1000)?;
+        }
+    }
     Ok(())
 }
 

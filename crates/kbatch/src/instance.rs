@@ -122,6 +122,8 @@ pub struct NodeSettings {
     /// The node's address: its InternalIP (where other servers read its logs), and its pods'
     /// podIP and hostIP.
     pub node_ip: std::net::IpAddr,
+    /// kubelet's image garbage collection settings.
+    pub image_gc: kbatch_image::GcPolicy,
 }
 
 impl NodeSettings {
@@ -138,6 +140,7 @@ impl NodeSettings {
             pod_max_pids: -1,
             api_server: None,
             node_ip: std::net::Ipv4Addr::LOCALHOST.into(),
+            image_gc: kbatch_image::GcPolicy::default(),
         }
     }
 }
@@ -319,7 +322,46 @@ pub fn agent_config(clock: &Arc<dyn Clock>, node: NodeSettings) -> AgentConfig {
     config.log_retention = node.log_retention;
     config.api_server = node.api_server;
     config.node_ip = node.node_ip;
+    config.image_gc = node.image_gc;
     config
+}
+
+/// kubelet's image garbage collection flags, shared by `kbatch server` and `kbatch agent`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ImageGcArgs {
+    /// The percent of the image store's disk usage at or above which unused images are
+    /// removed, least recently used first (kubelet's --image-gc-high-threshold).
+    #[arg(long = "image-gc-high-threshold", default_value_t = 85, value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub high: u8,
+    /// The percent of disk usage image garbage collection brings it down to (kubelet's
+    /// --image-gc-low-threshold); less than the high threshold.
+    #[arg(long = "image-gc-low-threshold", default_value_t = 80, value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub low: u8,
+    /// How long an image is kept after it was first stored before garbage collection may
+    /// remove it (kubelet's --image-minimum-gc-age, or its older name
+    /// --minimum-image-ttl-duration).
+    #[arg(long = "image-minimum-gc-age", alias = "minimum-image-ttl-duration", default_value = "2m", value_parser = go_duration)]
+    pub min_age: Duration,
+}
+
+impl ImageGcArgs {
+    /// The policy, refused with kubelet's message when the thresholds are the wrong way
+    /// round (its `ValidateKubeletConfiguration`).
+    pub fn policy(&self) -> anyhow::Result<kbatch_image::GcPolicy> {
+        if self.low >= self.high {
+            anyhow::bail!(
+                "invalid configuration: imageGCLowThresholdPercent (--image-gc-low-threshold) {} must be less than imageGCHighThresholdPercent (--image-gc-high-threshold) {}",
+                self.low,
+                self.high
+            );
+        }
+        Ok(kbatch_image::GcPolicy {
+            high_threshold_percent: self.high,
+            low_threshold_percent: self.low,
+            min_age: self.min_age,
+            ..kbatch_image::GcPolicy::default()
+        })
+    }
 }
 
 /// Campaigns until elected, then runs `controllers` while the lease is held: until `stopped`

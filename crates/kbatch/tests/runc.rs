@@ -154,6 +154,13 @@ fn jobs_run_as_runc_containers_from_a_pulled_image() {
         "jsonpath={.status.containerStatuses[0].containerID}",
     ]);
     assert!(id.starts_with("runc://"), "{id}");
+    // The run's end removed its container (runc's state) and its cgroup in every
+    // hierarchy, without `runc delete` or with it.
+    let uid = server.ok(&["get", "pod", &pod, "-o", "jsonpath={.metadata.uid}"]);
+    let data = server.data_dir();
+    wait_until("the ended run's container and cgroups are gone", || {
+        runc_containers(&data).is_empty() && container_cgroups(&uid).is_empty()
+    });
 
     // `args` alone replaces CMD and keeps ENTRYPOINT (/bin/busybox); `command` replaces
     // both. The hostname is the pod's; the image's second layer shows; the exit code is
@@ -381,6 +388,28 @@ fn runc_containers(data: &Path) -> Vec<String> {
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(str::to_owned)
+        .collect()
+}
+
+/// The cgroups of pod `uid`'s containers, in every hierarchy (v1's below
+/// `/sys/fs/cgroup/<controller>`, v2's below `/sys/fs/cgroup`).
+fn container_cgroups(uid: &str) -> Vec<std::path::PathBuf> {
+    let root = std::path::PathBuf::from("/sys/fs/cgroup");
+    let hierarchies = std::fs::read_dir(&root)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|h| h.path())
+        .chain([root.clone()]);
+    hierarchies
+        .flat_map(|h| {
+            std::fs::read_dir(h.join("kbatch-runc"))
+                .into_iter()
+                .flatten()
+        })
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(uid))
+        .map(|e| e.path())
         .collect()
 }
 

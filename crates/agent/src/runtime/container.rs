@@ -4,8 +4,9 @@
 //! the agent's process (direct mode) and the shim in its own (`crate::shim`): one code path,
 //! so both behave the same.
 
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::ExitStatusExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,6 +39,12 @@ pub(crate) struct Launch {
     /// The run's volume mounts: when there are any, it gets a mount namespace of its own.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mounts: Vec<Mount>,
+    /// A file whose appearance says the container's process runs (runc's `--pid-file`,
+    /// written once runc has let the container's process go to exec): the run is only
+    /// reported started then, or once its first process has ended. `None`: as soon as its
+    /// first process is spawned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_marker: Option<PathBuf>,
 }
 
 /// A started run, until it is seen to its end.
@@ -145,6 +152,33 @@ impl Started {
         }
     }
 
+    /// Supervises the run ([`Started::supervise`]) in a task of its own, and returns once
+    /// the run counts as started: its `marker` file exists (see [`Launch::started_marker`])
+    /// or its first process has ended; at once without a marker. kubelet too reports a
+    /// container running only once the runtime's start has returned, which for runc is
+    /// once the container's process has been let go (`runc start`); and the agent's writes
+    /// that follow the start (checkpoint, events, status) then no longer compete with runc
+    /// for the CPU while it sets the container up.
+    pub(crate) async fn supervise_started(
+        self,
+        clock: Arc<dyn Clock>,
+        marker: Option<&Path>,
+    ) -> Supervised {
+        let mut task = tokio::spawn(self.supervise(clock));
+        let mut ended = None;
+        if let Some(marker) = marker {
+            tokio::select! {
+                appeared = appears(marker) => {
+                    if let Err(e) = appeared {
+                        tracing::debug!(file = %marker.display(), error = %e, "waiting for the container's start");
+                    }
+                }
+                exit = &mut task => ended = Some(exit),
+            }
+        }
+        Supervised { task, ended }
+    }
+
     /// Copies the run's output into its log until it ends, ends what it left behind, removes
     /// its cgroups and says how it ended.
     pub(crate) async fn supervise(mut self, clock: Arc<dyn Clock>) -> Exit {
@@ -193,6 +227,83 @@ impl Started {
             lost: None,
             start_error: None,
         }
+    }
+}
+
+/// A run supervised in a task of its own ([`Started::supervise_started`]).
+#[derive(Debug)]
+pub(crate) struct Supervised {
+    task: tokio::task::JoinHandle<Exit>,
+    /// The supervision's end, when it came before the run counted as started.
+    ended: Option<Result<Exit, tokio::task::JoinError>>,
+}
+
+impl Supervised {
+    /// How the run ended, once it has.
+    pub(crate) async fn exit(self) -> Exit {
+        let ended = match self.ended {
+            Some(ended) => ended,
+            None => self.task.await,
+        };
+        match ended {
+            Ok(exit) => exit,
+            // The task is never aborted: only a panic ends it early, and it stays one.
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        }
+    }
+}
+
+/// Waits until `path` exists: until an entry of that name is created in, or moved into,
+/// its directory (inotify; runc writes its pid file under another name and renames it),
+/// or at once if it exists already. An error (no inotify, no directory) returns at once:
+/// the run then counts as started without it.
+async fn appears(path: &Path) -> std::io::Result<()> {
+    use rustix::fs::inotify;
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return Ok(());
+    };
+    let fd = inotify::init(inotify::CreateFlags::CLOEXEC | inotify::CreateFlags::NONBLOCK)?;
+    inotify::add_watch(
+        &fd,
+        dir,
+        inotify::WatchFlags::CREATE | inotify::WatchFlags::MOVED_TO,
+    )?;
+    // Looked at once the watch is in place, so no creation can slip between the two.
+    if path.exists() {
+        return Ok(());
+    }
+    let fd = readiness::register(fd)?;
+    let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); 4096];
+    loop {
+        let mut ready = fd.readable().await?;
+        let mut events = inotify::Reader::new(fd.get_ref(), &mut buf);
+        loop {
+            match events.next() {
+                Ok(event) => {
+                    if event.file_name().map(std::ffi::CStr::to_bytes) == Some(name.as_bytes()) {
+                        return Ok(());
+                    }
+                }
+                Err(rustix::io::Errno::AGAIN) => break,
+                Err(rustix::io::Errno::INTR) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        ready.clear_ready();
+    }
+}
+
+/// The inotify descriptor under the runtime's readiness events.
+#[allow(unsafe_code)]
+mod readiness {
+    use std::os::fd::OwnedFd;
+
+    use tokio::io::unix::AsyncFd;
+
+    pub(super) fn register(fd: OwnedFd) -> std::io::Result<AsyncFd<OwnedFd>> {
+        // SAFETY: the `AsyncFd` owns the descriptor: it stays open, and the same, until the
+        // `AsyncFd` is dropped.
+        unsafe { AsyncFd::register(fd) }.map_err(std::io::Error::from)
     }
 }
 
@@ -287,5 +398,77 @@ mod spawn {
         unsafe {
             cmd.pre_exec(move || namespace.enter());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use kbatch_api::clock::SystemClock;
+
+    use super::*;
+
+    fn launch(dir: &Path, argv: &[&str], marker: Option<PathBuf>) -> Launch {
+        Launch {
+            id: "r".to_owned(),
+            argv: argv.iter().map(|a| (*a).to_owned()).collect(),
+            env: vec![("PATH".to_owned(), "/usr/bin:/bin".to_owned())],
+            working_dir: dir.to_owned(),
+            log_path: dir.join("r.log"),
+            cgroup: None,
+            mounts: Vec::new(),
+            started_marker: marker,
+        }
+    }
+
+    /// A marker renamed into place, as runc writes its pid file, is seen; one that exists
+    /// already is seen at once.
+    #[tokio::test]
+    async fn a_marker_is_seen_when_it_is_renamed_into_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().join("runc.pid");
+        let waiting = tokio::spawn({
+            let marker = marker.clone();
+            async move { appears(&marker).await }
+        });
+        // Other entries of the directory do not count.
+        std::fs::write(dir.path().join("other"), "x").unwrap();
+        std::fs::write(dir.path().join(".runc.pid"), "42").unwrap();
+        std::fs::rename(dir.path().join(".runc.pid"), &marker).unwrap();
+        waiting.await.unwrap().unwrap();
+        appears(&marker).await.unwrap();
+    }
+
+    /// A run counts as started once its marker appears while it runs, or once it has ended
+    /// without one (runc that could not start the container); either way its exit follows.
+    #[tokio::test]
+    async fn a_run_is_started_at_its_marker_or_at_its_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().join("started");
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let run = launch(
+            dir.path(),
+            &["/bin/sh", "-c", "touch started; exec sleep 1000"],
+            Some(marker.clone()),
+        );
+        let started = run.start(clock.clone()).await.unwrap();
+        let record = started.record();
+        let supervised = started
+            .supervise_started(clock.clone(), Some(&marker))
+            .await;
+        assert!(marker.exists());
+        assert!(supervised.ended.is_none(), "it still runs");
+        let _ = kill_process_group(Pid::from_raw(record.pgid).unwrap(), Signal::KILL);
+        assert_eq!(supervised.exit().await.signal, Some(9));
+
+        let never = dir.path().join("never");
+        let run = launch(
+            dir.path(),
+            &["/bin/sh", "-c", "exit 3"],
+            Some(never.clone()),
+        );
+        let started = run.start(clock.clone()).await.unwrap();
+        let supervised = started.supervise_started(clock, Some(&never)).await;
+        assert!(!never.exists());
+        assert_eq!(supervised.exit().await.code, 3);
     }
 }

@@ -55,6 +55,7 @@ struct State {
 pub struct FakeRuntime {
     clock: Arc<dyn Clock>,
     state: Arc<Mutex<State>>,
+    images: bool,
 }
 
 impl FakeRuntime {
@@ -62,6 +63,16 @@ impl FakeRuntime {
         FakeRuntime {
             clock,
             state: Arc::default(),
+            images: false,
+        }
+    }
+
+    /// The same fake as a runtime that runs images: the agent pulls each container's image
+    /// first ([`Runtime::uses_images`]).
+    pub fn with_images(self) -> FakeRuntime {
+        FakeRuntime {
+            images: true,
+            ..self
         }
     }
 
@@ -119,6 +130,10 @@ impl FakeRuntime {
 impl Runtime for FakeRuntime {
     fn name(&self) -> &str {
         "fake"
+    }
+
+    fn uses_images(&self) -> bool {
+        self.images
     }
 
     fn check(&self, container: &Container) -> Result<(), String> {

@@ -81,6 +81,8 @@ pub struct ProcessRuntime {
     runs: Mutex<HashMap<String, Arc<ProcessRun>>>,
     /// Started with the first run in shim mode.
     spawner: Mutex<Option<Spawner>>,
+    /// See [`ProcessRuntime::with_started_marker`].
+    started_marker: Option<String>,
 }
 
 /// How runs are supervised in shim mode.
@@ -175,7 +177,23 @@ impl ProcessRuntime {
             shim: None,
             runs: Mutex::new(HashMap::new()),
             spawner: Mutex::new(None),
+            started_marker: None,
         }
+    }
+
+    /// The same runtime, reporting each run started only once a file of this name exists
+    /// in the run's working directory (or its process has ended): the runc runtime's
+    /// `runc run --pid-file`, which runc writes once the container's process has been let
+    /// go (`container::Launch::started_marker`).
+    pub fn with_started_marker(self, name: impl Into<String>) -> ProcessRuntime {
+        ProcessRuntime {
+            started_marker: Some(name.into()),
+            ..self
+        }
+    }
+
+    fn started_marker(&self) -> Option<&str> {
+        self.started_marker.as_deref()
     }
 
     /// The same runtime in shim mode: each run is supervised by `<program> __shim` (the
@@ -231,17 +249,27 @@ impl ProcessRuntime {
 
     /// Starts the run in the agent's process.
     async fn start_direct(&self, spec: ContainerSpec) -> Result<Arc<ProcessRun>, StartError> {
-        let launch = launch(spec.clone(), self.create_cgroup(&spec)?);
+        let launch = launch(
+            spec.clone(),
+            self.create_cgroup(&spec)?,
+            self.started_marker(),
+        );
+        let marker = launch.started_marker.clone();
         let started = launch.start(self.clock.clone()).await?;
+        // When it was spawned: before its exit, however soon that comes.
+        let started_at = self.clock.now();
+        let record = started.record();
+        let supervised = started
+            .supervise_started(self.clock.clone(), marker.as_deref())
+            .await;
         let run = Arc::new(ProcessRun {
             id: spec.id,
-            started_at: self.clock.now(),
-            record: started.record(),
+            started_at,
+            record,
             exit: ExitCell::new(),
         });
-        let clock = self.clock.clone();
         let watched = run.clone();
-        tokio::spawn(async move { watched.exit.set(started.supervise(clock).await) });
+        tokio::spawn(async move { watched.exit.set(supervised.exit().await) });
         Ok(run)
     }
 
@@ -309,8 +337,15 @@ impl ProcessRuntime {
         spec: ContainerSpec,
     ) -> Result<Arc<ProcessRun>, StartError> {
         let program = shim.program.display().to_string();
+        // Taken before the shim is asked: its run's exit, which it may record before it
+        // answers (a run counts as started only once its container runs), comes after.
+        let spawned_at = self.clock.now();
         let id = spec.id.clone();
-        let launch = launch(spec.clone(), self.create_cgroup(&spec)?);
+        let launch = launch(
+            spec.clone(),
+            self.create_cgroup(&spec)?,
+            self.started_marker(),
+        );
         let cgroups = launch
             .cgroup
             .as_ref()
@@ -363,7 +398,7 @@ impl ProcessRuntime {
             {
                 let run = Arc::new(ProcessRun {
                     id,
-                    started_at: self.clock.now(),
+                    started_at: spawned_at,
                     record: record.clone(),
                     exit: ExitCell::new(),
                 });
@@ -697,8 +732,9 @@ async fn ended(mut answers: BufReader<pipe::Receiver>, child: Option<tokio::proc
 }
 
 /// What a shim or the direct mode starts: the spec, with its cgroups made.
-fn launch(spec: ContainerSpec, cgroup: Option<RunCgroup>) -> Launch {
+fn launch(spec: ContainerSpec, cgroup: Option<RunCgroup>, marker: Option<&str>) -> Launch {
     Launch {
+        started_marker: marker.map(|name| spec.working_dir.join(name)),
         id: spec.id,
         argv: spec.argv,
         env: spec.env,

@@ -89,6 +89,8 @@ pub struct AgentArgs {
     /// the Node advertises. Only callers with a certificate of the cluster CA get in.
     #[arg(long, default_value_t = KUBELET_PORT)]
     log_port: u16,
+    #[command(flatten)]
+    image_gc: crate::instance::ImageGcArgs,
 }
 
 fn label(text: &str) -> Result<(String, String), String> {
@@ -173,6 +175,7 @@ async fn serve(args: AgentArgs) -> anyhow::Result<()> {
     node.api_server = api_address(&join.server).await;
     let listen = SocketAddr::new(args.node_ip, args.log_port);
     let log_server = LogServer::bind(&node.dir, listen, &join.ca_pem).await?;
+    node.image_gc = args.image_gc.policy()?;
     let mut config = agent_config(&clock, node);
     config.labels = args.labels.iter().cloned().collect();
     config.taints = args.register_with_taints.clone();

@@ -113,6 +113,8 @@ pub struct ServerArgs {
     /// `--pod-max-pids`); -1: no limit.
     #[arg(long, default_value_t = -1, allow_negative_numbers = true)]
     pod_max_pids: i64,
+    #[command(flatten)]
+    image_gc: crate::instance::ImageGcArgs,
     /// Where the cluster's state lives: the embedded SQLite store in the data directory, or
     /// etcd (which several servers can share; needs --etcd-endpoints).
     #[arg(long, value_enum, default_value = "sqlite")]
@@ -371,6 +373,7 @@ fn settings(args: &ServerArgs, data_dir: &Path, listen: SocketAddr) -> anyhow::R
         node.default_runtime = args.runtime;
         node.pod_max_pids = args.pod_max_pids;
         node.node_ip = args.node_ip;
+        node.image_gc = args.image_gc.policy()?;
         // Pods share the host's network: they reach the API where this server listens
         // (loopback when it listens on every address, which its certificate covers).
         node.api_server = Some(api_address(listen));

@@ -19,9 +19,30 @@ pub struct Paths {
     pub store: Store,
 }
 
+/// The parent of every container's cgroup (below each hierarchy's root).
+pub const CGROUP_PARENT: &str = "/kbatch-runc";
+
 /// The cgroup runc puts a container in (below each hierarchy's root).
 pub fn cgroups_path(container_id: &str) -> String {
-    format!("/kbatch-runc/{container_id}")
+    format!("{CGROUP_PARENT}/{container_id}")
+}
+
+/// Removes the containers' parent cgroup from each hierarchy where no container's cgroup
+/// is left in it (runc creates it with the first container); one still in use stays.
+pub fn remove_cgroup_parent() {
+    for dir in super::command::cgroup_dirs(CGROUP_PARENT) {
+        match std::fs::remove_dir(&dir) {
+            Ok(()) => {}
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::ENOENT | libc::EBUSY | libc::ENOTEMPTY)
+                ) => {}
+            Err(e) => {
+                tracing::debug!(dir = %dir.display(), error = %e, "removing the containers' parent cgroup")
+            }
+        }
+    }
 }
 
 /// The pod uid of a container id, if it is one of ours (`<uid>_<64 hex digits>`).
@@ -88,6 +109,16 @@ pub fn pods(paths: &Paths, runc: Option<&Runc>) -> Vec<String> {
 /// filesystem (unmounted) and its bundle.
 pub async fn end_run(runc: &Runc, paths: &Paths, container_id: &str) {
     runc.delete(container_id).await;
+    release(paths, container_id).await;
+}
+
+/// [`end_run`] for a run whose `runc run` has returned: the container has stopped, and
+/// its cgroups and state go without a `runc delete` when nothing is left in them
+/// ([`Runc::remove_stopped`]).
+pub async fn end_stopped_run(runc: &Runc, paths: &Paths, container_id: &str) {
+    if !runc.remove_stopped(container_id) {
+        runc.delete(container_id).await;
+    }
     release(paths, container_id).await;
 }
 

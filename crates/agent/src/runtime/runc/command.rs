@@ -41,7 +41,8 @@ impl Runc {
 
     /// The command line that runs container `id` from `bundle` in the foreground: its stdio
     /// is the container's, its exit status the container's, and `--keep` leaves the stopped
-    /// container (and its cgroup) for [`oom_killed`] and `runc delete`. runc's own messages
+    /// container (and its cgroup) for [`oom_killed`] and `runc delete`; `--pid-file` says
+    /// when the container's process runs ([`PID_FILE`]). runc's own messages
     /// go to the bundle's `runc.log` ([`start_error`] reads it), not the container's log.
     pub fn run_argv(&self, bundle: &Path, id: &str) -> Vec<String> {
         vec![
@@ -54,6 +55,8 @@ impl Runc {
             "json".to_owned(),
             "run".to_owned(),
             "--keep".to_owned(),
+            "--pid-file".to_owned(),
+            bundle.join(PID_FILE).display().to_string(),
             "--bundle".to_owned(),
             bundle.display().to_string(),
             id.to_owned(),
@@ -91,6 +94,59 @@ impl Runc {
                 }
             }
             Err(e) => tracing::warn!(container = %id, error = %e, "running runc delete"),
+        }
+    }
+
+    /// What `runc delete` does for a container that has stopped, done here: its cgroups
+    /// (as runc's state lists them) and its state directory are removed. A run's end does
+    /// it once `runc run` has returned, which it only does once the container's init has
+    /// ended (and with it, in its own PID namespace, every process of the container): that
+    /// spares the start of a Go binary (`runc delete`, 10 to 20 ms) on every run's end.
+    /// Returns false, having changed nothing that `runc delete --force` would not, when the
+    /// container is not one it can remove so: runc has no state for it, its init still
+    /// runs, or a cgroup cannot be removed (a process is still in it).
+    pub fn remove_stopped(&self, id: &str) -> bool {
+        #[derive(Deserialize)]
+        struct State {
+            init_process_pid: i32,
+            init_process_start: u64,
+            #[serde(default)]
+            cgroup_paths: std::collections::BTreeMap<String, PathBuf>,
+        }
+        let dir = self.root.join(id);
+        let Some(state) = std::fs::read(dir.join("state.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice::<State>(&b).ok())
+        else {
+            return false;
+        };
+        // runc's own test of a stopped container: its init's pid no longer names the
+        // process that started then (or names a zombie).
+        if crate::checkpoint::process_stat(state.init_process_pid)
+            .is_some_and(|(st, ticks)| ticks == state.init_process_start && st != "Z" && st != "X")
+        {
+            return false;
+        }
+        let mut paths: Vec<&PathBuf> = state.cgroup_paths.values().collect();
+        paths.sort();
+        paths.dedup();
+        for path in paths {
+            match std::fs::remove_dir(path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    tracing::debug!(container = %id, cgroup = %path.display(), error = %e, "removing a stopped container's cgroup: leaving it to runc delete");
+                    return false;
+                }
+            }
+        }
+        match std::fs::remove_dir_all(&dir) {
+            Ok(()) => true,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => true,
+            Err(e) => {
+                tracing::debug!(container = %id, error = %e, "removing a stopped container's state: leaving it to runc delete");
+                false
+            }
         }
     }
 
@@ -141,6 +197,11 @@ impl Runc {
 /// runc's log in a run's bundle.
 const LOG: &str = "runc.log";
 
+/// The container's pid, in a run's bundle: runc writes it (under another name, then
+/// renamed) once the container's process has been let go to exec, which is when the run
+/// counts as started (`ProcessRuntime::with_started_marker`).
+pub const PID_FILE: &str = "runc.pid";
+
 /// Why `runc run` could not start the container's process, if that is how it failed: the
 /// `runc run failed: …` error it logged (an executable missing from the image, a working
 /// directory that cannot be entered, …). A container that ran and failed logs none.
@@ -156,6 +217,23 @@ pub fn start_error(bundle: &Path) -> Option<String> {
         .filter_map(|l| serde_json::from_str::<Entry>(l).ok())
         .find(|e| e.level == "error" && e.msg.starts_with("runc run failed: "))
         .map(|e| e.msg)
+}
+
+/// The directories of `cgroups_path` in every cgroup hierarchy mounted on this host.
+pub fn cgroup_dirs(cgroups_path: &str) -> Vec<PathBuf> {
+    let Ok(mountinfo) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return Vec::new();
+    };
+    let rel = cgroups_path.trim_start_matches('/');
+    mountinfo
+        .lines()
+        .filter_map(|line| {
+            let (pre, post) = line.split_once(" - ")?;
+            let point = pre.split_whitespace().nth(4)?;
+            let fstype = post.split_whitespace().next()?;
+            matches!(fstype, "cgroup" | "cgroup2").then(|| Path::new(point).join(rel))
+        })
+        .collect()
 }
 
 /// The memory cgroup directories of `cgroups_path` on this host: the v1 memory hierarchy's

@@ -103,7 +103,8 @@ impl RuncRuntime {
                 "runc runtime: the runc binary is not installed (looked in {DEBIAN_RUNC} and on PATH): pods that need it fail until it is; install it with `{INSTALL_HINT}`"
             );
         }
-        let inner = ProcessRuntime::with_cgroups(clock.clone(), None);
+        let inner = ProcessRuntime::with_cgroups(clock.clone(), None)
+            .with_started_marker(command::PID_FILE);
         let inner = match supervision {
             Supervision::Shim(program) => inner.with_shim(program, dir.join("runs")),
             Supervision::Direct => inner,
@@ -171,7 +172,11 @@ impl RuncRuntime {
                 exit.code = 128;
                 exit.start_error = Some(why);
             }
-            cleanup::end_run(&runc, &paths, &container_id).await;
+            if exit.lost.is_none() {
+                cleanup::end_stopped_run(&runc, &paths, &container_id).await;
+            } else {
+                cleanup::end_run(&runc, &paths, &container_id).await;
+            }
             watched.exit.set(exit);
         });
         run
@@ -310,6 +315,16 @@ impl Runtime for RuncRuntime {
     async fn release_pod(&self, uid: &str) {
         self.inner.release_pod(uid).await;
         cleanup::end_pod(self.runc.as_ref(), &self.paths(), uid).await;
+    }
+}
+
+impl Drop for RuncRuntime {
+    /// The runtime stops (its server or agent exits): the containers' parent cgroup goes
+    /// where no container is left in it.
+    fn drop(&mut self) {
+        if self.runc.is_some() {
+            cleanup::remove_cgroup_parent();
+        }
     }
 }
 
