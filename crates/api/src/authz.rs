@@ -5,9 +5,6 @@
 //! pods, nodes and the classes; read the ConfigMaps, Secrets and claims its own pods use; write
 //! its own Node and Lease, the status of its own pods and their final deletion, and events.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-
 use k8s_openapi::api::core::v1::Pod;
 use kbatch_core::object::{
     CONFIGMAP, EVENT, Kind, LEASE, NODE, Object, PERSISTENTVOLUMECLAIM, POD, RUNTIME_CLASS, SECRET,
@@ -22,43 +19,6 @@ use crate::registry::{ListParams, Registry};
 
 /// The namespace of nodes' Leases.
 const NODE_LEASE_NAMESPACE: &str = "kube-node-lease";
-
-/// How long a node's found use of a ConfigMap or Secret is remembered.
-const GRANT_TTL: jiff::SignedDuration = jiff::SignedDuration::from_secs(5);
-/// Remembered grants beyond which the expired ones are dropped.
-const GRANTS_PRUNED_ABOVE: usize = 4096;
-
-/// (node, kind's plural, namespace, name) of a ConfigMap or Secret a pod on the node uses.
-type GrantKey = (String, &'static str, String, String);
-
-/// The Node authorizer's recent answers that a node's pod uses an object, each until it
-/// expires. Upstream keeps a graph fed by informers; here the pods of the node are listed
-/// when a node asks for an object it was not recently found to use, and a yes is remembered
-/// for [`GRANT_TTL`]: the agent reads the same ConfigMap (`kube-root-ca.crt`) for every pod it
-/// starts, and a list per read made every pod start cost a decode of every pod in the
-/// namespace. A node keeps its access for at most that long after its last pod using the
-/// object left it, as upstream's graph keeps it for as long as its informers lag.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct NodeGrants(Arc<Mutex<HashMap<GrantKey, jiff::Timestamp>>>);
-
-impl NodeGrants {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<GrantKey, jiff::Timestamp>> {
-        // Each critical section is one map operation.
-        self.0.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn holds(&self, key: &GrantKey, now: jiff::Timestamp) -> bool {
-        self.lock().get(key).is_some_and(|until| *until > now)
-    }
-
-    fn remember(&self, key: GrantKey, now: jiff::Timestamp) {
-        let mut grants = self.lock();
-        if grants.len() >= GRANTS_PRUNED_ABOVE {
-            grants.retain(|_, until| *until > now);
-        }
-        grants.insert(key, now.saturating_add(GRANT_TTL).unwrap_or(now));
-    }
-}
 
 /// What a request does (`authorizer.AttributesRecord`, for resource requests).
 #[derive(Debug, Clone)]
@@ -157,8 +117,9 @@ impl Registry {
         }
     }
 
-    /// Whether a pod bound to `node` in the object's namespace refers to it (the Node
-    /// authorizer's graph, searched on demand).
+    /// Whether a pod bound to `node` in the object's namespace refers to it: the Node
+    /// authorizer's graph (`node_graph.rs`) when it knows, else a list of the node's pods in
+    /// the namespace.
     async fn used_by_pod_on(
         &self,
         node: &str,
@@ -168,9 +129,11 @@ impl Registry {
         let (Some(ns), Some(name)) = (attrs.namespace, attrs.name) else {
             return Ok(false);
         };
-        let key: GrantKey = (node.to_owned(), kind.plural, ns.to_owned(), name.to_owned());
-        let now = self.clock().now();
-        if self.node_grants().holds(&key, now) {
+        if self
+            .node_graph()
+            .uses(self, kind.plural, ns, name, node)
+            .is_some()
+        {
             return Ok(true);
         }
         let params = ListParams {
@@ -178,14 +141,10 @@ impl Registry {
             ..Default::default()
         };
         let pods = self.list(&POD, Some(ns), &params).await?;
-        let used = pods.items.iter().any(|o| match o {
+        Ok(pods.items.iter().any(|o| match o {
             Object::Pod(pod) => pod_refers_to(pod, kind, name),
             _ => false,
-        });
-        if used {
-            self.node_grants().remember(key, now);
-        }
-        Ok(used)
+        }))
     }
 
     /// NodeRestriction for creates, whose object's name is in the body: a node may create its
@@ -269,68 +228,71 @@ fn pod_node(pod: &Pod) -> Option<&str> {
 /// Whether `pod` names the ConfigMap, Secret or claim `name` (env, envFrom, volumes,
 /// projected sources, image pull secrets).
 fn pod_refers_to(pod: &Pod, kind: &Kind, name: &str) -> bool {
+    references(pod)
+        .iter()
+        .any(|(plural, n)| *plural == kind.plural && *n == name)
+}
+
+/// The ConfigMaps, Secrets and claims `pod` names, as (kind's plural, name).
+pub(crate) fn references(pod: &Pod) -> Vec<(&'static str, &str)> {
+    let mut found: Vec<(&'static str, &str)> = Vec::new();
     let Some(spec) = pod.spec.as_ref() else {
-        return false;
+        return found;
     };
+    let (config_map, secret, claim) = (
+        CONFIGMAP.plural,
+        SECRET.plural,
+        PERSISTENTVOLUMECLAIM.plural,
+    );
     let containers = spec
         .init_containers
         .iter()
         .flatten()
         .chain(spec.containers.iter());
-    let mut config_maps: Vec<&str> = Vec::new();
-    let mut secrets: Vec<&str> = Vec::new();
-    let mut claims: Vec<&str> = Vec::new();
     for c in containers {
         for from in c.env_from.iter().flatten() {
             if let Some(r) = &from.config_map_ref {
-                config_maps.push(&r.name);
+                found.push((config_map, &r.name));
             }
             if let Some(r) = &from.secret_ref {
-                secrets.push(&r.name);
+                found.push((secret, &r.name));
             }
         }
         for var in c.env.iter().flatten() {
             if let Some(source) = &var.value_from {
                 if let Some(r) = &source.config_map_key_ref {
-                    config_maps.push(&r.name);
+                    found.push((config_map, &r.name));
                 }
                 if let Some(r) = &source.secret_key_ref {
-                    secrets.push(&r.name);
+                    found.push((secret, &r.name));
                 }
             }
         }
     }
     for s in spec.image_pull_secrets.iter().flatten() {
-        secrets.push(&s.name);
+        found.push((secret, &s.name));
     }
     for v in spec.volumes.iter().flatten() {
         if let Some(cm) = &v.config_map {
-            config_maps.push(&cm.name);
+            found.push((config_map, &cm.name));
         }
         if let Some(name) = v.secret.as_ref().and_then(|s| s.secret_name.as_deref()) {
-            secrets.push(name);
+            found.push((secret, name));
         }
-        if let Some(claim) = &v.persistent_volume_claim {
-            claims.push(&claim.claim_name);
+        if let Some(c) = &v.persistent_volume_claim {
+            found.push((claim, &c.claim_name));
         }
         let projected = v.projected.as_ref().and_then(|p| p.sources.as_ref());
         for source in projected.into_iter().flatten() {
             if let Some(cm) = &source.config_map {
-                config_maps.push(&cm.name);
+                found.push((config_map, &cm.name));
             }
             if let Some(s) = &source.secret {
-                secrets.push(&s.name);
+                found.push((secret, &s.name));
             }
         }
     }
-    let names = if *kind == CONFIGMAP {
-        config_maps
-    } else if *kind == SECRET {
-        secrets
-    } else {
-        claims
-    };
-    names.contains(&name)
+    found
 }
 
 /// RBAC's wording: `User "system:node:n1" cannot delete resource "jobs" in API group "batch"

@@ -13,6 +13,7 @@ pub mod error;
 mod http;
 pub mod logs;
 pub mod node_credentials;
+mod node_graph;
 pub mod node_logs;
 pub mod pki;
 pub mod registry;

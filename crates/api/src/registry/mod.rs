@@ -50,8 +50,8 @@ pub struct Registry {
     tokens: Option<Arc<TokenIssuer>>,
     /// What the DefaultTolerationSeconds plugin gives pods.
     tolerations: plugins::DefaultTolerations,
-    /// The Node authorizer's recent findings; see `authz.rs`.
-    node_grants: crate::authz::NodeGrants,
+    /// The Node authorizer's graph; see `node_graph.rs`.
+    node_graph: crate::node_graph::NodeGraph,
 }
 
 /// Options of a list: selectors, paging and the resourceVersion to read at.
@@ -85,7 +85,7 @@ impl Registry {
             decoded: Default::default(),
             tokens: None,
             tolerations: plugins::DefaultTolerations::default(),
-            node_grants: Default::default(),
+            node_graph: Default::default(),
         }
     }
 
@@ -111,8 +111,8 @@ impl Registry {
         &self.clock
     }
 
-    pub(crate) fn node_grants(&self) -> &crate::authz::NodeGrants {
-        &self.node_grants
+    pub(crate) fn node_graph(&self) -> &crate::node_graph::NodeGraph {
+        &self.node_graph
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
