@@ -80,36 +80,6 @@ spec:
     );
 }
 
-fn pod_of(s: &Server, job: &str) -> String {
-    let name = s.wait_for(
-        &[
-            "get",
-            "pods",
-            "-l",
-            &format!("job-name={job}"),
-            "-o",
-            "jsonpath={.items[0].metadata.name}",
-        ],
-        LONG,
-        |out| !out.trim().is_empty(),
-    );
-    name.trim().to_owned()
-}
-
-fn wait_condition(s: &Server, what: &str, condition: &str) {
-    let out = s.kubectl(&[
-        "wait",
-        &format!("--for=condition={condition}"),
-        what,
-        "--timeout=120s",
-    ]);
-    assert!(
-        out.success,
-        "{what} never became {condition}: {}{}",
-        out.stdout, out.stderr
-    );
-}
-
 fn wait_phase(s: &Server, pod: &str, phase: &str) {
     s.wait_for(
         &[
@@ -213,8 +183,8 @@ fn kubectl_logs_reads_a_pod_on_a_remote_agent() {
 
     // A finished pod: the whole log, its tail, through the Job.
     pinned_job(&s, "far-lines", REMOTE, "echo one; echo two; echo three");
-    wait_condition(&s, "job/far-lines", "complete");
-    let pod = pod_of(&s, "far-lines");
+    s.wait_condition("job/far-lines", "complete");
+    let pod = s.first_pod_of("far-lines", LONG);
     assert_eq!(
         s.ok(&[
             "get",
@@ -255,7 +225,7 @@ fn kubectl_logs_reads_a_pod_on_a_remote_agent() {
             go.display()
         ),
     );
-    let pod = pod_of(&s, "far-follow");
+    let pod = s.first_pod_of("far-follow", LONG);
     wait_phase(&s, &pod, "Running");
     let follower = Follower::start(&s, &["logs", "-f", &pod]);
     assert_eq!(follower.next().as_deref(), Some("started"));
@@ -266,7 +236,7 @@ fn kubectl_logs_reads_a_pod_on_a_remote_agent() {
     // A follow that kubectl gives up: the server closes its connection to the agent, and
     // the agent closes its side.
     pinned_job(&s, "far-forever", REMOTE, "echo awake; sleep 600");
-    let pod = pod_of(&s, "far-forever");
+    let pod = s.first_pod_of("far-forever", LONG);
     wait_phase(&s, &pod, "Running");
     let port: u16 = port.parse().expect("the log port");
     let follower = Follower::start(&s, &["logs", "-f", &pod]);
@@ -345,8 +315,8 @@ fn kubectl_on_one_server_reads_a_pod_on_another_servers_node() {
         wait_log_server(&a, node);
     }
     pinned_job(&a, "on-b", "server-b", "echo from b; echo bye");
-    wait_condition(&a, "job/on-b", "complete");
-    let pod = pod_of(&a, "on-b");
+    a.wait_condition("job/on-b", "complete");
+    let pod = a.first_pod_of("on-b", LONG);
     assert_eq!(
         a.ok(&[
             "get",

@@ -84,38 +84,6 @@ fn jsonpath(s: &Server, what: &str, path: &str) -> String {
     s.ok(&["get", what, "-o", &format!("jsonpath={path}")])
 }
 
-fn pod_of(s: &Server, job: &str) -> String {
-    let name = s.wait_for(
-        &[
-            "get",
-            "pods",
-            "-l",
-            &format!("job-name={job}"),
-            "-o",
-            "jsonpath={.items[0].metadata.name}",
-        ],
-        LONG,
-        |out| !out.trim().is_empty(),
-    );
-    name.trim().to_owned()
-}
-
-fn wait_condition(s: &Server, what: &str, condition: &str) {
-    let out = s.kubectl(&[
-        "wait",
-        &format!("--for=condition={condition}"),
-        what,
-        "--timeout=120s",
-    ]);
-    assert!(
-        out.success,
-        "{what} never became {condition}: {}{}\n{}",
-        out.stdout,
-        out.stderr,
-        s.kubectl(&["get", what, "-o", "yaml"]).stdout
-    );
-}
-
 #[test]
 fn a_remote_agent_runs_the_pods_bound_to_its_node() {
     if !have_kubectl() {
@@ -209,8 +177,8 @@ spec:
 "
         ),
     );
-    wait_condition(&s, "job/far-ok", "complete");
-    let pod = pod_of(&s, "far-ok");
+    s.wait_condition("job/far-ok", "complete");
+    let pod = s.first_pod_of("far-ok", LONG);
     let what = format!("pod/{pod}");
     assert_eq!(jsonpath(&s, &what, "{.spec.nodeName}"), REMOTE);
     assert_eq!(jsonpath(&s, &what, "{.status.hostIP}"), REMOTE_IP);
@@ -286,7 +254,7 @@ spec:
 "
         ),
     );
-    let pod = pod_of(&s, "far-in-cluster");
+    let pod = s.first_pod_of("far-in-cluster", LONG);
     let out = s.kubectl(&[
         "wait",
         "--for=condition=complete",
@@ -319,8 +287,8 @@ spec:
 "
         ),
     );
-    wait_condition(&s, "job/far-fail", "failed");
-    let pod = pod_of(&s, "far-fail");
+    s.wait_condition("job/far-fail", "failed");
+    let pod = s.first_pod_of("far-fail", LONG);
     let what = format!("pod/{pod}");
     assert_eq!(jsonpath(&s, &what, "{.spec.nodeName}"), REMOTE);
     assert_eq!(jsonpath(&s, &what, "{.status.phase}"), "Failed");
@@ -363,7 +331,7 @@ spec:
 "
         ),
     );
-    let pod = pod_of(&s, "far-long");
+    let pod = s.first_pod_of("far-long", LONG);
     s.wait_for(
         &[
             "get",
@@ -427,7 +395,7 @@ fn the_agent_carries_on_across_a_server_restart() {
     let s = Server::start_with(&args);
     let agent = RemoteAgent::start(&s);
     pinned_job(&s, "before", "exit 0");
-    wait_condition(&s, "job/before", "complete");
+    s.wait_condition("job/before", "complete");
 
     // A pod that outlives the server's absence: it waits for a file the test makes while
     // the server is down.
@@ -440,7 +408,7 @@ fn the_agent_carries_on_across_a_server_restart() {
             flag.display()
         ),
     );
-    let pod = pod_of(&s, "across");
+    let pod = s.first_pod_of("across", LONG);
     s.wait_for(
         &[
             "get",
@@ -455,7 +423,7 @@ fn the_agent_carries_on_across_a_server_restart() {
     std::fs::write(&flag, "").unwrap();
     let s = Server::start_in(dir, &args);
 
-    wait_condition(&s, "job/across", "failed");
+    s.wait_condition("job/across", "failed");
     let what = format!("pod/{pod}");
     assert_eq!(jsonpath(&s, &what, "{.status.phase}"), "Failed");
     assert_eq!(
@@ -467,8 +435,8 @@ fn the_agent_carries_on_across_a_server_restart() {
         "3"
     );
     pinned_job(&s, "after", "exit 0");
-    wait_condition(&s, "job/after", "complete");
-    let pod = pod_of(&s, "after");
+    s.wait_condition("job/after", "complete");
+    let pod = s.first_pod_of("after", LONG);
     assert_eq!(
         jsonpath(&s, &format!("pod/{pod}"), "{.spec.nodeName}"),
         REMOTE

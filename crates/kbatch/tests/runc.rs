@@ -65,24 +65,6 @@ fn apply(server: &Server, yaml: &str) {
     server.ok_stdin(&["apply", "-f", "-"], yaml);
 }
 
-fn pod_of_job(server: &Server, job: &str) -> String {
-    server
-        .wait_for(
-            &[
-                "get",
-                "pods",
-                "-l",
-                &format!("job-name={job}"),
-                "-o",
-                "jsonpath={.items[0].metadata.name}",
-            ],
-            PATIENCE,
-            |o| !o.is_empty(),
-        )
-        .trim()
-        .to_owned()
-}
-
 fn job(name: &str, image: &str, container_extra: &str, pod_extra: &str) -> String {
     format!(
         r#"
@@ -134,7 +116,7 @@ fn jobs_run_as_runc_containers_from_a_pulled_image() {
         PATIENCE,
         |o| o == "1",
     );
-    let pod = pod_of_job(&server, "entry");
+    let pod = server.first_pod_of("entry", PATIENCE);
     assert_eq!(server.ok(&["logs", &pod]), "hello from the image\n");
     let events = server.ok(&[
         "get",
@@ -169,7 +151,7 @@ fn jobs_run_as_runc_containers_from_a_pulled_image() {
         &server,
         &job("args", &image, "        args: [echo, from, args]", ""),
     );
-    let pod = pod_of_job(&server, "args");
+    let pod = server.first_pod_of("args", PATIENCE);
     assert_eq!(terminated(&server, &pod), "Completed 0");
     assert_eq!(server.ok(&["logs", &pod]), "from args\n");
     apply(
@@ -181,7 +163,7 @@ fn jobs_run_as_runc_containers_from_a_pulled_image() {
             "",
         ),
     );
-    let pod = pod_of_job(&server, "fails");
+    let pod = server.first_pod_of("fails", PATIENCE);
     assert_eq!(terminated(&server, &pod), "Error 3");
     assert_eq!(
         server.ok(&["logs", &pod]),
@@ -209,7 +191,7 @@ fn jobs_run_as_runc_containers_from_a_pulled_image() {
             "      volumes: [{name: config, configMap: {name: settings}}, {name: scratch, emptyDir: {}}]",
         ),
     );
-    let pod = pod_of_job(&server, "volumes");
+    let pod = server.first_pod_of("volumes", PATIENCE);
     assert_eq!(terminated(&server, &pod), "Completed 0");
     assert_eq!(server.ok(&["logs", &pod]), "nightlynightly\nx\nread-only\n");
 
@@ -219,7 +201,7 @@ fn jobs_run_as_runc_containers_from_a_pulled_image() {
         &server,
         &job("badexec", &image, "        command: [no-such-program]", ""),
     );
-    let pod = pod_of_job(&server, "badexec");
+    let pod = server.first_pod_of("badexec", PATIENCE);
     assert_eq!(terminated(&server, &pod), "StartError 128");
     let message = server.ok(&[
         "get",
@@ -260,7 +242,7 @@ spec:
 "#
         ),
     );
-    let pod = pod_of_job(&server, "oom");
+    let pod = server.first_pod_of("oom", PATIENCE);
     assert_eq!(terminated(&server, &pod), "OOMKilled 137");
     server.wait_for(
         &[
@@ -285,7 +267,7 @@ spec:
             "",
         ),
     );
-    let pod = pod_of_job(&server, "nonroot");
+    let pod = server.first_pod_of("nonroot", PATIENCE);
     let waiting = server.wait_for(
         &[
             "get", "pod", &pod, "-o",
@@ -311,14 +293,14 @@ spec:
             "",
         ),
     );
-    let pod = pod_of_job(&server, "user");
+    let pod = server.first_pod_of("user", PATIENCE);
     assert_eq!(terminated(&server, &pod), "Completed 0");
     assert_eq!(server.ok(&["logs", &pod]), "1000:2000\n");
 
     // An image the registry does not have: ErrImagePull, then the pull back-off.
     let missing = format!("{}/kbatch-test/missing:v1", registry.addr);
     apply(&server, &job("missing", &missing, "", ""));
-    let pod = pod_of_job(&server, "missing");
+    let pod = server.first_pod_of("missing", PATIENCE);
     server.wait_for(&["get", "pod", &pod], PATIENCE, |o| {
         o.contains("ErrImagePull")
     });
@@ -340,7 +322,7 @@ spec:
             "",
         ),
     );
-    let pod = pod_of_job(&server, "imported");
+    let pod = server.first_pod_of("imported", PATIENCE);
     assert_eq!(terminated(&server, &pod), "Completed 0");
     assert_eq!(server.ok(&["logs", &pod]), "hello from the image\n");
 
@@ -354,14 +336,14 @@ spec:
             "",
         ),
     );
-    let pod = pod_of_job(&server, "never");
+    let pod = server.first_pod_of("never", PATIENCE);
     server.wait_for(&["get", "pod", &pod], PATIENCE, |o| {
         o.contains("ErrImageNeverPull")
     });
 
     // A name that is no image reference: InvalidImageName, with kubelet's message.
     apply(&server, &job("invalid", "Not/A_Name:x", "", ""));
-    let pod = pod_of_job(&server, "invalid");
+    let pod = server.first_pod_of("invalid", PATIENCE);
     let waiting = server.wait_for(
         &[
             "get", "pod", &pod, "-o",
@@ -450,7 +432,7 @@ fn a_killed_server_leaves_nothing_behind_after_its_restart() {
             "      terminationGracePeriodSeconds: 1",
         ),
     );
-    let pod = pod_of_job(&server, "sleeper");
+    let pod = server.first_pod_of("sleeper", PATIENCE);
     let uid = server.ok(&["get", "pod", &pod, "-o", "jsonpath={.metadata.uid}"]);
     server.wait_for(&["logs", &pod], PATIENCE, |o| o == "started\n");
     assert_eq!(runc_containers(&data).len(), 1);

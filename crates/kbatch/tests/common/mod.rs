@@ -255,6 +255,44 @@ impl Server {
     }
 }
 
+impl Server {
+    /// The name of the first pod of Job `job`, once there is one.
+    pub fn first_pod_of(&self, job: &str, patience: Duration) -> String {
+        self.wait_for(
+            &[
+                "get",
+                "pods",
+                "-l",
+                &format!("job-name={job}"),
+                "-o",
+                "jsonpath={.items[0].metadata.name}",
+            ],
+            patience,
+            |out| !out.trim().is_empty(),
+        )
+        .trim()
+        .to_owned()
+    }
+
+    /// `kubectl wait --for=condition=…` on `what` (e.g. `job/x`), failing with the object's
+    /// YAML when it never gets there.
+    pub fn wait_condition(&self, what: &str, condition: &str) {
+        let out = self.kubectl(&[
+            "wait",
+            &format!("--for=condition={condition}"),
+            what,
+            "--timeout=120s",
+        ]);
+        assert!(
+            out.success,
+            "{what} never became {condition}: {}{}\n{}",
+            out.stdout,
+            out.stderr,
+            self.kubectl(&["get", what, "-o", "yaml"]).stdout
+        );
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
