@@ -7,19 +7,13 @@
 //! graph has seen the pod bound to it is answered by a list of its pods (authz.rs), and an
 //! answer of the graph is never a refusal.
 
+use kbatch_core::object::{Object, POD};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
-
-use futures::StreamExt;
-use kbatch_core::object::{Object, POD};
 
 use crate::authz::references;
-use crate::registry::{ListParams, Registry, WatchEvent, WatchEventType, WatchParams};
-
-/// How long the graph waits before it lists again after its watch ended.
-const RESTART_DELAY: Duration = Duration::from_secs(1);
+use crate::registry::{Reflection, Registry, WatchEventType, reflect};
 
 /// (kind's plural, namespace, name, node): how many of the node's pods use the object.
 type Use = (&'static str, String, String, String);
@@ -38,6 +32,31 @@ struct State {
 }
 
 impl State {
+    fn apply(&mut self, reflection: Reflection<'_>) {
+        match reflection {
+            Reflection::Listed(pods, _) => {
+                *self = State::default();
+                for obj in pods {
+                    self.learn(obj);
+                }
+                self.ready = true;
+            }
+            Reflection::Changed(WatchEventType::Deleted, obj) => {
+                let meta = obj.metadata();
+                let key = (
+                    meta.namespace.clone().unwrap_or_default(),
+                    meta.name.clone().unwrap_or_default(),
+                );
+                self.forget(&key);
+            }
+            Reflection::Changed(WatchEventType::Added | WatchEventType::Modified, obj) => {
+                self.learn(obj)
+            }
+            Reflection::Changed(..) => {}
+            Reflection::Lost => self.ready = false,
+        }
+    }
+
     fn forget(&mut self, key: &PodKey) {
         let Some((node, refs)) = self.pods.remove(key) else {
             return;
@@ -106,7 +125,10 @@ impl NodeGraph {
         node: &str,
     ) -> Option<bool> {
         if !self.started.swap(true, Ordering::SeqCst) {
-            tokio::spawn(self.clone().run(registry.clone()));
+            let graph = self.clone();
+            tokio::spawn(reflect(registry.clone(), POD, move |r| {
+                graph.lock().apply(r)
+            }));
         }
         let state = self.lock();
         let edge = (
@@ -116,55 +138,6 @@ impl NodeGraph {
             node.to_owned(),
         );
         (state.ready && state.uses.contains_key(&edge)).then_some(true)
-    }
-
-    /// Lists every pod, then follows the changes; again from a list whenever the watch ends.
-    async fn run(self, registry: Registry) {
-        loop {
-            if let Err(e) = self.follow(&registry).await {
-                tracing::warn!(error = %e, "the node authorizer's graph lost its pods; listing again");
-            }
-            self.lock().ready = false;
-            tokio::time::sleep(RESTART_DELAY).await;
-        }
-    }
-
-    async fn follow(&self, registry: &Registry) -> crate::error::Result<()> {
-        let list = registry.list(&POD, None, &ListParams::default()).await?;
-        {
-            let mut state = self.lock();
-            *state = State::default();
-            for obj in &list.items {
-                state.learn(obj);
-            }
-            state.ready = true;
-        }
-        let params = WatchParams {
-            resource_version: Some(list.resource_version.to_string()),
-            ..Default::default()
-        };
-        let (mut events, _) = registry.watch(&POD, None, params).await?;
-        while let Some(event) = events.next().await {
-            match event {
-                WatchEvent::Object(WatchEventType::Deleted, obj) => {
-                    let key = (
-                        obj.metadata().namespace.clone().unwrap_or_default(),
-                        obj.metadata().name.clone().unwrap_or_default(),
-                    );
-                    self.lock().forget(&key);
-                }
-                WatchEvent::Object(WatchEventType::Added | WatchEventType::Modified, obj) => {
-                    self.lock().learn(&obj);
-                }
-                WatchEvent::Object(..) => {}
-                WatchEvent::Error(status) => {
-                    return Err(crate::error::ApiError::internal(
-                        status.message.unwrap_or_default(),
-                    ));
-                }
-            }
-        }
-        Ok(())
     }
 }
 

@@ -155,6 +155,7 @@ impl Registry {
                     .await
                 {
                     Ok(r) => {
+                        self.forget_cached(kind, namespace, name, r);
                         set_resource_version(&mut marked, r);
                         if kind.kind == "Namespace" {
                             super::namespaces::spawn_finalize(self.clone(), name.to_owned());
@@ -167,6 +168,7 @@ impl Registry {
             }
             match self.store.delete(&key, Some(rev)).await {
                 Ok(deleted) => {
+                    self.forget_cached(kind, namespace, name, deleted.revision);
                     let mut gone = current;
                     set_resource_version(&mut gone, deleted.revision);
                     return Ok((DeleteOutcome::Deleted(gone), warnings));

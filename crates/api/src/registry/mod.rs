@@ -11,6 +11,7 @@ mod binding;
 mod delete;
 mod events;
 pub mod fields;
+mod lister;
 mod namespaces;
 pub mod plugins;
 pub mod runtime_classes;
@@ -31,6 +32,7 @@ use crate::serviceaccount::TokenIssuer;
 
 pub use delete::{DeleteOptions, DeleteOutcome, Preconditions, Propagation};
 pub use events::EventSpec;
+pub(crate) use lister::{Reflection, reflect};
 pub use watch::{
     SharedWatchEvent, SharedWatchStream, WatchEvent, WatchEventType, WatchParams, WatchStream,
 };
@@ -52,6 +54,8 @@ pub struct Registry {
     tolerations: plugins::DefaultTolerations,
     /// The Node authorizer's graph; see `node_graph.rs`.
     node_graph: crate::node_graph::NodeGraph,
+    /// Watch-fed copies of what admission reads on every create; see `lister.rs`.
+    listers: lister::Listers,
 }
 
 /// Options of a list: selectors, paging and the resourceVersion to read at.
@@ -86,6 +90,7 @@ impl Registry {
             tokens: None,
             tolerations: plugins::DefaultTolerations::default(),
             node_graph: Default::default(),
+            listers: Default::default(),
         }
     }
 
@@ -139,6 +144,33 @@ impl Registry {
     /// Reads one object with its resourceVersion.
     pub async fn get(&self, kind: &Kind, namespace: &str, name: &str) -> Result<Object> {
         Ok(self.read(kind, namespace, name).await?.0)
+    }
+
+    /// Reads one object of a kind admission reads on every create (namespaces, service
+    /// accounts, runtime classes) from its watch-fed copy, or from the store when the copy
+    /// does not have it; see `lister.rs`.
+    pub(crate) async fn get_cached(
+        &self,
+        kind: &Kind,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Object> {
+        let cached = self
+            .listers
+            .of(kind)
+            .and_then(|l| l.get(self, namespace, name));
+        match cached {
+            Some(obj) => Ok(Arc::unwrap_or_clone(obj)),
+            None => self.get(kind, namespace, name).await,
+        }
+    }
+
+    /// `kind`'s object was deleted or marked for deletion at `at`: its watch-fed copy no
+    /// longer answers for it until the watch shows that.
+    fn forget_cached(&self, kind: &Kind, namespace: &str, name: &str, at: Revision) {
+        if let Some(lister) = self.listers.of(kind) {
+            lister.invalidate(namespace, name, at);
+        }
     }
 
     /// The stored object and the revision it was written at.

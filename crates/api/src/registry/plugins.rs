@@ -72,7 +72,7 @@ impl Registry {
             return Ok(());
         };
         let name = spec.service_account_name.clone().unwrap_or_default();
-        let account = match self.get(&SERVICEACCOUNT, namespace, &name).await {
+        let account = match self.get_cached(&SERVICEACCOUNT, namespace, &name).await {
             Ok(Object::ServiceAccount(sa)) => Some(sa),
             Ok(_) => None,
             Err(e) if e.is_not_found() && name == DEFAULT_SERVICE_ACCOUNT => None,

@@ -62,7 +62,7 @@ pub(super) async fn admit_pod(registry: &Registry, obj: &Object) -> Result<()> {
     else {
         return Ok(());
     };
-    match registry.get(&RUNTIME_CLASS, "", class).await {
+    match registry.get_cached(&RUNTIME_CLASS, "", class).await {
         Ok(_) => Ok(()),
         Err(e) if e.is_not_found() => Err(status::forbidden(
             &POD,

@@ -572,7 +572,7 @@ impl Registry {
     /// Rejects a create in a namespace that does not exist or is being deleted (the
     /// NamespaceLifecycle admission plugin).
     async fn check_namespace_open(&self, kind: &Kind, namespace: &str, name: &str) -> Result<()> {
-        let ns = match self.get(&NAMESPACE, "", namespace).await {
+        let ns = match self.get_cached(&NAMESPACE, "", namespace).await {
             Ok(ns) => ns,
             Err(e) if e.is_not_found() => {
                 return Err(status::not_found(&NAMESPACE, namespace).into());

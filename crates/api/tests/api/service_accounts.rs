@@ -314,6 +314,35 @@ async fn a_pod_of_a_missing_service_account_is_forbidden() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_account_deleted_through_the_api_admits_no_more_pods() {
+    // The ServiceAccount plugin reads accounts from a watch-fed copy (registry/lister.rs);
+    // a delete through the API is seen at once.
+    let s = server().await;
+    for round in 0..5 {
+        let account = format!("brief-{round}");
+        s.json("POST", SA_PATH, &json!({"metadata": {"name": account}}))
+            .await
+            .expect(201);
+        for _ in 0..20 {
+            let mut p = pod("default", "", &["main"], &[]);
+            p["metadata"] = json!({"generateName": "job-", "namespace": "default"});
+            p["spec"]["serviceAccountName"] = json!(account);
+            s.json("POST", "/api/v1/namespaces/default/pods", &p)
+                .await
+                .expect(201);
+        }
+        s.request("DELETE", &format!("{SA_PATH}/{account}"), &[], None)
+            .await
+            .expect(200);
+        let mut p = pod("default", "", &["main"], &[]);
+        p["metadata"] = json!({"generateName": "job-", "namespace": "default"});
+        p["spec"]["serviceAccountName"] = json!(account);
+        let r = s.json("POST", "/api/v1/namespaces/default/pods", &p).await;
+        assert_eq!(r.status, 403, "round {round}: {}", r.text());
+    }
+}
+
 #[tokio::test]
 async fn without_an_issuer_pods_get_no_token_volume() {
     let s = TestServer::start(None).await;
