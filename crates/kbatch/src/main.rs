@@ -9,12 +9,6 @@ mod cmd;
 mod instance;
 mod join;
 
-/// glibc's malloc spent about a quarter of the server's CPU on API creates (profiled under
-/// benches/api.rs: arena locking and chunk consolidation across the runtime's threads);
-/// mimalloc's per-thread free lists take most of that away (docs/dependencies.md).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// Kubernetes Jobs and CronJobs without the cluster.
 #[derive(Parser, Debug)]
 #[command(name = "kbatch", version, about, propagate_version = true)]
