@@ -90,7 +90,10 @@ struct Watcher {
     history: Arc<dyn History>,
     live: broadcast::Receiver<Arc<[Event]>>,
     prefix: String,
-    /// The revision of the last event delivered (or the start revision).
+    /// The revision up to which the log has been read, from the replay or the live channel,
+    /// whether or not its events were under the prefix (or the start revision). A replay after
+    /// a lag starts there: from the last event under the prefix instead, a watcher of a
+    /// rarely written prefix re-read everything written since its last event at every lag.
     last: Revision,
     pending: VecDeque<Event>,
     /// True while the log holds events the watcher has not read yet.
@@ -102,7 +105,6 @@ impl Watcher {
     async fn next(&mut self) -> Option<Result<Event>> {
         loop {
             if let Some(event) = self.pending.pop_front() {
-                self.last = event.revision();
                 return Some(Ok(event));
             }
             if self.failed {
@@ -128,6 +130,9 @@ impl Watcher {
                         .iter()
                         .filter(|e| e.revision() > self.last && e.kv.key.starts_with(&self.prefix));
                     self.pending.extend(newer.cloned());
+                    if let Some(e) = batch.last() {
+                        self.last = self.last.max(e.revision());
+                    }
                 }
                 Err(broadcast::error::RecvError::Lagged(_)) => self.replaying = true,
                 Err(broadcast::error::RecvError::Closed) => return None,
@@ -139,6 +144,89 @@ impl Watcher {
         // A short page means the log is read up to what had been committed when it was read;
         // everything later arrives on the live channel, subscribed before that read.
         self.replaying = page.len() >= REPLAY_PAGE;
+        if let Some(e) = page.last() {
+            self.last = self.last.max(e.revision());
+        }
         self.pending.extend(page);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use futures::FutureExt;
+
+    use super::*;
+    use crate::{EventKind, KeyValue};
+
+    /// A log in memory that records where each replay started.
+    #[derive(Default)]
+    struct Log {
+        events: Mutex<Vec<Event>>,
+        replays_from: Mutex<Vec<Revision>>,
+    }
+
+    #[async_trait]
+    impl History for Log {
+        async fn events_after(
+            &self,
+            prefix: &str,
+            after: Revision,
+            limit: usize,
+        ) -> Result<Vec<Event>> {
+            self.replays_from.lock().unwrap().push(after);
+            let events = self.events.lock().unwrap();
+            Ok(events
+                .iter()
+                .filter(|e| e.revision() > after && e.kv.key.starts_with(prefix))
+                .take(limit)
+                .cloned()
+                .collect())
+        }
+    }
+
+    fn write(log: &Log, hub: &Hub, key: &str, revision: Revision) {
+        let event = Event {
+            kind: EventKind::Create,
+            kv: KeyValue {
+                key: key.to_owned(),
+                value: vec![1],
+                create_revision: revision,
+                mod_revision: revision,
+            },
+            prev: None,
+        };
+        log.events.lock().unwrap().push(event.clone());
+        hub.publish(vec![event]);
+    }
+
+    #[tokio::test]
+    async fn a_lagging_watcher_of_a_quiet_prefix_replays_from_what_it_last_read() {
+        let log = Arc::new(Log::default());
+        let hub = Hub::new(2);
+        let mut watch = hub.watch(log.clone(), "/quiet/", 0).await.unwrap();
+        write(&log, &hub, "/quiet/a", 1);
+        assert_eq!(watch.next().await.unwrap().unwrap().revision(), 1);
+        // Writes elsewhere, read live: nothing to deliver, but the log is read up to 3.
+        write(&log, &hub, "/busy/x", 2);
+        write(&log, &hub, "/busy/x", 3);
+        assert!(watch.next().now_or_never().is_none());
+        // More writes than the channel holds: the watcher lags and reads the log again.
+        for revision in 4..=8 {
+            write(&log, &hub, "/busy/x", revision);
+        }
+        write(&log, &hub, "/quiet/b", 9);
+        assert_eq!(watch.next().await.unwrap().unwrap().revision(), 9);
+        let replays = log.replays_from.lock().unwrap().clone();
+        assert_eq!(
+            replays[0], 0,
+            "the first replay starts at the watch's revision"
+        );
+        assert_eq!(
+            replays[1..],
+            [3],
+            "after the lag the replay starts at the last revision read live, not at the last event under the prefix (1)"
+        );
     }
 }
