@@ -6,8 +6,8 @@
 //! Every watcher of a kind sees the same store events, so the objects are decoded once and
 //! shared (the apiserver's watch cache does the same): a [`DecodeCache`] keeps the recently
 //! decoded objects by the revision they were written at. Plain reads go through it too: a
-//! write reads the version the watchers have just decoded, and a namespace looked up for
-//! every create is decoded once. [`Registry::watch_shared`] hands
+//! write reads the version the watchers have just decoded (admission's reads of namespaces
+//! and service accounts come from `lister.rs` instead). [`Registry::watch_shared`] hands
 //! them out as they are; [`Registry::watch`] gives each watcher its own copy.
 
 use std::collections::{HashMap, VecDeque};
