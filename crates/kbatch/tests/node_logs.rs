@@ -11,51 +11,17 @@ mod common;
 mod etcd;
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use common::{Server, have_kubectl};
+use common::{RemoteAgent, Server, have_kubectl};
 
 const REMOTE: &str = "far-node";
 const LOCAL: &str = "main-node";
 /// The remote node's address (any loopback address will do on Linux).
 const REMOTE_IP: &str = "127.0.0.2";
 const LONG: Duration = Duration::from_secs(120);
-
-/// A `kbatch agent` process, killed when dropped.
-struct RemoteAgent {
-    child: Child,
-    _dir: tempfile::TempDir,
-}
-
-impl RemoteAgent {
-    fn start(server: &Server) -> RemoteAgent {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let child = Command::new(env!("CARGO_BIN_EXE_kbatch"))
-            .arg("agent")
-            .args(["--server", &server.url])
-            .arg("--kubeconfig")
-            .arg(&server.kubeconfig)
-            .args(["--node-name", REMOTE, "--node-ip", REMOTE_IP])
-            .args(["--log-port", "0"])
-            .arg("--data-dir")
-            .arg(dir.path())
-            .env("KBATCH_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start kbatch agent");
-        RemoteAgent { child, _dir: dir }
-    }
-}
-
-impl Drop for RemoteAgent {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// A Job of one pod pinned to `node`, running `command`.
 fn pinned_job(s: &Server, name: &str, node: &str, command: &str) {
@@ -163,7 +129,7 @@ fn kubectl_logs_reads_a_pod_on_a_remote_agent() {
         return;
     }
     let s = Server::start_with(&["--node-name", LOCAL, "--backoff-base", "1s"]);
-    let _agent = RemoteAgent::start(&s);
+    let _agent = RemoteAgent::start(&s, REMOTE, REMOTE_IP, &[]);
     let (port, _) = wait_log_server(&s, REMOTE);
     assert_ne!(port, "10250", "--log-port 0 picks a free port");
     // A single server on SQLite opens no log port of its own.

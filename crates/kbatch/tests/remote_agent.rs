@@ -7,78 +7,17 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::{Server, have_kubectl};
+use common::{RemoteAgent, Server, has_entry_with, have_kubectl};
 
 const REMOTE: &str = "far-node";
 const LOCAL: &str = "main-node";
 /// The remote node's address (any loopback address will do on Linux).
 const REMOTE_IP: &str = "127.0.0.2";
 const LONG: Duration = Duration::from_secs(120);
-
-/// A `kbatch agent` process, killed when dropped.
-struct RemoteAgent {
-    child: Child,
-    dir: tempfile::TempDir,
-}
-
-impl RemoteAgent {
-    fn start(server: &Server) -> RemoteAgent {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let child = Command::new(env!("CARGO_BIN_EXE_kbatch"))
-            .arg("agent")
-            .args(["--server", &server.url])
-            .arg("--kubeconfig")
-            .arg(&server.kubeconfig)
-            .args(["--node-name", REMOTE, "--node-ip", REMOTE_IP])
-            // Tests run side by side: kubelet's port 10250 would be taken by the first.
-            .args(["--log-port", "0"])
-            .arg("--data-dir")
-            .arg(dir.path())
-            .args(["--labels", "example.com/zone=far,tier=batch"])
-            .env("KBATCH_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start kbatch agent");
-        RemoteAgent { child, dir }
-    }
-
-    /// The log file of the first run of `container` in pod `pod`, from the agent's data dir.
-    fn log(&self, pod: &str, container: &str) -> Option<String> {
-        let logs = self.dir.path().join("agent/logs");
-        let entry = std::fs::read_dir(&logs).ok()?.flatten().find(|e| {
-            e.file_name()
-                .to_string_lossy()
-                .contains(&format!("_{pod}_"))
-        })?;
-        let file: PathBuf = entry.path().join(container).join("0.log");
-        std::fs::read_to_string(file).ok()
-    }
-
-    fn has_logs_of(&self, pod: &str) -> bool {
-        let logs = self.dir.path().join("agent/logs");
-        exists_with(&logs, &format!("_{pod}_"))
-    }
-}
-
-fn exists_with(dir: &Path, part: &str) -> bool {
-    std::fs::read_dir(dir).is_ok_and(|entries| {
-        entries
-            .flatten()
-            .any(|e| e.file_name().to_string_lossy().contains(part))
-    })
-}
-
-impl Drop for RemoteAgent {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+/// The remote node's labels, from the agent's flags.
+const AGENT_LABELS: &[&str] = &["--labels", "example.com/zone=far,tier=batch"];
 
 fn jsonpath(s: &Server, what: &str, path: &str) -> String {
     s.ok(&["get", what, "-o", &format!("jsonpath={path}")])
@@ -90,7 +29,7 @@ fn a_remote_agent_runs_the_pods_bound_to_its_node() {
         return;
     }
     let s = Server::start_with(&["--node-name", LOCAL, "--backoff-base", "1s"]);
-    let agent = RemoteAgent::start(&s);
+    let agent = RemoteAgent::start(&s, REMOTE, REMOTE_IP, AGENT_LABELS);
 
     // Both nodes register and are Ready; the remote one with the labels asked for.
     for node in [LOCAL, REMOTE] {
@@ -224,7 +163,7 @@ spec:
         .expect("the pod's log on the remote agent");
     assert!(log.contains("stdout F hello-from-far"), "log: {log}");
     assert!(
-        !exists_with(&s.data_dir().join("agent/logs"), &format!("_{pod}_")),
+        !has_entry_with(&s.data_dir().join("agent/logs"), &format!("_{pod}_")),
         "the server's own node ran the pod"
     );
 
@@ -393,7 +332,7 @@ fn the_agent_carries_on_across_a_server_restart() {
     let listen = format!("127.0.0.1:{port}");
     let args = ["--node-name", LOCAL, "--listen", listen.as_str()];
     let s = Server::start_with(&args);
-    let agent = RemoteAgent::start(&s);
+    let agent = RemoteAgent::start(&s, REMOTE, REMOTE_IP, AGENT_LABELS);
     pinned_job(&s, "before", "exit 0");
     s.wait_condition("job/before", "complete");
 

@@ -394,3 +394,67 @@ pub fn manifest(server: &Server, name: &str, text: &str) -> PathBuf {
 pub fn path_str(p: &Path) -> &str {
     p.to_str().unwrap()
 }
+
+/// A `kbatch agent` process on "another machine": its own node name, address and data dir,
+/// talking to `server` over HTTPS with the server's kubeconfig; killed when dropped.
+pub struct RemoteAgent {
+    child: Child,
+    pub dir: tempfile::TempDir,
+}
+
+impl RemoteAgent {
+    /// Starts the agent of node `node` at `ip` (any loopback address will do on Linux), with
+    /// `extra` flags.
+    pub fn start(server: &Server, node: &str, ip: &str, extra: &[&str]) -> RemoteAgent {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let child = Command::new(env!("CARGO_BIN_EXE_kbatch"))
+            .arg("agent")
+            .args(["--server", &server.url])
+            .arg("--kubeconfig")
+            .arg(&server.kubeconfig)
+            .args(["--node-name", node, "--node-ip", ip])
+            // Tests run side by side: kubelet's port 10250 would be taken by the first.
+            .args(["--log-port", "0"])
+            .arg("--data-dir")
+            .arg(dir.path())
+            .args(extra)
+            .env("KBATCH_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start kbatch agent");
+        RemoteAgent { child, dir }
+    }
+
+    /// The log file of the first run of `container` in pod `pod`, from the agent's data dir.
+    pub fn log(&self, pod: &str, container: &str) -> Option<String> {
+        let logs = self.dir.path().join("agent/logs");
+        let entry = std::fs::read_dir(&logs).ok()?.flatten().find(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .contains(&format!("_{pod}_"))
+        })?;
+        std::fs::read_to_string(entry.path().join(container).join("0.log")).ok()
+    }
+
+    /// Whether the agent's data dir holds logs of pod `pod`.
+    pub fn has_logs_of(&self, pod: &str) -> bool {
+        has_entry_with(&self.dir.path().join("agent/logs"), &format!("_{pod}_"))
+    }
+}
+
+impl Drop for RemoteAgent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Whether directory `dir` has an entry whose name contains `part`.
+pub fn has_entry_with(dir: &Path, part: &str) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|entries| {
+        entries
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().contains(part))
+    })
+}
