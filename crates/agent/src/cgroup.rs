@@ -259,6 +259,16 @@ fn own_dir(mount: &Mount, path: &str) -> Option<PathBuf> {
     })
 }
 
+/// The cgroup hierarchies mounted on this host, where each is mounted and, for v1, the
+/// controllers bound to it: (point, version, controllers). Empty if mountinfo cannot be read.
+pub(crate) fn mounted_hierarchies() -> Vec<(PathBuf, Version, Vec<String>)> {
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    parse_mounts(&mountinfo)
+        .into_iter()
+        .map(|m| (m.point, m.version, m.controllers))
+        .collect()
+}
+
 /// The cgroup hierarchies in `/proc/self/mountinfo`.
 fn parse_mounts(mountinfo: &str) -> Vec<Mount> {
     mountinfo

@@ -7,6 +7,7 @@ use std::process::Stdio;
 
 use serde::Deserialize;
 
+use crate::cgroup::{Version, mounted_hierarchies};
 use crate::runtime::StopSignal;
 
 /// The runc binary and kbatch's state directory for it.
@@ -221,44 +222,23 @@ pub fn start_error(bundle: &Path) -> Option<String> {
 
 /// The directories of `cgroups_path` in every cgroup hierarchy mounted on this host.
 pub fn cgroup_dirs(cgroups_path: &str) -> Vec<PathBuf> {
-    let Ok(mountinfo) = std::fs::read_to_string("/proc/self/mountinfo") else {
-        return Vec::new();
-    };
     let rel = cgroups_path.trim_start_matches('/');
-    mountinfo
-        .lines()
-        .filter_map(|line| {
-            let (pre, post) = line.split_once(" - ")?;
-            let point = pre.split_whitespace().nth(4)?;
-            let fstype = post.split_whitespace().next()?;
-            matches!(fstype, "cgroup" | "cgroup2").then(|| Path::new(point).join(rel))
-        })
+    mounted_hierarchies()
+        .into_iter()
+        .map(|(point, _, _)| point.join(rel))
         .collect()
 }
 
 /// The memory cgroup directories of `cgroups_path` on this host: the v1 memory hierarchy's
 /// and the unified hierarchy's (runc uses whichever the host has).
 fn memory_dirs(cgroups_path: &str) -> Vec<PathBuf> {
-    let Ok(mountinfo) = std::fs::read_to_string("/proc/self/mountinfo") else {
-        return Vec::new();
-    };
     let rel = cgroups_path.trim_start_matches('/');
-    mountinfo
-        .lines()
-        .filter_map(|line| {
-            let (pre, post) = line.split_once(" - ")?;
-            let point = pre.split_whitespace().nth(4)?;
-            let mut post = post.split_whitespace();
-            let fstype = post.next()?;
-            let _source = post.next()?;
-            let options = post.next().unwrap_or("");
-            let memory = match fstype {
-                "cgroup2" => true,
-                "cgroup" => options.split(',').any(|o| o == "memory"),
-                _ => false,
-            };
-            memory.then(|| Path::new(point).join(rel))
+    mounted_hierarchies()
+        .into_iter()
+        .filter(|(_, version, controllers)| {
+            *version == Version::V2 || controllers.iter().any(|c| c == "memory")
         })
+        .map(|(point, _, _)| point.join(rel))
         .collect()
 }
 
