@@ -269,6 +269,33 @@ pub(crate) fn mounted_hierarchies() -> Vec<(PathBuf, Version, Vec<String>)> {
         .collect()
 }
 
+/// The `cgroup.procs` file of this process's own cgroup in a mounted hierarchy (a v1 one
+/// first: it holds no `cgroup.subtree_control` rule against a process being there), for a
+/// write that moves this process to where it already is (`runc::primer`). None where no
+/// mounted hierarchy shows this process's cgroup.
+pub(crate) fn own_procs_file() -> Option<PathBuf> {
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    let membership = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    procs_file(&parse_mounts(&mountinfo), &membership)
+}
+
+fn procs_file(mounts: &[Mount], membership: &str) -> Option<PathBuf> {
+    let v1 = membership.lines().find_map(|line| {
+        let mut parts = line.splitn(3, ':');
+        let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
+        // A named hierarchy's line says `name=systemd`, as its mount's options do.
+        let first = controllers.split(',').next().filter(|c| !c.is_empty())?;
+        let mount = mounts
+            .iter()
+            .find(|m| m.version == Version::V1 && m.controllers.iter().any(|c| c == first))?;
+        Some(own_dir(mount, path)?.join("cgroup.procs"))
+    });
+    v1.or_else(|| {
+        let mount = mounts.iter().find(|m| m.version == Version::V2)?;
+        Some(own_dir(mount, &own_path(membership, None)?)?.join("cgroup.procs"))
+    })
+}
+
 /// The cgroup hierarchies in `/proc/self/mountinfo`.
 fn parse_mounts(mountinfo: &str) -> Vec<Mount> {
     mountinfo
@@ -521,6 +548,26 @@ mod tests {
             Some(PathBuf::from("/sys/fs/cgroup/memory/a1"))
         );
         assert_eq!(own_dir(&inner, "/other"), None);
+    }
+
+    #[test]
+    fn own_procs_file_is_in_a_v1_hierarchy_first() {
+        let mounts = parse_mounts(MOUNTINFO);
+        let membership = "4:memory:/agents/a1\n2:cpu,cpuacct:/\n0::/x\n";
+        assert_eq!(
+            procs_file(&mounts, membership),
+            Some(PathBuf::from(
+                "/sys/fs/cgroup/memory/agents/a1/cgroup.procs"
+            ))
+        );
+        // Only the unified hierarchy.
+        assert_eq!(
+            procs_file(&mounts[..1], membership),
+            Some(PathBuf::from("/sys/fs/cgroup/unified/x/cgroup.procs"))
+        );
+        // No hierarchy shows this process.
+        assert_eq!(procs_file(&mounts[1..2], "0::/x\n"), None);
+        assert_eq!(procs_file(&[], membership), None);
     }
 
     #[test]

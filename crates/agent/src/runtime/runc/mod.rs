@@ -16,6 +16,8 @@
 //!   which is the container's (128 + the signal when one ended it), while no agent runs.
 //!   `--keep` leaves the stopped container, and its cgroup, for the agent to read the OOM
 //!   kill counter from before it deletes them: that tells `OOMKilled` from another SIGKILL.
+//! - [`primer`]: the kernel's cgroup migration lock, taken as a run begins so that `runc
+//!   run`'s own move of the container into its cgroups does not wait for it;
 //! - [`cleanup`]: what a run, a pod, or a server killed mid-way leaves is removed: the
 //!   container (`runc delete --force`), its cgroup (with it), the rootfs mount and copy, the
 //!   bundle, the pod's files.
@@ -27,6 +29,7 @@
 pub mod bundle;
 pub mod cleanup;
 pub mod command;
+pub mod primer;
 pub mod spec;
 
 use std::collections::HashMap;
@@ -71,6 +74,7 @@ pub struct RuncRuntime {
     inner: ProcessRuntime,
     pids_limit: Option<i64>,
     runs: Mutex<HashMap<String, Arc<RuncRun>>>,
+    primer: primer::Primer,
 }
 
 /// The runc binary: `/usr/sbin/runc`, else the first on `PATH`.
@@ -109,6 +113,10 @@ impl RuncRuntime {
             Supervision::Shim(program) => inner.with_shim(program, dir.join("runs")),
             Supervision::Direct => inner,
         };
+        let primer = primer::Primer::new(
+            runc.as_ref().and_then(|_| crate::cgroup::own_procs_file()),
+            std::process::id(),
+        );
         RuncRuntime {
             clock,
             runc,
@@ -117,6 +125,7 @@ impl RuncRuntime {
             inner,
             pids_limit: None,
             runs: Mutex::new(HashMap::new()),
+            primer,
         }
     }
 
@@ -233,6 +242,7 @@ impl Runtime for RuncRuntime {
         let Some(image) = spec.image.clone() else {
             return Err(StartError("the container has no image".into()));
         };
+        self.primer.prime();
         let container_id = Self::container_id(&spec.pod.uid, &spec.id);
         let paths = self.paths();
         let prepared = bundle::prepare(
