@@ -4,7 +4,8 @@
 #     default runtime is runc, from creation to the container's process running
 #     (crates/kbatch/benches/pod_start.rs with --image), beside $PODS `runc run`s of a bundle
 #     prepared once from the same image (from just before `runc run` is executed to the
-#     container's process running), in the same invocation;
+#     container's process running), in the same invocation; then the same bare runs each
+#     after a 50 ms pause, for information (the target's baseline is the back-to-back one);
 #  2. a Job of $COMPLETIONS completions of /bin/true at parallelism $PARALLELISM on runc, from
 #     `kubectl apply` to its Complete condition, beside $COMPLETIONS bare `runc run`s of
 #     /bin/true, $PARALLELISM at a time (xargs -P).
@@ -15,8 +16,10 @@
 # Environment: PODS (200; 0 skips part 1), COMPLETIONS (1000; 0 skips part 2), PARALLELISM
 # (16), JOB_TIMEOUT (600 s), KUBECTL (kubectl), KBATCH (a kbatch binary to run instead of
 # building this tree's), KBATCH_B (a second kbatch binary, another build, compared with the
-# first in the same invocation: part 1 then runs in ROUNDS rounds (4) of PODS/ROUNDS pods on
-# each build in turn, a fresh server each time, and part 2 runs the Job on each build),
+# first in the same invocation: part 2 then runs the Job on each build), ROUNDS (4): part 1
+# runs in rounds of PODS/ROUNDS pods on each build in turn (a fresh server each time), each
+# round followed by as many bare runs, so that both sample the machine's same spells; each
+# fresh server first runs WARMUP (2) pods that are not measured, as its caches are cold),
 # POD_START (a pod_start bench binary to run instead of building it), CARGO_TARGET_DIR as
 # for cargo.
 set -euo pipefail
@@ -28,6 +31,7 @@ JOB_TIMEOUT=${JOB_TIMEOUT:-600}
 KUBECTL=${KUBECTL:-kubectl}
 KBATCH_B=${KBATCH_B:-}
 ROUNDS=${ROUNDS:-4}
+WARMUP=${WARMUP:-2}
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 target=${CARGO_TARGET_DIR:-$root/target}
@@ -55,7 +59,6 @@ pod_start() {
 }
 builds=("$kbatch")
 [ -n "$KBATCH_B" ] && builds+=("$KBATCH_B")
-[ -n "$KBATCH_B" ] || ROUNDS=1
 
 work=$(mktemp -d)
 server_pid=
@@ -155,31 +158,43 @@ quantiles() { # LABEL FILE-OF-MICROSECONDS
     echo "$1: p50 $(ms "$p50") ms, p99 $(ms "$p99") ms ($n pods)"
 }
 
+# One bare `runc run` of the stamping bundle as container ID; appends to FILE the time from
+# just before `runc run` to the container's process running, in microseconds.
+bare_stamp() { # ID FILE
+    local t0 out sec usec
+    t0=${EPOCHREALTIME/./}
+    out=$("$runc" --root "$bare_root" run --bundle "$work/bare-stamp" "$1")
+    sec=$(sed -n 's/.*time.tv_sec: *//p' <<< "$out")
+    usec=$(sed -n 's/.*time.tv_usec: *//p' <<< "$out")
+    echo $(( sec * 1000000 + usec - t0 )) >> "$2"
+}
+
 if [ "$PODS" -gt 0 ]; then
     echo "== pod start latency, warm image, $PODS pods one at a time (load: $(uptime | sed 's/.*load average: //'))"
     per_round=$(( PODS / ROUNDS ))
+    : > "$work/bare.us"
     for round in $(seq "$ROUNDS"); do
         for b in "${!builds[@]}"; do
             start_server "${builds[$b]}"
-            [ "$ROUNDS" -gt 1 ] && echo "-- round $round, build $b (${builds[$b]})"
-            pod_start --data-dir "$data" --server "$url" --pods "$per_round" \
+            echo "-- round $round, build $b (${builds[$b]})"
+            pod_start --data-dir "$data" --server "$url" --pods "$per_round" --warmup "$WARMUP" \
                 --image kbatch-bench/busybox:v1 --pull-policy Never --samples "$work/kbatch-$b.us"
             stop_server
         done
+        for i in $(seq "$per_round"); do bare_stamp "stamp-$round-$i" "$work/bare.us"; done
     done
-    # Bare runc: from just before `runc run` to the container's process running.
-    : > "$work/bare.us"
+    # The same after a pause: the first cgroup migration after a quiet spell waits for an
+    # RCU grace period in the kernel (runc/primer.rs), which back-to-back runs skip.
+    : > "$work/bare-paused.us"
     for i in $(seq "$PODS"); do
-        t0=${EPOCHREALTIME/./}
-        out=$("$runc" --root "$bare_root" run --bundle "$work/bare-stamp" "stamp-$i")
-        sec=$(sed -n 's/.*time.tv_sec: *//p' <<< "$out")
-        usec=$(sed -n 's/.*time.tv_usec: *//p' <<< "$out")
-        echo $(( sec * 1000000 + usec - t0 )) >> "$work/bare.us"
+        sleep 0.05
+        bare_stamp "paused-$i" "$work/bare-paused.us"
     done
     for b in "${!builds[@]}"; do
         quantiles "kbatch on runc, build $b (POST sent -> running)" "$work/kbatch-$b.us"
     done
     quantiles "bare runc run (same image, prepared bundle)" "$work/bare.us"
+    quantiles "bare runc run, each after a 50 ms pause (not the target's baseline)" "$work/bare-paused.us"
 fi
 
 if [ "$COMPLETIONS" -gt 0 ]; then

@@ -15,7 +15,7 @@
 //!
 //! Run by bench/jobs.sh; by hand, against a server started with `kbatch server --data-dir D`:
 //! `cargo bench -p kbatch --bench pod_start -- --data-dir D --server https://127.0.0.1:PORT
-//! [--pods 1000] [--namespace default]`.
+//! [--pods 1000] [--warmup 0] [--namespace default]`.
 //!
 //! bench/runc.sh runs it on the runc runtime with `--image IMAGE [--pull-policy Never]
 //! [--runtime-class runc] [--samples FILE]`: the pod then runs busybox's `adjtimex`, whose output holds the
@@ -48,6 +48,9 @@ struct Args {
     data_dir: PathBuf,
     server: String,
     pods: usize,
+    /// Pods created and awaited the same way first, not measured: a server's first pods
+    /// find its caches cold (the image's metadata, the token signer, the API's listers).
+    warmup: usize,
     namespace: String,
     /// None: the process runtime's `date +%s%N` on the host.
     image: Option<String>,
@@ -62,6 +65,7 @@ fn parse_args() -> anyhow::Result<Args> {
     let mut data_dir = None;
     let mut server = None;
     let mut pods = 1000;
+    let mut warmup = 0;
     let mut namespace = "default".to_owned();
     let mut image = None;
     let mut pull_policy = None;
@@ -74,6 +78,7 @@ fn parse_args() -> anyhow::Result<Args> {
             "--data-dir" => data_dir = Some(PathBuf::from(value()?)),
             "--server" => server = Some(value()?),
             "--pods" => pods = value()?.parse().context("--pods")?,
+            "--warmup" => warmup = value()?.parse().context("--warmup")?,
             "--namespace" => namespace = value()?,
             "--image" => image = Some(value()?),
             "--pull-policy" => pull_policy = Some(value()?),
@@ -88,6 +93,7 @@ fn parse_args() -> anyhow::Result<Args> {
         data_dir: data_dir.context("--data-dir is required")?,
         server: server.context("--server is required")?,
         pods,
+        warmup,
         namespace,
         image,
         pull_policy,
@@ -287,8 +293,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let mut stamps: Vec<Stamps> = Vec::with_capacity(args.pods);
     let mut added: HashMap<String, i128> = HashMap::new();
     let mut bound: HashMap<String, i128> = HashMap::new();
-    for i in 0..args.pods {
-        let name = format!("start-{i}");
+    let warmups = (0..args.warmup).map(|i| (format!("warmup-{i}"), false));
+    let measured = (0..args.pods).map(|i| (format!("start-{i}"), true));
+    for (name, measure) in warmups.chain(measured) {
         let request = client.request(
             "POST",
             &format!("/api/v1/namespaces/{ns}/pods"),
@@ -305,11 +312,13 @@ async fn run(args: Args) -> anyhow::Result<()> {
                 String::from_utf8_lossy(&body)
             );
         }
-        stamps.push(Stamps {
-            sent,
-            created,
-            ..Default::default()
-        });
+        if measure {
+            stamps.push(Stamps {
+                sent,
+                created,
+                ..Default::default()
+            });
+        }
         let finished = async {
             while let Some(seen) = rx.recv().await {
                 match seen {
