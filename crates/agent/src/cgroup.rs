@@ -269,17 +269,17 @@ pub(crate) fn mounted_hierarchies() -> Vec<(PathBuf, Version, Vec<String>)> {
         .collect()
 }
 
-/// The `cgroup.procs` file of this process's own cgroup in a mounted hierarchy (a v1 one
-/// first: it holds no `cgroup.subtree_control` rule against a process being there), for a
-/// write that moves this process to where it already is (`runc::primer`). None where no
-/// mounted hierarchy shows this process's cgroup.
-pub(crate) fn own_procs_file() -> Option<PathBuf> {
+/// This process's own cgroup in a mounted hierarchy, and the hierarchy's version: a v1 one
+/// first (where a thread can be moved alone), else the unified one. For a write that moves
+/// a thread, or this process, to where it already is (`runc::primer`). None where no mounted
+/// hierarchy shows this process's cgroup.
+pub(crate) fn own_cgroup() -> Option<(PathBuf, Version)> {
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
     let membership = std::fs::read_to_string("/proc/self/cgroup").ok()?;
-    procs_file(&parse_mounts(&mountinfo), &membership)
+    own_cgroup_in(&parse_mounts(&mountinfo), &membership)
 }
 
-fn procs_file(mounts: &[Mount], membership: &str) -> Option<PathBuf> {
+fn own_cgroup_in(mounts: &[Mount], membership: &str) -> Option<(PathBuf, Version)> {
     let v1 = membership.lines().find_map(|line| {
         let mut parts = line.splitn(3, ':');
         let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
@@ -288,11 +288,11 @@ fn procs_file(mounts: &[Mount], membership: &str) -> Option<PathBuf> {
         let mount = mounts
             .iter()
             .find(|m| m.version == Version::V1 && m.controllers.iter().any(|c| c == first))?;
-        Some(own_dir(mount, path)?.join("cgroup.procs"))
+        Some((own_dir(mount, path)?, Version::V1))
     });
     v1.or_else(|| {
         let mount = mounts.iter().find(|m| m.version == Version::V2)?;
-        Some(own_dir(mount, &own_path(membership, None)?)?.join("cgroup.procs"))
+        Some((own_dir(mount, &own_path(membership, None)?)?, Version::V2))
     })
 }
 
@@ -551,23 +551,24 @@ mod tests {
     }
 
     #[test]
-    fn own_procs_file_is_in_a_v1_hierarchy_first() {
+    fn own_cgroup_is_in_a_v1_hierarchy_first() {
         let mounts = parse_mounts(MOUNTINFO);
         let membership = "4:memory:/agents/a1\n2:cpu,cpuacct:/\n0::/x\n";
         assert_eq!(
-            procs_file(&mounts, membership),
-            Some(PathBuf::from(
-                "/sys/fs/cgroup/memory/agents/a1/cgroup.procs"
+            own_cgroup_in(&mounts, membership),
+            Some((
+                PathBuf::from("/sys/fs/cgroup/memory/agents/a1"),
+                Version::V1
             ))
         );
         // Only the unified hierarchy.
         assert_eq!(
-            procs_file(&mounts[..1], membership),
-            Some(PathBuf::from("/sys/fs/cgroup/unified/x/cgroup.procs"))
+            own_cgroup_in(&mounts[..1], membership),
+            Some((PathBuf::from("/sys/fs/cgroup/unified/x"), Version::V2))
         );
         // No hierarchy shows this process.
-        assert_eq!(procs_file(&mounts[1..2], "0::/x\n"), None);
-        assert_eq!(procs_file(&[], membership), None);
+        assert_eq!(own_cgroup_in(&mounts[1..2], "0::/x\n"), None);
+        assert_eq!(own_cgroup_in(&[], membership), None);
     }
 
     #[test]

@@ -114,8 +114,8 @@ impl RuncRuntime {
             Supervision::Direct => inner,
         };
         let primer = primer::Primer::new(
-            runc.as_ref().and_then(|_| crate::cgroup::own_procs_file()),
-            std::process::id(),
+            runc.as_ref()
+                .and_then(|_| primer::Target::of_this_process()),
         );
         RuncRuntime {
             clock,
