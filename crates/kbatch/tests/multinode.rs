@@ -35,9 +35,11 @@ const NODES: [(&str, &str); 3] = [
     ("n3", "127.0.0.13"),
 ];
 
-/// A `kbatch agent` on its own data dir, SIGKILLed when dropped.
+/// A `kbatch agent` on its own data dir, SIGKILLed when dropped (what its pods left mounted
+/// there is detached then).
 struct Agent {
     child: Child,
+    dir: PathBuf,
 }
 
 impl Agent {
@@ -54,7 +56,10 @@ impl Agent {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("start kbatch agent");
-        Agent { child }
+        Agent {
+            child,
+            dir: dir.to_owned(),
+        }
     }
 }
 
@@ -62,6 +67,7 @@ impl Drop for Agent {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        common::unmount_under(&self.dir);
     }
 }
 

@@ -9,7 +9,7 @@
 
 mod common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -49,12 +49,14 @@ fn agent(s: &Server, dir: &Path, token: &str, hash: &str) -> Command {
     c
 }
 
-struct Killed(Child);
+/// An agent SIGKILLed when dropped, and what its pods left mounted in its data dir detached.
+struct Killed(Child, PathBuf);
 
 impl Drop for Killed {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
+        common::unmount_under(&self.1);
     }
 }
 
@@ -108,6 +110,7 @@ fn a_joined_node_has_a_nodes_rights_and_its_lost_pods_are_replaced() {
             .stderr(Stdio::inherit())
             .spawn()
             .unwrap(),
+        dir.path().to_owned(),
     );
     s.wait_for(&["get", "nodes", "-o", "name"], LONG, |o| {
         o.contains(&format!("node/{REMOTE}"))
@@ -285,6 +288,7 @@ spec:
             .stderr(Stdio::inherit())
             .spawn()
             .unwrap(),
+        dir.path().to_owned(),
     );
     s.wait_for(
         &[

@@ -301,9 +301,10 @@ impl Drop for Server {
     }
 }
 
-/// Detaches what a SIGKILLed server's pods left mounted under `dir` (their volumes' tmpfs),
-/// which a restarted server would clean up at start, so the temporary directory can go.
-fn unmount_under(dir: &Path) {
+/// Detaches what a SIGKILLed server's or agent's pods left mounted under `dir` (their
+/// volumes' tmpfs), which a restarted one would clean up at start, so the temporary
+/// directory can go.
+pub fn unmount_under(dir: &Path) {
     let Ok(mounts) = std::fs::read_to_string("/proc/self/mounts") else {
         return;
     };
@@ -447,6 +448,7 @@ impl Drop for RemoteAgent {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        unmount_under(self.dir.path());
     }
 }
 
