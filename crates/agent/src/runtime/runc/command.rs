@@ -7,14 +7,17 @@ use std::process::Stdio;
 
 use serde::Deserialize;
 
+use super::sealed::SealedBinary;
 use crate::cgroup::{Version, mounted_hierarchies};
 use crate::runtime::StopSignal;
 
 /// The runc binary and kbatch's state directory for it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Runc {
     binary: PathBuf,
     root: PathBuf,
+    /// Held open while `binary` is its link.
+    _sealed: Option<SealedBinary>,
 }
 
 /// One container of `runc list --format json`.
@@ -26,7 +29,27 @@ pub struct Listed {
 
 impl Runc {
     pub fn new(binary: PathBuf, root: PathBuf) -> Runc {
-        Runc { binary, root }
+        Runc {
+            binary,
+            root,
+            _sealed: None,
+        }
+    }
+
+    /// The same runc, executed from a sealed copy linked in `dir` ([`SealedBinary`]); from
+    /// the installed binary when no copy can be made (the log says why).
+    pub fn sealed(self, dir: &Path) -> Runc {
+        match SealedBinary::create(&self.binary, dir) {
+            Ok(sealed) => Runc {
+                binary: sealed.path().to_owned(),
+                _sealed: Some(sealed),
+                ..self
+            },
+            Err(e) => {
+                tracing::info!(binary = %self.binary.display(), error = %e, "runc runtime: no sealed copy of runc; each container start copies it instead");
+                self
+            }
+        }
     }
 
     fn command(&self) -> tokio::process::Command {

@@ -16,6 +16,8 @@
 //!   which is the container's (128 + the signal when one ended it), while no agent runs.
 //!   `--keep` leaves the stopped container, and its cgroup, for the agent to read the OOM
 //!   kill counter from before it deletes them: that tells `OOMKilled` from another SIGKILL.
+//! - [`sealed`]: the runc binary is executed from a sealed in-memory copy, which spares
+//!   each `runc init` copying itself;
 //! - [`primer`]: the kernel's cgroup migration lock, taken as a run begins so that `runc
 //!   run`'s own move of the container into its cgroups does not wait for it;
 //! - [`cleanup`]: what a run, a pod, or a server killed mid-way leaves is removed: the
@@ -30,6 +32,7 @@ pub mod bundle;
 pub mod cleanup;
 pub mod command;
 pub mod primer;
+pub mod sealed;
 pub mod spec;
 
 use std::collections::HashMap;
@@ -101,7 +104,7 @@ impl RuncRuntime {
         supervision: Supervision,
     ) -> RuncRuntime {
         let dir = dir.into();
-        let runc = find_runc().map(|binary| Runc::new(binary, dir.join("state")));
+        let runc = find_runc().map(|binary| Runc::new(binary, dir.join("state")).sealed(&dir));
         if runc.is_none() {
             tracing::warn!(
                 "runc runtime: the runc binary is not installed (looked in {DEBIAN_RUNC} and on PATH): pods that need it fail until it is; install it with `{INSTALL_HINT}`"
