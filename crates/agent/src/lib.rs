@@ -10,6 +10,7 @@ pub mod api;
 pub mod cgroup;
 pub mod checkpoint;
 pub mod env;
+mod events;
 mod image_gc;
 pub mod log_server;
 pub mod logs;

@@ -37,6 +37,7 @@ use tokio::time::Instant;
 use crate::Context;
 use crate::checkpoint::{PodCheckpoint, RunRecord};
 use crate::env::{command_line, environment, expand};
+use crate::events::PodEvents;
 use crate::logs::run_path;
 use crate::resources::limits;
 use crate::runtime::runc;
@@ -296,6 +297,8 @@ struct PodWorker {
     exits_rx: mpsc::UnboundedReceiver<(String, Exit)>,
     waiters: JoinSet<()>,
     updates: watch::Receiver<Option<Pod>>,
+    /// The pod's events, written off the worker's path.
+    events: PodEvents,
 }
 
 impl PodWorker {
@@ -333,6 +336,7 @@ impl PodWorker {
         let (exits_tx, exits_rx) = mpsc::unbounded_channel();
         let start_time = ctx.clock.now();
         let (runtime, no_runtime) = pick_runtime(&ctx, &spec);
+        let events = PodEvents::new(ctx.api.clone(), pod_ref.name.clone());
         PodWorker {
             runtime,
             no_runtime,
@@ -367,6 +371,7 @@ impl PodWorker {
             exits_rx,
             waiters: JoinSet::new(),
             updates,
+            events,
         }
     }
 
@@ -988,7 +993,7 @@ impl PodWorker {
         }
         for i in stopped {
             let message = format!("Stopping container {}", self.slots[i].name);
-            self.event(i, "Normal", "Killing", message).await;
+            self.event(i, "Normal", "Killing", message);
         }
         if self.slots.iter().all(|s| s.running().is_none()) {
             self.done();
@@ -1051,7 +1056,7 @@ impl PodWorker {
                 "Back-off restarting failed container {} in pod {pod}",
                 slot.name
             );
-            self.event(i, "Warning", "BackOff", event).await;
+            self.event(i, "Warning", "BackOff", event);
             return false;
         }
         slot.backoff.next(finished, now);
@@ -1110,7 +1115,7 @@ impl PodWorker {
                     &container,
                     image.user().as_deref(),
                 ) {
-                    self.config_error(i, e.to_string()).await;
+                    self.config_error(i, e.to_string());
                     return;
                 }
                 let expand_all = |words: &Option<Vec<String>>| {
@@ -1182,8 +1187,7 @@ impl PodWorker {
                     container_id: Some(container_id),
                 });
                 slot.finished = Some(Instant::now());
-                self.event(i, "Warning", "Failed", format!("Error: {}", e.0))
-                    .await;
+                self.event(i, "Warning", "Failed", format!("Error: {}", e.0));
                 return;
             }
         };
@@ -1207,10 +1211,8 @@ impl PodWorker {
         }
         self.watch_exit(handle);
         let name = &container.name;
-        self.event(i, "Normal", "Created", format!("Created container: {name}"))
-            .await;
-        self.event(i, "Normal", "Started", format!("Started container {name}"))
-            .await;
+        self.event(i, "Normal", "Created", format!("Created container: {name}"));
+        self.event(i, "Normal", "Started", format!("Started container {name}"));
     }
 
     /// What container `i` needs before it can start (kubelet's volume set-up, then
@@ -1230,7 +1232,7 @@ impl PodWorker {
         let sources = match self.read_sources(&wanted).await {
             Ok(sources) => sources,
             Err(message) => {
-                self.config_error(i, message).await;
+                self.config_error(i, message);
                 return None;
             }
         };
@@ -1245,21 +1247,19 @@ impl PodWorker {
         let volumes = match set_up.run() {
             Ok(volumes) => volumes,
             Err(e) => {
-                self.pod_event("Warning", "FailedMount", e.to_string())
-                    .await;
+                self.pod_event("Warning", "FailedMount", e.to_string());
                 return None;
             }
         };
         let env = match environment(&self.pod, container, &self.ctx.node, base, &sources) {
             Ok(env) => env,
             Err(e) => {
-                self.config_error(i, e.0).await;
+                self.config_error(i, e.0);
                 return None;
             }
         };
         for message in env.skipped {
-            self.pod_event("Warning", "InvalidEnvironmentVariableNames", message)
-                .await;
+            self.pod_event("Warning", "InvalidEnvironmentVariableNames", message);
         }
         match container_mounts(container, &volumes, &env.vars) {
             Ok(mounts) => {
@@ -1269,7 +1269,7 @@ impl PodWorker {
                 Some((env.vars, mounts))
             }
             Err(message) => {
-                self.config_error(i, message).await;
+                self.config_error(i, message);
                 None
             }
         }
@@ -1337,7 +1337,7 @@ impl PodWorker {
             return;
         };
         let message = format!("Usage of EmptyDir volume {name:?} exceeds the limit {limit:?}. ");
-        self.pod_event("Warning", "Evicted", message.clone()).await;
+        self.pod_event("Warning", "Evicted", message.clone());
         self.failure = Some(("Evicted".to_owned(), message));
         self.begin_stop(Stop::Evicted, Duration::ZERO);
     }
@@ -1390,7 +1390,7 @@ impl PodWorker {
 
     /// Container `i` cannot be configured: `CreateContainerConfigError`, with an event
     /// when the reason is new. The messages name objects and keys, never values.
-    async fn config_error(&mut self, i: usize, message: String) {
+    fn config_error(&mut self, i: usize, message: String) {
         let slot = &mut self.slots[i];
         let repeated = matches!(&slot.run, Run::Waiting { message: Some(m), .. } if *m == message);
         if let Run::Terminated(t) = std::mem::replace(&mut slot.run, Run::Pending) {
@@ -1401,8 +1401,7 @@ impl PodWorker {
             message: Some(message.clone()),
         };
         if !repeated {
-            self.event(i, "Warning", "Failed", format!("Error: {message}"))
-                .await;
+            self.event(i, "Warning", "Failed", format!("Error: {message}"));
         }
     }
 
@@ -1459,7 +1458,7 @@ impl PodWorker {
     }
 
     /// Records an event about the pod as a whole, once per message.
-    async fn pod_event(&mut self, type_: &str, reason: &str, message: String) {
+    fn pod_event(&mut self, type_: &str, reason: &str, message: String) {
         if !self.pod_events.insert(format!("{reason}\n{message}")) {
             return;
         }
@@ -1478,14 +1477,12 @@ impl PodWorker {
             component: "kubelet".to_owned(),
             host: Some(self.ctx.node_name.clone()),
         };
-        if let Err(e) = self.ctx.api.record_event(spec).await {
-            tracing::debug!(pod = %self.pod_ref.name, error = %e, "recording an event");
-        }
+        self.events.record(spec);
     }
 
     /// A container waits for its image (kubelet's `EnsureImageExists` failing): the
     /// waiting reason, and the `Error: <reason>` event kubelet's start path records.
-    async fn image_wait(&mut self, i: usize, reason: WaitingReason, message: String) {
+    fn image_wait(&mut self, i: usize, reason: WaitingReason, message: String) {
         let retry = Instant::now() + SYNC_RETRY;
         self.pull_wake = Some(
             self.pull_wake
@@ -1501,8 +1498,7 @@ impl PodWorker {
             "Warning",
             "Failed",
             format!("Error: {}", reason.as_str()),
-        )
-        .await;
+        );
     }
 
     /// kubelet's `EnsureImageExists`: the container's image, pulled as its imagePullPolicy
@@ -1516,18 +1512,15 @@ impl PodWorker {
         let name = container.image.clone().unwrap_or_default();
         let Some(images) = self.ctx.images.clone() else {
             let message = "this node has no image store".to_owned();
-            self.image_wait(i, WaitingReason::ErrImagePull, message)
-                .await;
+            self.image_wait(i, WaitingReason::ErrImagePull, message);
             return None;
         };
         let reference = match ImageRef::parse(&name) {
             Ok(r) => r,
             Err(e) => {
                 let message = policy::message::invalid_name(&name, &e);
-                self.event(i, "Warning", event_reason::INSPECT_FAILED, message.clone())
-                    .await;
-                self.image_wait(i, WaitingReason::InvalidImageName, message)
-                    .await;
+                self.event(i, "Warning", event_reason::INSPECT_FAILED, message.clone());
+                self.image_wait(i, WaitingReason::InvalidImageName, message);
                 return None;
             }
         };
@@ -1547,16 +1540,13 @@ impl PodWorker {
                         "Normal",
                         event_reason::PULLED,
                         policy::message::already_present(&name),
-                    )
-                    .await;
+                    );
                     Some(Arc::new(image))
                 }
                 None => {
                     let message = policy::message::never_pull(&name);
-                    self.event(i, "Warning", event_reason::NEVER_PULL, message.clone())
-                        .await;
-                    self.image_wait(i, WaitingReason::ErrImageNeverPull, message)
-                        .await;
+                    self.event(i, "Warning", event_reason::NEVER_PULL, message.clone());
+                    self.image_wait(i, WaitingReason::ErrImageNeverPull, message);
                     None
                 }
             };
@@ -1568,10 +1558,8 @@ impl PodWorker {
             let already = matches!(&self.slots[i].run,
                 Run::Waiting { reason, .. } if reason == WaitingReason::ImagePullBackOff.as_str());
             if !already {
-                self.event(i, "Normal", event_reason::BACK_OFF, message.clone())
-                    .await;
-                self.image_wait(i, WaitingReason::ImagePullBackOff, message)
-                    .await;
+                self.event(i, "Normal", event_reason::BACK_OFF, message.clone());
+                self.image_wait(i, WaitingReason::ImagePullBackOff, message);
             }
             // Tried again once the back-off is over.
             if let (Some(failed), Some(delay)) =
@@ -1586,8 +1574,7 @@ impl PodWorker {
             "Normal",
             event_reason::PULLING,
             policy::message::pulling(&name),
-        )
-        .await;
+        );
         let started = Instant::now();
         let pull = images
             .puller
@@ -1603,8 +1590,7 @@ impl PodWorker {
                     "Normal",
                     event_reason::PULLED,
                     policy::message::pulled(&name, &took, &took, image.size()),
-                )
-                .await;
+                );
                 Some(Arc::new(image))
             }
             Err(e) => {
@@ -1616,10 +1602,9 @@ impl PodWorker {
                     "Warning",
                     event_reason::FAILED,
                     policy::message::failed(&name, &e),
-                )
-                .await;
+                );
                 let reason = e.waiting_reason();
-                self.image_wait(i, reason, e.to_string()).await;
+                self.image_wait(i, reason, e.to_string());
                 None
             }
         }
@@ -1724,6 +1709,7 @@ impl PodWorker {
             self.report_failed = false;
             return true;
         }
+        self.events.flush().await;
         let api = &self.ctx.api;
         let (ns, name) = (&self.pod_ref.namespace, &self.pod_ref.name);
         for _ in 0..5 {
@@ -1791,6 +1777,7 @@ impl PodWorker {
     /// The pod is done here: a deleted pod is removed for good (kubelet's final delete),
     /// and what the node kept for it goes (its logs stay for their retention period).
     async fn finish(&mut self) {
+        self.events.flush().await;
         if !self.gone && self.pod.metadata.deletion_timestamp.is_some() {
             final_delete(&self.ctx, &self.pod).await;
         }
@@ -1812,7 +1799,7 @@ impl PodWorker {
     }
 
     /// Records an event about container `i` (kubelet's container events).
-    async fn event(&self, i: usize, type_: &str, reason: &str, message: String) {
+    fn event(&self, i: usize, type_: &str, reason: &str, message: String) {
         let slot = &self.slots[i];
         let field = match slot.role {
             Role::Regular => "containers",
@@ -1834,9 +1821,7 @@ impl PodWorker {
             component: "kubelet".to_owned(),
             host: Some(self.ctx.node_name.clone()),
         };
-        if let Err(e) = self.ctx.api.record_event(spec).await {
-            tracing::debug!(pod = %self.pod_ref.name, error = %e, "recording an event");
-        }
+        self.events.record(spec);
     }
 }
 
