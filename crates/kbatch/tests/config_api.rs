@@ -280,6 +280,11 @@ fn files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
         let path = entry.path();
+        // A link holds no data of its own: the runc runtime's `runc` points at the server's
+        // sealed copy of the binary, gone with the server.
+        if entry.file_type().is_ok_and(|t| t.is_symlink()) {
+            continue;
+        }
         if path.is_dir() {
             out.extend(files(&path));
         } else {
