@@ -521,8 +521,50 @@ fn unescape_mountinfo(field: &str) -> PathBuf {
     ))
 }
 
+/// Whether `path` is a mount point: from `statx`'s `STATX_ATTR_MOUNT_ROOT` (Linux 5.8) where
+/// the kernel reports it, from `/proc/self/mountinfo` elsewhere. The kernel formats the whole
+/// mount table for each read of mountinfo: read twice per pod (mount and tear-down), that was
+/// about a tenth of the agent's CPU in a Job of short pods (docs/benchmarks/jobs.md §5.5).
 fn mounted(path: &Path) -> bool {
-    mounts_under(path).iter().any(|p| p == path)
+    mount_root(path).unwrap_or_else(|| mounts_under(path).iter().any(|p| p == path))
+}
+
+/// `statx`'s answer to whether `path` is a mount root; None where the kernel does not say
+/// (or `path` cannot be read).
+fn mount_root(path: &Path) -> Option<bool> {
+    use rustix::fs::{AtFlags, StatxAttributes, StatxFlags};
+    let st = rustix::fs::statx(
+        rustix::fs::CWD,
+        path,
+        AtFlags::NO_AUTOMOUNT | AtFlags::SYMLINK_NOFOLLOW,
+        StatxFlags::empty(),
+    )
+    .ok()?;
+    st.stx_attributes_mask
+        .contains(StatxAttributes::MOUNT_ROOT)
+        .then(|| st.stx_attributes.contains(StatxAttributes::MOUNT_ROOT))
+}
+
+/// The agent's mounts in a pod's directory: it mounts only volume directories
+/// (`volumes/<plugin>/<name>`), so those are all `statx` needs to look at. None where the
+/// kernel does not say which directories are mount points.
+fn volume_mounts(dir: &Path) -> Option<Vec<PathBuf>> {
+    let mut found = Vec::new();
+    let Ok(plugins) = std::fs::read_dir(dir.join("volumes")) else {
+        return Some(found);
+    };
+    for plugin in plugins.flatten() {
+        let Ok(volumes) = std::fs::read_dir(plugin.path()) else {
+            continue;
+        };
+        for volume in volumes.flatten() {
+            let path = volume.path();
+            if mount_root(&path)? {
+                found.push(path);
+            }
+        }
+    }
+    Some(found)
 }
 
 /// Removes a pod's volumes from the node: its tmpfs mounts first, then its directory
@@ -532,14 +574,49 @@ pub fn tear_down(data_dir: &Path, uid: &str) {
     if !dir.exists() {
         return;
     }
-    for mount in mounts_under(&dir).iter().rev() {
-        if let Err(e) = rustix::mount::unmount(mount, rustix::mount::UnmountFlags::DETACH) {
-            tracing::warn!(mount = %mount.display(), error = %e, "unmounting a pod's volume");
+    let unmount = |mounts: &[PathBuf]| {
+        for mount in mounts.iter().rev() {
+            if let Err(e) = rustix::mount::unmount(mount, rustix::mount::UnmountFlags::DETACH) {
+                tracing::warn!(mount = %mount.display(), error = %e, "unmounting a pod's volume");
+            }
         }
-    }
-    if let Err(e) = std::fs::remove_dir_all(&dir) {
+    };
+    let by_table = || {
+        unmount(&mounts_under(&dir));
+        std::fs::remove_dir_all(&dir)
+    };
+    let removed = match volume_mounts(&dir) {
+        Some(mounts) => {
+            unmount(&mounts);
+            // Something else mounted in the directory stops the removal before anything of
+            // it is removed; the mount table says what it is.
+            remove_unmounted(&dir).or_else(|_| by_table())
+        }
+        None => by_table(),
+    };
+    if let Err(e) = removed {
         tracing::warn!(dir = %dir.display(), error = %e, "removing a pod's volumes");
     }
+}
+
+/// Removes the tree at `dir` without entering a mount point: it fails at the first directory
+/// `statx` does not say is an ordinary one.
+fn remove_unmounted(dir: &Path) -> std::io::Result<()> {
+    if mount_root(dir) != Some(false) {
+        return Err(std::io::Error::other(format!(
+            "{} is a mount point",
+            dir.display()
+        )));
+    }
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        if entry.file_type()?.is_dir() {
+            remove_unmounted(&entry.path())?;
+        } else {
+            std::fs::remove_file(entry.path())?;
+        }
+    }
+    std::fs::remove_dir(dir)
 }
 
 /// Removes the volumes of pods that are not in `keep` (left by an agent that stopped

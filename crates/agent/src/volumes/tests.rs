@@ -340,6 +340,53 @@ fn memory_empty_dir_is_a_sized_tmpfs() {
     assert!(!pod_dir(tmp.path(), "uid-1").exists());
 }
 
+/// `statx`'s mount-root answer is the mount table's, where the kernel gives one.
+#[test]
+fn statx_and_the_mount_table_agree_on_mount_points() {
+    if *support() != Support::Root {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("m");
+    std::fs::create_dir(&path).unwrap();
+    assert_ne!(mount_root(&path), Some(true));
+    assert!(!mounted(&path));
+    mount_tmpfs(&path, None, 0o755).unwrap();
+    assert_ne!(mount_root(&path), Some(false));
+    assert!(mounted(&path));
+    assert_eq!(mounts_under(&path), vec![path.clone()]);
+    rustix::mount::unmount(&path, rustix::mount::UnmountFlags::DETACH).unwrap();
+    assert!(!mounted(&path));
+}
+
+/// A tear-down removes a pod's directory with a mount where the agent puts none: the mount
+/// table finds it once the directory cannot be removed.
+#[test]
+fn tear_down_unmounts_what_is_mounted_outside_the_volume_directories() {
+    if *support() != Support::Root {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let pod = pod(serde_json::json!([
+        {"name": "fast", "emptyDir": {"medium": "Memory"}}
+    ]));
+    set_up(tmp.path(), &pod, &NoClaims).unwrap();
+    let stray = pod_dir(tmp.path(), "uid-1").join("stray").join("deep");
+    std::fs::create_dir_all(&stray).unwrap();
+    mount_tmpfs(&stray, None, 0o755).unwrap();
+    std::fs::write(stray.join("kept"), "").unwrap();
+    let seen = tmp.path().join("seen");
+    std::fs::create_dir(&seen).unwrap();
+    // What the stray mount holds is never removed through it: here, a second view of it.
+    rustix::mount::mount_bind(&stray, &seen).unwrap();
+    assert_eq!(mounts_under(&pod_dir(tmp.path(), "uid-1")).len(), 2);
+    tear_down(tmp.path(), "uid-1");
+    assert!(!pod_dir(tmp.path(), "uid-1").exists());
+    assert!(seen.join("kept").exists());
+    rustix::mount::unmount(&seen, rustix::mount::UnmountFlags::DETACH).unwrap();
+    assert!(mounts_under(tmp.path()).is_empty());
+}
+
 /// The pod's fsGroup on its volumes (kubelet's `SetVolumeOwnership`): group read for the
 /// read-only ones, group read and write and setgid for an emptyDir, nothing for a hostPath;
 /// the modes the atomic writer compares are those it leaves, so a re-sync writes nothing.
