@@ -4,11 +4,6 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-/// mimalloc instead of glibc's malloc: allocation was about a seventh of the server's CPU in a
-/// pod create (docs/dependencies.md).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 mod bootstrap;
 mod cmd;
 mod instance;
