@@ -2,6 +2,7 @@
 //! (admission from core), preconditions on resourceVersion, `generateName`, dry runs, field
 //! ownership, and "a write that changes nothing is not a write".
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{FieldsV1, ManagedFieldsEntry};
 use kbatch_core::admission::{self, AdmitContext, Admitted};
 use kbatch_core::decode::{self, Decoded, Document};
 use kbatch_core::object::{Kind, NAMESPACE, Object, POD};
@@ -536,6 +537,11 @@ impl Registry {
             return Ok(());
         };
         let kind = new.kind();
+        if opts.subresource.is_some() {
+            // A subresource write's own managedFields are ignored (`record_update`): they
+            // need not be converted.
+            new.metadata_mut().managed_fields = None;
+        }
         let old_json = old.map(Object::to_json);
         let mut new_json = new.to_json();
         let req = self.field_request(&kind, manager, opts);
@@ -549,7 +555,7 @@ impl Registry {
             .and_then(Value::as_object_mut)
             .and_then(|m| m.remove("managedFields"));
         new.metadata_mut().managed_fields = entries
-            .map(serde_json::from_value)
+            .map(managed_fields_entries)
             .transpose()
             .map_err(|e| ApiError::internal(format!("recording managed fields: {e}")))?;
         Ok(())
@@ -627,6 +633,26 @@ fn unchanged(old: &Object, new: &Object) -> bool {
     comparable(old) == comparable(new)
 }
 
+/// The typed managedFields of their JSON. Each entry's `fieldsV1`, most of its size, is moved
+/// rather than decoded again: the type holds it as the JSON value it is.
+fn managed_fields_entries(entries: Value) -> serde_json::Result<Vec<ManagedFieldsEntry>> {
+    let Value::Array(items) = entries else {
+        return serde_json::from_value(entries);
+    };
+    items
+        .into_iter()
+        .map(|item| {
+            let Value::Object(mut entry) = item else {
+                return serde_json::from_value(item);
+            };
+            let fields = entry.remove("fieldsV1");
+            let mut typed: ManagedFieldsEntry = serde_json::from_value(Value::Object(entry))?;
+            typed.fields_v1 = fields.filter(|f| !f.is_null()).map(FieldsV1);
+            Ok(typed)
+        })
+        .collect()
+}
+
 /// An apply body must be an object of the URL's kind and name (`apply.go` checks).
 fn check_apply_body(kind: &Kind, name: &str, body: &Value) -> Result<()> {
     let Some(map) = body.as_object() else {
@@ -677,4 +703,27 @@ fn apply_error(e: apply::ApplyError) -> ApiError {
         return ApiError::bad_request(e.to_string());
     }
     status.into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// Moving `fieldsV1` gives what decoding the whole entry gives.
+    #[test]
+    fn managed_fields_entries_read_as_the_type_reads_them() {
+        let entries = json!([
+            {"manager": "kubectl", "operation": "Apply", "apiVersion": "batch/v1",
+             "time": "2026-11-28T10:00:00Z", "fieldsType": "FieldsV1",
+             "fieldsV1": {"f:spec": {"f:suspend": {}}}},
+            {"manager": "kubelet", "operation": "Update", "apiVersion": "v1",
+             "fieldsType": "FieldsV1", "fieldsV1": null, "subresource": "status"},
+            {"manager": "x", "operation": "Update"}
+        ]);
+        let expected: Vec<ManagedFieldsEntry> = serde_json::from_value(entries.clone()).unwrap();
+        assert_eq!(managed_fields_entries(entries).unwrap(), expected);
+        assert!(managed_fields_entries(json!([{"time": "yesterday"}])).is_err());
+        assert!(managed_fields_entries(json!({"manager": "x"})).is_err());
+    }
 }

@@ -262,18 +262,18 @@ pub fn apply(
 pub fn record_update(old: Option<&Value>, new: &mut Value, req: &Request) {
     let fm = FieldManager::new(req);
     let stored = managed::decode(managed_fields(old)).unwrap_or_default();
+    // The write's own entries leave the object here; it is compared and stored without them.
+    let sent = take_managed_fields(new);
     let managed = if req.subresource.is_some() {
         stored
-    } else if managed::is_reset(managed_fields(Some(new))) {
+    } else if managed::is_reset(sent.as_ref()) {
         Managed::default()
     } else {
-        match managed::decode(managed_fields(Some(new))) {
+        match managed::decode(sent.as_ref()) {
             Ok(m) if !m.fields.is_empty() => m,
             _ => stored,
         }
     };
-    let new_raw = without_managed_fields(new);
-    *new = new_raw.clone();
 
     // skipNonAppliedManager: an existing object without entries stays untracked until an apply.
     let has_uid = old
@@ -283,8 +283,11 @@ pub fn record_update(old: Option<&Value>, new: &mut Value, req: &Request) {
     if managed.fields.is_empty() && has_uid {
         return;
     }
-    let old_raw = old.map_or_else(|| Value::Object(Map::new()), without_managed_fields);
-    match fm.record(&old_raw, &new_raw, managed, req.manager) {
+    // One copy of each object, in the form structured-merge-diff compares.
+    let mut old_form = old.map_or_else(|| Value::Object(Map::new()), without_managed_fields);
+    schema::materialize_in_place(req.kind, &mut old_form);
+    let new_form = fm.materialize(new);
+    match fm.record_materialized(&old_form, &new_form, managed, req.manager) {
         Ok(m) => set_managed_fields(new, &m),
         Err(_) => {
             if let Some(entries) = managed_fields(old) {
@@ -445,17 +448,29 @@ impl<'r> FieldManager<'r> {
         &self,
         old: &Value,
         new: &Value,
+        managed: Managed,
+        manager: &str,
+    ) -> Result<Managed, UpdateError> {
+        self.record_materialized(
+            &self.materialize(old),
+            &self.materialize(new),
+            managed,
+            manager,
+        )
+    }
+
+    /// [`FieldManager::record`] of objects already in their compared form.
+    fn record_materialized(
+        &self,
+        old: &Value,
+        new: &Value,
         mut managed: Managed,
         manager: &str,
     ) -> Result<Managed, UpdateError> {
         let id = self.identifier(manager, UPDATE);
         let mut fields: ManagedFields = std::mem::take(&mut managed.fields);
-        self.updater.update_write(
-            &self.materialize(old),
-            &self.materialize(new),
-            &mut fields,
-            CURRENT_OPERATION,
-        )?;
+        self.updater
+            .update_write(old, new, &mut fields, CURRENT_OPERATION)?;
         strip_meta(&mut fields, CURRENT_OPERATION);
         if let Some(current) = fields.remove(CURRENT_OPERATION) {
             let set = match fields.get(&id) {
@@ -661,12 +676,35 @@ fn managed_fields(obj: Option<&Value>) -> Option<&Value> {
     obj?.pointer("/metadata/managedFields")
 }
 
+/// A copy of `obj` without `metadata.managedFields`, which is never copied.
 fn without_managed_fields(obj: &Value) -> Value {
-    let mut out = obj.clone();
-    if let Some(Value::Object(meta)) = out.get_mut("metadata") {
-        meta.remove("managedFields");
+    let Value::Object(map) = obj else {
+        return obj.clone();
+    };
+    let copy = map
+        .iter()
+        .map(|(k, v)| {
+            let v = match (k.as_str(), v) {
+                ("metadata", Value::Object(meta)) => Value::Object(
+                    meta.iter()
+                        .filter(|(k, _)| *k != "managedFields")
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect(),
+                ),
+                _ => v.clone(),
+            };
+            (k.clone(), v)
+        })
+        .collect();
+    Value::Object(copy)
+}
+
+/// Removes `metadata.managedFields` from `obj` and returns it.
+fn take_managed_fields(obj: &mut Value) -> Option<Value> {
+    match obj.get_mut("metadata") {
+        Some(Value::Object(meta)) => meta.remove("managedFields"),
+        _ => None,
     }
-    out
 }
 
 /// `EncodeObjectManagedFields`.

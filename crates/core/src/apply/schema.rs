@@ -386,6 +386,13 @@ const LEASE: Fields = &[
 /// Which fields exist decides whether a map is "added" (and gets a `".":{}` marker) or was
 /// already there, so live, old and new objects are compared in this form.
 pub(crate) fn materialize(kind: &Kind, obj: &Value) -> Value {
+    let mut out = obj.clone();
+    materialize_in_place(kind, &mut out);
+    out
+}
+
+/// [`materialize`] on a value the caller owns already, sparing a copy of the object.
+pub(crate) fn materialize_in_place(kind: &Kind, obj: &mut Value) {
     let fields = match kind.kind {
         "Job" => JOB,
         "CronJob" => CRONJOB,
@@ -399,11 +406,9 @@ pub(crate) fn materialize(kind: &Kind, obj: &Value) -> Value {
         "RuntimeClass" => RUNTIME_CLASS,
         _ => NONE,
     };
-    let mut out = obj.clone();
-    if let Value::Object(map) = &mut out {
+    if let Value::Object(map) = obj {
         fill(map, fields);
     }
-    out
 }
 
 fn fill(map: &mut Map<String, Value>, fields: Fields) {

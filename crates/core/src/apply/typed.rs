@@ -222,6 +222,16 @@ impl<'k> Walker<'k> {
     // --- Compare ---
 
     fn compare(&mut self, l: Option<&Value>, r: Option<&Value>, item: bool, c: &mut Comparison) {
+        // Equal values differ nowhere, so the walk below could only report items it cannot
+        // key. Most of a write is unchanged (a status write leaves metadata and spec as they
+        // were), and walking it allocated a path element per field for nothing.
+        if let (Some(a), Some(b)) = (l, r)
+            && (a.is_object() || a.is_array())
+            && values_equal(a, b)
+            && self.keys_all_items(a, item)
+        {
+            return;
+        }
         match self.shape(item, l, r) {
             Shape::Scalar => self.compare_leaf(l, r, c),
             Shape::Map { atomic } => {
@@ -252,6 +262,30 @@ impl<'k> Walker<'k> {
                 }
                 self.compare_items(list, la, ra, c);
                 self.added_or_removed(l, r, c);
+            }
+        }
+    }
+
+    /// Whether every list item in `v` has its path element: if so, comparing `v` with an
+    /// equal value reports nothing. It may answer false where the comparison would not fail
+    /// (it looks into duplicated items too); the full walk then gives the exact answer.
+    fn keys_all_items(&mut self, v: &Value, item: bool) -> bool {
+        match self.shape(item, Some(v), None) {
+            Shape::Scalar | Shape::Map { atomic: true } | Shape::List(ListKind::Atomic) => true,
+            Shape::Map { atomic: false } => {
+                let Value::Object(map) = v else { return true };
+                map.iter().all(|(k, child)| {
+                    self.names.push(k.clone());
+                    let ok = self.keys_all_items(child, false);
+                    self.names.pop();
+                    ok
+                })
+            }
+            Shape::List(list) => {
+                let Value::Array(items) = v else { return true };
+                items
+                    .iter()
+                    .all(|i| has_item_element(list, i) && self.keys_all_items(i, true))
             }
         }
     }
@@ -611,6 +645,18 @@ pub(crate) fn to_field_set(kind: &Kind, v: &Value) -> FieldSet {
 }
 
 /// `TypedValue.Compare`: the paths `new` adds, changes or removes relative to `old`.
+/// Whether [`Walker::item_element`] gives `item` a path element, without building it.
+fn has_item_element(list: ListKind, item: &Value) -> bool {
+    match list {
+        ListKind::Map(keys) => item.as_object().is_some_and(|m| {
+            keys.iter()
+                .any(|k| m.contains_key(*k) || schema::key_default(keys, k).is_some())
+        }),
+        ListKind::Set => !(item.is_object() || item.is_array() || item.is_null()),
+        ListKind::Atomic => false,
+    }
+}
+
 pub(crate) fn compare(
     kind: &Kind,
     old: &Value,
@@ -697,6 +743,39 @@ mod tests {
         );
         assert_eq!(fields(&c.modified), r#"{"f:spec":{"f:suspend":{}}}"#);
         assert!(c.removed.is_empty());
+    }
+
+    #[test]
+    fn unchanged_parts_report_nothing_beside_a_change() {
+        let spec =
+            containers(json!([{"name": "a", "image": "1", "ports": [{"containerPort": 80}]}]));
+        let mut old = spec.clone();
+        old["metadata"] = json!({"labels": {"a": "b"}, "finalizers": ["x", "y"]});
+        let mut new = old.clone();
+        new["spec"]["suspend"] = json!(true);
+        let c = compare(&JOB, &old, &new).unwrap();
+        assert_eq!(fields(&c.added), r#"{"f:spec":{"f:suspend":{}}}"#);
+        assert!(c.modified.is_empty() && c.removed.is_empty());
+    }
+
+    /// Skipping an unchanged part must not hide an item the comparison cannot key: the same
+    /// objects fail to compare whether or not something beside the item changed.
+    #[test]
+    fn an_unkeyable_item_fails_the_comparison_even_when_unchanged() {
+        let expected = ".spec.template.spec.containers: element 0: associative list with keys has an element that omits all key fields [\"name\"] (and doesn't have default values for any key fields)";
+        let old = containers(json!([{"image": "x"}]));
+        let mut changed = old.clone();
+        changed["spec"]["suspend"] = json!(true);
+        for new in [&old, &changed] {
+            let errors = compare(&JOB, &old, new).map(|_| ()).unwrap_err();
+            assert!(
+                errors_text(&errors).contains(expected),
+                "{}",
+                errors_text(&errors)
+            );
+        }
+        let finalizers = json!({"metadata": {"finalizers": [{"a": 1}]}});
+        assert!(compare(&JOB, &finalizers, &finalizers).is_err());
     }
 
     #[test]
