@@ -1,7 +1,9 @@
 //! Watches: replay of the kept log, then live events pushed by the writer.
 //!
-//! The writer publishes each committed batch of events on a broadcast channel right after the
-//! commit (no polling, unlike kine's 1 s poll loop). A watcher subscribes *before* it replays the
+//! The writer publishes each committed batch of events right after the commit (no polling,
+//! unlike kine's 1 s poll loop), on one broadcast channel per watched prefix that the batch
+//! touches: a watcher wakes only for batches with events under its prefix, and a burst of writes
+//! elsewhere cannot make it lag. A watcher subscribes *before* it replays the
 //! log, so every event is either already committed when the replay reads (and found there) or
 //! published after the subscription (and received live); duplicates are dropped by revision.
 //! A watcher too slow for the channel's buffer is not cut off: it re-reads the log from the last
@@ -9,7 +11,7 @@
 //! behaviour etcd gives a slow watcher.
 
 use std::collections::VecDeque;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use futures::StreamExt;
@@ -32,30 +34,72 @@ pub(crate) trait History: Send + Sync + 'static {
     -> Result<Vec<Event>>;
 }
 
-/// The writer's side: publishes committed events to every live watcher.
+/// The writer's side: publishes committed events to the live watchers they concern.
 #[derive(Debug, Clone)]
 pub(crate) struct Hub {
+    /// Batches each channel holds for its slowest watcher.
+    buffer: usize,
+    /// One channel per watched prefix, shared by that prefix's watchers. A few dozen at most
+    /// (one per informer and API watch), so a batch is matched against each in turn.
+    channels: Arc<Mutex<Vec<Channel>>>,
+}
+
+#[derive(Debug)]
+struct Channel {
+    prefix: String,
     sender: broadcast::Sender<Arc<[Event]>>,
 }
 
 impl Hub {
     pub fn new(buffer: usize) -> Self {
-        // tokio refuses a capacity of 0 or beyond usize::MAX / 2; any setting must still open.
-        let (sender, _) = broadcast::channel(buffer.clamp(1, 1 << 20));
-        Hub { sender }
+        Hub {
+            // tokio refuses a capacity of 0 or beyond usize::MAX / 2; any setting must still
+            // open.
+            buffer: buffer.clamp(1, 1 << 20),
+            channels: Arc::default(),
+        }
+    }
+
+    fn channels(&self) -> std::sync::MutexGuard<'_, Vec<Channel>> {
+        self.channels.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Whether anyone listens, so the writer can skip cloning events for nobody.
     pub fn has_watchers(&self) -> bool {
-        self.sender.receiver_count() > 0
+        self.channels()
+            .iter()
+            .any(|c| c.sender.receiver_count() > 0)
     }
 
-    /// Publishes one committed batch, in revision order.
+    /// Publishes one committed batch, in revision order, to every prefix it has an event under.
+    /// The whole batch goes to each: the watcher keeps what is under its prefix.
     pub fn publish(&self, events: Vec<Event>) {
-        if !events.is_empty() {
-            // An error only means that nobody listens right now.
-            let _ = self.sender.send(events.into());
+        if events.is_empty() {
+            return;
         }
+        let batch: Arc<[Event]> = events.into();
+        let mut channels = self.channels();
+        channels.retain(|c| c.sender.receiver_count() > 0);
+        for c in channels.iter() {
+            if batch.iter().any(|e| e.kv.key.starts_with(&c.prefix)) {
+                // An error only means that its last watcher has just gone.
+                let _ = c.sender.send(batch.clone());
+            }
+        }
+    }
+
+    /// A receiver on `prefix`'s channel, made if it has none.
+    fn subscribe(&self, prefix: &str) -> broadcast::Receiver<Arc<[Event]>> {
+        let mut channels = self.channels();
+        if let Some(c) = channels.iter().find(|c| c.prefix == prefix) {
+            return c.sender.subscribe();
+        }
+        let (sender, receiver) = broadcast::channel(self.buffer);
+        channels.push(Channel {
+            prefix: prefix.to_owned(),
+            sender,
+        });
+        receiver
     }
 
     /// Starts a watch of `prefix` after revision `after`. The first replay page is read here so
@@ -67,7 +111,7 @@ impl Hub {
         prefix: &str,
         after: Revision,
     ) -> Result<WatchStream> {
-        let live = self.sender.subscribe();
+        let live = self.subscribe(prefix);
         let first = history.events_after(prefix, after, REPLAY_PAGE).await?;
         let mut watcher = Watcher {
             history,
@@ -92,8 +136,7 @@ struct Watcher {
     prefix: String,
     /// The revision up to which the log has been read, from the replay or the live channel,
     /// whether or not its events were under the prefix (or the start revision). A replay after
-    /// a lag starts there: from the last event under the prefix instead, a watcher of a
-    /// rarely written prefix re-read everything written since its last event at every lag.
+    /// a lag starts there.
     last: Revision,
     pending: VecDeque<Event>,
     /// True while the log holds events the watcher has not read yet.
@@ -153,8 +196,6 @@ impl Watcher {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Mutex;
-
     use futures::FutureExt;
 
     use super::*;
@@ -202,31 +243,49 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_lagging_watcher_of_a_quiet_prefix_replays_from_what_it_last_read() {
+    async fn writes_elsewhere_never_make_a_watcher_lag() {
         let log = Arc::new(Log::default());
         let hub = Hub::new(2);
         let mut watch = hub.watch(log.clone(), "/quiet/", 0).await.unwrap();
         write(&log, &hub, "/quiet/a", 1);
         assert_eq!(watch.next().await.unwrap().unwrap().revision(), 1);
-        // Writes elsewhere, read live: nothing to deliver, but the log is read up to 3.
-        write(&log, &hub, "/busy/x", 2);
-        write(&log, &hub, "/busy/x", 3);
-        assert!(watch.next().now_or_never().is_none());
-        // More writes than the channel holds: the watcher lags and reads the log again.
-        for revision in 4..=8 {
+        // Far more writes elsewhere than the channel holds, none of them read by the watcher.
+        for revision in 2..=9 {
             write(&log, &hub, "/busy/x", revision);
         }
-        write(&log, &hub, "/quiet/b", 9);
-        assert_eq!(watch.next().await.unwrap().unwrap().revision(), 9);
-        let replays = log.replays_from.lock().unwrap().clone();
+        assert!(watch.next().now_or_never().is_none());
+        write(&log, &hub, "/quiet/b", 10);
+        assert_eq!(watch.next().await.unwrap().unwrap().revision(), 10);
         assert_eq!(
-            replays[0], 0,
-            "the first replay starts at the watch's revision"
+            log.replays_from.lock().unwrap()[..],
+            [0],
+            "only the watch's own start reads the log"
         );
+    }
+
+    #[tokio::test]
+    async fn a_lagging_watcher_replays_from_what_it_last_read() {
+        let log = Arc::new(Log::default());
+        let hub = Hub::new(2);
+        let mut watch = hub.watch(log.clone(), "/w/", 0).await.unwrap();
+        let mut other = hub.watch(log.clone(), "/w/", 0).await.unwrap();
+        write(&log, &hub, "/w/a", 1);
+        assert_eq!(watch.next().await.unwrap().unwrap().revision(), 1);
+        // More writes under the prefix than the channel holds: the watcher lags.
+        for revision in 2..=6 {
+            write(&log, &hub, "/w/a", revision);
+        }
+        for expected in 2..=6 {
+            assert_eq!(watch.next().await.unwrap().unwrap().revision(), expected);
+        }
         assert_eq!(
-            replays[1..],
-            [3],
-            "after the lag the replay starts at the last revision read live, not at the last event under the prefix (1)"
+            log.replays_from.lock().unwrap()[..],
+            [0, 0, 1],
+            "the two watches' starts, then the lagging one's replay from revision 1"
         );
+        // A second watcher of the same prefix shares the channel and lags on its own.
+        for expected in 1..=6 {
+            assert_eq!(other.next().await.unwrap().unwrap().revision(), expected);
+        }
     }
 }
