@@ -644,7 +644,6 @@ pub(crate) fn to_field_set(kind: &Kind, v: &Value) -> FieldSet {
     set
 }
 
-/// `TypedValue.Compare`: the paths `new` adds, changes or removes relative to `old`.
 /// Whether [`Walker::item_element`] gives `item` a path element, without building it.
 fn has_item_element(list: ListKind, item: &Value) -> bool {
     match list {
@@ -657,6 +656,7 @@ fn has_item_element(list: ListKind, item: &Value) -> bool {
     }
 }
 
+/// `TypedValue.Compare`: the paths `new` adds, changes or removes relative to `old`.
 pub(crate) fn compare(
     kind: &Kind,
     old: &Value,
