@@ -15,6 +15,8 @@ WARMUP=${WARMUP:-200}
 ROUNDS=${ROUNDS:-2}
 KUBECTL=${KUBECTL:-kubectl}
 root=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/lib.sh
+. "$root/bench/lib.sh"
 target=${CARGO_TARGET_DIR:-$root/target}
 if [ -z "${KBATCH:-}" ]; then
     echo "building (release)..." >&2
@@ -62,13 +64,7 @@ for round in $(seq "$ROUNDS"); do
         : > "$data.out"
         KBATCH_LOG=warn "$b" server --data-dir "$data" --listen 127.0.0.1:0 > "$data.out" 2> "$data.err" &
         server_pid=$!
-        url=
-        for _ in $(seq 100); do
-            url=$(sed -n 's/^kbatch server listening on //p' "$data.out")
-            [ -n "$url" ] && break
-            sleep 0.1
-        done
-        [ -n "$url" ] || { echo "the server did not start:" >&2; cat "$data.err" >&2; exit 1; }
+        url=$(server_url "$data.out" "$data.err" "$server_pid") || exit 1
         export KUBECONFIG="$data/kubeconfig"
         until "$KUBECTL" get --raw /readyz > /dev/null 2>&1; do sleep 0.1; done
         ca=$("$KUBECTL" config view --raw -o jsonpath='{.clusters[0].cluster.certificate-authority-data}')

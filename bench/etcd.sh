@@ -10,7 +10,8 @@
 # Environment: COMPLETIONS (10000), PARALLELISM (64), AGENTS (2), ETCD_MEMBERS (1 or 3),
 # JOB_TIMEOUT (600 s), API (1; 0 skips part 2), KUBECTL (kubectl), KBATCH (a kbatch binary
 # instead of building this tree's release one), CARGO_TARGET_DIR as for cargo.
-# Needs etcd (Debian's etcd-server) and root for the agents' cgroups (as the server's).
+# Needs etcd and etcdctl (Debian's etcd-server and etcd-client) and root for the agents' cgroups
+# (as the server's).
 set -euo pipefail
 
 COMPLETIONS=${COMPLETIONS:-10000}
@@ -22,6 +23,8 @@ API=${API:-1}
 KUBECTL=${KUBECTL:-kubectl}
 
 root=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/lib.sh
+. "$root/bench/lib.sh"
 target=${CARGO_TARGET_DIR:-$root/target}
 kbatch=${KBATCH:-$target/release/kbatch}
 command -v etcd >/dev/null || { echo "etcd is not installed (apt-get install etcd-server)" >&2; exit 1; }
@@ -90,13 +93,7 @@ start_server() {
     KBATCH_LOG=warn "$kbatch" server --data-dir "$work/$name" --listen 127.0.0.1:0 "$@" \
         >"$work/$name.out" 2>"$work/$name.err" &
     pids+=($!)
-    url=
-    for _ in $(seq 400); do
-        url=$(sed -n 's/^kbatch server listening on //p' "$work/$name.out")
-        [ -n "$url" ] && break
-        sleep 0.05
-    done
-    [ -n "$url" ] || { cat "$work/$name.err" >&2; exit 1; }
+    url=$(server_url "$work/$name.out" "$work/$name.err" "$!") || exit 1
     kubeconfig=$work/$name/kubeconfig
 }
 

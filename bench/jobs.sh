@@ -34,6 +34,8 @@ PROFILE_STACK=${PROFILE_STACK:-16384}
 SERVER_ARGS=${SERVER_ARGS:-}
 
 root=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/lib.sh
+. "$root/bench/lib.sh"
 target=${CARGO_TARGET_DIR:-$root/target}
 kbatch=${KBATCH:-$target/release/kbatch}
 
@@ -80,14 +82,7 @@ start_server() {
     KBATCH_LOG=warn "${run[@]}" "$kbatch" server --data-dir "$data" --listen 127.0.0.1:0 \
         --node-name bench $SERVER_ARGS >"$work/$1.out" 2>"$work/$1.err" &
     server_pid=$!
-    url=
-    for _ in $(seq 200); do
-        url=$(sed -n 's/^kbatch server listening on //p' "$work/$1.out")
-        [ -n "$url" ] && break
-        kill -0 "$server_pid" 2>/dev/null || { cat "$work/$1.err" >&2; exit 1; }
-        sleep 0.05
-    done
-    [ -n "$url" ] || { echo "the server did not start" >&2; exit 1; }
+    url=$(server_url "$work/$1.out" "$work/$1.err" "$server_pid") || exit 1
     kubeconfig=$data/kubeconfig kube_home=$work/home-$1
     # The node registers asynchronously: pods wait for it anyway, but the clock should not.
     for _ in $(seq 200); do

@@ -34,6 +34,8 @@ ROUNDS=${ROUNDS:-4}
 WARMUP=${WARMUP:-2}
 
 root=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/lib.sh
+. "$root/bench/lib.sh"
 target=${CARGO_TARGET_DIR:-$root/target}
 kbatch=${KBATCH:-$target/release/kbatch}
 runc=$(command -v runc || echo /usr/sbin/runc)
@@ -136,13 +138,7 @@ start_server() {
             > "$data.out" 2> "$data.err"
     ) &
     server_pid=$!
-    url=
-    for _ in $(seq 100); do
-        url=$(sed -n 's/^kbatch server listening on //p' "$data.out")
-        [ -n "$url" ] && break
-        sleep 0.1
-    done
-    [ -n "$url" ] || { echo "the server did not start:" >&2; cat "$data.err" >&2; exit 1; }
+    url=$(server_url "$data.out" "$data.err" "$server_pid") || exit 1
     export KUBECONFIG="$data/kubeconfig"
     until "$KUBECTL" get --raw /readyz > /dev/null 2>&1; do sleep 0.1; done
 }
