@@ -84,9 +84,10 @@ pub struct Checkpoints {
 }
 
 impl Checkpoints {
-    pub fn new(data_dir: &Path) -> Self {
+    /// The checkpoints under `run_dir` ([`crate::run_dir`]).
+    pub fn new(run_dir: &Path) -> Self {
         Checkpoints {
-            dir: data_dir.join("pods"),
+            dir: run_dir.join(crate::run_dir::PODS),
         }
     }
 

@@ -17,6 +17,7 @@ pub mod logs;
 mod node;
 mod pod_worker;
 pub mod resources;
+pub mod run_dir;
 pub mod runtime;
 pub mod shim;
 pub mod sources;
@@ -61,8 +62,11 @@ const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/s
 pub struct AgentConfig {
     /// The Node's name (the host name, usually).
     pub node_name: String,
-    /// Where logs, checkpoints and pods' working directories live.
+    /// Where logs, volumes and pods' working directories live.
     pub data_dir: PathBuf,
+    /// Where the pods' checkpoints and the volumes the agent writes live: per-boot state
+    /// ([`run_dir`]).
+    pub run_dir: PathBuf,
     /// The runtime of pods that name no `runtimeClassName`.
     pub runtime: Arc<dyn Runtime>,
     /// The other runtimes a pod can pick by its `runtimeClassName` (the RuntimeClass's
@@ -90,15 +94,18 @@ pub struct AgentConfig {
 }
 
 impl AgentConfig {
-    /// The defaults: logs kept for 24 hours after their pod is gone, address 127.0.0.1.
+    /// The defaults: logs kept for 24 hours after their pod is gone, address 127.0.0.1,
+    /// checkpoints in the data directory.
     pub fn new(
         node_name: impl Into<String>,
         data_dir: impl Into<PathBuf>,
         runtime: Arc<dyn Runtime>,
     ) -> AgentConfig {
+        let data_dir = data_dir.into();
         AgentConfig {
             node_name: node_name.into(),
-            data_dir: data_dir.into(),
+            run_dir: data_dir.clone(),
+            data_dir,
             runtime,
             runtimes: Vec::new(),
             images: None,
@@ -138,6 +145,8 @@ pub(crate) struct Context {
     /// What an image would put in a container's environment: PATH and HOME.
     pub base_env: Vec<(String, String)>,
     pub data_dir: PathBuf,
+    /// Per-boot state: checkpoints, and the volumes the agent writes ([`run_dir`]).
+    pub run_dir: PathBuf,
     pub checkpoints: Checkpoints,
     pub log_retention: Duration,
     /// Where the node serves its logs, published on the Node; `None`: it does not.
@@ -211,8 +220,9 @@ impl Agent {
             node_labels: config.labels,
             node_taints: config.taints,
             base_env,
-            checkpoints: Checkpoints::new(&config.data_dir),
+            checkpoints: Checkpoints::new(&config.run_dir),
             data_dir: config.data_dir,
+            run_dir: config.run_dir,
             log_retention: config.log_retention,
             log_server: self.log_server.as_ref().map(|s| PublishedLogServer {
                 port: s.port(),
@@ -452,7 +462,7 @@ impl Dispatcher {
             }
         }
         let keep: HashSet<String> = self.workers.keys().cloned().collect();
-        volumes::remove_orphans(&self.ctx.data_dir, &keep);
+        volumes::remove_orphans(&self.ctx.data_dir, &self.ctx.run_dir, &keep);
     }
 }
 

@@ -1240,6 +1240,7 @@ impl PodWorker {
         let set_up = SetUp {
             pod: &self.pod,
             data_dir: &self.ctx.data_dir,
+            run_dir: &self.ctx.run_dir,
             node: &self.ctx.node,
             sources: &sources,
             claims: &claims,
@@ -1298,6 +1299,7 @@ impl PodWorker {
         let set_up = SetUp {
             pod: &self.pod,
             data_dir: &self.ctx.data_dir,
+            run_dir: &self.ctx.run_dir,
             node: &self.ctx.node,
             sources: &sources,
             claims: &claims,
@@ -1789,7 +1791,7 @@ impl PodWorker {
         }
         self.runtime.release_pod(&self.pod_ref.uid).await;
         self.ctx.images_in_use.release(&self.pod_ref.uid).await;
-        volumes::tear_down(&self.ctx.data_dir, &self.pod_ref.uid);
+        volumes::tear_down(&self.ctx.data_dir, &self.ctx.run_dir, &self.pod_ref.uid);
         let dir = self.work_dir();
         if dir.exists()
             && let Err(e) = std::fs::remove_dir_all(&dir)

@@ -49,9 +49,10 @@
 //!
 //! The start's versions of the status file are not synced to disk: they guard against the
 //! agent's process dying, which leaves the page cache intact. The exit is synced (the file,
-//! then its directory), so an exit once recorded survives a crash of the machine. After a
-//! crash of the whole machine, a run whose start no status reported yet can run again, as
-//! with kubelet after a node reboot.
+//! then its directory), so where the run directory is on disk an exit once recorded survives
+//! a crash of the machine; on the default tmpfs ([`crate::run_dir`]) a reboot takes the
+//! records with the runs. After a crash of the whole machine, a run whose start no status
+//! reported yet can run again, as with kubelet after a node reboot.
 //!
 //! A shim leaves the agent's session, not its cgroup: a service manager that ends the
 //! whole cgroup with the server (systemd's default `KillMode=control-group`) ends the runs

@@ -106,8 +106,11 @@ pub enum DefaultRuntime {
 #[derive(Debug, Clone)]
 pub struct NodeSettings {
     pub name: String,
-    /// The agent's directory: logs, checkpoints, the pods' working directories.
+    /// The agent's directory: logs, volumes, the pods' working directories.
     pub dir: PathBuf,
+    /// The node's per-boot state: the runs' claim and status files, the checkpoints
+    /// (`kbatch_agent::run_dir`).
+    pub run_dir: PathBuf,
     pub supervision: Supervision,
     pub log_retention: Duration,
     /// The node's image store (`kbatch image` uses the same one).
@@ -127,11 +130,14 @@ pub struct NodeSettings {
 }
 
 impl NodeSettings {
-    /// A node named after the host, keeping its files under `data_dir/agent`.
+    /// A node named after the host, keeping its files under `data_dir/agent` and its
+    /// per-boot state in the default run directory.
     pub fn new(name: String, data_dir: &Path, supervision: Supervision) -> NodeSettings {
+        let dir = data_dir.join("agent");
         NodeSettings {
             name,
-            dir: data_dir.join("agent"),
+            run_dir: kbatch_agent::run_dir::default_for(&dir),
+            dir,
             supervision,
             log_retention: Duration::from_secs(24 * 3600),
             images_dir: data_dir.join("images"),
@@ -272,7 +278,9 @@ impl Instance {
 pub fn agent_config(clock: &Arc<dyn Clock>, node: NodeSettings) -> AgentConfig {
     let process = ProcessRuntime::new(clock.clone());
     let process: Arc<dyn Runtime> = Arc::new(match &node.supervision {
-        Supervision::Shim(program) => process.with_shim(program, node.dir.join("runs")),
+        Supervision::Shim(program) => {
+            process.with_shim(program, node.run_dir.join(kbatch_agent::run_dir::RUNS))
+        }
         Supervision::Direct => process,
     });
     let images = match kbatch_image::Store::open(&node.images_dir) {
@@ -317,6 +325,7 @@ pub fn agent_config(clock: &Arc<dyn Clock>, node: NodeSettings) -> AgentConfig {
         .unwrap_or(0);
     let default = runtimes.remove(default);
     let mut config = AgentConfig::new(node.name, node.dir, default);
+    config.run_dir = node.run_dir;
     config.runtimes = runtimes;
     config.images = images;
     config.log_retention = node.log_retention;

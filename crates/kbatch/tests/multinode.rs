@@ -51,6 +51,8 @@ impl Agent {
             .args(["--node-name", node, "--node-ip", ip, "--log-port", "0"])
             .arg("--data-dir")
             .arg(dir)
+            .arg("--run-dir")
+            .arg(dir.join("run"))
             .env("KBATCH_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())

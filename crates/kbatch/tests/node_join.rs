@@ -44,6 +44,8 @@ fn agent(s: &Server, dir: &Path, token: &str, hash: &str) -> Command {
         .args(["--log-port", "0"])
         .arg("--data-dir")
         .arg(dir)
+        .arg("--run-dir")
+        .arg(dir.join("run"))
         .env("KBATCH_LOG", "warn")
         .stdout(Stdio::null());
     c

@@ -278,8 +278,8 @@ fn config_map_env_and_secret_file(runtime: Runtime) {
     // Secret values never reach events.
     let events = s.ok(&["get", "events", "-o", "yaml"]);
     assert!(!events.contains("s3cr3t-value"), "{events}");
-    // The pod's volumes went with it.
-    let volumes = s.data_dir().join("agent/pod-volumes");
+    // The pod's volumes went with it (a Secret's is in the run dir: docs/runtimes.md).
+    let volumes = s.run_dir().join("pod-volumes");
     assert!(volumes.is_dir(), "{}", volumes.display());
     eventually("the pod's volumes are removed", || {
         std::fs::read_dir(&volumes).is_ok_and(|mut d| d.next().is_none())

@@ -190,3 +190,84 @@ spec:
         "{pods}"
     );
 }
+
+/// Whether `/dev/shm` is a tmpfs here, as the default run dir's last candidate.
+fn dev_shm_is_tmpfs() -> bool {
+    std::fs::read_to_string("/proc/self/mounts").is_ok_and(|m| {
+        m.lines().any(|l| {
+            let fields: Vec<&str> = l.split_whitespace().collect();
+            fields.get(1..3) == Some(&["/dev/shm", "tmpfs"][..])
+        })
+    })
+}
+
+/// The default run dir (crates/agent/src/run_dir.rs): the runs' files, the checkpoints and
+/// the token volume go to a tmpfs, not the data dir; a SIGKILLed server's successor finds
+/// them there and adopts the run; a server stopped with nothing running removes them.
+#[test]
+fn the_default_run_dir_is_on_a_tmpfs_and_survives_a_server_kill() {
+    if !have_kubectl() || !dev_shm_is_tmpfs() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let gate = dir.path().join("gate");
+    let s = Server::start_in_default_run_dir(dir);
+    let run = s.run_dir();
+    let data = s.data_dir();
+    assert!(!run.starts_with(&data), "{}", run.display());
+    let manifest = serde_json::json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "held"},
+        "spec": {"restartPolicy": "Never", "containers": [{
+            "name": "c", "image": "busybox",
+            "command": ["sh", "-c", format!("{}; echo done", wait_for_file(&gate))],
+        }]},
+    });
+    s.ok_stdin(&["apply", "-f", "-"], &manifest.to_string());
+    phase_is(&s, "held", "Running");
+    let uid = jsonpath(&s, "pod/held", "{.metadata.uid}");
+    let names = |sub: &str| -> Vec<String> {
+        std::fs::read_dir(run.join(sub))
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    assert!(
+        names("runs")
+            .iter()
+            .any(|n| n.starts_with(&uid) && n.ends_with(".claim"))
+    );
+    assert_eq!(names("pods"), [format!("{uid}.json")]);
+    assert_eq!(
+        names("pod-volumes"),
+        std::slice::from_ref(&uid),
+        "the token volume"
+    );
+    for sub in ["runs", "pods", "pod-volumes"] {
+        assert!(
+            !data.join("agent").join(sub).exists(),
+            "{sub} in the data dir"
+        );
+    }
+
+    let dir = s.stop();
+    let mut s = Server::start_in_default_run_dir(dir);
+    assert_eq!(s.run_dir(), run, "the same data dir, the same run dir");
+    std::fs::write(&gate, "").unwrap();
+    phase_is(&s, "held", "Succeeded");
+    assert_eq!(s.ok(&["logs", "held"]), "done\n");
+    s.ok(&["delete", "pod", "held", "--wait"]);
+    let deadline = Instant::now() + LONG;
+    while !names("pods").is_empty() || !names("pod-volumes").is_empty() {
+        assert!(Instant::now() < deadline, "the pod's state stayed");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(s.terminate().success());
+    assert!(
+        !run.exists(),
+        "a server stopped with no runs removes its run dir"
+    );
+}

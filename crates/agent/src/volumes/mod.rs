@@ -50,7 +50,7 @@ use atomic::{FileProjection, Payload};
 
 /// Where the pods' volumes are, under the agent's data dir (its `pods` holds the
 /// checkpoints).
-const PODS_DIR: &str = "pod-volumes";
+pub const PODS_DIR: &str = "pod-volumes";
 
 /// The default `defaultMode` of ConfigMap, Secret, downward API and projected volumes.
 const DEFAULT_MODE: i32 = 0o644;
@@ -92,7 +92,12 @@ pub trait ClaimResolver: std::fmt::Debug + Sync {
 #[derive(Debug)]
 pub struct SetUp<'a> {
     pub pod: &'a Pod,
+    /// Where the pod's own data goes: emptyDir volumes on disk.
     pub data_dir: &'a Path,
+    /// Where the volumes the agent writes from the API (configMap, secret, downward API,
+    /// projected) and Memory emptyDirs are mounted: per-boot state ([`crate::run_dir`]),
+    /// rebuilt from the API after a reboot.
+    pub run_dir: &'a Path,
     pub node: &'a NodeFacts,
     pub sources: &'a Sources,
     pub claims: &'a dyn ClaimResolver,
@@ -103,7 +108,6 @@ impl SetUp<'_> {
     /// files brought up to date).
     pub fn run(&self) -> Result<PodVolumes, VolumeError> {
         let uid = self.pod.metadata.uid.as_deref().unwrap_or("");
-        let root = pod_dir(self.data_dir, uid);
         let mut made = PodVolumes::default();
         let volumes = self.pod.spec.as_ref().and_then(|s| s.volumes.as_ref());
         if volumes.is_none_or(Vec::is_empty) {
@@ -124,6 +128,11 @@ impl SetUp<'_> {
                 volume: v.name.clone(),
                 message,
             };
+            let on_disk = v
+                .empty_dir
+                .as_ref()
+                .is_some_and(|e| e.medium.as_deref() != Some("Memory"));
+            let root = pod_dir(if on_disk { self.data_dir } else { self.run_dir }, uid);
             private(&root).map_err(fail)?;
             let volume = self.one(&root, v).map_err(fail)?;
             made.volumes.insert(v.name.clone(), volume);
@@ -567,10 +576,17 @@ fn volume_mounts(dir: &Path) -> Option<Vec<PathBuf>> {
     Some(found)
 }
 
-/// Removes a pod's volumes from the node: its tmpfs mounts first, then its directory
-/// (hostPath and claim directories are not in it, and stay).
-pub fn tear_down(data_dir: &Path, uid: &str) {
-    let dir = pod_dir(data_dir, uid);
+/// Removes a pod's volumes from the node, in the data and the run directory: its tmpfs
+/// mounts first, then its directories (hostPath and claim directories are not in them, and
+/// stay).
+pub fn tear_down(data_dir: &Path, run_dir: &Path, uid: &str) {
+    tear_down_in(&pod_dir(data_dir, uid));
+    if run_dir != data_dir {
+        tear_down_in(&pod_dir(run_dir, uid));
+    }
+}
+
+fn tear_down_in(dir: &Path) {
     if !dir.exists() {
         return;
     }
@@ -582,15 +598,15 @@ pub fn tear_down(data_dir: &Path, uid: &str) {
         }
     };
     let by_table = || {
-        unmount(&mounts_under(&dir));
-        std::fs::remove_dir_all(&dir)
+        unmount(&mounts_under(dir));
+        std::fs::remove_dir_all(dir)
     };
-    let removed = match volume_mounts(&dir) {
+    let removed = match volume_mounts(dir) {
         Some(mounts) => {
             unmount(&mounts);
             // Something else mounted in the directory stops the removal before anything of
             // it is removed; the mount table says what it is.
-            remove_unmounted(&dir).or_else(|_| by_table())
+            remove_unmounted(dir).or_else(|_| by_table())
         }
         None => by_table(),
     };
@@ -620,15 +636,17 @@ fn remove_unmounted(dir: &Path) -> std::io::Result<()> {
 }
 
 /// Removes the volumes of pods that are not in `keep` (left by an agent that stopped
-/// before it removed them).
-pub fn remove_orphans(data_dir: &Path, keep: &HashSet<String>) {
-    let Ok(entries) = std::fs::read_dir(data_dir.join(PODS_DIR)) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let uid = e.file_name().to_string_lossy().into_owned();
-        if !keep.contains(&uid) {
-            tear_down(data_dir, &uid);
+/// before it removed them), in the data and the run directory.
+pub fn remove_orphans(data_dir: &Path, run_dir: &Path, keep: &HashSet<String>) {
+    for root in [data_dir, run_dir] {
+        let Ok(entries) = std::fs::read_dir(root.join(PODS_DIR)) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let uid = e.file_name().to_string_lossy().into_owned();
+            if !keep.contains(&uid) {
+                tear_down_in(&pod_dir(root, &uid));
+            }
         }
     }
 }

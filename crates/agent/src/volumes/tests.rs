@@ -77,6 +77,7 @@ fn set_up(
     SetUp {
         pod,
         data_dir,
+        run_dir: data_dir,
         node: &node(),
         sources: &sources(),
         claims,
@@ -144,7 +145,7 @@ fn config_map_secret_downward_api_and_projected_volumes() {
         version
     );
 
-    tear_down(tmp.path(), "uid-1");
+    tear_down(tmp.path(), tmp.path(), "uid-1");
     assert!(!pod_dir(tmp.path(), "uid-1").exists());
 }
 
@@ -217,7 +218,7 @@ fn empty_dir_host_path_and_claims() {
         }
     );
     std::fs::write(scratch.path.join("f"), "x").unwrap();
-    tear_down(tmp.path(), "uid-1");
+    tear_down(tmp.path(), tmp.path(), "uid-1");
     assert!(!scratch.path.exists());
     assert!(host.is_dir(), "a hostPath stays");
 }
@@ -301,9 +302,56 @@ fn orphans_are_removed() {
     for uid in ["a", "b"] {
         std::fs::create_dir_all(pod_dir(tmp.path(), uid).join("volumes")).unwrap();
     }
-    remove_orphans(tmp.path(), &HashSet::from(["a".to_owned()]));
+    let run = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(pod_dir(run.path(), "c").join("volumes")).unwrap();
+    remove_orphans(tmp.path(), run.path(), &HashSet::from(["a".to_owned()]));
     assert!(pod_dir(tmp.path(), "a").exists());
     assert!(!pod_dir(tmp.path(), "b").exists());
+    assert!(
+        !pod_dir(run.path(), "c").exists(),
+        "orphans in the run directory too"
+    );
+}
+
+/// What the pod writes stays in the data directory; what the agent writes from the API, and
+/// memory, go to the run directory (crate::run_dir), and tear-down empties both.
+#[test]
+fn volumes_the_agent_writes_go_to_the_run_directory() {
+    let (data, run) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let pod = pod(serde_json::json!([
+        {"name": "scratch", "emptyDir": {}},
+        {"name": "cache", "emptyDir": {"medium": "Memory"}},
+        {"name": "all", "configMap": {"name": "settings"}},
+        {"name": "creds", "secret": {"secretName": "creds"}}
+    ]));
+    let made = SetUp {
+        pod: &pod,
+        data_dir: data.path(),
+        run_dir: run.path(),
+        node: &node(),
+        sources: &sources(),
+        claims: &Claims(data.path().join("claims")),
+    }
+    .run()
+    .unwrap();
+    let in_data = |name: &str| {
+        made.volumes[name]
+            .path
+            .starts_with(pod_dir(data.path(), "uid-1"))
+    };
+    let in_run = |name: &str| {
+        made.volumes[name]
+            .path
+            .starts_with(pod_dir(run.path(), "uid-1"))
+    };
+    assert!(in_data("scratch") && !in_run("scratch"));
+    for name in ["cache", "all", "creds"] {
+        assert!(in_run(name) && !in_data(name), "{name}");
+    }
+    assert!(made.volumes["all"].path.join("app.conf").is_file());
+    tear_down(data.path(), run.path(), "uid-1");
+    assert!(!pod_dir(data.path(), "uid-1").exists());
+    assert!(!pod_dir(run.path(), "uid-1").exists());
 }
 
 #[test]
@@ -335,7 +383,7 @@ fn memory_empty_dir_is_a_sized_tmpfs() {
     // Set up again (the next container): the same tmpfs, not a second one.
     set_up(tmp.path(), &pod, &NoClaims).unwrap();
     assert_eq!(mounts_under(path).len(), 1);
-    tear_down(tmp.path(), "uid-1");
+    tear_down(tmp.path(), tmp.path(), "uid-1");
     assert!(!mounted(path));
     assert!(!pod_dir(tmp.path(), "uid-1").exists());
 }
@@ -380,7 +428,7 @@ fn tear_down_unmounts_what_is_mounted_outside_the_volume_directories() {
     // What the stray mount holds is never removed through it: here, a second view of it.
     rustix::mount::mount_bind(&stray, &seen).unwrap();
     assert_eq!(mounts_under(&pod_dir(tmp.path(), "uid-1")).len(), 2);
-    tear_down(tmp.path(), "uid-1");
+    tear_down(tmp.path(), tmp.path(), "uid-1");
     assert!(!pod_dir(tmp.path(), "uid-1").exists());
     assert!(seen.join("kept").exists());
     rustix::mount::unmount(&seen, rustix::mount::UnmountFlags::DETACH).unwrap();
@@ -423,7 +471,7 @@ fn fs_group_owns_the_volumes_files() {
     set_up(tmp.path(), &pod, &NoClaims).unwrap();
     assert_eq!(std::fs::read_link(creds.join("..data")).unwrap(), version);
     assert_eq!(mode(&scratch.join("mine")), 0o600);
-    tear_down(tmp.path(), "uid-1");
+    tear_down(tmp.path(), tmp.path(), "uid-1");
 }
 
 /// Shallower mount paths come first whatever the order of `volumeMounts`, so that

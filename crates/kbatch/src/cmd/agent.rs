@@ -54,10 +54,15 @@ pub struct AgentArgs {
     /// The name of this node [default: the host name].
     #[arg(long)]
     node_name: Option<String>,
-    /// Where logs, checkpoints, images and the pods' working directories live [default: the
+    /// Where logs, images, volumes and the pods' working directories live [default: the
     /// user's data directory, e.g. ~/.local/share/kbatch-agent].
     #[arg(long, env = "KBATCH_AGENT_DATA_DIR")]
     data_dir: Option<PathBuf>,
+    /// Where the node keeps per-boot state, the runs' status files and the pods' checkpoints
+    /// [default: a directory for this data directory on the first tmpfs among
+    /// $XDG_RUNTIME_DIR, /run and /dev/shm; the data directory without one].
+    #[arg(long)]
+    run_dir: Option<PathBuf>,
     /// Labels of the Node, beside the well-known ones (kubelet's --node-labels):
     /// KEY=VALUE,…
     #[arg(long, value_delimiter = ',', value_parser = label)]
@@ -168,6 +173,10 @@ async fn serve(args: AgentArgs) -> anyhow::Result<()> {
     let program = std::env::current_exe()
         .context("locating the kbatch binary, which supervises the containers")?;
     let mut node = NodeSettings::new(name.clone(), &data_dir, Supervision::Shim(program));
+    if let Some(dir) = &args.run_dir {
+        node.run_dir.clone_from(dir);
+    }
+    let (run_dir, agent_dir) = (node.run_dir.clone(), node.dir.clone());
     node.log_retention = args.log_retention;
     node.insecure_registries = args.insecure_registries.clone();
     node.default_runtime = args.runtime;
@@ -182,6 +191,7 @@ async fn serve(args: AgentArgs) -> anyhow::Result<()> {
     config.node_ip = args.node_ip;
     println!("kbatch agent: node {name} of {}", servers.join(", "));
     println!("  data dir: {}", data_dir.display());
+    println!("  run dir:  {}", run_dir.display());
     println!(
         "  logs served on {}",
         SocketAddr::new(args.node_ip, log_server.port())
@@ -191,6 +201,7 @@ async fn serve(args: AgentArgs) -> anyhow::Result<()> {
         () = agent.run() => {}
         () = super::shutdown_signal() => tracing::info!("shutting down"),
     }
+    kbatch_agent::run_dir::release(&run_dir, &agent_dir);
     Ok(())
 }
 

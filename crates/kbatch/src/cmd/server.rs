@@ -41,6 +41,11 @@ pub struct ServerArgs {
     /// directory, e.g. ~/.local/share/kbatch]
     #[arg(long, env = "KBATCH_DATA_DIR")]
     data_dir: Option<PathBuf>,
+    /// Where the node keeps per-boot state, the runs' status files and the pods' checkpoints
+    /// [default: a directory for this data directory on the first tmpfs among
+    /// $XDG_RUNTIME_DIR, /run and /dev/shm; the data directory without one].
+    #[arg(long)]
+    run_dir: Option<PathBuf>,
     /// Address and port to serve HTTPS on (port 0 picks a free one).
     #[arg(long, default_value = "127.0.0.1:6443")]
     listen: SocketAddr,
@@ -206,6 +211,10 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
     let url = server_url(addr);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let mut settings = settings(&args, &data_dir, addr)?;
+    let node_dirs = settings
+        .node
+        .as_ref()
+        .map(|n| (n.run_dir.clone(), n.dir.clone()));
     if args.store == StoreKind::Etcd
         && let Some(node) = &settings.node
     {
@@ -259,6 +268,9 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
     let lost = instance.leadership_lost();
     println!("kbatch server listening on {url}");
     println!("  data dir:   {}", data_dir.display());
+    if let Some(node) = &node_dirs {
+        println!("  run dir:    {}", node.0.display());
+    }
     println!("  kubeconfig: {}", credentials.kubeconfig.display());
     println!(
         "use it with: export KUBECONFIG={}; kubectl get jobs",
@@ -282,6 +294,9 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
         "leader election lost"
     );
     tracing::info!("shutting down");
+    if let Some((run_dir, agent_dir)) = &node_dirs {
+        kbatch_agent::run_dir::release(run_dir, agent_dir);
+    }
     // A leader gives its lease up, so that another server takes over at once rather than
     // after the lease duration (client-go's ReleaseOnCancel); the controllers finish the keys
     // they hold first, for as long as a renewal could take.
@@ -368,6 +383,9 @@ fn settings(args: &ServerArgs, data_dir: &Path, listen: SocketAddr) -> anyhow::R
             .context("locating the kbatch binary, which supervises the containers")?;
         let name = args.node_name.clone().unwrap_or_else(host_node_name);
         let mut node = NodeSettings::new(name, data_dir, Supervision::Shim(program));
+        if let Some(dir) = &args.run_dir {
+            node.run_dir.clone_from(dir);
+        }
         node.log_retention = args.log_retention;
         node.insecure_registries = args.insecure_registries.clone();
         node.default_runtime = args.runtime;

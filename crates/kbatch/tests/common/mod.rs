@@ -21,6 +21,10 @@ pub struct Server {
     pub home: PathBuf,
     /// The kubectl binary; None: `KBATCH_KUBECTL` or `kubectl`.
     kubectl_bin: Option<String>,
+    /// The node's run dir, as the server printed it (None: it runs no node).
+    run_dir: Option<PathBuf>,
+    /// Whether dropping the server removes a run dir outside `dir` (the default one).
+    remove_run_dir: bool,
 }
 
 impl Server {
@@ -36,6 +40,16 @@ impl Server {
     /// Starts a server on an existing data dir (restarts), on a free loopback port unless
     /// `extra` names a `--listen` address.
     pub fn start_in(dir: tempfile::TempDir, extra: &[&str]) -> Server {
+        Self::launch(dir, extra, true)
+    }
+
+    /// Starts a server on `dir`'s data dir with the default run dir
+    /// (`kbatch_agent::run_dir`), which dropping the server removes.
+    pub fn start_in_default_run_dir(dir: tempfile::TempDir) -> Server {
+        Self::launch(dir, &[], false)
+    }
+
+    fn launch(dir: tempfile::TempDir, extra: &[&str], own_run_dir: bool) -> Server {
         let data = dir.path().join("data");
         let home = dir.path().join("home");
         std::fs::create_dir_all(&home).unwrap();
@@ -44,11 +58,20 @@ impl Server {
         } else {
             &["--listen", "127.0.0.1:0"]
         };
+        // The run dir inside the temporary directory, unless a test picks it: what a killed
+        // server's pods leave there goes with the rest (tests/run_dir.rs tests the default).
+        let run_dir = dir.path().join("run");
+        let run: &[&std::ffi::OsStr] = if !own_run_dir || extra.contains(&"--run-dir") {
+            &[]
+        } else {
+            &["--run-dir".as_ref(), run_dir.as_os_str()]
+        };
         let mut child = Command::new(env!("CARGO_BIN_EXE_kbatch"))
             .arg("server")
             .arg("--data-dir")
             .arg(&data)
             .args(listen)
+            .args(run)
             .args(extra)
             .env("KBATCH_LOG", "warn")
             .stdout(Stdio::piped())
@@ -66,6 +89,17 @@ impl Server {
                 break url.trim().to_owned();
             }
         };
+        // The lines that follow say where things are, up to the kubeconfig's.
+        let mut run_dir = None;
+        for line in lines.by_ref() {
+            let line = line.expect("read server output");
+            if let Some(dir) = line.trim().strip_prefix("run dir:") {
+                run_dir = Some(PathBuf::from(dir.trim()));
+            }
+            if line.trim().starts_with("kubeconfig:") {
+                break;
+            }
+        }
         // Keep draining stdout so the server never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
         Server {
@@ -75,7 +109,17 @@ impl Server {
             url,
             home,
             kubectl_bin: None,
+            run_dir,
+            remove_run_dir: !own_run_dir,
         }
+    }
+
+    /// Sends the server SIGTERM and waits for it to end.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status();
+        assert!(sent.is_ok_and(|s| s.success()), "kill -TERM {pid}");
+        self.child.wait().expect("wait for the server")
     }
 
     /// Uses another kubectl binary for this server's commands.
@@ -86,6 +130,13 @@ impl Server {
 
     pub fn data_dir(&self) -> PathBuf {
         self.dir.path().join("data")
+    }
+
+    /// The node's run dir, as the server printed it.
+    pub fn run_dir(&self) -> PathBuf {
+        self.run_dir
+            .clone()
+            .expect("a server with a node prints its run dir")
     }
 
     pub fn token(&self) -> String {
@@ -103,6 +154,8 @@ impl Server {
     pub fn stop(mut self) -> tempfile::TempDir {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // The next server on the same data dir adopts what is in it.
+        self.remove_run_dir = false;
         let dir = tempfile::tempdir().unwrap();
         std::mem::replace(&mut self.dir, dir)
     }
@@ -298,6 +351,12 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
         unmount_under(self.dir.path());
+        if self.remove_run_dir
+            && let Some(run) = &self.run_dir
+        {
+            unmount_under(run);
+            let _ = std::fs::remove_dir_all(run);
+        }
     }
 }
 
@@ -418,6 +477,8 @@ impl RemoteAgent {
             .args(["--log-port", "0"])
             .arg("--data-dir")
             .arg(dir.path())
+            .arg("--run-dir")
+            .arg(dir.path().join("run"))
             .args(extra)
             .env("KBATCH_LOG", "warn")
             .stdout(Stdio::null())

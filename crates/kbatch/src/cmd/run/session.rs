@@ -89,6 +89,17 @@ pub async fn run(
             tracing::error!(error = %e, "store compaction stopped");
         });
     }
+    let mut node = NodeSettings::new(
+        host_node_name(),
+        data.path(),
+        // A run ends every container before it exits, so no container needs a
+        // supervisor that outlives it.
+        match options.runtime {
+            RuntimeKind::Process => Supervision::Direct,
+        },
+    );
+    // Nothing of a run outlives it: its checkpoints go with its data dir.
+    node.run_dir.clone_from(&node.dir);
     let settings = Settings {
         controllers: Some(ControllersConfig {
             backoff_base: options.backoff.base,
@@ -98,15 +109,7 @@ pub async fn run(
             job_sync_batch_period: Duration::from_millis(5),
             ..Default::default()
         }),
-        node: Some(NodeSettings::new(
-            host_node_name(),
-            data.path(),
-            // A run ends every container before it exits, so no container needs a
-            // supervisor that outlives it.
-            match options.runtime {
-                RuntimeKind::Process => Supervision::Direct,
-            },
-        )),
+        node: Some(node),
         log_server: None,
     };
     let logs = Logs::new(settings.logs(), console.clone());
