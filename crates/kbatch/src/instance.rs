@@ -108,8 +108,8 @@ pub struct NodeSettings {
     pub name: String,
     /// The agent's directory: logs, volumes, the pods' working directories.
     pub dir: PathBuf,
-    /// The node's per-boot state: the runs' claim and status files, the checkpoints
-    /// (`kbatch_agent::run_dir`).
+    /// The node's per-boot state: the runs' claim and status files, the checkpoints, the
+    /// volumes the agent writes (`kbatch_agent::run_dir`).
     pub run_dir: PathBuf,
     pub supervision: Supervision,
     pub log_retention: Duration,

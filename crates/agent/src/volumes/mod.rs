@@ -48,8 +48,8 @@ use crate::sources::{Sources, TokenWanted};
 
 use atomic::{FileProjection, Payload};
 
-/// Where the pods' volumes are, under the agent's data dir (its `pods` holds the
-/// checkpoints).
+/// Where the pods' volumes are, under the agent's data dir (disk emptyDirs) and under its
+/// run dir (the rest; [`crate::run_dir`]).
 pub const PODS_DIR: &str = "pod-volumes";
 
 /// The default `defaultMode` of ConfigMap, Secret, downward API and projected volumes.

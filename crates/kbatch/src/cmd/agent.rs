@@ -58,9 +58,10 @@ pub struct AgentArgs {
     /// user's data directory, e.g. ~/.local/share/kbatch-agent].
     #[arg(long, env = "KBATCH_AGENT_DATA_DIR")]
     data_dir: Option<PathBuf>,
-    /// Where the node keeps per-boot state, the runs' status files and the pods' checkpoints
-    /// [default: a directory for this data directory on the first tmpfs among
-    /// $XDG_RUNTIME_DIR, /run and /dev/shm; the data directory without one].
+    /// Where the node keeps per-boot state: the runs' status files, the pods' checkpoints and
+    /// the volumes it writes from the API [default: a directory for this data directory on
+    /// the first tmpfs among $XDG_RUNTIME_DIR, /run and /dev/shm; the data directory without
+    /// one].
     #[arg(long)]
     run_dir: Option<PathBuf>,
     /// Labels of the Node, beside the well-known ones (kubelet's --node-labels):
