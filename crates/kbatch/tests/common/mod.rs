@@ -59,7 +59,7 @@ impl Server {
             &["--listen", "127.0.0.1:0"]
         };
         // The run dir inside the temporary directory, unless a test picks it: what a killed
-        // server's pods leave there goes with the rest (tests/run_dir.rs tests the default).
+        // server's pods leave there goes with the rest (restart_adoption.rs tests the default).
         let run_dir = dir.path().join("run");
         let run: &[&std::ffi::OsStr] = if !own_run_dir || extra.contains(&"--run-dir") {
             &[]
