@@ -214,7 +214,6 @@ impl Registry {
             None | Some("") => None,
             Some(rv) => Some(super::parse_resource_version(rv)?),
         };
-        let mut obj = Some(obj);
         for _ in 0..MAX_RETRIES {
             let (old, old_rev, old_bytes) = self.read_stored(kind, namespace, name).await?;
             if let Some(p) = precondition
@@ -222,18 +221,9 @@ impl Registry {
             {
                 return Err(status::conflict(kind, name).into());
             }
-            // A conditional update is tried once (losing a race is a conflict), so it stores
-            // the object it was given; an unconditional one may be tried again, so a copy.
-            let new = if precondition.is_some() {
-                obj.take()
-            } else {
-                obj.clone()
-            };
-            let Some(mut new) = new else {
-                return Err(status::conflict(kind, name).into());
-            };
             // Without a resourceVersion the update is unconditional: it applies to the
             // version just read (AllowUnconditionalUpdate, true for every kind served).
+            let mut new = obj.clone();
             if precondition.is_none() {
                 new.metadata_mut().resource_version = Some(old_rev.to_string());
             }
