@@ -86,7 +86,7 @@ fn holds_state(dir: &Path) -> bool {
 fn key(agent_dir: &Path) -> String {
     let path = std::fs::canonicalize(agent_dir).unwrap_or_else(|_| agent_dir.to_owned());
     let digest = Sha256::digest(path.as_os_str().as_encoded_bytes());
-    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+    crate::shim::hex(&digest[..8])
 }
 
 // `f_type` is an i64 on x86-64 and narrower on some other targets.
@@ -175,6 +175,13 @@ mod tests {
         );
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
         assert!(private_dir(&dir).is_err());
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+        assert!(private_dir(&dir).is_ok());
+        // Another user's directory, where a test runs as root and can make one.
+        if rustix::process::geteuid().is_root() {
+            std::os::unix::fs::chown(&dir, Some(65534), None).unwrap();
+            assert!(private_dir(&dir).is_err(), "another user's directory");
+        }
         let link = base.path().join("link");
         std::os::unix::fs::symlink(base.path(), &link).unwrap();
         assert!(private_dir(&link).is_err(), "a link is never followed");

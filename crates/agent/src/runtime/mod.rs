@@ -39,7 +39,7 @@ pub struct PodRef {
 /// `containerID` in the pod's status names.
 pub fn run_id(pod_uid: &str, container: &str, attempt: u32) -> String {
     let digest = Sha256::digest(format!("{pod_uid}/{container}/{attempt}").as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    crate::shim::hex(&digest)
 }
 
 /// Everything a runtime needs to start one run of a container, worked out by the agent from
