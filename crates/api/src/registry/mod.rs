@@ -176,16 +176,18 @@ impl Registry {
     /// The stored object and the revision it was written at.
     async fn read(&self, kind: &Kind, namespace: &str, name: &str) -> Result<(Object, Revision)> {
         let (obj, revision, _) = self.read_stored(kind, namespace, name).await?;
-        Ok((obj, revision))
+        Ok((Arc::unwrap_or_clone(obj), revision))
     }
 
-    /// [`Registry::read`], with the bytes stored.
+    /// [`Registry::read`], with the bytes stored, and the object as the watchers share it:
+    /// a write reads the version it replaces without copying it, and copies only what it
+    /// changes.
     async fn read_stored(
         &self,
         kind: &Kind,
         namespace: &str,
         name: &str,
-    ) -> Result<(Object, Revision, Vec<u8>)> {
+    ) -> Result<(Arc<Object>, Revision, Vec<u8>)> {
         check_name(kind, name)?;
         let kv = self
             .store
@@ -193,9 +195,9 @@ impl Registry {
             .await
             .map_err(|e| ApiError::from_store(e, kind, name))?;
         let obj = match self.decoded.get(kind, &kv) {
-            Some(shared) => Arc::unwrap_or_clone(shared),
+            Some(shared) => shared,
             // Not decodable: the error, as the decode gives it.
-            None => decode_stored(kind, &kv)?,
+            None => Arc::new(decode_stored(kind, &kv)?),
         };
         Ok((obj, kv.mod_revision, kv.value))
     }

@@ -9,6 +9,7 @@ use kbatch_core::object::{Kind, NAMESPACE, Object, POD};
 use kbatch_core::{apply, patch, status};
 use kbatch_store::Revision;
 use serde_json::Value;
+use std::sync::Arc;
 
 use super::{Registry, check_name, encode_stored, set_resource_version};
 use crate::error::{ApiError, Result};
@@ -227,7 +228,7 @@ impl Registry {
             if precondition.is_none() {
                 new.metadata_mut().resource_version = Some(old_rev.to_string());
             }
-            let stored = (&old, old_rev, old_bytes.as_slice());
+            let stored = (&*old, old_rev, old_bytes.as_slice());
             match self
                 .commit_update(kind, stored, new, opts, warnings.clone(), true)
                 .await
@@ -279,7 +280,7 @@ impl Registry {
             let (new, warnings) = self.decode_patched(kind, name, patched, opts)?;
             // An apply records its own ownership; every other patch is an Update.
             let record = patch_type != PatchType::Apply;
-            let stored = (&old, old_rev, old_bytes.as_slice());
+            let stored = (&*old, old_rev, old_bytes.as_slice());
             match self
                 .commit_update(kind, stored, new, opts, warnings, record)
                 .await
@@ -308,15 +309,15 @@ impl Registry {
     ) -> Result<Written> {
         for _ in 0..MAX_RETRIES {
             let (old, old_rev, old_bytes) = self.read_stored(kind, namespace, name).await?;
-            let mut new = old.clone();
+            let mut new = (*old).clone();
             if !change(&mut new) {
                 return Ok(Written {
-                    object: old,
+                    object: Arc::unwrap_or_clone(old),
                     warnings: Vec::new(),
                     created: false,
                 });
             }
-            let stored = (&old, old_rev, old_bytes.as_slice());
+            let stored = (&*old, old_rev, old_bytes.as_slice());
             match self
                 .commit_update(kind, stored, new, opts, Vec::new(), true)
                 .await
