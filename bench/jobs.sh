@@ -192,6 +192,8 @@ spec:
     metrics=$(k get --raw /metrics)
     syncs=$(awk '/^job_controller_job_sync_duration_seconds_count/ {n += $2} END {print n + 0}' <<<"$metrics")
     sync_seconds=$(awk '/^job_controller_job_sync_duration_seconds_sum/ {s += $2} END {printf "%.2f", s}' <<<"$metrics")
+    # The store's revision after the Job: every write it took, pods, events and the Job's own.
+    revision=$(k get --raw '/api/v1/namespaces/default/pods?limit=1' | jq -r '.metadata.resourceVersion')
     stop_server
     xargs_after=$(xargs_run)
 
@@ -201,7 +203,7 @@ spec:
     fi
     awk -v n="$COMPLETIONS" -v b="$xargs_before" -v a="$xargs_after" -v k="$job_seconds" \
         -v done="$complete" -v s="$succeeded" -v c0="$cpu0" -v c1="$cpu1" -v syncs="$syncs" \
-        -v ss="$sync_seconds" -v to="$JOB_TIMEOUT" 'BEGIN {
+        -v ss="$sync_seconds" -v to="$JOB_TIMEOUT" -v rev="$revision" 'BEGIN {
         base = (a + b) / 2
         printf "\n%-34s %10s %10s\n", "", "seconds", "pods/s"
         printf "%-34s %10.2f %10.0f\n", "xargs -P (before the Job)", b, n / b
@@ -214,6 +216,7 @@ spec:
         printf "%-34s %10.2f %10.0f\n", "xargs -P (after the Job)", a, n / a
         printf "ratio kbatch / xargs (mean of both): %s%.2f  (target <= 1.5)\n", done ? "" : "> ", k / base
         printf "server CPU during the Job: %.2f s; Job syncs: %d, %.2f s in sync\n", c1 - c0, syncs, ss
+        printf "store revisions after the Job: %d, %.2f per pod\n", rev, rev / (s > 0 ? s : 1)
     }'
 }
 

@@ -28,7 +28,7 @@ use k8s_openapi::api::core::v1::{
 };
 use kbatch_api::registry::EventSpec;
 use kbatch_core::object::{
-    CONFIGMAP, Object, PERSISTENTVOLUMECLAIM, POD, RUNTIME_CLASS, SECRET, STORAGECLASS,
+    CONFIGMAP, Object, PERSISTENTVOLUMECLAIM, RUNTIME_CLASS, SECRET, STORAGECLASS,
 };
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
@@ -58,6 +58,12 @@ const BACKOFF_MAX: Duration = Duration::from_secs(300);
 /// How long to wait before retrying a status write the API refused for another reason than
 /// a conflict.
 const RETRY_REPORT: Duration = Duration::from_secs(1);
+/// How long the status write that would report a container just started waits, so that a
+/// process that ends at once is reported terminated in the same write. kubelet learns of a
+/// start from its next PLEG relist (every second), so a pod that ends within that second
+/// goes from Pending to its end on a cluster too; the hold is far shorter than that, and
+/// well inside the pod start latency target.
+const START_REPORT_HOLD: Duration = Duration::from_millis(10);
 /// How often the files of a running pod's ConfigMap, Secret, downward API and projected
 /// volumes are brought up to date (kubelet's sync period, one minute).
 const VOLUME_REFRESH: Duration = Duration::from_secs(60);
@@ -275,6 +281,9 @@ struct PodWorker {
     failure: Option<(String, String)>,
     reported: Option<PodStatus>,
     report_failed: bool,
+    /// Until when a started container's status is held back ([`START_REPORT_HOLD`]); an
+    /// exit or a stop ends the hold.
+    report_hold: Option<Instant>,
     /// When to try again to start the containers whose configuration or volumes could not
     /// be made (a ConfigMap or Secret that may yet be created), and the delay after that.
     config_retry: Option<(Instant, Duration)>,
@@ -360,6 +369,7 @@ impl PodWorker {
             failure: None,
             reported: None,
             report_failed: false,
+            report_hold: None,
             config_retry: None,
             config_retry_due: false,
             volumes_refresh_at: None,
@@ -720,6 +730,7 @@ impl PodWorker {
         });
         slot.finished = Some(now);
         self.exited.push(id.to_owned());
+        self.report_hold = None;
         if let Some(why) = exit.lost
             && !matches!(self.stage, Stage::Stopping(_) | Stage::Done)
         {
@@ -1210,6 +1221,8 @@ impl PodWorker {
             tracing::warn!(pod = %self.pod_ref.name, error = %e, "writing the pod's checkpoint");
         }
         self.watch_exit(handle);
+        self.report_hold
+            .get_or_insert_with(|| Instant::now() + START_REPORT_HOLD);
         let name = &container.name;
         self.event(i, "Normal", "Created", format!("Created container: {name}"));
         self.event(i, "Normal", "Started", format!("Started container {name}"));
@@ -1665,6 +1678,9 @@ impl PodWorker {
         if self.report_failed {
             at(now + RETRY_REPORT);
         }
+        if let Some(hold) = self.report_hold {
+            at(hold);
+        }
         if let Some(refresh) = self.volumes_refresh_at
             && self.slots.iter().any(|s| s.running().is_some())
         {
@@ -1694,6 +1710,13 @@ impl PodWorker {
         if self.gone {
             return true;
         }
+        if let Some(hold) = self.report_hold {
+            let starting = matches!(self.stage, Stage::Initializing | Stage::Running);
+            if starting && Instant::now() < hold {
+                return true;
+            }
+            self.report_hold = None;
+        }
         let failure = self.failure.as_ref().map(|(r, m)| (r.as_str(), m.as_str()));
         let ours = status::pod_status(
             &View {
@@ -1712,51 +1735,31 @@ impl PodWorker {
             return true;
         }
         self.events.flush().await;
-        let api = &self.ctx.api;
-        let (ns, name) = (&self.pod_ref.namespace, &self.pod_ref.name);
-        for _ in 0..5 {
-            let current = match api.get(&POD, ns, name).await {
-                Ok(Object::Pod(p)) if p.metadata.uid == self.pod.metadata.uid => p,
-                Ok(_) => {
-                    self.gone = true;
-                    return true;
-                }
-                Err(e) if e.is_not_found() => {
-                    self.gone = true;
-                    return true;
-                }
-                Err(e) => {
-                    tracing::warn!(pod = %name, error = %e, "reading the pod to write its status");
-                    self.report_failed = true;
-                    return false;
-                }
-            };
-            let mut pod = current;
-            pod.status = Some(status::merge(pod.status.as_ref(), &ours));
-            match api.update_status(&POD, ns, name, Object::Pod(pod)).await {
-                Ok(written) => {
-                    if let Object::Pod(p) = written {
-                        self.pod = p;
-                    }
-                    self.reported = Some(ours);
-                    self.report_failed = false;
-                    self.drop_reported_exits();
-                    return true;
-                }
-                Err(e) if e.is_conflict() => continue,
-                Err(e) if e.is_not_found() => {
-                    self.gone = true;
-                    return true;
-                }
-                Err(e) => {
-                    tracing::warn!(pod = %name, error = %e, "writing the pod's status");
-                    self.report_failed = true;
-                    return false;
-                }
+        let (ns, name, uid) = (
+            &self.pod_ref.namespace,
+            &self.pod_ref.name,
+            &self.pod_ref.uid,
+        );
+        let merge = |stored: Option<&PodStatus>| status::merge(stored, &ours);
+        let written = self.ctx.api.write_pod_status(ns, name, uid, &merge).await;
+        match written {
+            Ok(Some(written)) => {
+                self.pod = written;
+                self.reported = Some(ours);
+                self.report_failed = false;
+                self.drop_reported_exits();
+                true
+            }
+            Ok(None) => {
+                self.gone = true;
+                true
+            }
+            Err(e) => {
+                tracing::warn!(pod = %name, error = %e, "writing the pod's status");
+                self.report_failed = true;
+                false
             }
         }
-        self.report_failed = true;
-        false
     }
 
     /// The exits just reported need no checkpoint any more.

@@ -148,6 +148,27 @@ async fn success_reports_running_then_succeeded() {
     assert_eq!(Checkpoints::new(h.dir.path()).load(&uid), None);
 }
 
+/// A run that ends within moments of its start is reported once, terminated, with no
+/// Running write before it: kubelet too sees a start only at its next relist, so on a cluster
+/// such a pod goes from Pending to Succeeded. (The agent holds the start's report for
+/// `START_REPORT_HOLD`; test time stands still here until the test lets it run.)
+#[tokio::test(start_paused = true)]
+async fn a_run_that_ends_at_once_is_reported_in_one_write() {
+    let (h, fake) = harness().await;
+    fake.script("c", [Behaviour::Run]);
+    let history = History::record(&h.registry, "quick").await;
+    h.run_pod("quick", one_container("Never")).await;
+    while fake.started().is_empty() {
+        tokio::task::yield_now().await;
+    }
+    fake.exit("c", 0);
+    h.wait_phase("quick", "Succeeded").await;
+    assert_eq!(
+        history.summary(),
+        ["Pending: ", "Succeeded: c=Completed:0/0"]
+    );
+}
+
 #[tokio::test(start_paused = true)]
 async fn failure_with_restart_policy_never() {
     let (h, fake) = harness().await;

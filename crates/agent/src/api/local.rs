@@ -3,6 +3,7 @@
 
 use async_trait::async_trait;
 use k8s_openapi::api::authentication::v1::TokenRequest;
+use k8s_openapi::api::core::v1::Pod;
 use kbatch_api::error::ApiError;
 use kbatch_api::registry::{
     DeleteOptions, EventSpec, ListParams, Preconditions, Registry, WatchParams, WatchStream,
@@ -11,7 +12,7 @@ use kbatch_api::registry::{
 use kbatch_core::object::{Kind, Object, POD};
 use kbatch_core::selector::FieldSelector;
 
-use super::{FIELD_MANAGER, List, NodeApi, Result};
+use super::{FIELD_MANAGER, List, NodeApi, Result, StatusChange};
 
 /// The registry of the process the agent runs in.
 #[derive(Debug, Clone)]
@@ -107,6 +108,37 @@ impl NodeApi for LocalApi {
             .update(kind, namespace, name, obj, &opts, Vec::new())
             .await?;
         Ok(written.object)
+    }
+
+    /// The registry's read-change-write, which changes the version it reads rather than a
+    /// copy the agent read before.
+    async fn write_pod_status(
+        &self,
+        namespace: &str,
+        name: &str,
+        uid: &str,
+        status: &StatusChange<'_>,
+    ) -> Result<Option<Pod>> {
+        let ours = |pod: &Pod| pod.metadata.uid.as_deref().unwrap_or_default() == uid;
+        let opts = write_options(Some("status"));
+        let written = self
+            .registry
+            .edit(&POD, namespace, name, &opts, |obj| match obj {
+                Object::Pod(pod) if ours(pod) => {
+                    pod.status = Some(status(pod.status.as_ref()));
+                    true
+                }
+                _ => false,
+            })
+            .await;
+        match written {
+            Ok(w) => match w.object {
+                Object::Pod(pod) if ours(&pod) => Ok(Some(pod)),
+                _ => Ok(None),
+            },
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     async fn delete_pod(&self, namespace: &str, name: &str, uid: Option<&str>) -> Result<()> {

@@ -10,9 +10,10 @@ pub mod remote;
 
 use async_trait::async_trait;
 use k8s_openapi::api::authentication::v1::TokenRequest;
+use k8s_openapi::api::core::v1::{Pod, PodStatus};
 use kbatch_api::error::ApiError;
 use kbatch_api::registry::{EventSpec, WatchStream};
-use kbatch_core::object::{Kind, Object};
+use kbatch_core::object::{Kind, Object, POD};
 
 pub use local::LocalApi;
 pub use remote::{Credentials, RemoteApi, RemoteError};
@@ -61,6 +62,40 @@ pub trait NodeApi: Send + Sync + std::fmt::Debug {
         obj: Object,
     ) -> Result<Object>;
 
+    /// Writes pod `name`'s status, made by `status` from the status stored, on the pod's
+    /// latest version and only while the pod has uid `uid` (kubelet's status manager writes
+    /// the pod it knows by uid). A write another writer got ahead of is made again on the
+    /// newer version. `None` when the pod is gone or its name belongs to another pod now.
+    async fn write_pod_status(
+        &self,
+        namespace: &str,
+        name: &str,
+        uid: &str,
+        status: &StatusChange<'_>,
+    ) -> Result<Option<Pod>> {
+        let mut last = None;
+        for _ in 0..STATUS_ATTEMPTS {
+            let mut pod = match self.get(&POD, namespace, name).await {
+                Ok(Object::Pod(p)) if p.metadata.uid.as_deref().unwrap_or_default() == uid => p,
+                Ok(_) => return Ok(None),
+                Err(e) if e.is_not_found() => return Ok(None),
+                Err(e) => return Err(e),
+            };
+            pod.status = Some(status(pod.status.as_ref()));
+            match self
+                .update_status(&POD, namespace, name, Object::Pod(pod))
+                .await
+            {
+                Ok(Object::Pod(p)) => return Ok(Some(p)),
+                Ok(_) => return Ok(None),
+                Err(e) if e.is_conflict() => last = Some(e),
+                Err(e) if e.is_not_found() => return Ok(None),
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| ApiError::internal("the pod's status was not written")))
+    }
+
     /// kubelet's final delete of a pod it has stopped: grace period 0, and only while the
     /// pod has uid `uid` (a Conflict otherwise).
     async fn delete_pod(&self, namespace: &str, name: &str, uid: Option<&str>) -> Result<()>;
@@ -76,6 +111,12 @@ pub trait NodeApi: Send + Sync + std::fmt::Debug {
         request: TokenRequest,
     ) -> Result<TokenRequest>;
 }
+
+/// Makes a pod's status from the one stored ([`NodeApi::write_pod_status`]).
+pub type StatusChange<'s> = dyn for<'a> Fn(Option<&'a PodStatus>) -> PodStatus + Send + Sync + 's;
+
+/// How many times a pod status write that conflicts is made again on a newer version.
+const STATUS_ATTEMPTS: usize = 5;
 
 /// The field manager of the agent's writes, as kubelet's are named.
 pub(crate) const FIELD_MANAGER: &str = "kubelet";
