@@ -146,6 +146,17 @@ impl Registry {
         Ok(self.read(kind, namespace, name).await?.0)
     }
 
+    /// [`Registry::get`] for a reader that only looks: the object as the watchers share it,
+    /// not a copy.
+    pub(crate) async fn get_shared(
+        &self,
+        kind: &Kind,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Arc<Object>> {
+        Ok(self.read_stored(kind, namespace, name).await?.0)
+    }
+
     /// Reads one object of a kind admission reads on every create (namespaces, service
     /// accounts, runtime classes) from its watch-fed copy, or from the store when the copy
     /// does not have it; see `lister.rs`.

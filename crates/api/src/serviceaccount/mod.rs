@@ -124,9 +124,9 @@ impl Registry {
             )];
             return Err(status::invalid(&TOKENREQUEST, name, &errors).into());
         }
-        let account = match self.get(&SERVICEACCOUNT, namespace, name).await? {
-            Object::ServiceAccount(sa) => sa,
-            _ => return Err(status::not_found(&SERVICEACCOUNT, name).into()),
+        let account = self.get_shared(&SERVICEACCOUNT, namespace, name).await?;
+        let Object::ServiceAccount(account) = &*account else {
+            return Err(status::not_found(&SERVICEACCOUNT, name).into());
         };
         if request.spec.audiences.is_empty() {
             request.spec.audiences = issuer.audiences.clone();
@@ -155,7 +155,8 @@ impl Registry {
             let object_name = reference.name.as_deref().unwrap_or("");
             let uid = match (api_version, kind) {
                 ("v1" | "", "Pod") => {
-                    let Object::Pod(pod) = self.get(&POD, namespace, object_name).await? else {
+                    let pod = self.get_shared(&POD, namespace, object_name).await?;
+                    let Object::Pod(pod) = &*pod else {
                         return Err(status::not_found(&POD, object_name).into());
                     };
                     let runs_as = pod
