@@ -87,7 +87,12 @@ pub trait NodeApi: Send + Sync + std::fmt::Debug {
                 .await
             {
                 Ok(Object::Pod(p)) => return Ok(Some(p)),
-                Ok(_) => return Ok(None),
+                Ok(other) => {
+                    return Err(ApiError::internal(format!(
+                        "a pod's status write was answered with a {}",
+                        other.kind().kind
+                    )));
+                }
                 Err(e) if e.is_conflict() => last = Some(e),
                 Err(e) if e.is_not_found() => return Ok(None),
                 Err(e) => return Err(e),
