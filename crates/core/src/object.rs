@@ -253,6 +253,33 @@ impl Object {
         }
     }
 
+    /// A copy without `metadata.managedFields`, which are not copied at all (for the kinds
+    /// written per pod) rather than copied and dropped: they are half of a decoded object.
+    pub fn clone_without_managed_fields(&self) -> Object {
+        match self {
+            Object::Pod(o) => Object::Pod(Pod {
+                metadata: meta_without_managed_fields(&o.metadata),
+                spec: o.spec.clone(),
+                status: o.status.clone(),
+            }),
+            Object::Job(o) => Object::Job(Job {
+                metadata: meta_without_managed_fields(&o.metadata),
+                spec: o.spec.clone(),
+                status: o.status.clone(),
+            }),
+            Object::CronJob(o) => Object::CronJob(CronJob {
+                metadata: meta_without_managed_fields(&o.metadata),
+                spec: o.spec.clone(),
+                status: o.status.clone(),
+            }),
+            other => {
+                let mut copy = other.clone();
+                copy.metadata_mut().managed_fields = None;
+                copy
+            }
+        }
+    }
+
     /// `metadata.name`, or "" when unset.
     pub fn name(&self) -> &str {
         self.metadata().name.as_deref().unwrap_or("")
@@ -349,9 +376,82 @@ impl Object {
     }
 }
 
+/// `meta` without its managedFields (see [`Object::clone_without_managed_fields`]).
+fn meta_without_managed_fields(meta: &ObjectMeta) -> ObjectMeta {
+    ObjectMeta {
+        annotations: meta.annotations.clone(),
+        creation_timestamp: meta.creation_timestamp.clone(),
+        deletion_grace_period_seconds: meta.deletion_grace_period_seconds,
+        deletion_timestamp: meta.deletion_timestamp.clone(),
+        finalizers: meta.finalizers.clone(),
+        generate_name: meta.generate_name.clone(),
+        generation: meta.generation,
+        labels: meta.labels.clone(),
+        managed_fields: None,
+        name: meta.name.clone(),
+        namespace: meta.namespace.clone(),
+        owner_references: meta.owner_references.clone(),
+        resource_version: meta.resource_version.clone(),
+        self_link: meta.self_link.clone(),
+        uid: meta.uid.clone(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Everything but managedFields is copied, for the kinds copied field by field and for
+    /// the others.
+    #[test]
+    fn a_copy_without_managed_fields_keeps_the_rest() {
+        use k8s_openapi::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry;
+        let meta = ObjectMeta {
+            name: Some("p".into()),
+            namespace: Some("ns".into()),
+            uid: Some("u".into()),
+            labels: Some([("a".to_owned(), "b".to_owned())].into()),
+            annotations: Some([("c".to_owned(), "d".to_owned())].into()),
+            finalizers: Some(vec!["f".into()]),
+            generate_name: Some("g-".into()),
+            generation: Some(3),
+            resource_version: Some("7".into()),
+            deletion_grace_period_seconds: Some(30),
+            managed_fields: Some(vec![ManagedFieldsEntry {
+                manager: Some("m".into()),
+                ..Default::default()
+            }]),
+            ..Default::default()
+        };
+        let objects = [
+            Object::Pod(Pod {
+                metadata: meta.clone(),
+                spec: Some(Default::default()),
+                status: Some(Default::default()),
+            }),
+            Object::Job(Job {
+                metadata: meta.clone(),
+                spec: Some(Default::default()),
+                status: None,
+            }),
+            Object::CronJob(CronJob {
+                metadata: meta.clone(),
+                ..Default::default()
+            }),
+            Object::ConfigMap(ConfigMap {
+                metadata: meta.clone(),
+                data: Some([("k".to_owned(), "v".to_owned())].into()),
+                ..Default::default()
+            }),
+        ];
+        for obj in objects {
+            let copy = obj.clone_without_managed_fields();
+            let mut expected = obj.clone();
+            expected.metadata_mut().managed_fields = None;
+            assert_eq!(copy, expected);
+            assert!(obj.metadata().managed_fields.is_some());
+        }
+    }
 
     /// Stored bytes and responses use `to_json_vec`; it must be the bytes of `to_json`.
     #[test]

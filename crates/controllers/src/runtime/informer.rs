@@ -452,12 +452,18 @@ fn replayed(
 /// `TransformStripManagedFields`), which no handler reads and which is half a decoded
 /// object's memory (8 of 15 KB for a CronJob). An object the informer alone holds (one a
 /// watch from "0" decoded for it) is changed in place; one shared with the registry's decode
-/// cache is copied, as the transform copies in client-go.
+/// cache is copied without them, as the transform copies in client-go.
 fn stripped(mut obj: Arc<Object>) -> Arc<Object> {
-    if obj.metadata().managed_fields.is_some() {
-        Arc::make_mut(&mut obj).metadata_mut().managed_fields = None;
+    if obj.metadata().managed_fields.is_none() {
+        return obj;
     }
-    obj
+    match Arc::get_mut(&mut obj) {
+        Some(own) => {
+            own.metadata_mut().managed_fields = None;
+            obj
+        }
+        None => Arc::new(obj.clone_without_managed_fields()),
+    }
 }
 
 fn revision(obj: &Object) -> i64 {
