@@ -285,8 +285,11 @@ impl Registry {
                 .commit_update(kind, stored, new, opts, warnings, record)
                 .await
             {
-                Err(Commit::Retry) if precondition.is_none() => continue,
-                Err(Commit::Retry) => return Err(status::conflict(kind, name).into()),
+                // Another write got in: the patch is applied again to the version it left
+                // (GuaranteedUpdate's retry). The patched object carries the version it was
+                // applied to unless the patch names one, so only a patch that names one ends
+                // in a conflict, at the check above.
+                Err(Commit::Retry) => continue,
                 Err(Commit::Failed(e)) => return Err(e),
                 Ok(w) => return Ok(w),
             }
