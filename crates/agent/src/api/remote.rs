@@ -10,9 +10,8 @@
 //! Events and repeats counted on the client's side (client-go's EventCorrelator), tokens
 //! through `serviceaccounts/{name}/token`.
 
-use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -31,6 +30,7 @@ use k8s_openapi::api::core::v1::{Event, EventSource};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Status, Time};
 use kbatch_api::clock::Clock;
 use kbatch_api::error::ApiError;
+use kbatch_api::registry::correlator::{Correlation, EventCorrelators, Observed};
 use kbatch_api::registry::{EventSpec, WatchEvent, WatchEventType, WatchStream};
 use kbatch_core::object::{EVENT, Kind, Object};
 use kbatch_core::status;
@@ -51,8 +51,6 @@ const WATCH_TIMEOUT_SECONDS: u64 = 300;
 const WATCH_GRACE: Duration = Duration::from_secs(60);
 /// TCP keep-alive probes on idle connections, so a vanished server is noticed.
 const TCP_KEEPALIVE: Duration = Duration::from_secs(30);
-/// How many recent events are remembered to count their repeats (client-go's cache: 4096).
-const RECENT_EVENTS: usize = 4096;
 
 /// Characters escaped in a path segment or a query value: everything but unreserved ones.
 const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
@@ -107,7 +105,8 @@ pub struct RemoteApi {
     authorization: Option<HeaderValue>,
     client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
     clock: Arc<dyn Clock>,
-    recent_events: Mutex<RecentEvents>,
+    /// client-go's EventCorrelator, on the client's side as in kubelet.
+    events: EventCorrelators,
 }
 
 impl std::fmt::Debug for RemoteApi {
@@ -200,7 +199,7 @@ impl RemoteApi {
             authorization,
             client,
             clock,
-            recent_events: Mutex::new(RecentEvents::default()),
+            events: EventCorrelators::default(),
         })
     }
 
@@ -317,39 +316,53 @@ impl RemoteApi {
         let path = collection(&EVENT, Some(namespace));
         // Two events about one object in the same nanosecond take the next free name, as
         // the registry's own recorder does.
-        for offset in 0..=16i128 {
-            event.metadata.name = Some(format!("{involved}.{:x}", nanos + offset));
+        for offset in 1..=17i128 {
             let body = Object::Event(event.clone()).to_json_vec();
             match self
                 .call_object(&EVENT, Method::POST, &path, Some(body))
                 .await
             {
                 Ok(created) => return Ok(created.name().to_owned()),
-                Err(e) if e.reason() == "AlreadyExists" => continue,
+                Err(e) if e.reason() == "AlreadyExists" => {
+                    event.metadata.name = Some(format!("{involved}.{:x}", nanos + offset));
+                }
                 Err(e) => return Err(e),
             }
         }
         Err(ApiError::internal("no free event name"))
     }
 
-    /// Counts a repeat of the event named `name`: false when it is gone or changed meanwhile.
-    async fn bump_event(&self, namespace: &str, name: &str) -> Result<bool> {
-        let mut event = match self.get(&EVENT, namespace, name).await {
-            Ok(Object::Event(event)) => event,
-            Ok(_) => return Ok(false),
-            Err(e) if e.is_not_found() => return Ok(false),
-            Err(e) => return Err(e),
-        };
-        event.count = Some(event.count.unwrap_or(1) + 1);
-        event.last_timestamp = Some(Time(self.clock.now()));
-        match self
-            .update(&EVENT, namespace, name, Object::Event(event))
-            .await
-        {
-            Ok(_) => Ok(true),
-            Err(e) if e.is_not_found() || e.is_conflict() => Ok(false),
-            Err(e) => Err(e),
+    /// Writes a repeat's count, message and lastTimestamp over the Event it repeats (what
+    /// client-go's patch of the event does): false when that Event is gone.
+    async fn bump_event(&self, namespace: &str, observed: &Observed, now: Time) -> Result<bool> {
+        for _ in 0..3 {
+            let mut event = match self.get(&EVENT, namespace, &observed.name).await {
+                Ok(Object::Event(event)) => event,
+                Ok(_) => return Ok(false),
+                Err(e) if e.is_not_found() => return Ok(false),
+                Err(e) => return Err(e),
+            };
+            // A later occurrence written first wins: counts never go back.
+            if event.count.unwrap_or(1) >= observed.count {
+                return Ok(true);
+            }
+            event.count = Some(observed.count);
+            event.message = Some(observed.message.clone());
+            event.last_timestamp = Some(now.clone());
+            match self
+                .update(&EVENT, namespace, &observed.name, Object::Event(event))
+                .await
+            {
+                Ok(_) => return Ok(true),
+                Err(e) if e.is_not_found() => return Ok(false),
+                Err(e) if e.is_conflict() => continue,
+                Err(e) => return Err(e),
+            }
         }
+        Err(ApiError::internal(format!(
+            "the event {namespace}/{} kept changing",
+            observed.name
+        )))
     }
 }
 
@@ -480,36 +493,38 @@ impl NodeApi for RemoteApi {
             .clone()
             .filter(|n| !n.is_empty())
             .unwrap_or_else(|| "default".to_owned());
-        let key = repeat_key(&namespace, &spec);
-        let known = self.lock_events().get(&key);
-        if let Some(name) = known
-            && self.bump_event(&namespace, &name).await?
-        {
+        let now = self.clock.now();
+        let observed = match self.events.correlate(&namespace, &spec, now) {
+            Correlation::Skip => return Ok(()),
+            Correlation::Record(observed) => observed,
+        };
+        if observed.repeat && self.bump_event(&namespace, &observed, Time(now)).await? {
             return Ok(());
         }
-        let now = Time(self.clock.now());
+        let component = spec.component.clone();
         let event = Event {
             metadata: ObjectMeta {
+                name: Some(observed.name.clone()),
                 namespace: Some(namespace.clone()),
                 ..Default::default()
             },
             involved_object: spec.involved,
             type_: Some(spec.type_),
             reason: Some(spec.reason),
-            message: Some(spec.message),
+            message: Some(observed.message.clone()),
             source: Some(EventSource {
                 component: Some(spec.component.clone()),
                 host: spec.host,
             }),
             reporting_component: Some(spec.component),
             reporting_instance: Some(String::new()),
-            first_timestamp: Some(now.clone()),
-            last_timestamp: Some(now),
-            count: Some(1),
+            first_timestamp: Some(Time(observed.first_timestamp)),
+            last_timestamp: Some(Time(now)),
+            count: Some(observed.count),
             ..Default::default()
         };
         let name = self.create_event(&namespace, event).await?;
-        self.lock_events().remember(key, name);
+        self.events.recorded(&component, &observed, &name);
         Ok(())
     }
 
@@ -530,57 +545,6 @@ impl NodeApi for RemoteApi {
             ApiError::internal(format!("the server's TokenRequest cannot be read: {e}"))
         })
     }
-}
-
-impl RemoteApi {
-    fn lock_events(&self) -> std::sync::MutexGuard<'_, RecentEvents> {
-        self.recent_events
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-}
-
-/// The names of recently recorded events by what makes a repeat a repeat, the oldest
-/// forgotten first.
-#[derive(Debug, Default)]
-struct RecentEvents {
-    names: HashMap<String, String>,
-    order: VecDeque<String>,
-}
-
-impl RecentEvents {
-    fn get(&self, key: &str) -> Option<String> {
-        self.names.get(key).cloned()
-    }
-
-    fn remember(&mut self, key: String, name: String) {
-        if self.names.insert(key.clone(), name).is_none() {
-            self.order.push_back(key);
-        }
-        while self.order.len() > RECENT_EVENTS {
-            if let Some(old) = self.order.pop_front() {
-                self.names.remove(&old);
-            }
-        }
-    }
-}
-
-/// client-go's `getEventKey`: the involved object, type, reason, source and message.
-fn repeat_key(namespace: &str, spec: &EventSpec) -> String {
-    let o = &spec.involved;
-    [
-        namespace,
-        o.kind.as_deref().unwrap_or(""),
-        o.name.as_deref().unwrap_or(""),
-        o.uid.as_deref().unwrap_or(""),
-        o.field_path.as_deref().unwrap_or(""),
-        &spec.type_,
-        &spec.reason,
-        &spec.component,
-        spec.host.as_deref().unwrap_or(""),
-        &spec.message,
-    ]
-    .join("\u{0}")
 }
 
 fn encode(value: &str) -> String {
@@ -799,16 +763,5 @@ mod tests {
         let e = error_response(StatusCode::NOT_FOUND, b"404 page not found");
         assert!(e.is_not_found());
         assert_eq!(e.reason(), "NotFound");
-    }
-
-    #[test]
-    fn recent_events_forget_the_oldest() {
-        let mut recent = RecentEvents::default();
-        for i in 0..=RECENT_EVENTS {
-            recent.remember(format!("k{i}"), format!("e{i}"));
-        }
-        assert_eq!(recent.get("k0"), None);
-        assert_eq!(recent.get("k1").as_deref(), Some("e1"));
-        assert_eq!(recent.names.len(), RECENT_EVENTS);
     }
 }

@@ -8,6 +8,7 @@
 //! the write and is filled in on every read.
 
 mod binding;
+pub mod correlator;
 mod delete;
 mod events;
 pub mod fields;
@@ -43,9 +44,9 @@ pub use write::{FieldValidation, PatchType, WriteOptions, Written};
 pub struct Registry {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
-    /// Recent events by what makes a repeat a repeat, so a repeat is found by name
-    /// (client-go's EventCorrelator cache); see `events.rs`.
-    recent_events: events::RecentEvents,
+    /// The event correlators of the components recording through this registry; shared by
+    /// its clones. See `correlator.rs`.
+    events: Arc<correlator::EventCorrelators>,
     /// Objects decoded for watchers, shared by all of them; see `watch.rs`.
     decoded: watch::DecodeCache,
     /// Issues and checks service account tokens; `None` on a server without credentials.
@@ -85,7 +86,7 @@ impl Registry {
         Registry {
             store,
             clock,
-            recent_events: Default::default(),
+            events: Default::default(),
             decoded: Default::default(),
             tokens: None,
             tolerations: plugins::DefaultTolerations::default(),

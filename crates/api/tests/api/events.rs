@@ -1,5 +1,5 @@
-//! Events (kubectl-wire.md §4.7, §4.13, §8.9): the registry's recorder aggregates repeats as
-//! client-go's EventCorrelator does, and lists filter on `involvedObject.*`.
+//! Events (kubectl-wire.md §4.7, §4.13, §8.9): the registry's recorder counts repeats, combines
+//! similar events and throttles floods as client-go's EventCorrelator does, and lists filter on `involvedObject.*`.
 
 use k8s_openapi::api::core::v1::ObjectReference;
 use kbatch_api::registry::{EventSpec, ListParams, Registry};
@@ -66,7 +66,8 @@ async fn repeats_aggregate_into_one_event() {
             "Created pod: pi-1",
         ))
         .await
-        .unwrap();
+        .unwrap()
+        .expect("recorded");
     let e = event(&first);
     assert_eq!(e.count, Some(1));
     assert_eq!(e.first_timestamp.as_ref().unwrap().0, at(0));
@@ -88,7 +89,8 @@ async fn repeats_aggregate_into_one_event() {
             "Created pod: pi-1",
         ))
         .await
-        .unwrap();
+        .unwrap()
+        .expect("recorded");
     clock.advance(240);
     let third = registry
         .record_event(spec(
@@ -99,7 +101,8 @@ async fn repeats_aggregate_into_one_event() {
             "Created pod: pi-1",
         ))
         .await
-        .unwrap();
+        .unwrap()
+        .expect("recorded");
     for (obj, count, last) in [(&second, 2, at(60)), (&third, 3, at(300))] {
         let e = event(obj);
         assert_eq!(
@@ -170,6 +173,80 @@ async fn different_events_at_the_same_instant_are_both_recorded() {
         .await
         .unwrap();
     assert_eq!(events(&registry, "").await.len(), 2);
+}
+
+#[tokio::test]
+async fn a_flood_about_one_object_is_combined_then_throttled() {
+    // client-go's EventCorrelator with its defaults: nine distinct messages of one reason
+    // are kept; from the tenth on they count into one `(combined from similar events)`
+    // event; a source has 25 events about an object, then one every five minutes, and the
+    // dropped ones still count.
+    let (registry, clock) = memory_registry().await;
+    let created = |i: usize| {
+        spec(
+            "Job",
+            "pi",
+            "u-1",
+            "SuccessfulCreate",
+            &format!("Created pod: pi-{i}"),
+        )
+    };
+    let mut written = 0;
+    for i in 0..40 {
+        clock.advance(1);
+        if registry.record_event(created(i)).await.unwrap().is_some() {
+            written += 1;
+        }
+    }
+    assert_eq!(written, 25, "the burst");
+    let stored = events(&registry, "").await;
+    assert_eq!(stored.len(), 10);
+    let combined: Vec<_> = stored
+        .iter()
+        .map(event)
+        .filter(|e| e.message.as_deref().unwrap().starts_with("(combined"))
+        .collect();
+    assert_eq!(combined.len(), 1);
+    assert_eq!(
+        combined[0].message.as_deref(),
+        Some("(combined from similar events): Created pod: pi-24")
+    );
+    assert_eq!(combined[0].count, Some(16));
+
+    clock.advance(300);
+    let refilled = registry
+        .record_event(created(40))
+        .await
+        .unwrap()
+        .expect("one token back");
+    let e = event(&refilled);
+    assert_eq!(e.metadata.name, combined[0].metadata.name);
+    assert_eq!(e.count, Some(32), "the 15 dropped ones counted");
+    assert_eq!(
+        e.message.as_deref(),
+        Some("(combined from similar events): Created pod: pi-40")
+    );
+    assert!(registry.record_event(created(41)).await.unwrap().is_none());
+
+    // Another source about the same Job has a budget of its own, and kbatch's own records
+    // are written past the correlator, every one.
+    let mut other = spec("Job", "pi", "u-1", "Completed", "Job completed");
+    other.component = "ttl-after-finished-controller".to_owned();
+    assert!(registry.record_event(other).await.unwrap().is_some());
+    for i in 0..30 {
+        clock.advance(1);
+        registry
+            .write_event(spec(
+                "CronJob",
+                "cj",
+                "u-cj",
+                "SkippedSchedule",
+                &format!("m{i}"),
+            ))
+            .await
+            .unwrap();
+    }
+    assert_eq!(events(&registry, "involvedObject.uid=u-cj").await.len(), 30);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

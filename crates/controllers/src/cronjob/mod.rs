@@ -794,7 +794,7 @@ impl CronJobController {
             );
             for (type_, message) in entries {
                 let spec = event_spec(&ctx.cj, type_, "SkippedSchedule", message);
-                self.registry.record_event(spec).await?;
+                self.registry.write_event(spec).await?;
             }
             end = recorded;
         }

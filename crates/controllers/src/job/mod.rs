@@ -591,18 +591,16 @@ async fn record(registry: &Registry, event: EventSpec) {
     }
 }
 
-/// Splits events into rounds to record one after the other: the n-th occurrence of each
-/// (type, reason, message) goes to round n, so no round holds two events that aggregate.
+/// Splits events into rounds to record one after the other: the n-th event of each (type,
+/// reason) goes to round n, so no round holds two events that correlate — a repeat, or
+/// events the correlator combines because they differ only in their message — and each is
+/// written after the one it counts into, as client-go's one broadcaster goroutine would.
 fn repeat_rounds(events: Vec<EventSpec>) -> Vec<Vec<EventSpec>> {
-    let mut seen: HashMap<(String, String, String), usize> = HashMap::new();
+    let mut seen: HashMap<(String, String), usize> = HashMap::new();
     let mut rounds: Vec<Vec<EventSpec>> = Vec::new();
     for event in events {
         let n = seen
-            .entry((
-                event.type_.clone(),
-                event.reason.clone(),
-                event.message.clone(),
-            ))
+            .entry((event.type_.clone(), event.reason.clone()))
             .or_default();
         if rounds.len() <= *n {
             rounds.push(Vec::new());
