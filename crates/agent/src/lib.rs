@@ -24,6 +24,7 @@ pub mod sources;
 mod status;
 mod tokens;
 pub mod volumes;
+mod work_dir;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -154,6 +155,8 @@ pub(crate) struct Context {
     pub image_gc: kbatch_image::GcPolicy,
     /// The images the node's pods name, which image garbage collection keeps.
     pub images_in_use: image_gc::InUse,
+    /// The pods' working directories on runtimes without images.
+    pub work_dirs: work_dir::WorkDirs,
 }
 
 /// What the Node says of its log server (`kbatch_api::node_logs` reads it).
@@ -221,6 +224,7 @@ impl Agent {
             node_taints: config.taints,
             base_env,
             checkpoints: Checkpoints::new(&config.run_dir),
+            work_dirs: work_dir::WorkDirs::new(&config.data_dir),
             data_dir: config.data_dir,
             run_dir: config.run_dir,
             log_retention: config.log_retention,

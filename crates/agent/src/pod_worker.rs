@@ -1083,10 +1083,6 @@ impl PodWorker {
         )
     }
 
-    fn work_dir(&self) -> PathBuf {
-        self.ctx.data_dir.join("work").join(&self.pod_ref.uid)
-    }
-
     /// Starts the next run of container `i`.
     async fn start(&mut self, i: usize) {
         let Some(container) = self.spec_container(i) else {
@@ -1155,13 +1151,14 @@ impl PodWorker {
             Some(dir) => PathBuf::from(dir),
             // A container from an image starts in the image's working directory.
             None if uses_images => PathBuf::from("/"),
-            None => {
-                let dir = self.work_dir();
-                if let Err(e) = std::fs::create_dir_all(&dir) {
+            None => match self.ctx.work_dirs.prepare(&self.pod_ref.uid) {
+                Ok(dir) => dir,
+                Err(e) => {
+                    let dir = self.ctx.work_dirs.path(&self.pod_ref.uid);
                     tracing::warn!(dir = %dir.display(), error = %e, "creating the pod's working directory");
+                    dir
                 }
-                dir
-            }
+            },
         };
         let attempt = self.slots[i].runs;
         let id = run_id(&self.pod_ref.uid, &container.name, attempt);
@@ -1795,10 +1792,8 @@ impl PodWorker {
         self.runtime.release_pod(&self.pod_ref.uid).await;
         self.ctx.images_in_use.release(&self.pod_ref.uid).await;
         volumes::tear_down(&self.ctx.data_dir, &self.ctx.run_dir, &self.pod_ref.uid);
-        let dir = self.work_dir();
-        if dir.exists()
-            && let Err(e) = std::fs::remove_dir_all(&dir)
-        {
+        if let Err(e) = self.ctx.work_dirs.remove(&self.pod_ref.uid) {
+            let dir = self.ctx.work_dirs.path(&self.pod_ref.uid);
             tracing::warn!(dir = %dir.display(), error = %e, "removing the pod's working directory");
         }
     }
