@@ -7,7 +7,7 @@
 //! read resourceVersion (a concurrent write is a Conflict, and the agent reads again), watches
 //! as streamed JSON lines from the list's resourceVersion (bookmarks skipped; an ERROR line,
 //! 410 Expired included, ends the stream and the agent lists again), events POSTed as core/v1
-//! Events and repeats counted on the client's side (client-go's EventCorrelator), tokens
+//! Events correlated on the client's side (client-go's EventCorrelator, as kubelet does), tokens
 //! through `serviceaccounts/{name}/token`.
 
 use std::sync::Arc;

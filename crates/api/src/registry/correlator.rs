@@ -466,6 +466,29 @@ mod tests {
     }
 
     #[test]
+    fn the_least_recently_seen_keys_are_forgotten_first() {
+        let mut c = EventCorrelator::default();
+        let job = |i: usize| spec(&format!("job-{i}"), "R", "m");
+        c.correlate("default", &job(0), at(0));
+        c.correlate("default", &job(1), at(0));
+        for i in 2..=CACHE_ENTRIES {
+            c.correlate("default", &job(i), at(1));
+            if i == 100 {
+                // Seen again: now among the most recent.
+                assert!(record(c.correlate("default", &job(1), at(1))).repeat);
+            }
+        }
+        assert!(
+            !record(c.correlate("default", &job(0), at(2))).repeat,
+            "forgotten"
+        );
+        assert!(
+            record(c.correlate("default", &job(1), at(2))).repeat,
+            "kept"
+        );
+    }
+
+    #[test]
     fn the_stored_name_is_the_one_a_repeat_updates() {
         let mut c = EventCorrelator::default();
         let first = record(c.correlate("default", &spec("pi", "R", "m"), at(0)));
