@@ -26,8 +26,8 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use k8s_openapi::api::authentication::v1::TokenRequest;
-use k8s_openapi::api::core::v1::{Event, EventSource};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Status, Time};
+use k8s_openapi::api::core::v1::Event;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Status, Time};
 use kbatch_api::clock::Clock;
 use kbatch_api::error::ApiError;
 use kbatch_api::registry::correlator::{Correlation, EventCorrelators, Observed};
@@ -487,12 +487,7 @@ impl NodeApi for RemoteApi {
     }
 
     async fn record_event(&self, spec: EventSpec) -> Result<()> {
-        let namespace = spec
-            .involved
-            .namespace
-            .clone()
-            .filter(|n| !n.is_empty())
-            .unwrap_or_else(|| "default".to_owned());
+        let namespace = spec.namespace();
         let now = self.clock.now();
         let observed = match self.events.correlate(&namespace, &spec, now) {
             Correlation::Skip => return Ok(()),
@@ -502,27 +497,7 @@ impl NodeApi for RemoteApi {
             return Ok(());
         }
         let component = spec.component.clone();
-        let event = Event {
-            metadata: ObjectMeta {
-                name: Some(observed.name.clone()),
-                namespace: Some(namespace.clone()),
-                ..Default::default()
-            },
-            involved_object: spec.involved,
-            type_: Some(spec.type_),
-            reason: Some(spec.reason),
-            message: Some(observed.message.clone()),
-            source: Some(EventSource {
-                component: Some(spec.component.clone()),
-                host: spec.host,
-            }),
-            reporting_component: Some(spec.component),
-            reporting_instance: Some(String::new()),
-            first_timestamp: Some(Time(observed.first_timestamp)),
-            last_timestamp: Some(Time(now)),
-            count: Some(observed.count),
-            ..Default::default()
-        };
+        let event = observed.to_event(spec, now);
         let name = self.create_event(&namespace, event).await?;
         self.events.recorded(&component, &observed, &name);
         Ok(())

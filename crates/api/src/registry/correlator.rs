@@ -15,6 +15,8 @@ use std::sync::Mutex;
 
 use hashlink::LruCache;
 use jiff::{SignedDuration, Timestamp};
+use k8s_openapi::api::core::v1::{Event, EventSource};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 
 use super::events::EventSpec;
 
@@ -85,6 +87,31 @@ pub struct Observed {
 }
 
 impl Observed {
+    /// The Event to create for this occurrence of `spec`, recorded at `now`.
+    pub fn to_event(&self, spec: EventSpec, now: Timestamp) -> Event {
+        Event {
+            metadata: ObjectMeta {
+                name: Some(self.name.clone()),
+                namespace: Some(spec.namespace()),
+                ..Default::default()
+            },
+            involved_object: spec.involved,
+            type_: Some(spec.type_),
+            reason: Some(spec.reason),
+            message: Some(self.message.clone()),
+            source: Some(EventSource {
+                component: Some(spec.component.clone()),
+                host: spec.host,
+            }),
+            reporting_component: Some(spec.component),
+            reporting_instance: Some(String::new()),
+            first_timestamp: Some(Time(self.first_timestamp)),
+            last_timestamp: Some(Time(now)),
+            count: Some(self.count),
+            ..Default::default()
+        }
+    }
+
     /// A first occurrence that no correlator saw: the Event `spec` makes as it is.
     pub(super) fn uncorrelated(spec: &EventSpec, now: Timestamp) -> Self {
         Observed {

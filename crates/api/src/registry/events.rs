@@ -2,8 +2,8 @@
 //! into one Event whose `count` and `lastTimestamp` move on (so `kubectl describe` shows
 //! `(x3 over 5m)`), similar events combined, floods throttled — see `correlator.rs`.
 
-use k8s_openapi::api::core::v1::{Event, EventSource, ObjectReference};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
+use k8s_openapi::api::core::v1::ObjectReference;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kbatch_core::object::{EVENT, Object};
 
 use jiff::Timestamp;
@@ -27,13 +27,25 @@ pub struct EventSpec {
     pub host: Option<String>,
 }
 
+impl EventSpec {
+    /// The namespace the event goes to: the involved object's, or `default` for a
+    /// cluster-scoped object (as client-go's recorder does).
+    pub fn namespace(&self) -> String {
+        self.involved
+            .namespace
+            .clone()
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| "default".to_owned())
+    }
+}
+
 impl Registry {
     /// Records an event as client-go's recorder would: through the recording component's
     /// correlator (see `correlator.rs`), so a repeat bumps the count and lastTimestamp of the
     /// Event it repeats, similar events are combined, and a source that floods one object is
     /// throttled. Returns the Event written, or `None` when the spam filter dropped it.
     pub async fn record_event(&self, spec: EventSpec) -> Result<Option<Object>> {
-        let namespace = event_namespace(&spec);
+        let namespace = spec.namespace();
         let now = self.clock.now();
         let observed = match self.events.correlate(&namespace, &spec, now) {
             Correlation::Skip => return Ok(None),
@@ -80,7 +92,7 @@ impl Registry {
     /// CronJob's `SkippedSchedule` entries, which bound their number themselves and must be
     /// complete, never combined or dropped.
     pub async fn write_event(&self, spec: EventSpec) -> Result<Object> {
-        let namespace = event_namespace(&spec);
+        let namespace = spec.namespace();
         let now = self.clock.now();
         let observed = Observed::uncorrelated(&spec, now);
         self.create_event(&namespace, spec, &observed, now).await
@@ -95,27 +107,7 @@ impl Registry {
         now: Timestamp,
     ) -> Result<Object> {
         let involved_name = spec.involved.name.clone().unwrap_or_default();
-        let mut event = Event {
-            metadata: ObjectMeta {
-                name: Some(observed.name.clone()),
-                namespace: Some(namespace.to_owned()),
-                ..Default::default()
-            },
-            involved_object: spec.involved,
-            type_: Some(spec.type_),
-            reason: Some(spec.reason),
-            message: Some(observed.message.clone()),
-            source: Some(EventSource {
-                component: Some(spec.component.clone()),
-                host: spec.host,
-            }),
-            reporting_component: Some(spec.component),
-            reporting_instance: Some(String::new()),
-            first_timestamp: Some(Time(observed.first_timestamp)),
-            last_timestamp: Some(Time(now)),
-            count: Some(observed.count),
-            ..Default::default()
-        };
+        let mut event = observed.to_event(spec, now);
         // Two events about one object in the same nanosecond (a clock that did not move) take
         // the next free name rather than failing.
         let nanos = now.as_nanosecond();
@@ -139,14 +131,4 @@ impl Registry {
         }
         Err(ApiError::internal("no free event name"))
     }
-}
-
-/// The namespace an event about `spec`'s object goes to: the object's, or `default` for a
-/// cluster-scoped object (as client-go's recorder does).
-fn event_namespace(spec: &EventSpec) -> String {
-    spec.involved
-        .namespace
-        .clone()
-        .filter(|n| !n.is_empty())
-        .unwrap_or_else(|| "default".to_owned())
 }
