@@ -217,6 +217,15 @@ fn kubectl_logs_reads_a_pod_on_a_remote_agent() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+    // Stopped while the agent runs: a container outlives its agent (its shim stays for the
+    // next agent to adopt), and this one would sleep on after the test.
+    s.ok(&[
+        "delete",
+        "job",
+        "far-forever",
+        "--cascade=foreground",
+        "--timeout=60s",
+    ]);
 }
 
 /// The connections the remote agent's log server holds open (established, or closed by the
