@@ -403,32 +403,22 @@ mod tests {
             names.insert(o.name);
         }
         assert_eq!(names.len(), 9);
-        let tenth = record(c.correlate(
-            "default",
-            &spec("pi", "SuccessfulCreate", "Created pod: pi-9"),
-            at(9),
-        ));
-        assert_eq!(
-            (tenth.message.as_str(), tenth.count, tenth.repeat),
-            (
-                "(combined from similar events): Created pod: pi-9",
-                1,
-                false
-            )
-        );
-        let eleventh = record(c.correlate(
-            "default",
-            &spec("pi", "SuccessfulCreate", "Created pod: pi-10"),
-            at(10),
-        ));
-        assert_eq!(
-            (eleventh.message.as_str(), eleventh.count, eleventh.repeat),
-            (
-                "(combined from similar events): Created pod: pi-10",
-                2,
-                true
-            )
-        );
+        let mut created = |i: i64| {
+            let o = record(c.correlate(
+                "default",
+                &spec("pi", "SuccessfulCreate", &format!("Created pod: pi-{i}")),
+                at(i),
+            ));
+            assert_eq!(
+                o.message,
+                format!("(combined from similar events): Created pod: pi-{i}")
+            );
+            o
+        };
+        let tenth = created(9);
+        assert_eq!((tenth.count, tenth.repeat), (1, false));
+        let eleventh = created(10);
+        assert_eq!((eleventh.count, eleventh.repeat), (2, true));
         assert_eq!(eleventh.name, tenth.name);
     }
 
