@@ -42,7 +42,11 @@ pub struct EventCorrelators(Mutex<HashMap<String, EventCorrelator>>);
 impl EventCorrelators {
     /// Decides what becomes of `spec`, recorded at `now` in `namespace`.
     pub fn correlate(&self, namespace: &str, spec: &EventSpec, now: Timestamp) -> Correlation {
-        self.lock()
+        let mut correlators = self.lock();
+        if let Some(c) = correlators.get_mut(&spec.component) {
+            return c.correlate(namespace, spec, now);
+        }
+        correlators
             .entry(spec.component.clone())
             .or_default()
             .correlate(namespace, spec, now)
@@ -200,9 +204,10 @@ impl EventCorrelator {
     /// `EventCorrelate`: aggregate, then count, then filter — in client-go's order, so a
     /// dropped repeat still counts, and the next one that passes carries the whole count.
     pub fn correlate(&mut self, namespace: &str, spec: &EventSpec, now: Timestamp) -> Correlation {
-        let (key, message) = self.aggregate(namespace, spec, now);
+        let keys = Keys::of(namespace, spec);
+        let (key, message) = self.aggregate(keys.aggregate, keys.event, spec, now);
         let observed = self.observe(key, message, spec, now);
-        if self.spam_filtered(namespace, spec, now) {
+        if self.spam_filtered(keys.spam, now) {
             Correlation::Skip
         } else {
             Correlation::Record(observed)
@@ -219,9 +224,13 @@ impl EventCorrelator {
     /// `EventAggregate` with `EventAggregatorByReasonFunc`: events that differ only in their
     /// message are one kind; from the tenth distinct message within ten minutes on, an event
     /// of that kind becomes the kind's aggregate event. Returns the cache key and message.
-    fn aggregate(&mut self, namespace: &str, spec: &EventSpec, now: Timestamp) -> (String, String) {
-        let event_key = event_key(namespace, spec);
-        let aggregate_key = aggregate_key(namespace, spec);
+    fn aggregate(
+        &mut self,
+        aggregate_key: String,
+        event_key: String,
+        spec: &EventSpec,
+        now: Timestamp,
+    ) -> (String, String) {
         let fresh = self
             .aggregates
             .get(&aggregate_key)
@@ -290,8 +299,7 @@ impl EventCorrelator {
 
     /// `EventSourceObjectSpamFilter.Filter`: whether the source has spent its tokens for
     /// this object.
-    fn spam_filtered(&mut self, namespace: &str, spec: &EventSpec, now: Timestamp) -> bool {
-        let key = spam_key(namespace, spec);
+    fn spam_filtered(&mut self, key: String, now: Timestamp) -> bool {
         match self.spam.get_mut(&key) {
             Some(bucket) => !bucket.try_accept(now),
             None => {
@@ -304,42 +312,45 @@ impl EventCorrelator {
     }
 }
 
-/// `getSpamKey`: the source and the involved object.
-fn spam_key(namespace: &str, spec: &EventSpec) -> String {
-    let o = &spec.involved;
-    [
-        spec.component.as_str(),
-        spec.host.as_deref().unwrap_or(""),
-        o.kind.as_deref().unwrap_or(""),
-        namespace,
-        o.name.as_deref().unwrap_or(""),
-        o.uid.as_deref().unwrap_or(""),
-        o.api_version.as_deref().unwrap_or(""),
-    ]
-    .join("\u{0}")
+/// The three cache keys of one event, each built on the one before.
+struct Keys {
+    /// `getSpamKey`: the source and the involved object.
+    spam: String,
+    /// `EventAggregatorByReasonFunc`'s aggregate key: the spam key's parts, the type and the
+    /// reason (kbatch reports every event with its component as reporting controller and an
+    /// empty instance, so those add nothing).
+    aggregate: String,
+    /// `getEventKey`: what makes an event a repeat of another — the aggregate key's parts,
+    /// the involved object's field path, and the message.
+    event: String,
 }
 
-/// `EventAggregatorByReasonFunc`'s aggregate key: the source, the involved object, the type
-/// and the reason (kbatch reports every event with its component as reporting controller
-/// and an empty instance, so those add nothing).
-fn aggregate_key(namespace: &str, spec: &EventSpec) -> String {
-    [
-        spam_key(namespace, spec).as_str(),
-        &spec.type_,
-        &spec.reason,
-    ]
-    .join("\u{0}")
-}
-
-/// `getEventKey`: what makes an event a repeat of another — the aggregate key's parts, the
-/// involved object's field path, and the message.
-fn event_key(namespace: &str, spec: &EventSpec) -> String {
-    [
-        aggregate_key(namespace, spec).as_str(),
-        spec.involved.field_path.as_deref().unwrap_or(""),
-        &spec.message,
-    ]
-    .join("\u{0}")
+impl Keys {
+    fn of(namespace: &str, spec: &EventSpec) -> Keys {
+        let o = &spec.involved;
+        let spam = [
+            spec.component.as_str(),
+            spec.host.as_deref().unwrap_or(""),
+            o.kind.as_deref().unwrap_or(""),
+            namespace,
+            o.name.as_deref().unwrap_or(""),
+            o.uid.as_deref().unwrap_or(""),
+            o.api_version.as_deref().unwrap_or(""),
+        ]
+        .join("\u{0}");
+        let aggregate = [spam.as_str(), &spec.type_, &spec.reason].join("\u{0}");
+        let event = [
+            aggregate.as_str(),
+            o.field_path.as_deref().unwrap_or(""),
+            &spec.message,
+        ]
+        .join("\u{0}");
+        Keys {
+            spam,
+            aggregate,
+            event,
+        }
+    }
 }
 
 #[cfg(test)]
