@@ -34,6 +34,7 @@ pub(crate) async fn watch(inner: Arc<Inner>, prefix: &str, after: Revision) -> R
         last: after,
         open: None,
         pending: VecDeque::new(),
+        failure: None,
         done: false,
     };
     // Each member gets one chance before the caller hears that etcd is unavailable.
@@ -86,6 +87,9 @@ struct State {
     /// watch: dropping it ends the watch in etcd).
     open: Option<(usize, etcd_client::WatchStream)>,
     pending: VecDeque<Event>,
+    /// The error that ends the stream, once the events before it in the same response are
+    /// delivered.
+    failure: Option<Error>,
     done: bool,
 }
 
@@ -95,6 +99,9 @@ impl State {
             if let Some(event) = self.pending.pop_front() {
                 self.last = event.revision();
                 return Some(Ok(event));
+            }
+            if let Some(error) = self.failure.take() {
+                return Some(Err(error));
             }
             if self.done {
                 return None;
@@ -106,9 +113,11 @@ impl State {
                 continue;
             };
             match stream.message().await {
+                // An event of a response can fail (its prev_kv compacted away) after earlier
+                // ones were taken: those come first, then the error, then the end.
                 Ok(Some(response)) => {
                     if let Err(error) = self.take(response.0).await {
-                        return Some(Err(self.finish(error)));
+                        self.failure = Some(self.finish(error));
                     }
                 }
                 // The member went away (a closed stream, a reset connection, a lost leader):
