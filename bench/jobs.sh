@@ -103,6 +103,12 @@ server_cpu() {
     echo "$ticks $(getconf CLK_TCK)" | awk '{printf "%.2f", $1 / $2}'
 }
 
+# Busy CPU seconds of the whole machine so far (user, nice, system, irq, softirq, steal): the
+# shims and the pods' own processes are not in the server's figure.
+machine_cpu() {
+    awk -v hz="$(getconf CLK_TCK)" '/^cpu / {printf "%.2f", ($2 + $3 + $4 + $7 + $8 + $9) / hz}' /proc/stat
+}
+
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", b - a}'; }
 
 # With PROFILE=1, samples the server (call graphs from DWARF: release builds keep no frame
@@ -151,7 +157,7 @@ spec:
     k get jobs >/dev/null 2>&1
 
     xargs_before=$(xargs_run)
-    cpu0=$(server_cpu)
+    cpu0=$(server_cpu) machine0=$(machine_cpu)
     perf_start jobs
     t0=$EPOCHREALTIME
     echo "$manifest" | k apply -f - >/dev/null
@@ -174,7 +180,7 @@ spec:
     wait "$progress_pid" 2>/dev/null || true
     progress_pid=
     perf_stop
-    cpu1=$(server_cpu)
+    cpu1=$(server_cpu) machine1=$(machine_cpu)
     job_seconds=$(elapsed "$t0" "$t1")
     succeeded=$(k get job bench -o 'jsonpath={.status.succeeded}')
     succeeded=${succeeded:-0}
@@ -202,7 +208,7 @@ spec:
         exit 1
     fi
     awk -v n="$COMPLETIONS" -v b="$xargs_before" -v a="$xargs_after" -v k="$job_seconds" \
-        -v done="$complete" -v s="$succeeded" -v c0="$cpu0" -v c1="$cpu1" -v syncs="$syncs" \
+        -v done="$complete" -v s="$succeeded" -v c0="$cpu0" -v c1="$cpu1" -v m0="$machine0" -v m1="$machine1" -v syncs="$syncs" \
         -v ss="$sync_seconds" -v to="$JOB_TIMEOUT" -v rev="$revision" 'BEGIN {
         base = (a + b) / 2
         printf "\n%-34s %10s %10s\n", "", "seconds", "pods/s"
@@ -216,6 +222,7 @@ spec:
         printf "%-34s %10.2f %10.0f\n", "xargs -P (after the Job)", a, n / a
         printf "ratio kbatch / xargs (mean of both): %s%.2f  (target <= 1.5)\n", done ? "" : "> ", k / base
         printf "server CPU during the Job: %.2f s; Job syncs: %d, %.2f s in sync\n", c1 - c0, syncs, ss
+        printf "machine CPU during the Job: %.2f s, %.2f ms per pod\n", m1 - m0, 1000 * (m1 - m0) / (s > 0 ? s : 1)
         printf "store revisions after the Job: %d, %.2f per pod\n", rev, rev / (s > 0 ? s : 1)
     }'
 }

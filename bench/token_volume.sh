@@ -4,7 +4,8 @@
 # completions at parallelism $PARALLELISM, with `automountServiceAccountToken: false` (no
 # volume, no mount namespace) and with the default (the kube-api-access projected volume, so a
 # token request, a tmpfs and a mount namespace per pod), alternating $ROUNDS times on one
-# release server, from `kubectl apply` to the Complete condition.
+# release server, from `kubectl apply` to the Complete condition; with the server's CPU and the
+# whole machine's busy CPU over the same span.
 #
 # Environment: COMPLETIONS (1000), PARALLELISM (64), ROUNDS (3), KUBECTL (kubectl), KBATCH (a
 # kbatch binary instead of this tree's release build), CARGO_TARGET_DIR as for cargo.
@@ -46,17 +47,29 @@ spec:
 EOM
 }
 
+# CPU seconds (user + system) the server has used so far, and the machine's busy CPU
+# seconds (every process, the kernel's threads and interrupts included).
+server_cpu() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$server/stat"; }
+machine_cpu() {
+  awk -v hz="$(getconf CLK_TCK)" '/^cpu /{printf "%.2f", ($2 + $3 + $4 + $7 + $8 + $9) / hz}' /proc/stat
+}
+seconds() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", b - a}'; }
+
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 for round in $(seq "$ROUNDS"); do
   for automount in false true; do
     name=j-$automount-$round
-    start=$(date +%s%N)
+    start=$(date +%s%N) server0=$(server_cpu) machine0=$(machine_cpu)
     manifest "$name" "$automount" | "$KUBECTL" apply -f - >/dev/null
     "$KUBECTL" wait --for=condition=Complete "job/$name" --timeout=600s >/dev/null
-    end=$(date +%s%N)
-    printf 'round %d automountServiceAccountToken=%-5s %6d ms\n' "$round" "$automount" $(((end - start) / 1000000))
-    "$KUBECTL" delete job "$name" --wait=false >/dev/null
-    sleep 2
+    end=$(date +%s%N) server1=$(server_cpu) machine1=$(machine_cpu)
+    printf 'round %d automountServiceAccountToken=%-5s %6d ms  server CPU %6s s  machine CPU %6s s\n' \
+      "$round" "$automount" $(((end - start) / 1000000)) \
+      "$(seconds "$server0" "$server1")" "$(seconds "$machine0" "$machine1")"
+    # Foreground: the Job goes after its pods, so the next round does not share the machine
+    # with this one's clean-up.
+    "$KUBECTL" delete job "$name" --cascade=foreground --timeout=600s >/dev/null
+    sleep 1
   done
 done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
