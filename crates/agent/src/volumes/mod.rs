@@ -13,8 +13,9 @@
 //!   mount one (root), sized by `sizeLimit`, else the memory limits of the pod's
 //!   containers.
 //! - configMap, secret, downwardAPI, projected (including service account tokens): files
-//!   written by [`atomic::write`], read only to the containers; Secret volumes are a tmpfs where the agent may mount one, as
-//!   kubelet's are, so their files never reach the disk. Written again (when changed) each
+//!   written by [`atomic::write`], read only to the containers; Secret volumes (and
+//!   service account tokens) are kept off the disk as kubelet's are: a tmpfs where the agent
+//!   may mount one, unless the run directory is a tmpfs already. Written again (when changed) each
 //!   time a container of the pod starts, and every minute while one runs (the pod worker).
 //! - hostPath: the host path itself, after its `type` check ([`host_path::check_type`]).
 //! - persistentVolumeClaim: the claim's directory on this node, from the agent's claim
@@ -303,8 +304,11 @@ impl SetUp<'_> {
         Ok(())
     }
 
-    /// Writes a payload into a volume directory, a tmpfs first for a Secret's where the
-    /// agent may mount one, and gives it the pod's `fsGroup`.
+    /// Writes a payload into a volume directory, and gives it the pod's `fsGroup`. A Secret's
+    /// (or a token's) directory gets a tmpfs of its own where the agent may mount one, as
+    /// kubelet's do, unless it is on a tmpfs already (the run directory's default): the files
+    /// are then kept off the disk without a mount. Each mount would be copied into every
+    /// container's mount namespace started while it exists, and torn down with each of them.
     fn write_payload(
         &self,
         path: &Path,
@@ -316,7 +320,7 @@ impl SetUp<'_> {
             ownership::payload_modes(payload);
         }
         make_dir(path, 0o755)?;
-        if secret {
+        if secret && !crate::run_dir::is_tmpfs(path) {
             mount_tmpfs(path, None, 0o755)?;
         }
         atomic::write(path, payload).map_err(|e| format!("writing {}: {e}", path.display()))?;

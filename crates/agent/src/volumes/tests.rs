@@ -388,6 +388,64 @@ fn memory_empty_dir_is_a_sized_tmpfs() {
     assert!(!pod_dir(tmp.path(), "uid-1").exists());
 }
 
+/// A Secret's files never reach the disk: where the run directory is on the disk, the
+/// volume is a tmpfs of its own; where the run directory is a tmpfs already (its default),
+/// the volume is a directory on it, with no mount of its own to copy into each container's
+/// mount namespace.
+#[test]
+fn a_secret_volume_is_a_tmpfs_of_its_own_only_off_a_tmpfs() {
+    if *support() != Support::Root {
+        return;
+    }
+    /// Detaches whatever is mounted under the test's directory, should an assertion fail
+    /// before the tear-downs do it, so no mount outlives the test.
+    struct Unmount(PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            for path in mounts_under(&self.0).iter().rev() {
+                let _ = rustix::mount::unmount(path, rustix::mount::UnmountFlags::DETACH);
+            }
+        }
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let _unmount = Unmount(tmp.path().to_owned());
+    let pod = pod(serde_json::json!([{"name": "creds", "secret": {"secretName": "creds"}}]));
+    let set_up_in = |run_dir: &Path| {
+        SetUp {
+            pod: &pod,
+            data_dir: tmp.path(),
+            run_dir,
+            node: &node(),
+            sources: &sources(),
+            claims: &NoClaims,
+        }
+        .run()
+        .unwrap()
+        .volumes["creds"]
+            .path
+            .clone()
+    };
+
+    // (Unless the test's own directory is on a tmpfs.)
+    let on_disk = tmp.path().join("disk");
+    let path = set_up_in(&on_disk);
+    assert_eq!(mounted(&path), !crate::run_dir::is_tmpfs(tmp.path()));
+    assert!(crate::run_dir::is_tmpfs(&path));
+    assert_eq!(std::fs::read(path.join("user")).unwrap(), b"admin");
+    tear_down(tmp.path(), &on_disk, "uid-1");
+    assert!(!mounted(&path));
+
+    let in_memory = tmp.path().join("memory");
+    std::fs::create_dir(&in_memory).unwrap();
+    mount_tmpfs(&in_memory, None, 0o755).unwrap();
+    let path = set_up_in(&in_memory);
+    assert!(!mounted(&path));
+    assert!(crate::run_dir::is_tmpfs(&path));
+    assert_eq!(std::fs::read(path.join("user")).unwrap(), b"admin");
+    tear_down(tmp.path(), &in_memory, "uid-1");
+    assert!(!pod_dir(&in_memory, "uid-1").exists());
+}
+
 /// `statx`'s mount-root answer is the mount table's, where the kernel gives one.
 #[test]
 fn statx_and_the_mount_table_agree_on_mount_points() {
