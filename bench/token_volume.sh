@@ -3,9 +3,9 @@
 # (docs/benchmarks/jobs.md, "The token volume"): the same Job of $COMPLETIONS /bin/true
 # completions at parallelism $PARALLELISM, with `automountServiceAccountToken: false` (no
 # volume, no mount namespace) and with the default (the kube-api-access projected volume, so a
-# token request, a tmpfs and a mount namespace per pod), alternating $ROUNDS times on one
-# release server, from `kubectl apply` to the Complete condition; with the server's CPU and the
-# whole machine's busy CPU over the same span.
+# token request, the volume's files in the run dir and a mount namespace per pod), alternating
+# $ROUNDS times on one release server, from `kubectl apply` to the Complete condition; with the
+# server's CPU and the whole machine's busy CPU over the same span.
 #
 # Environment: COMPLETIONS (1000), PARALLELISM (64), ROUNDS (3), KUBECTL (kubectl), KBATCH (a
 # kbatch binary instead of this tree's release build), CARGO_TARGET_DIR as for cargo.

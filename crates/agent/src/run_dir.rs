@@ -89,9 +89,9 @@ fn key(agent_dir: &Path) -> String {
     crate::shim::hex(&digest[..8])
 }
 
+/// Whether `dir` is on a tmpfs.
 // `f_type` is an i64 on x86-64 and narrower on some other targets.
 #[allow(clippy::useless_conversion)]
-/// Whether `dir` is on a tmpfs.
 pub(crate) fn is_tmpfs(dir: &Path) -> bool {
     rustix::fs::statfs(dir).is_ok_and(|fs| i64::from(fs.f_type) == TMPFS_MAGIC)
 }
