@@ -96,18 +96,9 @@ start_server() {
 # kubectl against the current server, with a discovery cache of its own.
 k() { KUBECONFIG=$kubeconfig HOME=$kube_home "$KUBECTL" "$@"; }
 
-# CPU seconds (user + system) the server process has used so far.
-server_cpu() {
-    local ticks
-    ticks=$(awk '{print $14 + $15}' "/proc/$server_pid/stat")
-    echo "$ticks $(getconf CLK_TCK)" | awk '{printf "%.2f", $1 / $2}'
-}
-
-# Busy CPU seconds of the whole machine so far (user, nice, system, irq, softirq, steal): the
-# shims and the pods' own processes are not in the server's figure.
-machine_cpu() {
-    awk -v hz="$(getconf CLK_TCK)" '/^cpu / {printf "%.2f", ($2 + $3 + $4 + $7 + $8 + $9) / hz}' /proc/stat
-}
+# CPU seconds the server has used so far; the machine's (machine_cpu) also counts the shims
+# and the pods' own processes.
+server_cpu() { process_cpu "$server_pid"; }
 
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", b - a}'; }
 

@@ -18,3 +18,14 @@ server_url() {
     cat "$err" >&2
     return 1
 }
+
+# process_cpu PID: the CPU seconds (user + system) process PID has used so far.
+process_cpu() {
+    awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$1/stat"
+}
+
+# machine_cpu: the whole machine's busy CPU seconds so far (user, nice, system, irq, softirq,
+# steal), every process and the kernel's own work included.
+machine_cpu() {
+    awk -v hz="$(getconf CLK_TCK)" '/^cpu / {printf "%.2f", ($2 + $3 + $4 + $7 + $8 + $9) / hz}' /proc/stat
+}

@@ -16,6 +16,8 @@ PARALLELISM=${PARALLELISM:-64}
 ROUNDS=${ROUNDS:-3}
 KUBECTL=${KUBECTL:-kubectl}
 root=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/lib.sh
+. "$root/bench/lib.sh"
 target=${CARGO_TARGET_DIR:-$root/target}
 kbatch=${KBATCH:-$target/release/kbatch}
 if [ -z "${KBATCH:-}" ]; then
@@ -47,12 +49,7 @@ spec:
 EOM
 }
 
-# CPU seconds (user + system) the server has used so far, and the machine's busy CPU
-# seconds (every process, the kernel's threads and interrupts included).
-server_cpu() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$server/stat"; }
-machine_cpu() {
-  awk -v hz="$(getconf CLK_TCK)" '/^cpu /{printf "%.2f", ($2 + $3 + $4 + $7 + $8 + $9) / hz}' /proc/stat
-}
+server_cpu() { process_cpu "$server"; }
 seconds() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", b - a}'; }
 
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
