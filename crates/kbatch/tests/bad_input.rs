@@ -245,7 +245,8 @@ fn cases() -> Vec<Case> {
         ),
         case("GET", "/nothing/here", 404),
         case("GET", "/openapi/v3/apis/apps/v1", 404),
-        case("GET", "/openapi/v2", 404),
+        case("GET", "/openapi/v2", 406).header("Accept: application/xml"),
+        case("POST", "/openapi/v2", 405).json("{}"),
         // Methods.
         case("PUT", JOBS, 405).json(JOB),
         case("POST", KEEP, 405).json(JOB),

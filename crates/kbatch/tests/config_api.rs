@@ -239,9 +239,8 @@ fn immutable_config_map(s: &Server) {
     );
 }
 
-/// What every kubectl version must do: the imperative commands. (kubectl 1.27 and 1.28 cannot
-/// `create -f` or `apply -f` here at all: they validate files against OpenAPI v2, which kbatch
-/// does not serve — kubectl-wire.md §1.)
+/// What every kubectl version must do: the imperative commands. (Files, which kubectl 1.27
+/// and 1.28 validate against OpenAPI v2, are tests/kubectl.rs's, for every version.)
 fn suite(s: &Server) {
     imperative_creates(s);
     immutable_config_map(s);

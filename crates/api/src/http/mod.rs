@@ -141,6 +141,15 @@ async fn route(state: &AppState, request: Request<Body>) -> Result<Response> {
             get_only(&method)?;
             return Ok(respond::json(StatusCode::OK, &state.openapi.root()));
         }
+        "/openapi/v2" => {
+            get_only(&method)?;
+            let form = negotiate::swagger_form(accept.as_deref())?;
+            let if_none_match = request
+                .headers()
+                .get(header::IF_NONE_MATCH)
+                .and_then(|v| v.to_str().ok());
+            return Ok(respond::swagger(state.openapi.v2(), form, if_none_match));
+        }
         _ => {}
     }
     if let Some(gv) = path.strip_prefix("/openapi/v3/") {

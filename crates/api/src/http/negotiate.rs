@@ -64,6 +64,49 @@ pub fn output(accept: Option<&str>) -> Result<Output> {
     .into())
 }
 
+/// A form of the OpenAPI v2 document (`GET /openapi/v2`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SwaggerForm {
+    Json,
+    /// gnostic's `openapi.v2.Document`, which kubectl's discovery client asks for.
+    Protobuf,
+}
+
+/// The protobuf media types of the OpenAPI v2 document, the first one kubectl's (kube-openapi's
+/// handler answers both with the second).
+pub const SWAGGER_PROTOBUF: [&str; 2] = [
+    "application/com.github.proto-openapi.spec.v2@v1.0+protobuf",
+    "application/com.github.proto-openapi.spec.v2.v1.0+protobuf",
+];
+
+/// Picks the OpenAPI v2 document's form from `Accept`, in the client's order of preference,
+/// JSON for a wildcard (kube-openapi's `handler`).
+pub fn swagger_form(accept: Option<&str>) -> Result<SwaggerForm> {
+    let accept = accept.unwrap_or("").trim();
+    if accept.is_empty() {
+        return Ok(SwaggerForm::Json);
+    }
+    for range in accept.split(',') {
+        let media = range
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        if matches!(media.as_str(), "application/json" | "*/*" | "application/*") {
+            return Ok(SwaggerForm::Json);
+        }
+        if SWAGGER_PROTOBUF.contains(&media.as_str()) {
+            return Ok(SwaggerForm::Protobuf);
+        }
+    }
+    Err(status::not_acceptable(format!(
+        "only the following media types are accepted: application/json, {} (got {accept:?})",
+        SWAGGER_PROTOBUF[1]
+    ))
+    .into())
+}
+
 /// The media type of a body, without parameters; a missing Content-Type is JSON (the
 /// Python client sends none).
 fn media_type(content_type: Option<&str>) -> String {

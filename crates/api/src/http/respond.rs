@@ -5,10 +5,11 @@ use axum::body::Body;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use kbatch_core::object::Object;
+use kbatch_core::openapi::V2;
 use kbatch_core::printers::{self, IncludeObject};
 use serde_json::{Value, json};
 
-use super::negotiate::Output;
+use super::negotiate::{Output, SWAGGER_PROTOBUF, SwaggerForm};
 use crate::error::ApiError;
 use crate::registry::ObjectList;
 
@@ -58,6 +59,33 @@ pub fn openapi_document(bytes: Vec<u8>) -> Response {
         header::CACHE_CONTROL,
         HeaderValue::from_static("public, immutable"),
     );
+    r
+}
+
+/// The OpenAPI v2 document in the negotiated form, with its hash as the ETag; a client that
+/// sends that ETag back in `If-None-Match` gets 304 (kube-openapi's handler, through Go's
+/// `http.ServeContent`).
+pub fn swagger(v2: &V2, form: SwaggerForm, if_none_match: Option<&str>) -> Response {
+    let etag = format!("\"{}\"", v2.hash);
+    let mut r = if if_none_match.is_some_and(|tags| {
+        tags.split(',')
+            .map(|t| t.trim().trim_start_matches("W/"))
+            .any(|t| t == etag || t == "*")
+    }) {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        match form {
+            SwaggerForm::Json => with_type(StatusCode::OK, JSON, v2.json.clone()),
+            SwaggerForm::Protobuf => {
+                with_type(StatusCode::OK, SWAGGER_PROTOBUF[1], v2.protobuf.clone())
+            }
+        }
+    };
+    let headers = r.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        headers.insert(header::ETAG, v);
+    }
+    headers.insert(header::VARY, HeaderValue::from_static("Accept"));
     r
 }
 

@@ -15,12 +15,18 @@
 //! Each document is built once and served as fixed bytes; its SHA-512 goes into the root
 //! listing's `serverRelativeURL` (`?hash=`), as kube-openapi's `handler3` does, so that kubectl
 //! caches the document.
+//!
+//! `GET /openapi/v2` serves all of them as one Swagger 2.0 document ([`swagger`]), in JSON or
+//! in gnostic's protobuf ([`gnostic`]), for the kubectls (1.27, 1.28) that read v2.
 
+mod gnostic;
 mod paths;
 mod schemas;
+mod swagger;
 
 use std::fmt;
 use std::fmt::Write as _;
+use std::sync::OnceLock;
 
 use k8s_openapi::ListableResource;
 use k8s_openapi::api::batch::v1::{CronJob, Job};
@@ -42,6 +48,17 @@ use crate::object::{
 /// The OpenAPI v3 root listing and one document per served group-version.
 pub struct OpenApi {
     documents: Vec<Document>,
+    /// Built on the first `GET /openapi/v2`: only the older kubectls ask for it.
+    v2: OnceLock<V2>,
+}
+
+/// The OpenAPI v2 document in both the forms it is served in.
+#[derive(Clone, PartialEq, Eq)]
+pub struct V2 {
+    pub json: Vec<u8>,
+    pub protobuf: Vec<u8>,
+    /// Upper-case hex SHA-512 of `json`, the document's ETag.
+    pub hash: String,
 }
 
 struct Document {
@@ -60,13 +77,7 @@ impl OpenApi {
             .map(|gv| {
                 let bytes = serde_json::to_vec(&document(gv))
                     .expect("a serde_json::Value always serializes");
-                let hash = Sha512::digest(&bytes).iter().fold(
-                    String::with_capacity(128),
-                    |mut hex, byte| {
-                        write!(hex, "{byte:02X}").expect("writing to a String cannot fail");
-                        hex
-                    },
-                );
+                let hash = sha512_hex(&bytes);
                 Document {
                     path: gv.path(),
                     bytes,
@@ -74,7 +85,30 @@ impl OpenApi {
                 }
             })
             .collect();
-        OpenApi { documents }
+        OpenApi {
+            documents,
+            v2: OnceLock::new(),
+        }
+    }
+
+    /// The OpenAPI v2 document of every served group-version.
+    pub fn v2(&self) -> &V2 {
+        self.v2.get_or_init(|| {
+            let v3: Vec<Value> = self
+                .documents
+                .iter()
+                .map(|d| {
+                    serde_json::from_slice(&d.bytes).expect("the document was serialized here")
+                })
+                .collect();
+            let doc = swagger::document(&v3);
+            let json = serde_json::to_vec(&doc).expect("a serde_json::Value always serializes");
+            V2 {
+                protobuf: gnostic::encode(&doc),
+                hash: sha512_hex(&json),
+                json,
+            }
+        })
     }
 
     /// The `GET /openapi/v3` listing:
@@ -120,6 +154,26 @@ impl fmt::Debug for OpenApi {
         }
         list.finish()
     }
+}
+
+impl fmt::Debug for V2 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("V2")
+            .field("json", &format_args!("{} bytes", self.json.len()))
+            .field("protobuf", &format_args!("{} bytes", self.protobuf.len()))
+            .field("hash", &self.hash)
+            .finish()
+    }
+}
+
+/// Upper-case hex SHA-512 (kube-openapi's `computeETag`).
+fn sha512_hex(bytes: &[u8]) -> String {
+    Sha512::digest(bytes)
+        .iter()
+        .fold(String::with_capacity(128), |mut hex, byte| {
+            write!(hex, "{byte:02X}").expect("writing to a String cannot fail");
+            hex
+        })
 }
 
 /// A group-version and the resources kbatch serves in it.

@@ -1,4 +1,5 @@
 use super::*;
+use std::collections::HashSet;
 
 const GV_PATHS: [&str; 5] = [
     "api/v1",
@@ -531,4 +532,192 @@ fn served_kinds_match_their_types_and_group_versions() {
             assert!(names.list.ends_with(&format!(".{}List", served.kind.kind)));
         }
     }
+}
+
+/// The v2 document as kubectl 1.27 and 1.28 read it: gnostic's protobuf.
+fn v2_protobuf(api: &OpenApi) -> gnostic::Document {
+    use prost::Message as _;
+    gnostic::Document::decode(api.v2().protobuf.as_slice()).expect("a gnostic Document")
+}
+
+/// kube-openapi's `proto.NewOpenAPIData`, which kubectl 1.27 and 1.28 run on the document
+/// before `apply`, `create -f` and `explain`, and whose error fails the command: a reference
+/// points into `#/definitions/` at a definition that exists and has no type or properties
+/// beside it; a schema has at most one type; an array has exactly one item schema; a
+/// primitive is a string, number, integer or boolean.
+#[test]
+fn every_v2_definition_parses_as_kube_openapi_parses_it() {
+    fn check(s: &gnostic::Schema, names: &HashSet<&str>, path: &str) {
+        if !s.r#ref.is_empty() {
+            let target = s
+                .r#ref
+                .strip_prefix("#/definitions/")
+                .unwrap_or_else(|| panic!("{path}: reference {}", s.r#ref));
+            assert!(names.contains(target), "{path}: unknown model {target}");
+            assert!(s.r#type.is_none(), "{path}: a reference with a type");
+            assert!(
+                s.properties.is_none(),
+                "{path}: a reference with properties"
+            );
+            return;
+        }
+        let types = s.r#type.as_ref().map(|t| t.value.as_slice()).unwrap_or(&[]);
+        assert!(types.len() <= 1, "{path}: types {types:?}");
+        match types.first().map(String::as_str) {
+            Some("array") => {
+                let items = s.items.as_ref().map(|i| i.schema.as_slice()).unwrap_or(&[]);
+                assert_eq!(items.len(), 1, "{path}: an array's item schemas");
+                check(&items[0], names, &format!("{path}[]"));
+            }
+            Some("object") | None => {}
+            Some(t) => assert!(
+                ["string", "number", "integer", "boolean"].contains(&t),
+                "{path}: primitive {t}"
+            ),
+        }
+        for p in s.properties.iter().flat_map(|p| &p.additional_properties) {
+            let schema = p.value.as_ref().expect("a property's schema");
+            check(schema, names, &format!("{path}.{}", p.name));
+        }
+        if let Some(gnostic::AdditionalPropertiesOneof::Schema(sub)) = s
+            .additional_properties
+            .as_ref()
+            .and_then(|a| a.oneof.as_ref())
+        {
+            check(sub, names, &format!("{path}{{}}"));
+        }
+    }
+    let api = OpenApi::build();
+    let doc = v2_protobuf(&api);
+    assert_eq!(doc.swagger, "2.0");
+    let defs = &doc
+        .definitions
+        .as_ref()
+        .expect("definitions")
+        .additional_properties;
+    let names: HashSet<&str> = defs.iter().map(|d| d.name.as_str()).collect();
+    for d in defs {
+        check(
+            d.value.as_ref().expect("a definition's schema"),
+            &names,
+            &d.name,
+        );
+    }
+    // Every v3 schema of every group-version is a v2 definition.
+    for gv_path in GV_PATHS {
+        for name in parsed(&api, gv_path)["components"]["schemas"]
+            .as_object()
+            .unwrap()
+            .keys()
+        {
+            assert!(names.contains(name.as_str()), "{name} missing from v2");
+        }
+    }
+}
+
+/// cli-runtime's `QueryParamVerifier` (v2), kubectl 1.27's and 1.28's: the first PATCH
+/// operation whose `x-kubernetes-group-version-kind` (YAML of one GVK) is the kind's lists a
+/// `fieldValidation` query parameter; otherwise kubectl validates on its own side.
+#[test]
+fn every_kind_has_a_v2_patch_operation_with_field_validation() {
+    let api = OpenApi::build();
+    let doc = v2_protobuf(&api);
+    let paths = &doc.paths.as_ref().expect("paths").path;
+    for gv in GROUP_VERSIONS {
+        for served in gv.resources {
+            let want = gvk_object(&served.kind);
+            let op = paths
+                .iter()
+                .filter_map(|p| p.value.as_ref()?.patch.as_ref())
+                .find(|op| {
+                    op.vendor_extension.iter().any(|e| {
+                        e.name == "x-kubernetes-group-version-kind"
+                            && e.value.as_ref().is_some_and(|v| {
+                                serde_saphyr::from_str::<Value>(&v.yaml).ok() == Some(want.clone())
+                            })
+                    })
+                })
+                .unwrap_or_else(|| panic!("no PATCH operation for {want}"));
+            let field_validation = op.parameters.iter().any(|p| {
+                let Some(gnostic::ParametersItemOneof::Parameter(param)) = p.oneof.as_ref() else {
+                    return false;
+                };
+                matches!(
+                    param.oneof.as_ref(),
+                    Some(gnostic::ParameterOneof::NonBodyParameter(gnostic::NonBodyParameter {
+                        oneof: Some(gnostic::NonBodyParameterOneof::Query(q)),
+                    })) if q.name == "fieldValidation" && q.r#in == "query"
+                )
+            });
+            assert!(field_validation, "{want}: {op:?}");
+            assert!(
+                op.consumes
+                    .iter()
+                    .any(|c| c == "application/strategic-merge-patch+json"),
+                "{want}: {:?}",
+                op.consumes
+            );
+        }
+    }
+}
+
+/// What v2 spells differently from v3, as upstream's swagger.json has it.
+#[test]
+fn v2_spells_references_and_union_types_as_swagger_does() {
+    let api = OpenApi::build();
+    let doc: Value = serde_json::from_slice(&api.v2().json).expect("JSON");
+    let defs = &doc["definitions"];
+    assert_eq!(
+        defs["io.k8s.apimachinery.pkg.util.intstr.IntOrString"]["type"],
+        "string"
+    );
+    assert_eq!(
+        defs["io.k8s.apimachinery.pkg.util.intstr.IntOrString"]["format"],
+        "int-or-string"
+    );
+    assert_eq!(
+        defs["io.k8s.apimachinery.pkg.api.resource.Quantity"]["type"],
+        "string"
+    );
+    let metadata = &defs["io.k8s.api.batch.v1.Job"]["properties"]["metadata"];
+    assert_eq!(
+        metadata["$ref"],
+        "#/definitions/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
+    );
+    assert!(metadata["description"].is_string() && metadata.get("allOf").is_none());
+    assert_eq!(
+        defs["io.k8s.api.batch.v1.Job"]["x-kubernetes-group-version-kind"],
+        json!([gvk_object(&JOB)])
+    );
+    let text = String::from_utf8(api.v2().json.clone()).unwrap();
+    assert!(!text.contains("#/components/"));
+    assert!(!text.contains("\"oneOf\"") && !text.contains("\"nullable\""));
+
+    // A request body is a `body` parameter; the media types are the operation's.
+    let create = &doc["paths"]["/apis/batch/v1/namespaces/{namespace}/jobs"]["post"];
+    let body = &create["parameters"][0];
+    assert_eq!(body["in"], "body");
+    assert_eq!(body["name"], "body");
+    assert_eq!(
+        body["schema"]["$ref"],
+        "#/definitions/io.k8s.api.batch.v1.Job"
+    );
+    assert!(
+        create["produces"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("application/json"))
+    );
+    let dry_run = create["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "dryRun")
+        .expect("dryRun");
+    assert_eq!(dry_run["type"], "string");
+    assert!(dry_run.get("schema").is_none());
+    assert_eq!(
+        create["responses"]["201"]["schema"]["$ref"],
+        "#/definitions/io.k8s.api.batch.v1.Job"
+    );
 }
