@@ -60,6 +60,9 @@ fn imperative_creates(s: &Server) {
         s.ok(&["get", "serviceaccount", "ci-bot", "-o", "name"]),
         "serviceaccount/ci-bot\n"
     );
+    // A TokenRequest: protobuf from 1.32 on, JSON with a null expirationTimestamp before.
+    let token = s.ok(&["create", "token", "ci-bot", "--duration", "1h"]);
+    assert_eq!(token.trim().split('.').count(), 3, "a JWT: {token}");
 
     // Text in data, non-UTF-8 bytes in binaryData, as kubectl splits them.
     assert_eq!(

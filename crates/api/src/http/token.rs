@@ -27,6 +27,10 @@ pub(super) async fn create(call: &Call<'_>, body: &[u8]) -> Result<Response> {
     }
     if let Some(obj) = value.as_object_mut() {
         obj.entry("spec").or_insert_with(|| serde_json::json!({}));
+        // The apiserver writes the status from the token it issues. kubectl before 1.32 sends
+        // JSON with `"status":{"token":"","expirationTimestamp":null}`: Go decodes the null as
+        // a zero time, k8s-openapi refuses it for a field it requires.
+        obj.remove("status");
     }
     let request: TokenRequest = serde_path_to_error::deserialize(value).map_err(|e| {
         ApiError::bad_request(format!(
