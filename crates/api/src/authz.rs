@@ -34,15 +34,21 @@ pub struct Attributes<'a> {
 impl Registry {
     /// Allows the request or says why not (403 with kube-apiserver's message).
     pub async fn authorize(&self, user: &User, attrs: &Attributes<'_>) -> Result<()> {
-        if user.is_bootstrapper() {
-            return Err(forbidden(user, attrs, None));
-        }
-        let Some(node) = user.node_name() else {
-            return Ok(());
-        };
-        match self.node_may(node, attrs).await? {
+        match self.decide(user, attrs).await? {
             None => Ok(()),
             Some(why) => Err(forbidden(user, attrs, Some(why))),
+        }
+    }
+
+    /// The authorizers' decision: `None` when `user` may, else why not (empty when no
+    /// authorizer gives a reason).
+    pub async fn decide(&self, user: &User, attrs: &Attributes<'_>) -> Result<Option<String>> {
+        if user.is_bootstrapper() {
+            return Ok(Some(String::new()));
+        }
+        match user.node_name() {
+            None => Ok(None),
+            Some(node) => self.node_may(node, attrs).await,
         }
     }
 

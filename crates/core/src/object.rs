@@ -123,6 +123,22 @@ pub const SELFSUBJECTREVIEW: Kind = Kind {
     plural: "selfsubjectreviews",
     namespaced: false,
 };
+/// Not stored: the question and answer of `kubectl auth can-i`.
+pub const SELFSUBJECTACCESSREVIEW: Kind = Kind {
+    group: "authorization.k8s.io",
+    version: "v1",
+    kind: "SelfSubjectAccessReview",
+    plural: "selfsubjectaccessreviews",
+    namespaced: false,
+};
+/// Not stored: the question and answer of `kubectl auth can-i --list`.
+pub const SELFSUBJECTRULESREVIEW: Kind = Kind {
+    group: "authorization.k8s.io",
+    version: "v1",
+    kind: "SelfSubjectRulesReview",
+    plural: "selfsubjectrulesreviews",
+    namespaced: false,
+};
 /// Not stored: the body and answer of the `serviceaccounts/token` subresource.
 pub const TOKENREQUEST: Kind = Kind {
     group: "authentication.k8s.io",

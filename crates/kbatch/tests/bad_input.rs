@@ -247,6 +247,42 @@ fn cases() -> Vec<Case> {
         case("GET", "/openapi/v3/apis/apps/v1", 404),
         case("GET", "/openapi/v2", 406).header("Accept: application/xml"),
         case("POST", "/openapi/v2", 405).json("{}"),
+        // Access reviews.
+        case(
+            "GET",
+            "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+            405,
+        ),
+        case(
+            "POST",
+            "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+            400,
+        )
+        .json("{not json"),
+        case(
+            "POST",
+            "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+            400,
+        )
+        .json(r#"{"apiVersion":"batch/v1","kind":"Job","spec":{}}"#),
+        case(
+            "POST",
+            "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+            422,
+        )
+        .json(r#"{"spec":{}}"#),
+        case(
+            "POST",
+            "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+            400,
+        )
+        .json(r#"{"spec":{"resourceAttributes":"jobs"}}"#),
+        case(
+            "POST",
+            "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews",
+            400,
+        )
+        .json("[1, 2]"),
         // Methods.
         case("PUT", JOBS, 405).json(JOB),
         case("POST", KEEP, 405).json(JOB),

@@ -77,6 +77,7 @@ fn suite(s: &Server) {
     delete_policies(s);
     namespaces(s);
     explain(s);
+    auth_can_i(s);
     auth_failure(s);
 }
 
@@ -578,6 +579,32 @@ fn explain(s: &Server) {
     );
     let out = s.ok(&["explain", "cronjob.spec"]);
     assert!(out.contains("schedule"), "{out}");
+}
+
+/// `kubectl auth can-i`: a SelfSubjectAccessReview (JSON before kubectl 1.32, protobuf from
+/// it on) and, with `--list`, a SelfSubjectRulesReview. The admin may do anything.
+fn auth_can_i(s: &Server) {
+    assert_eq!(s.ok(&["auth", "can-i", "create", "jobs"]).trim(), "yes");
+    assert_eq!(
+        s.ok(&[
+            "auth",
+            "can-i",
+            "get",
+            "pods",
+            "--subresource=log",
+            "-n",
+            "team-a"
+        ])
+        .trim(),
+        "yes"
+    );
+    let rules = s.ok(&["auth", "can-i", "--list"]);
+    assert!(
+        rules
+            .lines()
+            .any(|l| l.split_whitespace().next() == Some("*.*")),
+        "{rules}"
+    );
 }
 
 fn auth_failure(s: &Server) {

@@ -4,7 +4,8 @@
 
 use kbatch_core::object::{
     CONFIGMAP, CRONJOB, EVENT, JOB, Kind, LEASE, NAMESPACE, NODE, PERSISTENTVOLUMECLAIM, POD,
-    RUNTIME_CLASS, SECRET, SELFSUBJECTREVIEW, SERVICEACCOUNT, STORAGECLASS,
+    RUNTIME_CLASS, SECRET, SELFSUBJECTACCESSREVIEW, SELFSUBJECTREVIEW, SELFSUBJECTRULESREVIEW,
+    SERVICEACCOUNT, STORAGECLASS,
 };
 use serde_json::{Value, json};
 
@@ -142,6 +143,22 @@ pub const RESOURCES: &[Resource] = &[
     Resource {
         kind: SELFSUBJECTREVIEW,
         singular: "selfsubjectreview",
+        short_names: &[],
+        categories: &[],
+        subresources: &[],
+        verbs: &["create"],
+    },
+    Resource {
+        kind: SELFSUBJECTACCESSREVIEW,
+        singular: "selfsubjectaccessreview",
+        short_names: &[],
+        categories: &[],
+        subresources: &[],
+        verbs: &["create"],
+    },
+    Resource {
+        kind: SELFSUBJECTRULESREVIEW,
+        singular: "selfsubjectrulesreview",
         short_names: &[],
         categories: &[],
         subresources: &[],
@@ -357,7 +374,8 @@ mod tests {
                 "coordination.k8s.io",
                 "storage.k8s.io",
                 "node.k8s.io",
-                "authentication.k8s.io"
+                "authentication.k8s.io",
+                "authorization.k8s.io"
             ]
         );
         let core = aggregated(true, "v2");

@@ -2,6 +2,7 @@
 //! (`RequestInfoFactory`), records metrics, and turns every error into a meta/v1 Status.
 //! Resource verbs live in `resources`, streams in `watch` and `logs`.
 
+mod access_review;
 mod discovery;
 mod logs;
 mod metrics;
@@ -103,6 +104,32 @@ async fn route(state: &AppState, request: Request<Body>) -> Result<Response> {
             return Err(status::method_not_supported(None, method.as_str()).into());
         }
         return Ok(self_subject_review(state, &user));
+    }
+    let review = path.trim_end_matches('/');
+    if review == access_review::ACCESS_PATH || review == access_review::RULES_PATH {
+        if method != Method::POST {
+            return Err(status::method_not_supported(None, method.as_str()).into());
+        }
+        let output = negotiate::output(
+            request
+                .headers()
+                .get(header::ACCEPT)
+                .and_then(|v| v.to_str().ok()),
+        )?;
+        let content_type = access_review::content_type(request.headers()).map(str::to_owned);
+        let body = resources::read_body(request.into_body()).await?;
+        return if review == access_review::ACCESS_PATH {
+            access_review::access(
+                &state.registry,
+                &user,
+                content_type.as_deref(),
+                output,
+                &body,
+            )
+            .await
+        } else {
+            access_review::rules(&user, content_type.as_deref(), output, &body)
+        };
     }
     if path == NODE_CREDENTIALS_PATH {
         if method != Method::POST {

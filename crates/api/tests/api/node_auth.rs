@@ -417,3 +417,111 @@ async fn a_node_publishes_its_log_server_on_its_own_node_only() {
     let (code, body) = get(&s, &n1, "/api/v1/namespaces/default/pods/on-n1/log").await;
     assert_eq!(code, 403, "{body}");
 }
+
+async fn can_i(s: &TestServer, token: &str, spec: Value) -> (u16, Value) {
+    as_user(
+        s,
+        token,
+        "POST",
+        "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+        Some(&json!({
+            "kind": "SelfSubjectAccessReview",
+            "apiVersion": "authorization.k8s.io/v1",
+            "spec": spec,
+            "status": {"allowed": false},
+        })),
+    )
+    .await
+}
+
+/// `kubectl auth can-i` asks the authorizers every request goes through: the admin may do
+/// anything (even what kbatch does not serve), a node what a kubelet may, a bootstrap token
+/// nothing; a review is answered for every caller, and asks exactly one question.
+#[tokio::test]
+async fn self_reviews_answer_with_the_authorizers_decision() {
+    let s = server().await;
+    let bootstrap = bootstrap_token(&s, "2999-01-01T00:00:00Z").await;
+    let node = node_credential(&s, &bootstrap, "edge-1").await;
+    let create_jobs = json!({"resourceAttributes": {"namespace": "default", "verb": "create", "group": "batch", "resource": "jobs"}});
+    let get_pods =
+        json!({"resourceAttributes": {"namespace": "default", "verb": "get", "resource": "pods"}});
+    let deployments =
+        json!({"resourceAttributes": {"verb": "list", "group": "apps", "resource": "deployments"}});
+    let own_node =
+        json!({"resourceAttributes": {"verb": "update", "resource": "nodes", "name": "edge-1"}});
+    let other_node =
+        json!({"resourceAttributes": {"verb": "update", "resource": "nodes", "name": "edge-2"}});
+    let healthz = json!({"nonResourceAttributes": {"path": "/healthz", "verb": "get"}});
+
+    for (token, spec, allowed) in [
+        (ADMIN, &create_jobs, true),
+        (ADMIN, &deployments, true),
+        (ADMIN, &healthz, true),
+        (node.as_str(), &create_jobs, false),
+        (node.as_str(), &get_pods, true),
+        (node.as_str(), &own_node, true),
+        (node.as_str(), &other_node, false),
+        (node.as_str(), &deployments, false),
+        (node.as_str(), &healthz, false),
+    ] {
+        let (code, review) = can_i(&s, token, spec.clone()).await;
+        assert_eq!(code, 201, "{review}");
+        assert_eq!(review["kind"], "SelfSubjectAccessReview");
+        assert_eq!(review["spec"], *spec);
+        assert_eq!(review["status"]["allowed"], allowed, "{spec}: {review}");
+    }
+    // A bootstrap token may do nothing but exchange itself; asking is every user's
+    // (system:basic-user), as `kubectl auth whoami` is.
+    let (code, review) = can_i(&s, &bootstrap, create_jobs.clone()).await;
+    assert_eq!(code, 201, "{review}");
+    assert_eq!(review["status"]["allowed"], false);
+
+    let (code, status) = can_i(&s, ADMIN, json!({})).await;
+    assert_eq!(code, 422, "{status}");
+    assert_eq!(status["reason"], "Invalid");
+    assert!(
+        status["message"]
+            .as_str()
+            .unwrap()
+            .contains("spec.resourceAttributes: Invalid value: \"null\": exactly one of nonResourceAttributes or resourceAttributes must be specified"),
+        "{status}"
+    );
+    let both = json!({"resourceAttributes": {"verb": "get", "resource": "pods"}, "nonResourceAttributes": {"path": "/", "verb": "get"}});
+    let (code, status) = can_i(&s, ADMIN, both).await;
+    assert_eq!(code, 422, "{status}");
+    assert!(
+        status["message"]
+            .as_str()
+            .unwrap()
+            .contains("cannot be specified in combination with resourceAttributes"),
+        "{status}"
+    );
+
+    let rules = |token: String| {
+        let s = &s;
+        async move {
+            as_user(
+                s,
+                &token,
+                "POST",
+                "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews",
+                Some(&json!({"spec": {"namespace": "default"}})),
+            )
+            .await
+        }
+    };
+    let (code, review) = rules(ADMIN.to_owned()).await;
+    assert_eq!(code, 201, "{review}");
+    assert_eq!(
+        review["status"]["resourceRules"],
+        json!([{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}])
+    );
+    assert_eq!(review["status"]["incomplete"], false);
+    let (code, review) = rules(node.clone()).await;
+    assert_eq!(code, 201, "{review}");
+    assert_eq!(review["status"]["incomplete"], true);
+    assert_eq!(
+        review["status"]["evaluationError"],
+        "node authorizer does not support user rule resolution"
+    );
+}

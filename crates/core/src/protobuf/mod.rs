@@ -9,6 +9,7 @@
 //! one strict decode and admission for both.
 
 mod authenticationv1;
+mod authorizationv1;
 mod batchv1;
 mod convert;
 mod corev1;
@@ -17,6 +18,7 @@ mod metav1;
 mod tests;
 
 use k8s_pb::api::authentication::v1::TokenRequest;
+use k8s_pb::api::authorization::v1::{SelfSubjectAccessReview, SelfSubjectRulesReview};
 use k8s_pb::api::batch::v1::{CronJob, Job};
 use k8s_pb::api::core::v1::{ConfigMap, Namespace, Pod, Secret, ServiceAccount};
 use k8s_pb::apimachinery::pkg::runtime::Unknown;
@@ -24,7 +26,8 @@ use prost::Message;
 use serde_json::{Map, Value};
 
 use crate::object::{
-    CONFIGMAP, CRONJOB, JOB, Kind, NAMESPACE, POD, SECRET, SERVICEACCOUNT, TOKENREQUEST,
+    CONFIGMAP, CRONJOB, JOB, Kind, NAMESPACE, POD, SECRET, SELFSUBJECTACCESSREVIEW,
+    SELFSUBJECTRULESREVIEW, SERVICEACCOUNT, TOKENREQUEST,
 };
 use convert::ToJson;
 
@@ -32,8 +35,9 @@ use convert::ToJson;
 pub const MAGIC: [u8; 4] = *b"k8s\0";
 
 /// The kinds a protobuf body may carry: what kubectl's typed client creates (`create job`,
-/// `cronjob`, `namespace`, `configmap`, `secret …`, `serviceaccount`, `token`), and Pods.
-pub const ACCEPTED_KINDS: [Kind; 8] = [
+/// `cronjob`, `namespace`, `configmap`, `secret …`, `serviceaccount`, `token`, and the reviews
+/// of `auth can-i`), and Pods.
+pub const ACCEPTED_KINDS: [Kind; 10] = [
     JOB,
     CRONJOB,
     NAMESPACE,
@@ -42,6 +46,8 @@ pub const ACCEPTED_KINDS: [Kind; 8] = [
     SECRET,
     SERVICEACCOUNT,
     TOKENREQUEST,
+    SELFSUBJECTACCESSREVIEW,
+    SELFSUBJECTRULESREVIEW,
 ];
 
 /// A protobuf body the API server cannot turn into an object.
@@ -104,6 +110,8 @@ pub fn decode(body: &[u8]) -> Result<Value, ProtobufError> {
         "Secret" => object::<Secret>(kind, &raw)?,
         "ServiceAccount" => object::<ServiceAccount>(kind, &raw)?,
         "TokenRequest" => object::<TokenRequest>(kind, &raw)?,
+        "SelfSubjectAccessReview" => object::<SelfSubjectAccessReview>(kind, &raw)?,
+        "SelfSubjectRulesReview" => object::<SelfSubjectRulesReview>(kind, &raw)?,
         _ => object::<Pod>(kind, &raw)?,
     };
     let mut out = Map::new();
