@@ -186,13 +186,16 @@ pub fn method_not_supported(kind: Option<&Kind>, action: &str) -> Status {
 }
 
 /// 404 for a path that names no resource: `the server could not find the requested resource`.
+/// `details` is there and empty, as the apiserver's (`NewNotFound(schema.GroupResource{}, "")`):
+/// kubectl tells a missing route from a missing object by the empty name in it, and
+/// `kubectl debug` dereferences it.
 pub fn no_route() -> Status {
-    failure(
-        404,
-        "NotFound",
-        "the server could not find the requested resource".to_owned(),
-        None,
-    )
+    unserved("the server could not find the requested resource".to_owned())
+}
+
+/// A 404 like [`no_route`]'s, for a route Kubernetes has and kbatch does not, saying why.
+pub fn unserved(message: String) -> Status {
+    failure(404, "NotFound", message, Some(StatusDetails::default()))
 }
 
 /// `NewUnsupportedMediaType`: 415.

@@ -671,3 +671,35 @@ fn openapi_v2_in_each_form() {
     assert_eq!(code, 406, "{body}");
     assert!(body.contains("NotAcceptable"), "{body}");
 }
+
+/// What kbatch does not serve answers as a cluster without it would, and says so: a missing
+/// route is a 404 whose `details` is empty (kubectl debug reads it, and crashed without it),
+/// and exec, attach and port-forward name the alternative.
+#[test]
+fn unserved_pod_endpoints_say_so() {
+    let Some(s) = server_for(None) else {
+        return;
+    };
+    s.ok(&[
+        "run",
+        "idle",
+        "--image=busybox",
+        "--restart=Never",
+        "--command",
+        "--",
+        "sleep",
+        "60",
+    ]);
+    let err = s.fails(&["exec", "idle", "--", "true"]);
+    assert!(
+        err.contains("kbatch does not serve pods/exec") && err.contains("kubectl logs"),
+        "{err}"
+    );
+    let err = s.fails(&["debug", "idle", "--image=busybox"]);
+    assert!(
+        err.contains("ephemeral containers are disabled for this cluster")
+            && !err.contains("panic"),
+        "{err}"
+    );
+    s.ok(&["delete", "pod", "idle", "--grace-period=1"]);
+}

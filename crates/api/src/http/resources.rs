@@ -7,7 +7,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use axum::response::Response;
 use kbatch_core::decode;
-use kbatch_core::object::{Kind, Object};
+use kbatch_core::object::{Kind, Object, POD};
 use kbatch_core::printers::IncludeObject;
 use kbatch_core::selector::{FieldSelector, LabelSelector};
 use kbatch_core::status;
@@ -73,6 +73,12 @@ pub(super) async fn dispatch(
             .iter()
             .any(|(s, _)| *s == sub)
     {
+        if target.kind == POD && matches!(sub, "exec" | "attach" | "portforward") {
+            return Err(status::unserved(format!(
+                "kbatch does not serve pods/{sub}: it has no streaming endpoints (exec, attach, port-forward); a container's output is in `kubectl logs`"
+            ))
+            .into());
+        }
         return Err(status::no_route().into());
     }
     let (parts, body) = request.into_parts();

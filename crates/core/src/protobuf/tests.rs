@@ -1381,7 +1381,8 @@ fn envelope_without_type_meta_names_no_kind() {
         decode(&MAGIC).unwrap_err().to_string(),
         "no kind \"\" is registered for version \"\" in protobuf bodies; accepted kinds are \
          batch/v1 Job, batch/v1 CronJob, v1 Namespace, v1 Pod, v1 ConfigMap, v1 Secret, v1 ServiceAccount, \
-         authentication.k8s.io/v1 TokenRequest"
+         authentication.k8s.io/v1 TokenRequest, authorization.k8s.io/v1 SelfSubjectAccessReview, \
+         authorization.k8s.io/v1 SelfSubjectRulesReview"
     );
 }
 
@@ -1574,6 +1575,76 @@ fn token_request_as_kubectl_create_token_sends_it() {
                 "expirationSeconds": 7200,
                 "boundObjectRef": {"kind": "Pod", "apiVersion": "v1", "name": "p", "uid": "u"},
             },
+        })
+    );
+}
+
+#[test]
+fn self_reviews_as_kubectl_auth_can_i_sends_them() {
+    use k8s_pb::api::authorization::v1 as authzv1;
+    let access = authzv1::SelfSubjectAccessReview {
+        metadata: Some(metav1::ObjectMeta::default()),
+        spec: Some(authzv1::SelfSubjectAccessReviewSpec {
+            resource_attributes: Some(authzv1::ResourceAttributes {
+                namespace: s("default"),
+                verb: s("get"),
+                group: s(""),
+                version: s(""),
+                resource: s("pods"),
+                subresource: s("log"),
+                name: s(""),
+                field_selector: None,
+                label_selector: None,
+            }),
+            non_resource_attributes: None,
+        }),
+        status: Some(authzv1::SubjectAccessReviewStatus {
+            allowed: Some(false),
+            ..Default::default()
+        }),
+    };
+    let body = envelope(
+        "authorization.k8s.io/v1",
+        "SelfSubjectAccessReview",
+        access.encode_to_vec(),
+    );
+    // The status is the server's: not carried over.
+    assert_eq!(
+        decode(&body).unwrap(),
+        json!({
+            "kind": "SelfSubjectAccessReview",
+            "apiVersion": "authorization.k8s.io/v1",
+            "metadata": {},
+            "spec": {
+                "resourceAttributes": {
+                    "namespace": "default",
+                    "verb": "get",
+                    "resource": "pods",
+                    "subresource": "log",
+                },
+            },
+        })
+    );
+
+    let rules = authzv1::SelfSubjectRulesReview {
+        metadata: Some(metav1::ObjectMeta::default()),
+        spec: Some(authzv1::SelfSubjectRulesReviewSpec {
+            namespace: s("team-a"),
+        }),
+        status: None,
+    };
+    let body = envelope(
+        "authorization.k8s.io/v1",
+        "SelfSubjectRulesReview",
+        rules.encode_to_vec(),
+    );
+    assert_eq!(
+        decode(&body).unwrap(),
+        json!({
+            "kind": "SelfSubjectRulesReview",
+            "apiVersion": "authorization.k8s.io/v1",
+            "metadata": {},
+            "spec": {"namespace": "team-a"},
         })
     );
 }
