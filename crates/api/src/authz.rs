@@ -40,6 +40,13 @@ impl Registry {
         }
     }
 
+    /// Whether `user` may do anything (the admin and service accounts: kube-apiserver's
+    /// `AlwaysAllow`), and so also what no served kind covers (non-resource URLs, kinds
+    /// kbatch does not serve).
+    pub fn unrestricted(user: &User) -> bool {
+        !user.is_bootstrapper() && user.node_name().is_none()
+    }
+
     /// The authorizers' decision: `None` when `user` may, else why not (empty when no
     /// authorizer gives a reason).
     pub async fn decide(&self, user: &User, attrs: &Attributes<'_>) -> Result<Option<String>> {

@@ -2,7 +2,7 @@
 //! what the caller may do, asked of the same authorizers every request goes through
 //! (`kubectl auth can-i`, `kubectl auth can-i --list`). Neither review is stored.
 
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::Response;
 use k8s_openapi::api::authorization::v1::{
     ResourceAttributes, SelfSubjectAccessReview, SelfSubjectRulesReview,
@@ -16,7 +16,7 @@ use super::negotiate::{self, Output};
 use super::respond;
 use crate::authn::User;
 use crate::authz::Attributes;
-use crate::error::{ApiError, Result};
+use crate::error::Result;
 use crate::registry::Registry;
 
 pub(super) const ACCESS_PATH: &str = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews";
@@ -24,45 +24,6 @@ pub(super) const RULES_PATH: &str = "/apis/authorization.k8s.io/v1/selfsubjectru
 
 /// The node authorizer's answer to a rules review (`NodeAuthorizer.RulesFor`).
 const NODE_RULES_ERROR: &str = "node authorizer does not support user rule resolution";
-
-/// The review the body holds, typed; its `status` is the server's to write (kubectl sends
-/// `"status":{"allowed":false}`).
-fn review<T: serde::de::DeserializeOwned>(
-    kind: &Kind,
-    content_type: Option<&str>,
-    body: &[u8],
-) -> Result<T> {
-    let doc = negotiate::body_document(content_type, body)?;
-    let mut value = doc.value;
-    let Some(obj) = value.as_object_mut() else {
-        return Err(ApiError::bad_request(format!(
-            "the body is not an object; an {} {} is expected",
-            kind.api_version(),
-            kind.kind
-        )));
-    };
-    let api_version = obj.get("apiVersion").and_then(Value::as_str).unwrap_or("");
-    let kind_name = obj.get("kind").and_then(Value::as_str).unwrap_or("");
-    if (!api_version.is_empty() && api_version != kind.api_version())
-        || (!kind_name.is_empty() && kind_name != kind.kind)
-    {
-        return Err(ApiError::bad_request(format!(
-            "the body is a {api_version} {kind_name}; an {} {} is expected",
-            kind.api_version(),
-            kind.kind
-        )));
-    }
-    obj.remove("status");
-    obj.entry("spec").or_insert_with(|| json!({}));
-    serde_path_to_error::deserialize(value).map_err(|e| {
-        ApiError::bad_request(format!(
-            "{0} in version \"v1\" cannot be handled as a {0}: {1} ({2})",
-            kind.kind,
-            e.inner(),
-            e.path()
-        ))
-    })
-}
 
 /// The review with the server's status, as the response.
 fn answer<T: serde::Serialize>(kind: &Kind, review: &T, status: Value, output: Output) -> Response {
@@ -81,7 +42,8 @@ pub(super) async fn access(
     output: Output,
     body: &[u8],
 ) -> Result<Response> {
-    let review: SelfSubjectAccessReview = review(&SELFSUBJECTACCESSREVIEW, content_type, body)?;
+    let review: SelfSubjectAccessReview =
+        negotiate::answered_body(&SELFSUBJECTACCESSREVIEW, content_type, body)?;
     let spec = &review.spec;
     // ValidateSelfSubjectAccessReviewSpec (1.32).
     let problem = match (&spec.resource_attributes, &spec.non_resource_attributes) {
@@ -103,8 +65,7 @@ pub(super) async fn access(
     }
     let denied = match &spec.resource_attributes {
         Some(attrs) => resource_decision(registry, user, attrs).await?,
-        // Only the admin and service accounts (AlwaysAllow) reach non-resource URLs.
-        None => (user.is_bootstrapper() || user.node_name().is_some()).then(String::new),
+        None => (!Registry::unrestricted(user)).then(String::new),
     };
     let status = match denied {
         None => json!({ "allowed": true }),
@@ -133,8 +94,7 @@ async fn resource_decision(
     let Some(kind) = served else {
         // What kbatch does not serve: allowed to the callers every request is allowed to
         // (it would then be a 404), refused to the others.
-        let limited = user.is_bootstrapper() || user.node_name().is_some();
-        return Ok(limited.then(String::new));
+        return Ok((!Registry::unrestricted(user)).then(String::new));
     };
     let (verb, subresource, namespace, name) = (
         field(&attrs.verb).unwrap_or_default(),
@@ -159,30 +119,25 @@ pub(super) fn rules(
     output: Output,
     body: &[u8],
 ) -> Result<Response> {
-    let review: SelfSubjectRulesReview = review(&SELFSUBJECTRULESREVIEW, content_type, body)?;
-    let status = if user.node_name().is_some() {
-        json!({
-            "resourceRules": [],
-            "nonResourceRules": [],
-            "incomplete": true,
-            "evaluationError": NODE_RULES_ERROR,
-        })
-    } else if user.is_bootstrapper() {
-        json!({ "resourceRules": [], "nonResourceRules": [], "incomplete": false })
-    } else {
+    let review: SelfSubjectRulesReview =
+        negotiate::answered_body(&SELFSUBJECTRULESREVIEW, content_type, body)?;
+    let status = if Registry::unrestricted(user) {
         // AlwaysAllow's RulesFor.
         json!({
             "resourceRules": [{ "verbs": ["*"], "apiGroups": ["*"], "resources": ["*"] }],
             "nonResourceRules": [{ "verbs": ["*"], "nonResourceURLs": ["*"] }],
             "incomplete": false,
         })
+    } else if user.node_name().is_some() {
+        json!({
+            "resourceRules": [],
+            "nonResourceRules": [],
+            "incomplete": true,
+            "evaluationError": NODE_RULES_ERROR,
+        })
+    } else {
+        // A bootstrap token: nothing.
+        json!({ "resourceRules": [], "nonResourceRules": [], "incomplete": false })
     };
     Ok(answer(&SELFSUBJECTRULESREVIEW, &review, status, output))
-}
-
-/// The request's Content-Type, for the body's decoding.
-pub(super) fn content_type(headers: &axum::http::HeaderMap) -> Option<&str> {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
 }

@@ -116,7 +116,11 @@ async fn route(state: &AppState, request: Request<Body>) -> Result<Response> {
                 .get(header::ACCEPT)
                 .and_then(|v| v.to_str().ok()),
         )?;
-        let content_type = access_review::content_type(request.headers()).map(str::to_owned);
+        let content_type = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         let body = resources::read_body(request.into_body()).await?;
         return if review == access_review::ACCESS_PATH {
             access_review::access(

@@ -107,6 +107,46 @@ pub fn swagger_form(accept: Option<&str>) -> Result<SwaggerForm> {
     .into())
 }
 
+/// The body of a request for an object that is answered, not stored (a TokenRequest, the
+/// self reviews), typed. Its `status` is the server's to write, and is dropped: kubectl before
+/// 1.32 sends it with Go's zero values, which k8s-openapi may refuse (a null time).
+pub fn answered_body<T: serde::de::DeserializeOwned>(
+    kind: &Kind,
+    content_type: Option<&str>,
+    body: &[u8],
+) -> Result<T> {
+    let mut value = body_document(content_type, body)?.value;
+    let expected = || format!("an {} {} is expected", kind.api_version(), kind.kind);
+    let Some(obj) = value.as_object_mut() else {
+        return Err(ApiError::bad_request(format!(
+            "the body is not an object; {}",
+            expected()
+        )));
+    };
+    let api_version = obj.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+    let kind_name = obj.get("kind").and_then(Value::as_str).unwrap_or("");
+    if (!api_version.is_empty() && api_version != kind.api_version())
+        || (!kind_name.is_empty() && kind_name != kind.kind)
+    {
+        return Err(ApiError::bad_request(format!(
+            "the body is a {api_version} {kind_name}; {}",
+            expected()
+        )));
+    }
+    obj.remove("status");
+    obj.entry("spec")
+        .or_insert_with(|| Value::Object(Default::default()));
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        ApiError::bad_request(format!(
+            "{0} in version \"{1}\" cannot be handled as a {0}: {2} ({3})",
+            kind.kind,
+            kind.version,
+            e.inner(),
+            e.path()
+        ))
+    })
+}
+
 /// The media type of a body, without parameters; a missing Content-Type is JSON (the
 /// Python client sends none).
 fn media_type(content_type: Option<&str>) -> String {
