@@ -158,20 +158,21 @@ pub(super) struct NonBodyParameter {
     pub oneof: Option<NonBodyParameterOneof>,
 }
 
-/// Header, query and path parameters share their first fields' numbers in gnostic's messages
-/// (required 1, in 2, description 3, name 4); their type and the rest differ, hence three.
+/// gnostic's header and path sub-schemas number their fields alike, so one message serves
+/// both; a query's has `allowEmptyValue` at 5, and its type, format and uniqueItems one later.
 #[derive(Clone, PartialEq, prost::Oneof)]
 pub(super) enum NonBodyParameterOneof {
     #[prost(message, tag = "1")]
-    Header(HeaderParameterSubSchema),
+    Header(SubSchema),
     #[prost(message, tag = "3")]
     Query(QueryParameterSubSchema),
     #[prost(message, tag = "4")]
-    Path(PathParameterSubSchema),
+    Path(SubSchema),
 }
 
+/// `HeaderParameterSubSchema` and `PathParameterSubSchema`.
 #[derive(Clone, PartialEq, Message)]
-pub(super) struct HeaderParameterSubSchema {
+pub(super) struct SubSchema {
     #[prost(bool, tag = "1")]
     pub required: bool,
     #[prost(string, tag = "2")]
@@ -206,22 +207,18 @@ pub(super) struct QueryParameterSubSchema {
     pub unique_items: bool,
 }
 
-#[derive(Clone, PartialEq, Message)]
-pub(super) struct PathParameterSubSchema {
-    #[prost(bool, tag = "1")]
-    pub required: bool,
-    #[prost(string, tag = "2")]
-    pub r#in: String,
-    #[prost(string, tag = "3")]
-    pub description: String,
-    #[prost(string, tag = "4")]
-    pub name: String,
-    #[prost(string, tag = "5")]
-    pub r#type: String,
-    #[prost(string, tag = "6")]
-    pub format: String,
-    #[prost(bool, tag = "19")]
-    pub unique_items: bool,
+impl From<SubSchema> for QueryParameterSubSchema {
+    fn from(s: SubSchema) -> Self {
+        QueryParameterSubSchema {
+            required: s.required,
+            r#in: s.r#in,
+            description: s.description,
+            name: s.name,
+            r#type: s.r#type,
+            format: s.format,
+            unique_items: s.unique_items,
+        }
+    }
 }
 
 #[derive(Clone, PartialEq, Message)]
@@ -605,58 +602,28 @@ fn parameter(p: &Value) -> Option<ParametersItem> {
             })),
         });
     }
-    let (required, r#in, description, name) = (
-        bool_of(p, "required"),
-        str_of(p, "in"),
-        str_of(p, "description"),
-        str_of(p, "name"),
-    );
-    let (r#type, format, unique_items) = (
-        str_of(p, "type"),
-        str_of(p, "format"),
-        bool_of(p, "uniqueItems"),
-    );
-    let parameter = match r#in.as_str() {
+    let sub = SubSchema {
+        required: bool_of(p, "required"),
+        r#in: str_of(p, "in"),
+        description: str_of(p, "description"),
+        name: str_of(p, "name"),
+        r#type: str_of(p, "type"),
+        format: str_of(p, "format"),
+        unique_items: bool_of(p, "uniqueItems"),
+    };
+    let non_body =
+        |oneof| ParameterOneof::NonBodyParameter(NonBodyParameter { oneof: Some(oneof) });
+    let parameter = match sub.r#in.as_str() {
         "body" => ParameterOneof::BodyParameter(Box::new(BodyParameter {
-            description,
-            name,
-            r#in,
-            required,
+            description: sub.description,
+            name: sub.name,
+            r#in: sub.r#in,
+            required: sub.required,
             schema: p.get("schema").map(schema),
         })),
-        "query" => ParameterOneof::NonBodyParameter(NonBodyParameter {
-            oneof: Some(NonBodyParameterOneof::Query(QueryParameterSubSchema {
-                required,
-                r#in,
-                description,
-                name,
-                r#type,
-                format,
-                unique_items,
-            })),
-        }),
-        "path" => ParameterOneof::NonBodyParameter(NonBodyParameter {
-            oneof: Some(NonBodyParameterOneof::Path(PathParameterSubSchema {
-                required,
-                r#in,
-                description,
-                name,
-                r#type,
-                format,
-                unique_items,
-            })),
-        }),
-        "header" => ParameterOneof::NonBodyParameter(NonBodyParameter {
-            oneof: Some(NonBodyParameterOneof::Header(HeaderParameterSubSchema {
-                required,
-                r#in,
-                description,
-                name,
-                r#type,
-                format,
-                unique_items,
-            })),
-        }),
+        "query" => non_body(NonBodyParameterOneof::Query(sub.into())),
+        "path" => non_body(NonBodyParameterOneof::Path(sub)),
+        "header" => non_body(NonBodyParameterOneof::Header(sub)),
         _ => return None,
     };
     Some(ParametersItem {
