@@ -77,6 +77,7 @@ fn suite(s: &Server) {
     delete_policies(s);
     namespaces(s);
     explain(s);
+    run_wait_and_read_logs(s);
     auth_can_i(s);
     auth_failure(s);
 }
@@ -579,6 +580,74 @@ fn explain(s: &Server) {
     );
     let out = s.ok(&["explain", "cronjob.spec"]);
     assert!(out.contains("schedule"), "{out}");
+}
+
+/// A Job's life as each kubectl version follows it: `wait` for Complete and for Failed, and
+/// `logs` of the Job, followed (`-f`) and whole.
+fn run_wait_and_read_logs(s: &Server) {
+    let job = manifest(
+        s,
+        "lines.yaml",
+        "apiVersion: batch/v1
+kind: Job
+metadata:
+  name: lines
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+      - name: c
+        image: busybox
+        command: [\"sh\", \"-c\", \"for i in 1 2 3; do echo line $i; sleep 0.2; done\"]
+",
+    );
+    s.ok(&["apply", "-f", path_str(&job)]);
+    let followed = s.ok(&["logs", "-f", "job/lines", "--pod-running-timeout=20s"]);
+    assert_eq!(followed, "line 1\nline 2\nline 3\n");
+    let out = s.ok(&[
+        "wait",
+        "--for=condition=complete",
+        "job/lines",
+        "--timeout=30s",
+    ]);
+    assert_eq!(out.trim(), "job.batch/lines condition met");
+    assert_eq!(s.ok(&["logs", "job/lines"]), "line 1\nline 2\nline 3\n");
+
+    let failing = manifest(
+        s,
+        "fails.yaml",
+        "apiVersion: batch/v1
+kind: Job
+metadata:
+  name: fails
+spec:
+  backoffLimit: 0
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+      - name: c
+        image: busybox
+        command: [\"sh\", \"-c\", \"exit 3\"]
+",
+    );
+    s.ok(&["apply", "-f", path_str(&failing)]);
+    let out = s.ok(&[
+        "wait",
+        "--for=condition=failed",
+        "job/fails",
+        "--timeout=30s",
+    ]);
+    assert_eq!(out.trim(), "job.batch/fails condition met");
+    let reason = s.ok(&[
+        "get",
+        "job",
+        "fails",
+        "-o",
+        "jsonpath={.status.conditions[?(@.type==\"Failed\")].reason}",
+    ]);
+    assert_eq!(reason, "BackoffLimitExceeded");
 }
 
 /// `kubectl auth can-i`: a SelfSubjectAccessReview (JSON before kubectl 1.32, protobuf from
