@@ -588,19 +588,10 @@ fn run_wait_and_read_logs(s: &Server) {
     let job = manifest(
         s,
         "lines.yaml",
-        "apiVersion: batch/v1
-kind: Job
-metadata:
-  name: lines
-spec:
-  template:
-    spec:
-      restartPolicy: Never
-      containers:
-      - name: c
-        image: busybox
-        command: [\"sh\", \"-c\", \"for i in 1 2 3; do echo line $i; sleep 0.2; done\"]
-",
+        &JOB.replace("name: pi\n", "name: lines\n").replace(
+            "echo 3.14",
+            "for i in 1 2 3; do echo line $i; sleep 0.2; done",
+        ),
     );
     s.ok(&["apply", "-f", path_str(&job)]);
     let followed = s.ok(&["logs", "-f", "job/lines", "--pod-running-timeout=20s"]);
@@ -617,20 +608,9 @@ spec:
     let failing = manifest(
         s,
         "fails.yaml",
-        "apiVersion: batch/v1
-kind: Job
-metadata:
-  name: fails
-spec:
-  backoffLimit: 0
-  template:
-    spec:
-      restartPolicy: Never
-      containers:
-      - name: c
-        image: busybox
-        command: [\"sh\", \"-c\", \"exit 3\"]
-",
+        &JOB.replace("name: pi\n", "name: fails\n")
+            .replace("backoffLimit: 4", "backoffLimit: 0")
+            .replace("echo 3.14", "exit 3"),
     );
     s.ok(&["apply", "-f", path_str(&failing)]);
     let out = s.ok(&[
