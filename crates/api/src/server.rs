@@ -110,13 +110,19 @@ impl Api {
 
     /// Serves connections from `listener` until `shutdown` completes. With `tls`, every
     /// connection is HTTPS.
+    /// The request handler on its own, for callers that bring their own connections (the
+    /// HTTP fuzz target drives it request by request).
+    pub fn router(&self) -> axum::Router {
+        router(self.state.clone())
+    }
+
     pub async fn serve(
         &self,
         listener: TcpListener,
         tls: Option<Arc<rustls::ServerConfig>>,
         shutdown: impl Future<Output = ()>,
     ) {
-        let app = router(self.state.clone());
+        let app = self.router();
         let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
         tokio::pin!(shutdown);
         loop {
