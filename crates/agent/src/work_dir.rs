@@ -62,19 +62,27 @@ impl WorkDirs {
         if dir.is_dir() {
             return Ok(dir);
         }
-        while let Some(spare) = self.take_spare() {
+        // Until this agent has made a directory itself it does not know what a fresh one
+        // looks like, so the spares an earlier agent left wait for the next pod.
+        let fresh = *self.lock_fresh();
+        while let Some(spare) = fresh.and_then(|_| self.take_spare()) {
             // A process that outlived its pod could still write into a spare it had as its
-            // working directory; a spare that is not empty is not used.
-            let empty = fs::read_dir(&spare).is_ok_and(|mut entries| entries.next().is_none());
+            // working directory, change its owner or mode, or put a symlink in its place;
+            // only an empty directory as fresh as a new one is used.
+            let as_fresh = fs::symlink_metadata(&spare).is_ok_and(|meta| {
+                meta.is_dir() && fresh == Some((meta.uid(), meta.gid(), meta.mode() & 0o7777))
+            });
+            let empty =
+                as_fresh && fs::read_dir(&spare).is_ok_and(|mut entries| entries.next().is_none());
             if !empty {
-                let _ = fs::remove_dir_all(&spare);
+                let _ = remove_spare(&spare);
                 continue;
             }
             match fs::rename(&spare, &dir) {
                 Ok(()) => return Ok(dir),
                 // Gone or not fit (left by another agent's run): made afresh below.
                 Err(_) => {
-                    let _ = fs::remove_dir_all(&spare);
+                    let _ = remove_spare(&spare);
                 }
             }
         }
@@ -138,6 +146,17 @@ impl WorkDirs {
     }
 }
 
+/// Removes a spare that is not used: a directory with what is in it, anything else (a
+/// symlink put in its place) as the entry itself, never what it points to.
+fn remove_spare(spare: &Path) -> io::Result<()> {
+    match fs::symlink_metadata(spare) {
+        Ok(meta) if meta.is_dir() => fs::remove_dir_all(spare),
+        Ok(_) => fs::remove_file(spare),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -197,7 +216,43 @@ mod tests {
         dirs.remove("gone").unwrap();
 
         let later = WorkDirs::new(data.path());
-        let dir = later.prepare("b").unwrap();
+        let fresh = later.prepare("b").unwrap();
+        assert_ne!(
+            inode(&fresh),
+            ino,
+            "made: the agent has no fresh directory to compare with"
+        );
+        let dir = later.prepare("c").unwrap();
         assert_eq!(inode(&dir), ino, "a spare of the earlier agent");
+    }
+
+    #[test]
+    fn a_spare_changed_after_it_was_kept_is_not_used() {
+        let data = tempfile::tempdir().unwrap();
+        let dirs = WorkDirs::new(data.path());
+        for uid in ["a", "b", "c"] {
+            dirs.prepare(uid).unwrap();
+        }
+        for uid in ["a", "b", "c"] {
+            dirs.remove(uid).unwrap();
+        }
+        let spares: Vec<PathBuf> = dirs.lock_spares().clone();
+        assert_eq!(spares.len(), 3);
+        // A process that outlived its pod: one spare's mode changed, one replaced by a
+        // symlink to a directory of its choosing, one left alone.
+        fs::set_permissions(&spares[2], fs::Permissions::from_mode(0o777)).unwrap();
+        let elsewhere = data.path().join("elsewhere");
+        fs::create_dir(&elsewhere).unwrap();
+        fs::write(elsewhere.join("keep"), "x").unwrap();
+        fs::remove_dir(&spares[1]).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, &spares[1]).unwrap();
+        let untouched = inode(&spares[0]);
+
+        let dir = dirs.prepare("d").unwrap();
+        assert_eq!(inode(&dir), untouched, "the one spare still as fresh");
+        assert!(fs::symlink_metadata(&dir).unwrap().is_dir());
+        assert!(!spares[1].exists() && !spares[2].exists(), "both removed");
+        assert_eq!(fs::read_to_string(elsewhere.join("keep")).unwrap(), "x");
+        assert!(dirs.lock_spares().is_empty());
     }
 }
