@@ -108,14 +108,14 @@ impl Api {
         });
     }
 
-    /// Serves connections from `listener` until `shutdown` completes. With `tls`, every
-    /// connection is HTTPS.
     /// The request handler on its own, for callers that bring their own connections (the
     /// HTTP fuzz target drives it request by request).
     pub fn router(&self) -> axum::Router {
         router(self.state.clone())
     }
 
+    /// Serves connections from `listener` until `shutdown` completes. With `tls`, every
+    /// connection is HTTPS.
     pub async fn serve(
         &self,
         listener: TcpListener,
