@@ -9,6 +9,8 @@ use kbatch_core::apply::{Request, apply, record_update};
 use kbatch_core::decode::{Document, decode, parse_documents};
 use kbatch_core::object::{CRONJOB, JOB, Object, POD};
 use kbatch_core::patch::{json_merge_patch, json_patch, strategic_merge_patch};
+use std::sync::OnceLock;
+
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 
@@ -44,12 +46,12 @@ fuzz_target!(|data: &[u8]| {
         now,
         namespace: "default".to_owned(),
     };
-    let (yaml, kind) = match selector % 3 {
-        0 => (JOB_YAML, JOB),
-        1 => (CRONJOB_YAML, CRONJOB),
-        _ => (POD_YAML, POD),
-    };
-    let old = stored(yaml, &ctx);
+    // Each stored object is admitted once per process, not once per input.
+    static STORED: OnceLock<[Object; 3]> = OnceLock::new();
+    let objects =
+        STORED.get_or_init(|| [JOB_YAML, CRONJOB_YAML, POD_YAML].map(|yaml| stored(yaml, &ctx)));
+    let kind = [JOB, CRONJOB, POD][usize::from(selector % 3)];
+    let old = &objects[usize::from(selector % 3)];
     let live = old.to_json();
     let manager = if selector & 0x40 == 0 {
         "kubectl"
@@ -90,7 +92,7 @@ fuzz_target!(|data: &[u8]| {
     if decoded.object.kind() != kind {
         return;
     }
-    if let Ok(admitted) = admit_update(decoded.object, &old, &ctx) {
+    if let Ok(admitted) = admit_update(decoded.object, old, &ctx) {
         let json = admitted.object.to_json();
         Object::from_value(&kind, json).expect("an admitted object decodes again");
     }
