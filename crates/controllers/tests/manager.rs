@@ -264,8 +264,15 @@ async fn the_manager_runs_the_scheduler_and_the_ttl_controller_until_shutdown() 
         &JOB,
         "done",
         "status",
-        json!({"status": {"conditions": [{"type": "Complete", "status": "True",
-            "lastTransitionTime": rfc3339(clock.now())}]}}),
+        // A status the API server accepts (J-92): started, counted, and Complete after
+        // SuccessCriteriaMet with a completionTime.
+        json!({"status": {"startTime": rfc3339(clock.now()), "succeeded": 1,
+            "completionTime": rfc3339(clock.now()),
+            "conditions": [
+                {"type": "SuccessCriteriaMet", "status": "True",
+                 "lastTransitionTime": rfc3339(clock.now())},
+                {"type": "Complete", "status": "True",
+                 "lastTransitionTime": rfc3339(clock.now())}]}}),
     )
     .await;
     settle().await;

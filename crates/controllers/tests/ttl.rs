@@ -75,7 +75,8 @@ impl Setup {
         self.clock.now()
     }
 
-    /// Creates a Job with `ttl`, then gives it `conditions` through /status.
+    /// Creates a Job with `ttl`, then gives it `conditions` through /status, in a status
+    /// the API server accepts (`valid_status`).
     async fn job(&self, name: &str, ttl: Option<i32>, conditions: Value) {
         let json = json!({
             "apiVersion": "batch/v1", "kind": "Job",
@@ -91,7 +92,7 @@ impl Setup {
             .unwrap()
             .object;
         let mut json = created.to_json();
-        json["status"] = json!({ "conditions": conditions });
+        json["status"] = valid_status(conditions);
         let opts = WriteOptions {
             subresource: Some("status".into()),
             ..Default::default()
@@ -131,6 +132,35 @@ impl Setup {
             }
         }
     }
+}
+
+/// A status with `conditions` that the API server accepts (J-92): each terminal condition
+/// follows its interim one (J-26) at the same time, a Complete one comes with its
+/// completionTime, and the Job started long before and counted a pod.
+fn valid_status(conditions: Value) -> Value {
+    let mut status = json!({"startTime": "2000-01-01T00:00:00Z", "conditions": []});
+    for condition in conditions.as_array().unwrap() {
+        let interim = match (condition["type"].as_str(), condition["status"].as_str()) {
+            (Some("Complete"), Some("True")) => {
+                status["completionTime"] = condition["lastTransitionTime"].clone();
+                status["succeeded"] = json!(1);
+                Some("SuccessCriteriaMet")
+            }
+            (Some("Failed"), Some("True")) => {
+                status["failed"] = json!(1);
+                Some("FailureTarget")
+            }
+            _ => None,
+        };
+        let list = status["conditions"].as_array_mut().unwrap();
+        if let Some(interim) = interim {
+            let mut before = condition.clone();
+            before["type"] = json!(interim);
+            list.push(before);
+        }
+        list.push(condition.clone());
+    }
+    status
 }
 
 fn finished(type_: &str, at: Timestamp) -> Value {

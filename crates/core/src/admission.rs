@@ -232,7 +232,7 @@ pub fn admit_update_status(
         (Object::Job(n), Object::Job(o)) => {
             n.spec = o.spec.clone();
             n.metadata.generation = o.metadata.generation;
-            errors.extend(validation::job::validate_job_status(n));
+            errors.extend(validation::job::validate_job_status_update(n, o));
         }
         (Object::CronJob(n), Object::CronJob(o)) => {
             n.spec = o.spec.clone();

@@ -107,6 +107,9 @@ pub enum BadValue {
     Bool(bool),
     Str(String),
     Json(serde_json::Value),
+    /// A value Go prints through its `String()` method or, lacking one, with `%#v` (a
+    /// `metav1.Time`, an internal API struct): already rendered, printed bare.
+    Go(String),
 }
 
 impl From<&str> for BadValue {
@@ -292,6 +295,7 @@ fn render_value(value: &BadValue) -> String {
         BadValue::Int(i) => i.to_string(),
         BadValue::Bool(b) => b.to_string(),
         BadValue::Str(s) => go_quote(s),
+        BadValue::Go(s) => s.clone(),
         BadValue::Json(v) => match v {
             serde_json::Value::String(s) => go_quote(s),
             serde_json::Value::Null => "null".to_owned(),

@@ -5,7 +5,7 @@
 mod common;
 
 use common::{UID, assert_no_failures, check_errors, ctx, patched};
-use kbatch_core::admission::{admit_create, admit_update};
+use kbatch_core::admission::{admit_create, admit_update, admit_update_status};
 use kbatch_core::k8s_openapi::api::batch::v1::Job;
 use kbatch_core::object::Object;
 use kbatch_core::patch::json_merge_patch;
@@ -1215,4 +1215,303 @@ fn managed_fields_entries_are_validated() {
         ]}}))
         .is_ok()
     );
+}
+
+/// Like `update`, through the `/status` subresource.
+fn update_status(
+    create_patch: Value,
+    stored_status: Value,
+    new_status: Value,
+) -> Result<Job, Vec<String>> {
+    let created = create(create_patch).unwrap_or_else(|e| panic!("create rejected: {e:#?}"));
+    let mut stored = serde_json::to_value(&created).unwrap();
+    json_merge_patch(&mut stored, json!({"metadata": {"resourceVersion": "1"}}));
+    json_merge_patch(&mut stored, json!({ "status": stored_status }));
+    let old: Job = serde_json::from_value(stored.clone()).unwrap();
+    let mut new = stored;
+    json_merge_patch(&mut new, json!({ "status": new_status }));
+    let new: Job = serde_json::from_value(new).unwrap();
+    match admit_update_status(Object::Job(new), &Object::Job(old), &ctx()) {
+        Ok(admitted) => match admitted.object {
+            Object::Job(j) => Ok(j),
+            other => panic!("admitted {other:?}"),
+        },
+        Err(rejected) => Err(rejected.errors.iter().map(|e| e.to_string()).collect()),
+    }
+}
+
+fn condition(type_: &str) -> Value {
+    json!({"type": type_, "status": "True", "reason": "R", "message": "m",
+           "lastProbeTime": "2016-05-19T10:00:00Z", "lastTransitionTime": "2016-05-19T10:00:00Z"})
+}
+
+/// J-92: the Job status transitions the API server refuses with JobManagedBy on
+/// (`ValidateJobStatusUpdate` with `getStatusValidationOptions`), whoever writes them. Each
+/// case: (rule, the Job's spec patch, the stored status, the status written, errors).
+#[test]
+fn status_updates() {
+    let start = "2016-05-19T10:00:00Z";
+    let later = "2016-05-19T10:05:00Z";
+    let earlier = "2016-05-19T09:00:00Z";
+    let complete = json!([condition("SuccessCriteriaMet"), condition("Complete")]);
+    let failed = json!([condition("FailureTarget"), condition("Failed")]);
+    let indexed4 =
+        json!({"spec": {"completionMode": "Indexed", "completions": 4, "parallelism": 2}});
+    let per_index = json!({"spec": {"completionMode": "Indexed", "completions": 4, "parallelism": 2, "backoffLimitPerIndex": 1}});
+    let done = json!({"startTime": start, "completionTime": later, "succeeded": 1, "conditions": complete});
+    let cases: Vec<(&str, Value, Value, Value, Vec<&str>)> = vec![
+        (
+            "J-26 the controller's two steps to Complete are accepted",
+            json!({}),
+            json!({"startTime": start, "active": 1, "ready": 1}),
+            json!({"active": 0, "ready": 0, "succeeded": 1, "conditions": [condition("SuccessCriteriaMet")]}),
+            vec![],
+        ),
+        (
+            "J-26 then Complete with completionTime",
+            json!({}),
+            json!({"startTime": start, "succeeded": 1, "conditions": [condition("SuccessCriteriaMet")]}),
+            json!({"completionTime": later, "conditions": complete}),
+            vec![],
+        ),
+        (
+            "J-26 FailureTarget then Failed",
+            json!({}),
+            json!({"startTime": start, "failed": 1, "conditions": [condition("FailureTarget")]}),
+            json!({"conditions": failed}),
+            vec![],
+        ),
+        (
+            "J-92 the terminal conditions cannot be removed",
+            json!({}),
+            done.clone(),
+            json!({"conditions": [], "completionTime": null}),
+            vec![
+                "status.conditions: Invalid value: cannot disable the terminal Complete=True condition",
+                "status.conditions: Invalid value: cannot disable the SuccessCriteriaMet=True condition",
+            ],
+        ),
+        (
+            "J-92 nor turned False",
+            json!({}),
+            json!({"startTime": start, "failed": 1, "conditions": failed}),
+            json!({"conditions": [condition("FailureTarget"), {"type": "Failed", "status": "False"}]}),
+            vec![
+                "status.conditions: Invalid value: cannot disable the terminal Failed=True condition",
+            ],
+        ),
+        (
+            "J-92 a FailureTarget stays too",
+            json!({}),
+            json!({"startTime": start, "active": 1, "conditions": [condition("FailureTarget")]}),
+            json!({"conditions": []}),
+            vec![
+                "status.conditions: Invalid value: cannot disable the terminal FailureTarget=True condition",
+            ],
+        ),
+        (
+            "J-92 counters never decrease",
+            json!({}),
+            json!({"startTime": start, "succeeded": 2, "failed": 3}),
+            json!({"succeeded": 1, "failed": 2}),
+            vec![
+                "status.failed: Invalid value: 2: cannot decrease the failed counter",
+                "status.succeeded: Invalid value: 1: cannot decrease the succeeded counter",
+            ],
+        ),
+        (
+            "J-92 an elastic Indexed Job's succeeded may decrease (scale-down)",
+            json!({"spec": {"completionMode": "Indexed", "completions": 3, "parallelism": 3}}),
+            json!({"startTime": start, "succeeded": 3, "completedIndexes": "0-2"}),
+            json!({"succeeded": 2, "completedIndexes": "0,1"}),
+            vec![],
+        ),
+        (
+            "J-92 but not one whose parallelism differs from completions",
+            indexed4.clone(),
+            json!({"startTime": start, "succeeded": 2, "completedIndexes": "0,1"}),
+            json!({"succeeded": 1, "completedIndexes": "0"}),
+            vec!["status.succeeded: Invalid value: 1: cannot decrease the succeeded counter"],
+        ),
+        (
+            "J-92 Complete and Failed are exclusive; Complete needs SuccessCriteriaMet without FailureTarget",
+            json!({}),
+            json!({"startTime": start, "failed": 1, "conditions": failed}),
+            json!({"completionTime": later, "conditions": [condition("FailureTarget"), condition("Failed"), condition("Complete")]}),
+            vec![
+                "status.conditions: Invalid value: cannot set Complete=True and Failed=true conditions",
+                "status.conditions: Invalid value: cannot set Complete=True and FailureTarget=true conditions",
+                "status.conditions: Invalid value: cannot set Complete=True condition without the SuccessCriteriaMet=true condition",
+            ],
+        ),
+        (
+            "J-92 Failed needs FailureTarget",
+            json!({}),
+            json!({"startTime": start, "failed": 1}),
+            json!({"conditions": [condition("Failed")]}),
+            vec![
+                "status.conditions: Invalid value: cannot set Failed=True condition without the FailureTarget=true condition",
+            ],
+        ),
+        (
+            "J-92 Complete needs completionTime, and completionTime needs Complete",
+            json!({}),
+            json!({"startTime": start, "succeeded": 1, "conditions": [condition("SuccessCriteriaMet")]}),
+            json!({"conditions": complete}),
+            vec![
+                "status.completionTime: Required value: completionTime is required for Complete jobs",
+            ],
+        ),
+        (
+            "J-92 completionTime only with Complete",
+            json!({}),
+            json!({"startTime": start, "active": 1}),
+            json!({"completionTime": later}),
+            vec![
+                "status.completionTime: Invalid value: 2016-05-19 10:05:00 +0000 UTC: cannot set completionTime when there is no Complete=True condition",
+            ],
+        ),
+        (
+            "J-92 completionTime never before startTime, and never changed",
+            json!({}),
+            done.clone(),
+            json!({"completionTime": earlier}),
+            vec![
+                "status.completionTime: Invalid value: 2016-05-19 09:00:00 +0000 UTC: completionTime cannot be set before startTime",
+                "status.completionTime: Invalid value: 2016-05-19 09:00:00 +0000 UTC: completionTime cannot be mutated",
+            ],
+        ),
+        (
+            "J-92 a finished Job has a startTime, no active, terminating or uncounted pods",
+            json!({}),
+            json!({"active": 1, "terminating": 1, "uncountedTerminatedPods": {"succeeded": ["a"]}, "conditions": [condition("SuccessCriteriaMet")]}),
+            json!({"completionTime": later, "conditions": complete}),
+            vec![
+                "status.active: Invalid value: 1: active>0 is invalid for finished job",
+                "status.startTime: Required value: startTime is required for finished job",
+                r#"status.uncountedTerminatedPods: Invalid value: batch.UncountedTerminatedPods{Succeeded:[]types.UID{"a"}, Failed:[]types.UID(nil)}: uncountedTerminatedPods needs to be empty for finished job"#,
+                "status.terminating: Invalid value: 1: terminating>0 is invalid for finished job",
+            ],
+        ),
+        (
+            "J-92 a suspended Job of zero completions completes without a startTime",
+            json!({"spec": {"completions": 0, "suspend": true}}),
+            json!({}),
+            json!({"completionTime": later, "conditions": complete}),
+            vec![],
+        ),
+        (
+            "J-92 startTime cannot change while the Job is not suspended",
+            json!({}),
+            json!({"startTime": start, "active": 1}),
+            json!({"startTime": later}),
+            vec![
+                "status.startTime: Required value: startTime cannot be removed for unsuspended job",
+            ],
+        ),
+        (
+            "J-41 it may while suspended",
+            json!({"spec": {"suspend": true}}),
+            json!({"startTime": start}),
+            json!({"startTime": null}),
+            vec![],
+        ),
+        (
+            "J-92 ready <= active",
+            json!({}),
+            json!({"startTime": start, "active": 2, "ready": 1}),
+            json!({"ready": 3}),
+            vec!["status.ready: Invalid value: 3: cannot set more ready pods than active"],
+        ),
+        (
+            "J-92 rules on unchanged fields do not block other writes",
+            json!({}),
+            json!({"startTime": start, "active": 1, "ready": 2}),
+            json!({"failed": 1}),
+            vec![],
+        ),
+        (
+            "J-81 completedIndexes are checked when they change",
+            indexed4.clone(),
+            json!({"startTime": start}),
+            json!({"completedIndexes": "1,0,7"}),
+            vec![
+                r#"status.completedIndexes: Invalid value: "1,0,7": error parsing completedIndexes: non-increasing order, previous: 1, current: 0"#,
+            ],
+        ),
+        (
+            "J-81 completedIndexes only for Indexed Jobs",
+            json!({"spec": {"completions": 4}}),
+            json!({"startTime": start}),
+            json!({"completedIndexes": "0"}),
+            vec![
+                r#"status.completedIndexes: Invalid value: "0": cannot set non-empty completedIndexes when non-indexed completion mode"#,
+            ],
+        ),
+        (
+            "J-92 failedIndexes only with backoffLimitPerIndex",
+            indexed4.clone(),
+            json!({"startTime": start}),
+            json!({"failedIndexes": "1"}),
+            vec![
+                r#"status.failedIndexes: Invalid value: "1": cannot set non-null failedIndexes when backoffLimitPerIndex is null"#,
+            ],
+        ),
+        (
+            "J-92 failedIndexes apart from completedIndexes",
+            per_index.clone(),
+            json!({"startTime": start, "completedIndexes": "0,2-3"}),
+            json!({"failedIndexes": "1,3"}),
+            vec![
+                r#"status.failedIndexes: Invalid value: "1,3": failedIndexes and completedIndexes overlap at index: 3"#,
+            ],
+        ),
+        (
+            "J-81 a failedIndexes that does not parse",
+            per_index.clone(),
+            json!({"startTime": start}),
+            json!({"failedIndexes": "9"}),
+            vec![
+                r#"status.failedIndexes: Invalid value: "9": error parsing failedIndexes: too large index: "9""#,
+            ],
+        ),
+        (
+            "J-92 SuccessCriteriaMet never with a failure condition",
+            json!({}),
+            json!({"startTime": start, "active": 1, "conditions": [condition("FailureTarget")]}),
+            json!({"conditions": [condition("FailureTarget"), condition("SuccessCriteriaMet")]}),
+            vec![
+                "status.conditions: Invalid value: cannot set SuccessCriteriaMet=True and FailureTarget=true conditions",
+            ],
+        ),
+        (
+            "J-92 uncounted pods are named once each, never empty",
+            json!({}),
+            json!({"startTime": start}),
+            json!({"uncountedTerminatedPods": {"succeeded": ["a", ""], "failed": ["a"]}}),
+            vec![
+                r#"status.uncountedTerminatedPods.succeeded[1]: Invalid value: "": must not be empty"#,
+                r#"status.uncountedTerminatedPods.failed[0]: Duplicate value: "a""#,
+            ],
+        ),
+        (
+            "J-92 counters are never negative",
+            json!({}),
+            json!({}),
+            json!({"active": -1, "ready": -1}),
+            vec![
+                "status.active: Invalid value: -1: must be greater than or equal to 0",
+                "status.ready: Invalid value: -1: must be greater than or equal to 0",
+            ],
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (id, create_patch, stored, written, expected) in cases {
+        let actual = match update_status(create_patch, stored, written) {
+            Ok(_) => Vec::new(),
+            Err(errors) => errors,
+        };
+        check_errors(&mut failures, id, &actual, &expected);
+    }
+    assert_no_failures(failures);
 }

@@ -478,3 +478,88 @@ fn a_container_without_command_fails_with_a_reason() {
     );
     assert_eq!(reason, "ContainerCannotRun");
 }
+
+/// J-92: the API server keeps a Job's status one its clients can trust, whoever writes it
+/// (`kubectl patch --subresource=status` here): a finished Job stays finished with its counts,
+/// while a write that keeps the rules goes through.
+#[test]
+fn status_writes_that_break_the_job_rules_are_refused() {
+    let Some(s) = server() else { return };
+    s.ok(&["create", "job", "done", "--image=busybox", "--", "true"]);
+    wait(&s, "job/done", "complete");
+    let before = s.ok(&["get", "job/done", "-o", "jsonpath={.status}"]);
+
+    let err = s.fails(&[
+        "patch",
+        "job/done",
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        r#"{"status":{"succeeded":0,"conditions":null,"completionTime":null}}"#,
+    ]);
+    for expected in [
+        r#"The Job "done" is invalid"#,
+        "status.conditions: Invalid value: cannot disable the terminal Complete=True condition",
+        "status.conditions: Invalid value: cannot disable the SuccessCriteriaMet=True condition",
+        "status.succeeded: Invalid value: 0: cannot decrease the succeeded counter",
+    ] {
+        assert!(err.contains(expected), "no {expected:?} in:\n{err}");
+    }
+    let err = s.fails(&[
+        "patch",
+        "job/done",
+        "--subresource=status",
+        "--type=json",
+        "-p",
+        r#"[{"op":"add","path":"/status/conditions/-","value":{"type":"Failed","status":"True"}}]"#,
+    ]);
+    for expected in [
+        "status.conditions: Invalid value: cannot set Complete=True and Failed=true conditions",
+        "status.conditions: Invalid value: cannot set Failed=True condition without the FailureTarget=true condition",
+        "status.conditions: Invalid value: cannot set SuccessCriteriaMet=True and Failed=true conditions",
+    ] {
+        assert!(err.contains(expected), "no {expected:?} in:\n{err}");
+    }
+    assert_eq!(
+        s.ok(&["get", "job/done", "-o", "jsonpath={.status}"]),
+        before,
+        "a refused write changed the status"
+    );
+
+    // Within the rules: a running Job's counters may grow, ready up to active.
+    s.ok(&[
+        "create",
+        "job",
+        "long",
+        "--image=busybox",
+        "--",
+        "sleep",
+        "60",
+    ]);
+    s.wait_for(
+        &["get", "job/long", "-o", "jsonpath={.status.active}"],
+        LONG,
+        |active| active == "1",
+    );
+    let err = s.fails(&[
+        "patch",
+        "job/long",
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        r#"{"status":{"ready":2}}"#,
+    ]);
+    assert!(
+        err.contains("status.ready: Invalid value: 2: cannot set more ready pods than active"),
+        "{err}"
+    );
+    s.ok(&[
+        "patch",
+        "job/long",
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        r#"{"status":{"failed":1}}"#,
+    ]);
+    assert_eq!(jsonpath(&s, "job/long", "{.status.failed}"), "1");
+}

@@ -281,17 +281,28 @@ impl Env {
     }
 
     /// Plays the Job controller: the Job started at `start` and finished at `end` with
-    /// `condition` (Complete or Failed).
+    /// `condition` (Complete or Failed), after its interim condition (J-26), which the API
+    /// server requires (J-92).
     pub async fn finish_job(&self, name: &str, condition: &str, start: Timestamp, end: Timestamp) {
         let mut job = self.job(name).await.unwrap();
         let status = job.status.get_or_insert_with(Default::default);
         status.start_time = Some(Time(start));
-        status.conditions = Some(vec![JobCondition {
-            type_: condition.into(),
-            status: "True".into(),
-            last_transition_time: Some(Time(end)),
-            ..Default::default()
-        }]);
+        let interim = if condition == "Complete" {
+            "SuccessCriteriaMet"
+        } else {
+            "FailureTarget"
+        };
+        status.conditions = Some(
+            [interim, condition]
+                .into_iter()
+                .map(|type_| JobCondition {
+                    type_: type_.into(),
+                    status: "True".into(),
+                    last_transition_time: Some(Time(end)),
+                    ..Default::default()
+                })
+                .collect(),
+        );
         if condition == "Complete" {
             status.completion_time = Some(Time(end));
             status.succeeded = Some(1);
@@ -380,7 +391,18 @@ impl Env {
     /// Edits the stored CronJob directly, bypassing admission: how a CronJob that validation
     /// would refuse today (a bad zone, an unparseable schedule) can exist.
     pub async fn edit_stored(&self, name: &str, change: impl FnOnce(&mut Value)) {
-        let key = Registry::key(&CRONJOB, NS, name);
+        self.edit_stored_key(Registry::key(&CRONJOB, NS, name), change)
+            .await;
+    }
+
+    /// Edits the stored Job directly, bypassing admission: how a Job status the API server
+    /// refuses today (J-92) can exist, written by an older server.
+    pub async fn edit_stored_job(&self, name: &str, change: impl FnOnce(&mut Value)) {
+        self.edit_stored_key(Registry::key(&JOB, NS, name), change)
+            .await;
+    }
+
+    async fn edit_stored_key(&self, key: String, change: impl FnOnce(&mut Value)) {
         let kv = self.store.get(&key).await.unwrap();
         let mut value: Value = serde_json::from_slice(&kv.value).unwrap();
         change(&mut value);

@@ -139,7 +139,7 @@ mod tests {
         json!({"type": type_, "status": status})
     }
 
-    // P-10: the precedence of the STATUS column.
+    // P-10: the precedence of the STATUS column; J-43: a suspended Job shows `Suspended`.
     #[test]
     fn p10_status_precedence() {
         assert_eq!(status_of(json!([]), false), "Running");

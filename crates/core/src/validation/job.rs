@@ -5,17 +5,18 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::api::batch::v1::{
-    Job, JobSpec, PodFailurePolicy, PodFailurePolicyOnExitCodesRequirement,
+    Job, JobSpec, JobStatus, PodFailurePolicy, PodFailurePolicyOnExitCodesRequirement,
     PodFailurePolicyOnPodConditionsPattern, PodFailurePolicyRule, SuccessPolicy, SuccessPolicyRule,
+    UncountedTerminatedPods,
 };
 use k8s_openapi::api::core::v1::{Affinity, PodSpec, PodTemplateSpec};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, Time};
 use serde::Serialize;
 
 use crate::defaults::job::{
     CONTROLLER_UID_LABEL, JOB_NAME_LABEL, LEGACY_CONTROLLER_UID_LABEL, LEGACY_JOB_NAME_LABEL,
 };
-use crate::field::{BadValue, ErrorList, FieldError, Path};
+use crate::field::{BadValue, ErrorList, FieldError, Path, go_quote};
 use crate::validation::{meta, names, pod};
 
 /// Options that differ between a Job and a CronJob's job template.
@@ -127,13 +128,170 @@ fn validate_job_with(job: &Job, require_prefixed_labels: bool) -> ErrorList {
     errs
 }
 
-/// `validateJobStatus`: the counters a status write sets are never negative.
-pub fn validate_job_status(job: &Job) -> ErrorList {
-    let mut errs = ErrorList::new();
-    let Some(status) = &job.status else {
-        return errs;
-    };
+/// `ValidateJobStatusUpdate` with the options `getStatusValidationOptions` picks while
+/// JobManagedBy is on (beta, on by default since 1.32) (J-92): a write to `/status` must
+/// leave the Job a status its clients can trust, whoever manages it. Most rules apply only
+/// when a field they read changes, as upstream: a status that was already off (a completed
+/// index beyond a scaled-down Indexed Job's completions, say) does not block unrelated writes
+/// while the controller catches up.
+pub fn validate_job_status_update(new: &Job, old: &Job) -> ErrorList {
+    let empty = JobStatus::default();
+    let status = new.status.as_ref().unwrap_or(&empty);
+    let old_status = old.status.as_ref().unwrap_or(&empty);
+    let rules = StatusRules::for_update(new, status, old_status);
     let path = Path::new("status");
+    let mut errs = validate_job_status(new, status, &rules, &path);
+
+    let conditions = &path.child("conditions");
+    for type_ in ["Failed", "Complete", "FailureTarget"] {
+        if condition_true(old_status, type_) && !condition_true(status, type_) {
+            errs.push(FieldError::invalid(
+                conditions,
+                BadValue::Omit,
+                format!("cannot disable the terminal {type_}=True condition"),
+            ));
+        }
+    }
+    let failed = status.failed.unwrap_or(0);
+    if failed < old_status.failed.unwrap_or(0) {
+        errs.push(FieldError::invalid(
+            &path.child("failed"),
+            failed,
+            "cannot decrease the failed counter",
+        ));
+    }
+    let succeeded = status.succeeded.unwrap_or(0);
+    if rules.reject_decreasing_succeeded && succeeded < old_status.succeeded.unwrap_or(0) {
+        errs.push(FieldError::invalid(
+            &path.child("succeeded"),
+            succeeded,
+            "cannot decrease the succeeded counter",
+        ));
+    }
+    // A completionTime may be removed here: a Complete Job without one is rejected above.
+    if let (Some(time), Some(old_time)) = (&status.completion_time, &old_status.completion_time)
+        && time != old_time
+    {
+        errs.push(FieldError::invalid(
+            &path.child("completionTime"),
+            go_time(time),
+            "completionTime cannot be mutated",
+        ));
+    }
+    // startTime may go from unset to set; once set it changes only while the Job is
+    // suspended (J-41 resets it on suspension).
+    let suspended = new.spec.as_ref().and_then(|s| s.suspend) == Some(true);
+    if old_status.start_time.is_some() && status.start_time != old_status.start_time && !suspended {
+        errs.push(FieldError::required(
+            &path.child("startTime"),
+            "startTime cannot be removed for unsuspended job",
+        ));
+    }
+    let met = condition_true(status, SUCCESS_CRITERIA_MET);
+    let old_met = condition_true(old_status, SUCCESS_CRITERIA_MET);
+    if old_met && !met {
+        errs.push(FieldError::invalid(
+            conditions,
+            BadValue::Omit,
+            "cannot disable the SuccessCriteriaMet=True condition",
+        ));
+    }
+    if condition_true(old_status, "Complete") && !old_met && met {
+        errs.push(FieldError::invalid(
+            conditions,
+            BadValue::Omit,
+            "cannot set SuccessCriteriaMet=True for Job already has Complete=true conditions",
+        ));
+    }
+    errs
+}
+
+const SUCCESS_CRITERIA_MET: &str = "SuccessCriteriaMet";
+
+/// `JobStatusValidationOptions` as `getStatusValidationOptions` fills them with JobManagedBy
+/// on. The rules always on there (the terminal conditions stay, failed never decreases,
+/// completionTime is never changed, SuccessCriteriaMet is allowed for every Job) are not
+/// flags here.
+struct StatusRules {
+    reject_decreasing_succeeded: bool,
+    reject_invalid_completed_indexes: bool,
+    reject_invalid_failed_indexes: bool,
+    reject_completed_indexes_for_non_indexed: bool,
+    reject_failed_indexes_without_backoff_limit_per_index: bool,
+    reject_failed_indexes_overlapping_completed: bool,
+    reject_failed_without_failure_target: bool,
+    reject_complete_without_success_criteria_met: bool,
+    reject_finished_with_active: bool,
+    reject_finished_without_start_time: bool,
+    reject_finished_with_uncounted: bool,
+    reject_completion_time_before_start_time: bool,
+    reject_completion_time_without_complete: bool,
+    reject_complete_without_completion_time: bool,
+    reject_complete_and_failed: bool,
+    reject_complete_and_failure_target: bool,
+    reject_more_ready_than_active: bool,
+    reject_finished_with_terminating: bool,
+}
+
+impl StatusRules {
+    fn for_update(job: &Job, new: &JobStatus, old: &JobStatus) -> StatusRules {
+        let spec = job.spec.as_ref();
+        let indexed = spec.and_then(|s| s.completion_mode.as_deref()) == Some(INDEXED);
+        let completions = spec.and_then(|s| s.completions);
+        let changed = |type_: &str| condition_true(new, type_) != condition_true(old, type_);
+        let finished = is_finished(new) != is_finished(old);
+        let complete = changed("Complete");
+        let failed = changed("Failed");
+        let failure_target = changed("FailureTarget");
+        let success_criteria_met = changed(SUCCESS_CRITERIA_MET);
+        let completed_indexes = new.completed_indexes.as_deref().unwrap_or("")
+            != old.completed_indexes.as_deref().unwrap_or("");
+        let failed_indexes = new.failed_indexes != old.failed_indexes;
+        let active = new.active.unwrap_or(0) != old.active.unwrap_or(0);
+        let start_time = new.start_time != old.start_time;
+        let completion_time = new.completion_time != old.completion_time;
+        let uncounted = !uncounted_equal(
+            new.uncounted_terminated_pods.as_ref(),
+            old.uncounted_terminated_pods.as_ref(),
+        );
+        // A suspended Job of zero completions completes without ever starting.
+        let suspended_with_zero_completions =
+            spec.and_then(|s| s.suspend) == Some(true) && completions == Some(0);
+        StatusRules {
+            // An elastic Indexed Job (completions = parallelism) may be scaled down.
+            reject_decreasing_succeeded: !indexed
+                || completions != spec.and_then(|s| s.parallelism),
+            reject_invalid_completed_indexes: completed_indexes,
+            reject_invalid_failed_indexes: failed_indexes,
+            reject_completed_indexes_for_non_indexed: completed_indexes,
+            reject_failed_indexes_without_backoff_limit_per_index: failed_indexes,
+            reject_failed_indexes_overlapping_completed: failed_indexes || completed_indexes,
+            reject_failed_without_failure_target: failed || failed_indexes,
+            reject_complete_without_success_criteria_met: complete || success_criteria_met,
+            reject_finished_with_active: finished || active,
+            reject_finished_without_start_time: (finished || start_time)
+                && !suspended_with_zero_completions,
+            reject_finished_with_uncounted: finished || uncounted,
+            reject_completion_time_before_start_time: start_time || completion_time,
+            reject_completion_time_without_complete: complete || completion_time,
+            reject_complete_without_completion_time: complete || completion_time,
+            reject_complete_and_failed: complete || failed,
+            reject_complete_and_failure_target: complete || failure_target,
+            reject_more_ready_than_active: new.ready != old.ready || active,
+            reject_finished_with_terminating: finished || new.terminating != old.terminating,
+        }
+    }
+}
+
+/// `validateJobStatus`: counters are never negative, uncounted pods are named once each, and
+/// the conditions, times, counters and indexes agree with each other where `rules` ask.
+fn validate_job_status(
+    job: &Job,
+    status: &JobStatus,
+    rules: &StatusRules,
+    path: &Path,
+) -> ErrorList {
+    let mut errs = ErrorList::new();
     let counters = [
         ("active", status.active),
         ("succeeded", status.succeeded),
@@ -142,17 +300,317 @@ pub fn validate_job_status(job: &Job) -> ErrorList {
         ("terminating", status.terminating),
     ];
     for (name, value) in counters {
-        if let Some(v) = value
-            && v < 0
-        {
-            errs.push(FieldError::invalid(
-                &path.child(name),
-                i64::from(v),
-                "must be greater than or equal to 0",
-            ));
+        if let Some(v) = value {
+            errs.extend(validate_non_negative(i64::from(v), &path.child(name)));
         }
     }
+    if let Some(uncounted) = &status.uncounted_terminated_pods {
+        let uncounted_path = path.child("uncountedTerminatedPods");
+        let mut seen = BTreeSet::new();
+        for (list, name) in [
+            (&uncounted.succeeded, "succeeded"),
+            (&uncounted.failed, "failed"),
+        ] {
+            for (i, uid) in list.iter().flatten().enumerate() {
+                let item = uncounted_path.child(name).index(i);
+                if uid.is_empty() {
+                    errs.push(FieldError::invalid(&item, uid, "must not be empty"));
+                } else if !seen.insert(uid.as_str()) {
+                    errs.push(FieldError::duplicate(&item, uid));
+                }
+            }
+        }
+    }
+
+    let conditions = &path.child("conditions");
+    let complete = condition_true(status, "Complete");
+    let failed = condition_true(status, "Failed");
+    let failure_target = condition_true(status, "FailureTarget");
+    let met = condition_true(status, SUCCESS_CRITERIA_MET);
+    let finished = complete || failed;
+    let mut conflict = |reject: bool, detail: &str| {
+        if reject {
+            errs.push(FieldError::invalid(conditions, BadValue::Omit, detail));
+        }
+    };
+    conflict(
+        rules.reject_complete_and_failed && complete && failed,
+        "cannot set Complete=True and Failed=true conditions",
+    );
+    conflict(
+        rules.reject_complete_and_failure_target && complete && failure_target,
+        "cannot set Complete=True and FailureTarget=true conditions",
+    );
+    let completion_path = path.child("completionTime");
+    if rules.reject_completion_time_without_complete
+        && let Some(time) = &status.completion_time
+        && !complete
+    {
+        errs.push(FieldError::invalid(
+            &completion_path,
+            go_time(time),
+            "cannot set completionTime when there is no Complete=True condition",
+        ));
+    }
+    if rules.reject_complete_without_completion_time && complete && status.completion_time.is_none()
+    {
+        errs.push(FieldError::required(
+            &completion_path,
+            "completionTime is required for Complete jobs",
+        ));
+    }
+    if rules.reject_completion_time_before_start_time
+        && let (Some(start), Some(end)) = (&status.start_time, &status.completion_time)
+        && end.0 < start.0
+    {
+        errs.push(FieldError::invalid(
+            &completion_path,
+            go_time(end),
+            "completionTime cannot be set before startTime",
+        ));
+    }
+    let mut conflict = |reject: bool, detail: &str| {
+        if reject {
+            errs.push(FieldError::invalid(conditions, BadValue::Omit, detail));
+        }
+    };
+    conflict(
+        rules.reject_failed_without_failure_target && failed && !failure_target,
+        "cannot set Failed=True condition without the FailureTarget=true condition",
+    );
+    conflict(
+        rules.reject_complete_without_success_criteria_met && complete && !met,
+        "cannot set Complete=True condition without the SuccessCriteriaMet=true condition",
+    );
+    let active = status.active.unwrap_or(0);
+    if rules.reject_finished_with_active && finished && active > 0 {
+        errs.push(FieldError::invalid(
+            &path.child("active"),
+            active,
+            "active>0 is invalid for finished job",
+        ));
+    }
+    if rules.reject_finished_without_start_time && finished && status.start_time.is_none() {
+        errs.push(FieldError::required(
+            &path.child("startTime"),
+            "startTime is required for finished job",
+        ));
+    }
+    if rules.reject_finished_with_uncounted
+        && finished
+        && let Some(uncounted) = &status.uncounted_terminated_pods
+        && (uncounted.succeeded.iter().flatten().count()
+            + uncounted.failed.iter().flatten().count())
+            > 0
+    {
+        errs.push(FieldError::invalid(
+            &path.child("uncountedTerminatedPods"),
+            go_uncounted(uncounted),
+            "uncountedTerminatedPods needs to be empty for finished job",
+        ));
+    }
+
+    let spec = job.spec.as_ref();
+    let completions = spec.and_then(|s| s.completions);
+    let per_index = spec.and_then(|s| s.backoff_limit_per_index).is_some();
+    let indexed = spec.and_then(|s| s.completion_mode.as_deref()) == Some(INDEXED);
+    let completed_indexes = status.completed_indexes.as_deref().unwrap_or("");
+    let completed_path = path.child("completedIndexes");
+    let failed_path = path.child("failedIndexes");
+    if rules.reject_invalid_completed_indexes
+        && let Some(completions) = completions
+        && let Err(e) = validate_indexes_format(completed_indexes, i64::from(completions))
+    {
+        errs.push(FieldError::invalid(
+            &completed_path,
+            completed_indexes,
+            format!("error parsing completedIndexes: {e}"),
+        ));
+    }
+    if rules.reject_invalid_failed_indexes
+        && per_index
+        && let (Some(completions), Some(failed_indexes)) = (completions, &status.failed_indexes)
+        && let Err(e) = validate_indexes_format(failed_indexes, i64::from(completions))
+    {
+        errs.push(FieldError::invalid(
+            &failed_path,
+            failed_indexes,
+            format!("error parsing failedIndexes: {e}"),
+        ));
+    }
+    if rules.reject_completed_indexes_for_non_indexed && !completed_indexes.is_empty() && !indexed {
+        errs.push(FieldError::invalid(
+            &completed_path,
+            completed_indexes,
+            "cannot set non-empty completedIndexes when non-indexed completion mode",
+        ));
+    }
+    // This also keeps failedIndexes off NonIndexed Jobs, which have no backoffLimitPerIndex.
+    if rules.reject_failed_indexes_without_backoff_limit_per_index
+        && !per_index
+        && let Some(failed_indexes) = &status.failed_indexes
+    {
+        errs.push(FieldError::invalid(
+            &failed_path,
+            failed_indexes,
+            "cannot set non-null failedIndexes when backoffLimitPerIndex is null",
+        ));
+    }
+    if rules.reject_failed_indexes_overlapping_completed
+        && let (Some(completions), Some(failed_indexes)) = (completions, &status.failed_indexes)
+        && let Some(index) =
+            indexes_overlap(completed_indexes, failed_indexes, i64::from(completions))
+    {
+        errs.push(FieldError::invalid(
+            &failed_path,
+            failed_indexes,
+            format!("failedIndexes and completedIndexes overlap at index: {index}"),
+        ));
+    }
+    if rules.reject_finished_with_terminating
+        && finished
+        && let Some(terminating) = status.terminating
+        && terminating > 0
+    {
+        errs.push(FieldError::invalid(
+            &path.child("terminating"),
+            terminating,
+            "terminating>0 is invalid for finished job",
+        ));
+    }
+    if rules.reject_more_ready_than_active
+        && let Some(ready) = status.ready
+        && ready > active
+    {
+        errs.push(FieldError::invalid(
+            &path.child("ready"),
+            ready,
+            "cannot set more ready pods than active",
+        ));
+    }
+    // AllowForSuccessCriteriaMetInExtendedScope is on, so SuccessCriteriaMet is allowed on any
+    // Job; these three pairings never are.
+    let mut conflict = |reject: bool, detail: &str| {
+        if reject {
+            errs.push(FieldError::invalid(conditions, BadValue::Omit, detail));
+        }
+    };
+    conflict(
+        met && failed,
+        "cannot set SuccessCriteriaMet=True and Failed=true conditions",
+    );
+    conflict(
+        met && failure_target,
+        "cannot set SuccessCriteriaMet=True and FailureTarget=true conditions",
+    );
+    conflict(
+        spec.is_some_and(|s| s.success_policy.is_some()) && !met && complete,
+        "cannot set Complete=True for Job with SuccessPolicy unless SuccessCriteriaMet=True",
+    );
     errs
+}
+
+/// `IsConditionTrue` on a Job's status.
+fn condition_true(status: &JobStatus, type_: &str) -> bool {
+    status
+        .conditions
+        .iter()
+        .flatten()
+        .any(|c| c.type_ == type_ && c.status == "True")
+}
+
+/// `IsJobFinished`: Complete or Failed is True.
+fn is_finished(status: &JobStatus) -> bool {
+    condition_true(status, "Complete") || condition_true(status, "Failed")
+}
+
+/// `apiequality.Semantic.DeepEqual` of two `uncountedTerminatedPods`: absent differs from
+/// present, but within it an absent list equals an empty one.
+fn uncounted_equal(
+    a: Option<&UncountedTerminatedPods>,
+    b: Option<&UncountedTerminatedPods>,
+) -> bool {
+    let list = |l: &Option<Vec<String>>| l.clone().unwrap_or_default();
+    match (a, b) {
+        (None, None) => true,
+        (Some(a), Some(b)) => {
+            list(&a.succeeded) == list(&b.succeeded) && list(&a.failed) == list(&b.failed)
+        }
+        _ => false,
+    }
+}
+
+/// `validateFailedIndexesNotOverlapCompleted`: the first index both lists name, walking both
+/// interval lists in order; an interval that does not parse is skipped (its format is
+/// reported by the format rules).
+fn indexes_overlap(completed: &str, failed: &str, completions: i64) -> Option<i64> {
+    if completed.is_empty() || failed.is_empty() {
+        return None;
+    }
+    let completed: Vec<&str> = completed.split(',').collect();
+    let failed: Vec<&str> = failed.split(',').collect();
+    let (mut c, mut f) = (0, 0);
+    let mut c_range = parse_index_interval(completed[0], completions);
+    let mut f_range = parse_index_interval(failed[0], completions);
+    while c < completed.len() && f < failed.len() {
+        let advance_completed = match (&c_range, &f_range) {
+            (Err(_), _) => true,
+            (_, Err(_)) => false,
+            (Ok((cx, cy)), Ok((fx, fy))) => {
+                if cx <= fy && fx <= cy {
+                    return Some(*cx.max(fx));
+                }
+                cx <= fx
+            }
+        };
+        if advance_completed {
+            c += 1;
+            if let Some(next) = completed.get(c) {
+                c_range = parse_index_interval(next, completions);
+            }
+        } else {
+            f += 1;
+            if let Some(next) = failed.get(f) {
+                f_range = parse_index_interval(next, completions);
+            }
+        }
+    }
+    None
+}
+
+/// A `*metav1.Time` as a field error shows it: Go's `time.Time.String()`, in the API
+/// server's zone (UTC).
+fn go_time(time: &Time) -> BadValue {
+    let ts = time.0;
+    let nanos = ts.subsec_nanosecond();
+    let fraction = if nanos == 0 {
+        String::new()
+    } else {
+        format!(".{nanos:09}").trim_end_matches('0').to_owned()
+    };
+    BadValue::Go(format!(
+        "{}{fraction} +0000 UTC",
+        ts.strftime("%Y-%m-%d %H:%M:%S")
+    ))
+}
+
+/// An internal `batch.UncountedTerminatedPods` as Go's `%#v` prints it in a field error.
+fn go_uncounted(uncounted: &UncountedTerminatedPods) -> BadValue {
+    let list = |l: &Option<Vec<String>>| match l {
+        None => "[]types.UID(nil)".to_owned(),
+        Some(uids) => format!(
+            "[]types.UID{{{}}}",
+            uids.iter()
+                .map(|u| go_quote(u))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    BadValue::Go(format!(
+        "batch.UncountedTerminatedPods{{Succeeded:{}, Failed:{}}}",
+        list(&uncounted.succeeded),
+        list(&uncounted.failed)
+    ))
 }
 
 /// The Job strategy's `ValidateUpdate`: `ValidateJob` on the new object followed by
