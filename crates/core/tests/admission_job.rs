@@ -293,12 +293,12 @@ fn validation_on_create() {
         ("J-§1 a valid Job is admitted", json!({}), vec![]),
         // J-5 restartPolicy.
         (
-            "J-5 restartPolicy unset",
+            "J-5, V-23 restartPolicy unset",
             json!({"spec": {"template": {"spec": {"restartPolicy": null}}}}),
             vec![RESTART_REQUIRED],
         ),
         (
-            "J-5 restartPolicy Always",
+            "J-5, V-23 restartPolicy Always",
             json!({"spec": {"template": {"spec": {"restartPolicy": "Always"}}}}),
             vec![RESTART_REQUIRED],
         ),

@@ -497,8 +497,10 @@ fn status_writes_that_break_the_job_rules_are_refused() {
         "-p",
         r#"{"status":{"succeeded":0,"conditions":null,"completionTime":null}}"#,
     ]);
+    // V-44: several causes print as `The Job "done" is invalid: ` then `* field: body` lines.
     for expected in [
-        r#"The Job "done" is invalid"#,
+        r#"The Job "done" is invalid: "#,
+        "\n* status.",
         "status.conditions: Invalid value: cannot disable the terminal Complete=True condition",
         "status.conditions: Invalid value: cannot disable the SuccessCriteriaMet=True condition",
         "status.succeeded: Invalid value: 0: cannot decrease the succeeded counter",
