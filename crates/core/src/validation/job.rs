@@ -145,9 +145,8 @@ pub fn validate_job_status_update(new: &Job, old: &Job) -> ErrorList {
     let conditions = &path.child("conditions");
     for type_ in ["Failed", "Complete", "FailureTarget"] {
         if condition_true(old_status, type_) && !condition_true(status, type_) {
-            errs.push(FieldError::invalid(
+            errs.push(condition_error(
                 conditions,
-                BadValue::Omit,
                 format!("cannot disable the terminal {type_}=True condition"),
             ));
         }
@@ -168,7 +167,8 @@ pub fn validate_job_status_update(new: &Job, old: &Job) -> ErrorList {
             "cannot decrease the succeeded counter",
         ));
     }
-    // A completionTime may be removed here: a Complete Job without one is rejected above.
+    // A completionTime may be removed here; a Complete Job without one is refused by
+    // `validate_job_status`.
     if let (Some(time), Some(old_time)) = (&status.completion_time, &old_status.completion_time)
         && time != old_time
     {
@@ -190,16 +190,14 @@ pub fn validate_job_status_update(new: &Job, old: &Job) -> ErrorList {
     let met = condition_true(status, SUCCESS_CRITERIA_MET);
     let old_met = condition_true(old_status, SUCCESS_CRITERIA_MET);
     if old_met && !met {
-        errs.push(FieldError::invalid(
+        errs.push(condition_error(
             conditions,
-            BadValue::Omit,
             "cannot disable the SuccessCriteriaMet=True condition",
         ));
     }
     if condition_true(old_status, "Complete") && !old_met && met {
-        errs.push(FieldError::invalid(
+        errs.push(condition_error(
             conditions,
-            BadValue::Omit,
             "cannot set SuccessCriteriaMet=True for Job already has Complete=true conditions",
         ));
     }
@@ -328,19 +326,18 @@ fn validate_job_status(
     let failure_target = condition_true(status, "FailureTarget");
     let met = condition_true(status, SUCCESS_CRITERIA_MET);
     let finished = complete || failed;
-    let mut conflict = |reject: bool, detail: &str| {
-        if reject {
-            errs.push(FieldError::invalid(conditions, BadValue::Omit, detail));
-        }
-    };
-    conflict(
-        rules.reject_complete_and_failed && complete && failed,
-        "cannot set Complete=True and Failed=true conditions",
-    );
-    conflict(
-        rules.reject_complete_and_failure_target && complete && failure_target,
-        "cannot set Complete=True and FailureTarget=true conditions",
-    );
+    if rules.reject_complete_and_failed && complete && failed {
+        errs.push(condition_error(
+            conditions,
+            "cannot set Complete=True and Failed=true conditions",
+        ));
+    }
+    if rules.reject_complete_and_failure_target && complete && failure_target {
+        errs.push(condition_error(
+            conditions,
+            "cannot set Complete=True and FailureTarget=true conditions",
+        ));
+    }
     let completion_path = path.child("completionTime");
     if rules.reject_completion_time_without_complete
         && let Some(time) = &status.completion_time
@@ -369,19 +366,18 @@ fn validate_job_status(
             "completionTime cannot be set before startTime",
         ));
     }
-    let mut conflict = |reject: bool, detail: &str| {
-        if reject {
-            errs.push(FieldError::invalid(conditions, BadValue::Omit, detail));
-        }
-    };
-    conflict(
-        rules.reject_failed_without_failure_target && failed && !failure_target,
-        "cannot set Failed=True condition without the FailureTarget=true condition",
-    );
-    conflict(
-        rules.reject_complete_without_success_criteria_met && complete && !met,
-        "cannot set Complete=True condition without the SuccessCriteriaMet=true condition",
-    );
+    if rules.reject_failed_without_failure_target && failed && !failure_target {
+        errs.push(condition_error(
+            conditions,
+            "cannot set Failed=True condition without the FailureTarget=true condition",
+        ));
+    }
+    if rules.reject_complete_without_success_criteria_met && complete && !met {
+        errs.push(condition_error(
+            conditions,
+            "cannot set Complete=True condition without the SuccessCriteriaMet=true condition",
+        ));
+    }
     let active = status.active.unwrap_or(0);
     if rules.reject_finished_with_active && finished && active > 0 {
         errs.push(FieldError::invalid(
@@ -490,24 +486,30 @@ fn validate_job_status(
     }
     // AllowForSuccessCriteriaMetInExtendedScope is on, so SuccessCriteriaMet is allowed on any
     // Job; these three pairings never are.
-    let mut conflict = |reject: bool, detail: &str| {
-        if reject {
-            errs.push(FieldError::invalid(conditions, BadValue::Omit, detail));
-        }
-    };
-    conflict(
-        met && failed,
-        "cannot set SuccessCriteriaMet=True and Failed=true conditions",
-    );
-    conflict(
-        met && failure_target,
-        "cannot set SuccessCriteriaMet=True and FailureTarget=true conditions",
-    );
-    conflict(
-        spec.is_some_and(|s| s.success_policy.is_some()) && !met && complete,
-        "cannot set Complete=True for Job with SuccessPolicy unless SuccessCriteriaMet=True",
-    );
+    if met && failed {
+        errs.push(condition_error(
+            conditions,
+            "cannot set SuccessCriteriaMet=True and Failed=true conditions",
+        ));
+    }
+    if met && failure_target {
+        errs.push(condition_error(
+            conditions,
+            "cannot set SuccessCriteriaMet=True and FailureTarget=true conditions",
+        ));
+    }
+    if spec.is_some_and(|s| s.success_policy.is_some()) && !met && complete {
+        errs.push(condition_error(
+            conditions,
+            "cannot set Complete=True for Job with SuccessPolicy unless SuccessCriteriaMet=True",
+        ));
+    }
     errs
+}
+
+/// An error about the conditions as a whole: Go's `field.OmitValueType{}` prints no value.
+fn condition_error(conditions: &Path, detail: impl Into<String>) -> FieldError {
+    FieldError::invalid(conditions, BadValue::Omit, detail)
 }
 
 /// `IsConditionTrue` on a Job's status.
