@@ -5,7 +5,9 @@
 mod common;
 
 use common::{UID, assert_no_failures, check_errors, ctx, patched};
-use kbatch_core::admission::{admit_create, admit_update, admit_update_status};
+use kbatch_core::admission::{
+    AdmitContext, Admitted, Rejected, admit_create, admit_update, admit_update_status,
+};
 use kbatch_core::k8s_openapi::api::batch::v1::Job;
 use kbatch_core::object::Object;
 use kbatch_core::patch::json_merge_patch;
@@ -980,6 +982,31 @@ fn update(
     stored_patch: Value,
     update_patch: Value,
 ) -> Result<Job, Vec<String>> {
+    change(admit_update, create_patch, stored_patch, update_patch)
+}
+
+/// Like `update`, through the `/status` subresource.
+fn update_status(
+    create_patch: Value,
+    stored_status: Value,
+    new_status: Value,
+) -> Result<Job, Vec<String>> {
+    change(
+        admit_update_status,
+        create_patch,
+        json!({ "status": stored_status }),
+        json!({ "status": new_status }),
+    )
+}
+
+type Admit = fn(Object, &Object, &AdmitContext) -> Result<Admitted, Rejected>;
+
+fn change(
+    admit: Admit,
+    create_patch: Value,
+    stored_patch: Value,
+    update_patch: Value,
+) -> Result<Job, Vec<String>> {
     let created = create(create_patch).unwrap_or_else(|e| panic!("create rejected: {e:#?}"));
     let mut stored = serde_json::to_value(&created).unwrap();
     // The store gives every stored object a resourceVersion (V-6 requires one on update).
@@ -989,7 +1016,7 @@ fn update(
     let mut new = stored;
     json_merge_patch(&mut new, update_patch);
     let new: Job = serde_json::from_value(new).unwrap();
-    match admit_update(Object::Job(new), &Object::Job(old), &ctx()) {
+    match admit(Object::Job(new), &Object::Job(old), &ctx()) {
         Ok(admitted) => match admitted.object {
             Object::Job(j) => Ok(j),
             other => panic!("admitted {other:?}"),
@@ -1215,29 +1242,6 @@ fn managed_fields_entries_are_validated() {
         ]}}))
         .is_ok()
     );
-}
-
-/// Like `update`, through the `/status` subresource.
-fn update_status(
-    create_patch: Value,
-    stored_status: Value,
-    new_status: Value,
-) -> Result<Job, Vec<String>> {
-    let created = create(create_patch).unwrap_or_else(|e| panic!("create rejected: {e:#?}"));
-    let mut stored = serde_json::to_value(&created).unwrap();
-    json_merge_patch(&mut stored, json!({"metadata": {"resourceVersion": "1"}}));
-    json_merge_patch(&mut stored, json!({ "status": stored_status }));
-    let old: Job = serde_json::from_value(stored.clone()).unwrap();
-    let mut new = stored;
-    json_merge_patch(&mut new, json!({ "status": new_status }));
-    let new: Job = serde_json::from_value(new).unwrap();
-    match admit_update_status(Object::Job(new), &Object::Job(old), &ctx()) {
-        Ok(admitted) => match admitted.object {
-            Object::Job(j) => Ok(j),
-            other => panic!("admitted {other:?}"),
-        },
-        Err(rejected) => Err(rejected.errors.iter().map(|e| e.to_string()).collect()),
-    }
 }
 
 fn condition(type_: &str) -> Value {
