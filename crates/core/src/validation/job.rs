@@ -395,9 +395,9 @@ fn validate_job_status(
     if rules.reject_finished_with_uncounted
         && finished
         && let Some(uncounted) = &status.uncounted_terminated_pods
-        && (uncounted.succeeded.iter().flatten().count()
-            + uncounted.failed.iter().flatten().count())
-            > 0
+        && [&uncounted.succeeded, &uncounted.failed]
+            .iter()
+            .any(|list| list.as_ref().is_some_and(|uids| !uids.is_empty()))
     {
         errs.push(FieldError::invalid(
             &path.child("uncountedTerminatedPods"),
@@ -532,7 +532,9 @@ fn uncounted_equal(
     a: Option<&UncountedTerminatedPods>,
     b: Option<&UncountedTerminatedPods>,
 ) -> bool {
-    let list = |l: &Option<Vec<String>>| l.clone().unwrap_or_default();
+    fn list(l: &Option<Vec<String>>) -> &[String] {
+        l.as_deref().unwrap_or_default()
+    }
     match (a, b) {
         (None, None) => true,
         (Some(a), Some(b)) => {
