@@ -25,6 +25,8 @@ pub struct Server {
     run_dir: Option<PathBuf>,
     /// Whether dropping the server removes a run dir outside `dir` (the default one).
     remove_run_dir: bool,
+    /// Whether [`Server::stop`] gave the data dir to a next server, which adopts the runs.
+    handed_over: bool,
 }
 
 impl Server {
@@ -111,6 +113,7 @@ impl Server {
             kubectl_bin: None,
             run_dir,
             remove_run_dir: !own_run_dir,
+            handed_over: false,
         }
     }
 
@@ -156,6 +159,7 @@ impl Server {
         let _ = self.child.wait();
         // The next server on the same data dir adopts what is in it.
         self.remove_run_dir = false;
+        self.handed_over = true;
         let dir = tempfile::tempdir().unwrap();
         std::mem::replace(&mut self.dir, dir)
     }
@@ -350,6 +354,11 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if !self.handed_over
+            && let Some(run) = &self.run_dir
+        {
+            end_left_runs(run);
+        }
         unmount_under(self.dir.path());
         if self.remove_run_dir
             && let Some(run) = &self.run_dir
@@ -358,6 +367,52 @@ impl Drop for Server {
             let _ = std::fs::remove_dir_all(run);
         }
     }
+}
+
+/// Ends the runs a killed server's shims still supervise and removes the cgroups of their
+/// pods. A restarted server would reclaim both; no server follows this one, so without this
+/// the runs would go on after the test and their pods' cgroups would stay on the host.
+fn end_left_runs(run_dir: &Path) {
+    use kbatch_agent::run_dir::{PODS, RUNS};
+    // The pods' checkpoints (`<uid>.json`), and the runs' claims (`<uid>_<run id>.claim`).
+    let names = |sub: &str| -> Vec<String> {
+        std::fs::read_dir(run_dir.join(sub))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| e.file_name().into_string().ok())
+            .collect()
+    };
+    let uids: std::collections::BTreeSet<String> = names(PODS)
+        .iter()
+        .filter_map(|n| n.strip_suffix(".json"))
+        .chain(names(RUNS).iter().filter_map(|n| {
+            n.strip_suffix(".claim")
+                .and_then(|n| n.rsplit_once('_'))
+                .map(|(uid, _)| uid)
+        }))
+        .map(str::to_owned)
+        .collect();
+    if uids.is_empty() {
+        return;
+    }
+    let Ok(cgroups) = kbatch_agent::cgroup::Cgroups::detect() else {
+        return;
+    };
+    // Drop may run on a tokio runtime's thread, which cannot block on another runtime.
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .build()
+                .expect("a runtime to end the runs");
+            rt.block_on(async {
+                for uid in &uids {
+                    cgroups.end_pod(uid).await;
+                }
+            });
+        });
+    });
 }
 
 /// Detaches what a SIGKILLed server's or agent's pods left mounted under `dir` (their
