@@ -69,6 +69,10 @@ pub fn admit_create(mut obj: Object, ctx: &AdmitContext) -> Result<Admitted, Rej
             // pkg/registry/core/pod/strategy.go PrepareForCreate: phase Pending, QoS class set.
             pod.status = Some(PodStatus {
                 phase: Some("Pending".to_owned()),
+                qos_class: pod
+                    .spec
+                    .as_ref()
+                    .map(|spec| crate::qos::compute_pod_qos(spec).to_owned()),
                 ..Default::default()
             });
             (validation::pod::validate_pod(pod), Vec::new())
@@ -242,6 +246,7 @@ pub fn admit_update_status(
             // pkg/registry/core/pod podStatusStrategy: spec, deletion and owners stay.
             n.spec = o.spec.clone();
             n.metadata.owner_references = o.metadata.owner_references.clone();
+            errors.extend(validation::pod::validate_pod_status_update(n, o));
         }
         (Object::Namespace(n), Object::Namespace(o)) => n.spec = o.spec.clone(),
         (Object::Node(n), Object::Node(o)) => n.spec = o.spec.clone(),

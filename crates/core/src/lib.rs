@@ -13,6 +13,7 @@ pub mod openapi;
 pub mod patch;
 pub mod printers;
 pub mod protobuf;
+pub mod qos;
 pub mod selector;
 pub mod status;
 pub mod table;

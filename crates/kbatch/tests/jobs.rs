@@ -565,3 +565,72 @@ fn status_writes_that_break_the_job_rules_are_refused() {
     ]);
     assert_eq!(jsonpath(&s, "job/long", "{.status.failed}"), "1");
 }
+
+/// A Job's pods carry the QoS class their resources give them (the pod strategy's
+/// `ComputePodQOS`), and a write to a pod's `/status` keeps `ValidatePodStatusUpdate`'s rules:
+/// a container that ended in a `Never` pod does not run again, and the class does not change.
+#[test]
+fn job_pods_carry_their_qos_class_and_keep_the_pod_status_rules() {
+    let Some(s) = server() else { return };
+    s.ok(&["create", "job", "plain", "--image=busybox", "--", "true"]);
+    let guaranteed = common::manifest(
+        &s,
+        "guaranteed.yaml",
+        "apiVersion: batch/v1
+kind: Job
+metadata:
+  name: sized
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+      - name: main
+        image: busybox
+        command: [\"true\"]
+        resources:
+          limits: {cpu: 250m, memory: 64Mi}
+",
+    );
+    s.ok(&["apply", "-f", common::path_str(&guaranteed)]);
+    wait(&s, "job/plain", "complete");
+    wait(&s, "job/sized", "complete");
+    let class = |job: &str| {
+        let pod = s.first_pod_of(job, LONG);
+        s.ok(&["get", "pod", &pod, "-o", "jsonpath={.status.qosClass}"])
+    };
+    assert_eq!(class("plain"), "BestEffort");
+    assert_eq!(class("sized"), "Guaranteed");
+    let pod = s.first_pod_of("sized", LONG);
+    let described = s.ok(&["describe", "pod", &pod]);
+    assert!(
+        described
+            .lines()
+            .any(|l| l.starts_with("QoS Class:") && l.ends_with("Guaranteed")),
+        "{described}"
+    );
+
+    let before = s.ok(&["get", "pod", &pod, "-o", "jsonpath={.status}"]);
+    let err = s.fails(&[
+        "patch",
+        "pod",
+        &pod,
+        "--subresource=status",
+        "--type=json",
+        "-p",
+        r#"[{"op":"replace","path":"/status/containerStatuses/0/state","value":{"running":{"startedAt":"2026-01-01T00:00:00Z"}}},{"op":"replace","path":"/status/qosClass","value":"Burstable"}]"#,
+    ]);
+    let header = format!(r#"The Pod "{pod}" is invalid: "#);
+    for expected in [
+        header.as_str(),
+        "status.qosClass: Invalid value: \"Burstable\": field is immutable",
+        "status.containerStatuses[0].state: Forbidden: may not be transitioned to non-terminated state",
+    ] {
+        assert!(err.contains(expected), "no {expected:?} in:\n{err}");
+    }
+    assert_eq!(
+        s.ok(&["get", "pod", &pod, "-o", "jsonpath={.status}"]),
+        before,
+        "a refused write changed the status"
+    );
+}

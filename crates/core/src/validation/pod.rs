@@ -15,8 +15,10 @@ use crate::validation::names::{inclusive_range_error, is_valid_group_id, is_vali
 
 pub mod container;
 pub mod quantity;
+mod status;
 
 pub use quantity::{Quantity, milli_value, parse_quantity, value};
+pub use status::validate_pod_status_update;
 
 use container::{
     PodContext, VolumeKind, dns1123_label, validate_containers, validate_init_containers,

@@ -472,6 +472,12 @@ pub fn milli_value(q: &str) -> Option<i128> {
     scaled(q, 3)
 }
 
+/// The quantity in billionths, rounded up: exact for every suffix (`n` is the finest), so sums
+/// of these compare as Go's `Quantity.Add` and `Cmp` do.
+pub fn nano_value(q: &str) -> Option<i128> {
+    scaled(q, 9)
+}
+
 /// The quantity × 10^`shift`, rounded up (away from zero for negatives, as Go's
 /// `ScaledValue` rounds).
 fn scaled(q: &str, shift: u32) -> Option<i128> {
