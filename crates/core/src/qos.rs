@@ -4,7 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{Container, PodSpec};
+use k8s_openapi::api::core::v1::PodSpec;
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
 use crate::validation::pod::quantity::nano_value;
 
@@ -29,8 +30,11 @@ pub fn compute_pod_qos(spec: &PodSpec) -> &'static str {
         .iter()
         .chain(spec.init_containers.iter().flatten());
     for container in containers {
-        add_positive(&mut requests, container, |r| r.requests.as_ref());
-        if add_positive(&mut limits, container, |r| r.limits.as_ref()) < COMPUTE_RESOURCES.len() {
+        let resources = container.resources.as_ref();
+        add_positive(&mut requests, resources.and_then(|r| r.requests.as_ref()));
+        if add_positive(&mut limits, resources.and_then(|r| r.limits.as_ref()))
+            < COMPUTE_RESOURCES.len()
+        {
             guaranteed = false;
         }
     }
@@ -48,25 +52,14 @@ pub fn compute_pod_qos(spec: &PodSpec) -> &'static str {
     }
 }
 
-/// Adds the container's positive CPU and memory quantities of one list to `sums`; returns how
+/// Adds the positive CPU and memory quantities of one container's list to `sums`; returns how
 /// many of the two it had.
 fn add_positive<'a>(
     sums: &mut BTreeMap<&'a str, i128>,
-    container: &'a Container,
-    list: impl Fn(
-        &'a k8s_openapi::api::core::v1::ResourceRequirements,
-    ) -> Option<
-        &'a BTreeMap<String, k8s_openapi::apimachinery::pkg::api::resource::Quantity>,
-    >,
+    list: Option<&'a BTreeMap<String, Quantity>>,
 ) -> usize {
     let mut found = 0;
-    let entries = container
-        .resources
-        .as_ref()
-        .and_then(list)
-        .into_iter()
-        .flatten();
-    for (name, quantity) in entries {
+    for (name, quantity) in list.into_iter().flatten() {
         if !COMPUTE_RESOURCES.contains(&name.as_str()) {
             continue;
         }

@@ -60,8 +60,8 @@ pub fn validate_pod_status_update(new: &Pod, old: &Pod) -> ErrorList {
         }
     }
     errs.extend(immutable(
-        &new_status.qos_class.clone().unwrap_or_default(),
-        &old_status.qos_class.clone().unwrap_or_default(),
+        &new_status.qos_class.as_deref().unwrap_or(""),
+        &old_status.qos_class.as_deref().unwrap_or(""),
         &path.child("qosClass"),
     ));
 
