@@ -39,7 +39,7 @@ use kbatch_agent::logs::run_path;
 use kbatch_agent::runtime::process::ProcessRuntime;
 use kbatch_agent::runtime::{ContainerSpec, Limits, PodRef, Runtime, run_id};
 use kbatch_api::clock::{Clock, SystemClock};
-use kbatch_store::{SqliteStore, Store};
+use kbatch_store::{Revision, SqliteStore, Store};
 
 /// The size of a Job's pod as the server stores it, with the service account's token volume
 /// (docs/benchmarks/jobs.md §5.10).
@@ -159,7 +159,7 @@ struct PodWrites {
 
 impl PodWrites {
     /// The pod's create, its binding and the Scheduled event: before its process starts.
-    async fn before(&self, name: &str) -> anyhow::Result<i64> {
+    async fn before(&self, name: &str) -> anyhow::Result<Revision> {
         let key = format!("/registry/pods/bench/{name}");
         let created = self.store.create(&key, self.pod.clone()).await?;
         let bound = self.store.update(&key, self.pod.clone(), created).await?;
@@ -168,7 +168,7 @@ impl PodWrites {
     }
 
     /// The Created and Started events, the final status, and the tracking finalizer's removal.
-    async fn after(&self, name: &str, revision: i64) -> anyhow::Result<()> {
+    async fn after(&self, name: &str, revision: Revision) -> anyhow::Result<()> {
         let key = format!("/registry/pods/bench/{name}");
         self.event(name, "created").await?;
         self.event(name, "started").await?;
