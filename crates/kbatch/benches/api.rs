@@ -59,6 +59,8 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, ServerName};
 use tokio::net::TcpStream;
 
+mod machine;
+
 const JOBS: &str = "/apis/batch/v1/namespaces/default/jobs";
 const CREATE_QUERY: &str = "?fieldManager=kubectl-create&fieldValidation=Strict";
 
@@ -677,20 +679,7 @@ fn cpu_seconds(stat_path: &str) -> Option<f64> {
     let fields: Vec<&str> = rest.split_whitespace().collect();
     let utime: u64 = fields.get(11)?.parse().ok()?;
     let stime: u64 = fields.get(12)?.parse().ok()?;
-    Some((utime + stime) as f64 / clock_ticks())
-}
-
-fn clock_ticks() -> f64 {
-    static TICKS: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
-    *TICKS.get_or_init(|| {
-        Command::new("getconf")
-            .arg("CLK_TCK")
-            .output()
-            .ok()
-            .and_then(|o| String::from_utf8(o.stdout).ok())
-            .and_then(|s| s.trim().parse().ok())
-            .unwrap_or(100.0)
-    })
+    Some((utime + stime) as f64 / machine::clock_ticks())
 }
 
 fn own_cpu() -> f64 {
@@ -717,7 +706,7 @@ impl Cpu {
         Cpu {
             server: server.and_then(Server::cpu),
             own: own_cpu(),
-            machine: machine_busy(),
+            machine: machine::busy_seconds(),
         }
     }
 
@@ -727,35 +716,13 @@ impl Cpu {
             _ => None,
         };
         let own = own_cpu() - self.own;
-        let machine = machine_busy() - self.machine;
+        let machine = machine::busy_seconds() - self.machine;
         Spent {
             server,
             own,
             others: (machine - own - server.unwrap_or(0.0)).max(0.0),
         }
     }
-}
-
-/// CPU seconds the whole machine has been busy (/proc/stat: all but idle and iowait).
-fn machine_busy() -> f64 {
-    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
-    let Some(line) = stat.lines().find(|l| l.starts_with("cpu ")) else {
-        return 0.0;
-    };
-    let ticks: Vec<u64> = line
-        .split_whitespace()
-        .skip(1)
-        .filter_map(|t| t.parse().ok())
-        .collect();
-    // user nice system idle iowait irq softirq steal (guest time is inside user).
-    let busy: u64 = ticks
-        .iter()
-        .take(8)
-        .enumerate()
-        .filter(|(i, _)| *i != 3 && *i != 4)
-        .map(|(_, t)| t)
-        .sum();
-    busy as f64 / clock_ticks()
 }
 
 // ---------------------------------------------------------------------------------------

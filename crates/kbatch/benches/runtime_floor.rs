@@ -41,6 +41,8 @@ use kbatch_agent::runtime::{ContainerSpec, Limits, PodRef, Runtime, run_id};
 use kbatch_api::clock::{Clock, SystemClock};
 use kbatch_store::{Revision, SqliteStore, Store};
 
+mod machine;
+
 /// The size of a Job's pod as the server stores it, with the service account's token volume
 /// (docs/benchmarks/jobs.md §5.10).
 const POD_BYTES: usize = 2_907;
@@ -99,25 +101,6 @@ fn args() -> anyhow::Result<Args> {
     Ok(args)
 }
 
-/// Busy jiffies of the whole machine (user, nice, system, irq, softirq, steal).
-fn machine_busy() -> u64 {
-    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
-    let Some(cpu) = stat.lines().find(|l| l.starts_with("cpu ")) else {
-        return 0;
-    };
-    let f: Vec<u64> = cpu
-        .split_whitespace()
-        .skip(1)
-        .filter_map(|v| v.parse().ok())
-        .collect();
-    [0, 1, 2, 5, 6, 7].iter().filter_map(|&i| f.get(i)).sum()
-}
-
-/// `/proc/stat` counts in USER_HZ, which Linux fixes at 100 on every architecture it exports.
-fn ticks_per_second() -> f64 {
-    100.0
-}
-
 /// One measured stretch: wall time and the machine's busy CPU over it.
 struct Figure {
     seconds: f64,
@@ -125,11 +108,11 @@ struct Figure {
 }
 
 fn measure<T>(f: impl FnOnce() -> anyhow::Result<T>) -> anyhow::Result<Figure> {
-    let busy = machine_busy();
+    let busy = machine::busy_seconds();
     let start = Instant::now();
     f()?;
     let seconds = start.elapsed().as_secs_f64();
-    let cpu_seconds = (machine_busy() - busy) as f64 / ticks_per_second();
+    let cpu_seconds = machine::busy_seconds() - busy;
     Ok(Figure {
         seconds,
         cpu_seconds,
