@@ -69,6 +69,7 @@ impl Drop for Agent {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        common::end_left_runs(&self.dir.join("run"));
         common::unmount_under(&self.dir);
     }
 }

@@ -369,10 +369,10 @@ impl Drop for Server {
     }
 }
 
-/// Ends the runs a killed server's shims still supervise and removes the cgroups of their
-/// pods. A restarted server would reclaim both; no server follows this one, so without this
+/// Ends the runs a killed server's or agent's shims still supervise and removes the cgroups
+/// of their pods. A restarted node would reclaim both; none follows this one, so without this
 /// the runs would go on after the test and their pods' cgroups would stay on the host.
-fn end_left_runs(run_dir: &Path) {
+pub fn end_left_runs(run_dir: &Path) {
     use kbatch_agent::run_dir::{PODS, RUNS};
     // The pods' checkpoints (`<uid>.json`), and the runs' claims (`<uid>_<run id>.claim`).
     let names = |sub: &str| -> Vec<String> {
@@ -564,6 +564,7 @@ impl Drop for RemoteAgent {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        end_left_runs(&self.dir.path().join("run"));
         unmount_under(self.dir.path());
     }
 }
