@@ -451,11 +451,15 @@ impl Dispatcher {
                     r.forget(&run.id);
                 }
             }
-            if let Err(e) = self.ctx.checkpoints.remove(&checkpoint.uid) {
-                tracing::warn!(pod = %checkpoint.name, error = %e, "removing a checkpoint");
-            }
             for r in &self.ctx.runtimes {
                 r.release_pod(&checkpoint.uid).await;
+            }
+            if let Err(e) = self.ctx.work_dirs.remove(&checkpoint.uid) {
+                tracing::warn!(pod = %checkpoint.name, error = %e, "removing a working directory");
+            }
+            // Last, as in `pod_worker::finish`: a crash before this repeats the release.
+            if let Err(e) = self.ctx.checkpoints.remove(&checkpoint.uid) {
+                tracing::warn!(pod = %checkpoint.name, error = %e, "removing a checkpoint");
             }
         }
         for r in &self.ctx.runtimes {

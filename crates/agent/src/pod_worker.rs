@@ -1786,15 +1786,18 @@ impl PodWorker {
         for record in std::mem::take(&mut self.checkpoint.runs) {
             self.runtime.forget(&record.id);
         }
-        if let Err(e) = self.ctx.checkpoints.remove(&self.pod_ref.uid) {
-            tracing::warn!(pod = %self.pod_ref.name, error = %e, "removing the pod's checkpoint");
-        }
         self.runtime.release_pod(&self.pod_ref.uid).await;
         self.ctx.images_in_use.release(&self.pod_ref.uid).await;
         volumes::tear_down(&self.ctx.data_dir, &self.ctx.run_dir, &self.pod_ref.uid);
         if let Err(e) = self.ctx.work_dirs.remove(&self.pod_ref.uid) {
             let dir = self.ctx.work_dirs.path(&self.pod_ref.uid);
             tracing::warn!(dir = %dir.display(), error = %e, "removing the pod's working directory");
+        }
+        // Last: until it goes, a restarted agent finds the pod among its checkpoints and
+        // releases what is left of it (`reclaim_orphans`), such as its cgroups, had this
+        // process died halfway through.
+        if let Err(e) = self.ctx.checkpoints.remove(&self.pod_ref.uid) {
+            tracing::warn!(pod = %self.pod_ref.name, error = %e, "removing the pod's checkpoint");
         }
     }
 
