@@ -251,7 +251,7 @@ fn two_servers_elect_one_leader_and_the_other_takes_over_when_it_dies() {
     );
 
     // SIGKILL: the leader cannot give its Lease up; the follower waits it out and leads.
-    drop(first.stop());
+    drop(first);
     wait_leader(&second, "worker");
     let after: i64 = transitions(&second).parse().unwrap();
     assert_eq!(after, before.parse::<i64>().unwrap() + 1);
@@ -575,7 +575,7 @@ spec:
     while second_of_minute() < 57 {
         std::thread::sleep(Duration::from_millis(200));
     }
-    drop(first.stop());
+    drop(first);
     wait_leader(&second, "worker");
     // Two more slots: the one during the failover and one under the new leader.
     let deadline = Instant::now() + Duration::from_secs(150);

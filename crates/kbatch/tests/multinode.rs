@@ -360,7 +360,7 @@ spec:
         assert!(Instant::now() < deadline, "the Job made no progress");
         std::thread::sleep(Duration::from_millis(200));
     }
-    drop(servers.remove(leader).unwrap().stop());
+    drop(servers.remove(leader).unwrap());
     let killed_in_minute = minutes_since_epoch();
     let s = &servers[survivor_name];
     // The dead leader's last renewal, then the survivor's acquisition.

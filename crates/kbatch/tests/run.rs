@@ -579,7 +579,6 @@ fn a_cronjob_runs_one_job_now_as_kubectl_create_job_from_does() {
         "jsonpath={.spec.suspend}",
     ]);
     assert_eq!(suspended, "true");
-    server.stop();
 }
 
 #[test]

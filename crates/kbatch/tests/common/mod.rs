@@ -153,7 +153,9 @@ impl Server {
         self.data_dir().join("pki/ca.crt")
     }
 
-    /// Stops the server and gives back its data dir.
+    /// Stops the server and gives back its data dir, for a next server to adopt what is in
+    /// it. A server that is simply killed for good is dropped instead, which also ends its
+    /// left runs (`end_left_runs`).
     pub fn stop(mut self) -> tempfile::TempDir {
         let _ = self.child.kill();
         let _ = self.child.wait();
