@@ -29,6 +29,7 @@
 //! the first shared slot, for 8 s, into `<file>`.
 
 mod cron_support;
+mod machine;
 
 use std::time::Duration;
 

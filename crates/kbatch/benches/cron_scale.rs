@@ -37,6 +37,7 @@
 #![allow(unsafe_code)]
 
 mod cron_support;
+mod machine;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::HashMap;

@@ -154,7 +154,7 @@ impl Server {
             .take(2)
             .filter_map(|f| f.parse().ok())
             .collect();
-        fields.iter().sum::<u64>() as f64 / clock_ticks()
+        fields.iter().sum::<u64>() as f64 / crate::machine::clock_ticks()
     }
 
     /// The server's resident set, in KiB.
@@ -173,16 +173,6 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn clock_ticks() -> f64 {
-    Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(100.0)
 }
 
 pub struct Target {

@@ -1,6 +1,8 @@
-//! CPU time as /proc counts it, for benches that report the machine's CPU beside their own
-//! figures (api.rs, runtime_floor.rs): the processes a bench starts, shims and containers
-//! included, are not the bench's own.
+//! CPU time as /proc counts it, for the benches that report CPU beside their figures (api.rs,
+//! runtime_floor.rs, the cron benches): the processes a bench starts, shims and containers
+//! included, are not the bench's own. Not every bench uses every function.
+
+#![allow(dead_code)]
 
 use std::process::Command;
 use std::sync::OnceLock;
