@@ -42,13 +42,9 @@ pub fn validate_pod_status_update(new: &Pod, old: &Pod) -> ErrorList {
         }
     }
 
+    // Upstream's "may not be changed directly" on a changed spec.nodeName cannot fire here:
+    // the status strategy has put the stored spec back before validation.
     let path = Path::new("status");
-    if new_spec.node_name != old_spec.node_name {
-        errs.push(FieldError::forbidden(
-            &path.child("nodeName"),
-            "may not be changed directly",
-        ));
-    }
     let nominated = new_status.nominated_node_name.as_deref().unwrap_or("");
     if !nominated.is_empty() && new_status.nominated_node_name != old_status.nominated_node_name {
         for msg in name_is_dns_subdomain(nominated, false) {
